@@ -1,0 +1,13 @@
+# FindPCRE2: the 8-bit PCRE2 library (Debian's libpcre2-dev). Defines PCRE2::PCRE2.
+find_path(PCRE2_INCLUDE_DIR pcre2.h)
+find_library(PCRE2_LIBRARY pcre2-8)
+include(FindPackageHandleStandardArgs)
+find_package_handle_standard_args(PCRE2 REQUIRED_VARS PCRE2_LIBRARY PCRE2_INCLUDE_DIR)
+if(PCRE2_FOUND AND NOT TARGET PCRE2::PCRE2)
+  add_library(PCRE2::PCRE2 INTERFACE IMPORTED)
+  set_target_properties(PCRE2::PCRE2 PROPERTIES
+    INTERFACE_INCLUDE_DIRECTORIES "${PCRE2_INCLUDE_DIR}"
+    INTERFACE_LINK_LIBRARIES "${PCRE2_LIBRARY}"
+    INTERFACE_COMPILE_DEFINITIONS "PCRE2_CODE_UNIT_WIDTH=8")
+endif()
+mark_as_advanced(PCRE2_INCLUDE_DIR PCRE2_LIBRARY)

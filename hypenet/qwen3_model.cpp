@@ -1,0 +1,79 @@
+// Implementation of qwen3_model.h.
+#include "hypenet/qwen3_model.h"
+
+#include "halo/common/error.h"
+
+namespace halo::hypenet {
+
+Qwen3DecoderLayerImpl::Qwen3DecoderLayerImpl(const Qwen3Config& c) {
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  self_attn = register_module("self_attn", Qwen3Attention(c));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  mlp = register_module("mlp", SwiGLUMLP(c.hidden_size, c.intermediate_size));
+}
+
+at::Tensor Qwen3DecoderLayerImpl::forward(const at::Tensor& x, const RotaryTables& rope,
+                                          at::Tensor* mixer_in, at::Tensor* mixer_out) {
+  auto h = input_layernorm(x);
+  auto a = self_attn(h, rope);
+  if (mixer_in) *mixer_in = h;
+  if (mixer_out) *mixer_out = a;
+  auto y = x + a;
+  return y + mlp(post_attention_layernorm(y));
+}
+
+Qwen3BodyImpl::Qwen3BodyImpl(const Qwen3Config& c) {
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(Qwen3DecoderLayer(c));
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+Qwen3ForCausalLMImpl::Qwen3ForCausalLMImpl(const Qwen3Config& c) : config_(c) {
+  model = register_module("model", Qwen3Body(c));
+  if (!c.tie_word_embeddings) {
+    lm_head = register_module(
+        "lm_head", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
+  }
+}
+
+at::Tensor Qwen3ForCausalLMImpl::output_embedding() const {
+  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
+Qwen3Output Qwen3ForCausalLMImpl::forward(const at::Tensor& ids, const Qwen3ForwardOptions& opt) {
+  HALO_CHECK(ids.dim() == 2 && ids.scalar_type() == at::kLong,
+             "Qwen3 forward: ids must be int64 [B, T], got ", ids.sizes(), " ", ids.scalar_type());
+  const int64_t T = ids.size(1);
+  auto weight = model->embed_tokens->weight;
+  HALO_CHECK(ids.numel() == 0 || (ids.min().item<int64_t>() >= 0 &&
+                                  ids.max().item<int64_t>() < config_.vocab_size),
+             "Qwen3 forward: token ids must lie in [0, ", config_.vocab_size, ")");
+  auto positions = opt.positions.defined()
+                       ? opt.positions.to(ids.device())
+                       : at::arange(T, at::TensorOptions().dtype(at::kLong).device(ids.device()));
+  auto x = at::embedding(weight, ids);  // [B, T, D]
+  auto rope = rotary_tables(positions, config_.head_dim, config_.rope_theta, x.scalar_type());
+
+  Qwen3Output out;
+  const size_t L = model->layers->size();
+  if (opt.capture_mixers) {
+    out.mixer_inputs.resize(L);
+    out.mixer_outputs.resize(L);
+  }
+  for (size_t i = 0; i < L; ++i) {
+    auto layer = model->layers[i]->as<Qwen3DecoderLayerImpl>();
+    x = layer->forward(x, rope, opt.capture_mixers ? &out.mixer_inputs[i] : nullptr,
+                       opt.capture_mixers ? &out.mixer_outputs[i] : nullptr);
+  }
+  x = model->norm(x);
+  if (opt.return_hidden) out.hidden = x;
+  if (opt.logits_to_keep > 0 && opt.logits_to_keep < T) {
+    x = x.narrow(1, T - opt.logits_to_keep, opt.logits_to_keep);
+  }
+  out.logits = at::linear(x, output_embedding());  // [B, T', V]
+  return out;
+}
+
+}  // namespace halo::hypenet

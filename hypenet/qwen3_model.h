@@ -1,0 +1,76 @@
+// The Qwen3 teacher: a pre-norm decoder (x + Attn(RMSNorm(x)), x + MLP(RMSNorm(x))), final
+// RMSNorm and LM head (tied to the embedding when the config says so). Parameter names equal
+// the Hugging Face tensor names ("model.layers.0.self_attn.q_proj.weight", ...), so loading and
+// saving map named_parameters() one to one onto safetensors entries.
+#pragma once
+
+#include "hypenet/qwen3_attention.h"
+#include "hypenet/qwen3_config.h"
+#include "hypenet/rms_norm.h"
+#include "hypenet/swiglu_mlp.h"
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+
+#include <vector>
+
+namespace halo::hypenet {
+
+class Qwen3DecoderLayerImpl : public torch::nn::Module {
+ public:
+  explicit Qwen3DecoderLayerImpl(const Qwen3Config& config);
+  // x: [B, T, D] -> [B, T, D]. When mixer_in / mixer_out are given they receive the attention's
+  // input (the normed hidden state) and output (before the residual add).
+  at::Tensor forward(const at::Tensor& x, const RotaryTables& rope, at::Tensor* mixer_in = nullptr,
+                     at::Tensor* mixer_out = nullptr);
+
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  Qwen3Attention self_attn{nullptr};
+  SwiGLUMLP mlp{nullptr};
+};
+TORCH_MODULE(Qwen3DecoderLayer);
+
+// The body ("model." in HF names): embedding, layers, final norm.
+class Qwen3BodyImpl : public torch::nn::Module {
+ public:
+  explicit Qwen3BodyImpl(const Qwen3Config& config);
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+};
+TORCH_MODULE(Qwen3Body);
+
+struct Qwen3ForwardOptions {
+  at::Tensor positions;         // int64 [T] or [B, T]; default arange(T)
+  int64_t logits_to_keep = 0;   // 0: logits for every position; k: only the last k
+  bool capture_mixers = false;  // fill mixer_inputs / mixer_outputs
+  bool return_hidden = false;   // fill `hidden` (final-normed hidden states)
+};
+
+struct Qwen3Output {
+  at::Tensor logits;                     // [B, T', V] in the model dtype
+  at::Tensor hidden;                     // [B, T, D] after the final norm (if requested)
+  std::vector<at::Tensor> mixer_inputs;  // per layer [B, T, D] (if requested)
+  std::vector<at::Tensor> mixer_outputs; // per layer [B, T, D] (if requested)
+};
+
+class Qwen3ForCausalLMImpl : public torch::nn::Module {
+ public:
+  explicit Qwen3ForCausalLMImpl(const Qwen3Config& config);
+  // ids: int64 [B, T].
+  Qwen3Output forward(const at::Tensor& ids, const Qwen3ForwardOptions& options = {});
+  const Qwen3Config& config() const { return config_; }
+  // [V, D]: lm_head.weight, or the embedding when tied.
+  at::Tensor output_embedding() const;
+
+  Qwen3Body model{nullptr};
+  torch::nn::Linear lm_head{nullptr};  // null when tie_word_embeddings
+
+ private:
+  Qwen3Config config_;
+};
+TORCH_MODULE(Qwen3ForCausalLM);
+
+}  // namespace halo::hypenet

@@ -1,0 +1,29 @@
+// Implementation of rotary.h.
+#include "hypenet/rotary.h"
+
+namespace halo::hypenet {
+
+RotaryTables rotary_tables(const at::Tensor& positions, int64_t head_dim, double theta,
+                           at::ScalarType dtype) {
+  auto opts = at::TensorOptions().dtype(at::kFloat).device(positions.device());
+  // inv_freq = 1 / theta^(arange(0, d, 2) / d), in float32 exactly as transformers does.
+  auto exponents = at::arange(0, head_dim, 2, opts.dtype(at::kLong)).to(at::kFloat) /
+                   static_cast<double>(head_dim);
+  auto inv_freq = 1.0 / at::pow(theta, exponents);                    // [d/2]
+  auto freqs = positions.to(at::kFloat).unsqueeze(-1) * inv_freq;   // [..., T, d/2]
+  auto emb = at::cat({freqs, freqs}, -1);                             // [..., T, d]
+  return {emb.cos().to(dtype), emb.sin().to(dtype)};
+}
+
+at::Tensor apply_rotary(const at::Tensor& x, const RotaryTables& tables) {
+  const int64_t half = x.size(-1) / 2;
+  auto x1 = x.narrow(-1, 0, half);
+  auto x2 = x.narrow(-1, half, half);
+  auto rotated = at::cat({-x2, x1}, -1);
+  // cos/sin: [T, d] or [B, T, d] -> broadcast over heads: [.., T, 1, d].
+  auto cos = tables.cos.unsqueeze(-2);
+  auto sin = tables.sin.unsqueeze(-2);
+  return x * cos + rotated * sin;
+}
+
+}  // namespace halo::hypenet

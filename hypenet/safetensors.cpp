@@ -1,0 +1,378 @@
+// Implementation of safetensors.h: header validation, the mmap-backed reader, the atomic writer
+// and the dtype tables. Byte order: the header length and all tensor data are little-endian in
+// the format, and this code copies them as they are, so it assumes a little-endian host (x86-64,
+// aarch64); a static_assert below stops a big-endian build.
+#include "hypenet/safetensors.h"
+
+#include "halo/common/error.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "safetensors.cpp copies little-endian data as is: big-endian hosts are not supported"
+#endif
+
+namespace halo::hypenet {
+
+namespace {
+
+using json = nlohmann::json;
+
+// A header longer than this is treated as corruption rather than allocated and parsed (the
+// Python library uses the same 100 MB limit).
+constexpr uint64_t kMaxHeaderBytes = 100ull * 1000 * 1000;
+
+struct DtypeInfo {
+  const char* name;
+  at::ScalarType type;
+  uint64_t element_size;
+};
+
+constexpr DtypeInfo kDtypes[] = {
+    {"F32", at::kFloat, 4}, {"F16", at::kHalf, 2},  {"BF16", at::kBFloat16, 2},
+    {"F64", at::kDouble, 8}, {"I64", at::kLong, 8}, {"I32", at::kInt, 4},
+    {"I16", at::kShort, 2}, {"I8", at::kChar, 1},  {"U8", at::kByte, 1},
+    {"BOOL", at::kBool, 1},
+};
+
+const DtypeInfo* find_dtype(const std::string& name) {
+  for (const auto& d : kDtypes) {
+    if (name == d.name) return &d;
+  }
+  return nullptr;
+}
+
+std::string known_dtypes() {
+  std::string out;
+  for (const auto& d : kDtypes) out += (out.empty() ? "" : ", ") + std::string(d.name);
+  return out;
+}
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+// "safetensors file '<path>'" and, with a tensor, "..., tensor '<name>'": the prefix of every
+// error message so the user knows which file and entry to look at.
+std::string where(const std::string& path) { return "safetensors file '" + path + "'"; }
+std::string where(const std::string& path, const std::string& tensor) {
+  return where(path) + ", tensor '" + tensor + "'";
+}
+
+SafetensorsEntry parse_entry(const std::string& path, const std::string& name, const json& value,
+                             uint64_t data_size) {
+  const std::string ctx = where(path, name);
+  HALO_CHECK(value.is_object(), ctx, ": header entry must be a JSON object with dtype, shape "
+             "and data_offsets, found ", value.type_name());
+  SafetensorsEntry e;
+  e.name = name;
+
+  auto dtype_it = value.find("dtype");
+  HALO_CHECK(dtype_it != value.end() && dtype_it->is_string(), ctx,
+             ": header entry needs a string \"dtype\" (one of ", known_dtypes(), ")");
+  e.dtype = dtype_it->get<std::string>();
+  const DtypeInfo* info = find_dtype(e.dtype);
+  HALO_CHECK(info != nullptr, ctx, ": unknown dtype '", e.dtype, "' (expected one of ",
+             known_dtypes(), ")");
+
+  auto shape_it = value.find("shape");
+  HALO_CHECK(shape_it != value.end() && shape_it->is_array(), ctx,
+             ": header entry needs an array \"shape\" of non-negative integers");
+  uint64_t numel = 1;
+  bool numel_overflow = false;
+  for (const auto& dim : *shape_it) {
+    HALO_CHECK(dim.is_number_integer(), ctx, ": shape ", shape_it->dump(),
+               " must hold integers only");
+    HALO_CHECK(dim.is_number_unsigned() || dim.get<int64_t>() >= 0, ctx, ": shape ",
+               shape_it->dump(), " has a negative dimension");
+    const uint64_t d = dim.get<uint64_t>();
+    HALO_CHECK(d <= static_cast<uint64_t>(INT64_MAX), ctx, ": shape ", shape_it->dump(),
+               " has a dimension beyond int64");
+    e.shape.push_back(static_cast<int64_t>(d));
+    numel_overflow = numel_overflow || __builtin_mul_overflow(numel, d, &numel);
+  }
+
+  auto off_it = value.find("data_offsets");
+  HALO_CHECK(off_it != value.end() && off_it->is_array() && off_it->size() == 2 &&
+                 (*off_it)[0].is_number_unsigned() && (*off_it)[1].is_number_unsigned(),
+             ctx, ": header entry needs \"data_offsets\": [begin, end] with two non-negative "
+             "integers");
+  e.begin = (*off_it)[0].get<uint64_t>();
+  e.end = (*off_it)[1].get<uint64_t>();
+  HALO_CHECK(e.begin <= e.end, ctx, ": data_offsets [", e.begin, ", ", e.end,
+             "] end before begin");
+  HALO_CHECK(e.end <= data_size, ctx, ": data_offsets [", e.begin, ", ", e.end,
+             "] reach beyond the data buffer of ", data_size, " bytes (file truncated?)");
+
+  uint64_t expected_bytes = 0;
+  numel_overflow = numel_overflow ||
+                   __builtin_mul_overflow(numel, info->element_size, &expected_bytes);
+  HALO_CHECK(!numel_overflow && expected_bytes == e.end - e.begin, ctx, ": shape ",
+             shape_str(e.shape), " of ", e.dtype, " needs ",
+             numel_overflow ? std::string("more than 2^64") : std::to_string(expected_bytes),
+             " bytes, but data_offsets [", e.begin, ", ", e.end, "] span ", e.end - e.begin);
+  return e;
+}
+
+// The data buffer must be tiled exactly by the tensors: sorted by offset, each starts where
+// the previous one ended and the last ends at the buffer's end (as the Python library requires).
+void check_coverage(const std::string& path, const std::map<std::string, SafetensorsEntry>& entries,
+                    uint64_t data_size) {
+  std::vector<const SafetensorsEntry*> order;
+  for (const auto& kv : entries) order.push_back(&kv.second);
+  std::sort(order.begin(), order.end(), [](const SafetensorsEntry* a, const SafetensorsEntry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  uint64_t cursor = 0;
+  const SafetensorsEntry* prev = nullptr;
+  for (const SafetensorsEntry* e : order) {
+    HALO_CHECK(e->begin >= cursor, where(path, e->name), ": data_offsets [", e->begin, ", ",
+               e->end, "] overlap tensor '", prev ? prev->name : "", "' which ends at ", cursor);
+    HALO_CHECK(e->begin == cursor, where(path, e->name), ": data_offsets [", e->begin, ", ",
+               e->end, "] leave a hole of unused bytes [", cursor, ", ", e->begin,
+               ") in the data buffer (tensors must cover it exactly)");
+    cursor = e->end;
+    prev = e;
+  }
+  HALO_CHECK(cursor == data_size, where(path), ": tensors cover ", cursor,
+             " bytes of the data buffer but it holds ", data_size,
+             " (a hole of unused bytes at the end)");
+}
+
+// Writes all of [data, data + size) to fd, retrying on partial writes and EINTR.
+void write_all(int fd, const void* data, size_t size, const std::string& path) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::write(fd, p, std::min<size_t>(size, size_t{1} << 30));
+    if (n < 0 && errno == EINTR) continue;
+    HALO_CHECK(n > 0, "cannot write '", path, "': ", n < 0 ? std::strerror(errno) : "no progress",
+               " (disk full?)");
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+at::ScalarType safetensors_dtype_to_scalar(const std::string& dtype, const std::string& context) {
+  const DtypeInfo* info = find_dtype(dtype);
+  HALO_CHECK(info != nullptr, context, ": unknown safetensors dtype '", dtype,
+             "' (expected one of ", known_dtypes(), ")");
+  return info->type;
+}
+
+std::string scalar_to_safetensors_dtype(at::ScalarType type) {
+  for (const auto& d : kDtypes) {
+    if (d.type == type) return d.name;
+  }
+  HALO_FAIL("dtype ", c10::toString(type), " cannot be stored in safetensors (supported: ",
+            known_dtypes(), ")");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+
+SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  HALO_CHECK(fd >= 0, "cannot open ", where(path), ": ", std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    HALO_FAIL("cannot stat ", where(path), ": ", std::strerror(err));
+  }
+  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  if (file_size < 8) {
+    ::close(fd);
+    HALO_FAIL(where(path), " is truncated: ", file_size,
+              " bytes, but the 8-byte header length alone needs 8");
+  }
+  void* map = ::mmap(nullptr, file_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  const int map_err = errno;
+  ::close(fd);  // the mapping keeps the file alive
+  HALO_CHECK(map != MAP_FAILED, "cannot mmap ", where(path), ": ", std::strerror(map_err));
+  map_ = map;
+  map_size_ = file_size;
+
+  try {
+    const char* bytes = static_cast<const char*>(map_);
+    uint64_t header_len = 0;
+    std::memcpy(&header_len, bytes, 8);  // little-endian on disk and on the host
+    HALO_CHECK(header_len <= kMaxHeaderBytes, where(path), ": header length ", header_len,
+               " bytes is absurd (limit ", kMaxHeaderBytes, "); not a safetensors file?");
+    HALO_CHECK(header_len <= file_size - 8, where(path), ": header length ", header_len,
+               " reaches beyond the end of the file (", file_size, " bytes); file truncated?");
+    data_start_ = 8 + header_len;
+    const uint64_t data_size = file_size - data_start_;
+
+    json header;
+    try {
+      header = json::parse(bytes + 8, bytes + data_start_);
+    } catch (const json::exception& e) {
+      HALO_FAIL(where(path), ": header is not valid JSON: ", e.what());
+    }
+    HALO_CHECK(header.is_object(), where(path), ": header must be a JSON object, found ",
+               header.type_name());
+
+    for (const auto& item : header.items()) {
+      if (item.key() == "__metadata__") {
+        HALO_CHECK(item.value().is_object(), where(path),
+                   ": __metadata__ must be an object mapping strings to strings");
+        for (const auto& m : item.value().items()) {
+          HALO_CHECK(m.value().is_string(), where(path), ": __metadata__ key '", m.key(),
+                     "' must map to a string, found ", m.value().type_name());
+          metadata_[m.key()] = m.value().get<std::string>();
+        }
+        continue;
+      }
+      entries_[item.key()] = parse_entry(path, item.key(), item.value(), data_size);
+    }
+    check_coverage(path, entries_, data_size);
+  } catch (...) {
+    ::munmap(map_, map_size_);
+    throw;
+  }
+}
+
+SafetensorsFile::~SafetensorsFile() {
+  if (map_) ::munmap(map_, map_size_);
+}
+
+bool SafetensorsFile::contains(const std::string& name) const {
+  return entries_.count(name) != 0;
+}
+
+const SafetensorsEntry& SafetensorsFile::entry(const std::string& name) const {
+  auto it = entries_.find(name);
+  HALO_CHECK(it != entries_.end(), where(path_), " has no tensor '", name, "' (it holds ",
+             entries_.size(), " tensors)");
+  return it->second;
+}
+
+std::vector<std::string> SafetensorsFile::names() const {
+  std::vector<std::string> out;
+  out.reserve(entries_.size());
+  for (const auto& kv : entries_) out.push_back(kv.first);
+  return out;
+}
+
+at::Tensor SafetensorsFile::load_raw(const std::string& name) const {
+  const SafetensorsEntry& e = entry(name);
+  const at::ScalarType type = safetensors_dtype_to_scalar(e.dtype, where(path_, name));
+  // A fresh tensor and a memcpy: the mapping's offsets need not be aligned for the dtype, and
+  // the result must outlive this object.
+  at::Tensor out = at::empty(e.shape, at::TensorOptions().dtype(type).device(at::kCPU));
+  const uint64_t bytes = e.end - e.begin;
+  if (bytes > 0) {
+    std::memcpy(out.data_ptr(), static_cast<const char*>(map_) + data_start_ + e.begin, bytes);
+  }
+  return out;
+}
+
+at::Tensor SafetensorsFile::load(const std::string& name, at::ScalarType dtype) const {
+  const SafetensorsEntry& e = entry(name);
+  HALO_CHECK(e.dtype == "F32" || e.dtype == "F16" || e.dtype == "BF16", where(path_, name),
+             ": stored as ", e.dtype, ", but load() converts only F32, F16 and BF16 tensors "
+             "(use load_raw for other dtypes)");
+  HALO_CHECK(at::isFloatingType(dtype), where(path_, name), ": cannot convert to ",
+             c10::toString(dtype), "; load() needs a floating-point target dtype");
+  at::Tensor raw = load_raw(name);
+  return raw.scalar_type() == dtype ? raw : raw.to(dtype);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer
+
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  // Sort by name; the data is laid out in the same order as the (sorted) JSON keys.
+  std::vector<std::pair<std::string, at::Tensor>> sorted;
+  sorted.reserve(tensors.size());
+  for (const auto& [name, t] : tensors) {
+    HALO_CHECK(name != "__metadata__", "cannot write '", path,
+               "': '__metadata__' is reserved and cannot name a tensor");
+    HALO_CHECK(t.defined(), "cannot write '", path, "': tensor '", name, "' is undefined");
+    const at::ScalarType type = t.scalar_type();
+    HALO_CHECK(std::any_of(std::begin(kDtypes), std::end(kDtypes),
+                           [type](const DtypeInfo& d) { return d.type == type; }),
+               "cannot write '", path, "': tensor '", name, "' has dtype ", c10::toString(type),
+               " which safetensors cannot store here (supported: ", known_dtypes(), ")");
+    sorted.emplace_back(name, t.cpu().contiguous());
+  }
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 1; i < sorted.size(); ++i) {
+    HALO_CHECK(sorted[i].first != sorted[i - 1].first, "cannot write '", path, "': tensor '",
+               sorted[i].first, "' appears twice");
+  }
+
+  json header = json::object();
+  uint64_t offset = 0;
+  for (const auto& [name, t] : sorted) {
+    const uint64_t bytes = static_cast<uint64_t>(t.numel()) * t.element_size();
+    header[name] = {{"dtype", scalar_to_safetensors_dtype(t.scalar_type())},
+                    {"shape", t.sizes().vec()},
+                    {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::string header_text;
+  try {
+    header_text = header.dump();
+  } catch (const json::exception& e) {
+    HALO_FAIL("cannot write '", path, "': header cannot be encoded (tensor names and metadata "
+              "must be UTF-8): ", e.what());
+  }
+  // Pad with spaces so the data buffer starts 8-byte aligned (as the Python library does).
+  header_text.append((8 - header_text.size() % 8) % 8, ' ');
+  const uint64_t header_len = header_text.size();
+
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  HALO_CHECK(fd >= 0, "cannot open '", tmp, "' for writing (for '", path, "'): ",
+             std::strerror(errno));
+  bool closed = false;
+  try {
+    write_all(fd, &header_len, 8, path);  // little-endian host
+    write_all(fd, header_text.data(), header_text.size(), path);
+    for (const auto& [name, t] : sorted) {
+      write_all(fd, t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size(), path);
+    }
+    HALO_CHECK(::fsync(fd) == 0, "cannot fsync '", path, "': ", std::strerror(errno),
+               " (disk full?)");
+    closed = true;  // close() releases the descriptor even when it reports an error
+    HALO_CHECK(::close(fd) == 0, "cannot close '", path, "': ", std::strerror(errno), " (disk full?)");
+  } catch (...) {
+    if (!closed) ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    HALO_FAIL("cannot rename '", tmp, "' to '", path, "': ", std::strerror(err));
+  }
+  // Make the rename itself durable; failing to open the folder is not worth an error.
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+}
+
+}  // namespace halo::hypenet

@@ -1,0 +1,49 @@
+# scripts/_common.sh: helpers sourced by every script in scripts/ (not run on its own).
+# The caller sets HALO_SCRIPT (its name, for messages) and HALO_ROOT (the repository root,
+# resolved from the script's own path so the scripts work from any directory) before sourcing.
+
+: "${HALO_SCRIPT:?set HALO_SCRIPT before sourcing _common.sh}"
+: "${HALO_ROOT:?set HALO_ROOT before sourcing _common.sh}"
+
+# halo_log MSG...: progress line on stderr, prefixed with the script's name.
+halo_log() { printf '[%s] %s\n' "$HALO_SCRIPT" "$*" >&2; }
+
+# halo_warn MSG...: a warning the user should read.
+halo_warn() { printf '[%s] WARNING: %s\n' "$HALO_SCRIPT" "$*" >&2; }
+
+# halo_die MSG...: print the error (and, by convention, a HINT line) and exit 1.
+halo_die() {
+  printf '[%s] ERROR: %s\n' "$HALO_SCRIPT" "$*" >&2
+  exit 1
+}
+
+# halo_help FILE: print the comment block at the top of FILE (after the shebang) as --help.
+halo_help() {
+  awk 'NR == 1 && /^#!/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$1"
+}
+
+# halo_as_root CMD...: run CMD as root (directly when root, else through sudo).
+halo_as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    halo_die "'$*' needs root and sudo is not installed. HINT: run this script as root."
+  fi
+}
+
+# halo_abs PATH: PATH made absolute; a relative PATH is taken relative to the repository root.
+halo_abs() {
+  case "$1" in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s\n' "$HALO_ROOT/$1" ;;
+  esac
+}
+
+# Any command that fails under `set -e` names itself and its line before the script exits.
+trap 'halo_rc=$?; printf "[%s] FAILED (exit %s) at line %s: %s\n" "$HALO_SCRIPT" "$halo_rc" "$LINENO" "$BASH_COMMAND" >&2' ERR
+
+# ccache must ignore the PCH's __DATE__/__TIME__ and header mtimes, or every translation unit that
+# reuses the precompiled header (cmake/HaloPrecompiled.cmake) misses the cache.
+export CCACHE_SLOPPINESS="pch_defines,time_macros,include_file_mtime,include_file_ctime"

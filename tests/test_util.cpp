@@ -1,0 +1,45 @@
+// Implementation of test_util.h.
+#include "tests/test_util.h"
+
+#include <random>
+#include <stdexcept>
+
+namespace halo::test {
+
+TempDir::TempDir(const std::string& tag) {
+  std::random_device rd;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto candidate = std::filesystem::temp_directory_path() /
+                     (tag + "-" + std::to_string(rd()) + std::to_string(attempt));
+    if (std::filesystem::create_directory(candidate)) {
+      path_ = candidate;
+      return;
+    }
+  }
+  throw std::runtime_error("could not create a temporary folder");
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+static std::string env_or_throw(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) throw std::runtime_error(std::string("environment variable ") + name +
+                                          " is not set (run the tests through ctest)");
+  return v;
+}
+
+std::string fixtures_dir() { return env_or_throw("HALO_FIXTURES_DIR"); }
+std::string halo_binary() { return env_or_throw("HALO_BINARY"); }
+
+double max_rel_error(const at::Tensor& a, const at::Tensor& ref) {
+  auto a64 = a.to(at::kDouble).cpu();
+  auto r64 = ref.to(at::kDouble).cpu();
+  double denom = r64.abs().max().item<double>();
+  double num = (a64 - r64).abs().max().item<double>();
+  return num / (denom > 0 ? denom : 1.0);
+}
+
+}  // namespace halo::test

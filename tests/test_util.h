@@ -1,0 +1,32 @@
+// Helpers shared by the tests: temporary folders, fixture paths, relative-error metrics.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace halo::test {
+
+// A fresh folder under the system temp dir, removed when the object goes out of scope.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag = "halo-test");
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::string str() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Folder of the transformers-generated fixtures (env HALO_FIXTURES_DIR, set by CTest).
+std::string fixtures_dir();
+// Path of the halo-distill binary (env HALO_BINARY, set by CTest).
+std::string halo_binary();
+
+// max |a - b| / max |b| (b is the reference), computed in float64.
+double max_rel_error(const at::Tensor& a, const at::Tensor& ref);
+
+}  // namespace halo::test

@@ -1,0 +1,142 @@
+// `halo-distill bench ...`: timing commands (never run as tests). `bench prefill` times the
+// teacher's forward over one long prompt, as a generation prefill does (logits of the last
+// token only), and reports tokens/s, achieved TFLOP/s and the ratio to the compute floor.
+#include "halo/common/error.h"
+#include "hypenet/qwen3_checkpoint.h"
+#include "tools/commands.h"
+#include "tools/device_arg.h"
+
+#include <torch/cuda.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+namespace halo::tools {
+
+namespace {
+
+struct PrefillOptions {
+  std::string model;
+  std::string tokens = "4096,16384";
+  std::string device = "cuda";
+  std::string dtype = "bfloat16";
+  int warmup = 2;
+  int iters = 5;
+  double peak_tflops = 781.0;  // 8192^3 bf16 matmul from LibTorch on an H100 (HALO_NOTES 5)
+  bool json = false;
+};
+
+std::vector<int64_t> parse_lengths(const std::string& text) {
+  std::vector<int64_t> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t pos = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &pos);
+    } catch (const std::exception&) {
+      pos = 0;
+    }
+    HALO_CHECK(pos == item.size() && v > 0, "--tokens: expected positive integers separated by "
+               "commas (e.g. 4096,16384), got \"", text, "\"");
+    out.push_back(v);
+  }
+  HALO_CHECK(!out.empty(), "--tokens: no lengths given");
+  return out;
+}
+
+void sync(const c10::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? 0 : device.index());
+}
+
+// Forward flops of one T-token prefill: 2 flops per weight per token for every projection
+// (embedding lookup excluded, LM head for the last token only), plus causal attention
+// (QK^T and PV: 2 * 2 * T^2/2 * Hq * d per layer).
+double prefill_flops(const hypenet::Qwen3Config& c, int64_t T) {
+  const double D = c.hidden_size, q = c.num_attention_heads * c.head_dim,
+               kv = c.num_key_value_heads * c.head_dim, I = c.intermediate_size;
+  const double per_token_layer = 2.0 * (D * q + 2 * D * kv + q * D + 3 * D * I);
+  const double attn = 2.0 * T * double(T) * q;  // per layer, causal half of 4*T^2*q
+  return c.num_hidden_layers * (per_token_layer * T + attn) + 2.0 * D * c.vocab_size;
+}
+
+void run_prefill(const PrefillOptions& o) {
+  const auto device = parse_device(o.device);
+  const auto dtype = hypenet::parse_dtype(o.dtype, "--dtype");
+  HALO_CHECK(o.iters > 0 && o.warmup >= 0, "--iters must be > 0 and --warmup >= 0");
+  auto model = hypenet::load_qwen3(o.model, dtype, device);
+  const auto& c = model->config();
+  c10::InferenceMode guard;
+  nlohmann::json results = nlohmann::json::array();
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
+  for (int64_t T : parse_lengths(o.tokens)) {
+    auto ids = at::randint(c.vocab_size, {1, T}, gen, at::kLong).to(device);
+    hypenet::Qwen3ForwardOptions fo;
+    fo.logits_to_keep = 1;
+    std::vector<double> ms;
+    for (int i = 0; i < o.warmup + o.iters; ++i) {
+      sync(device);
+      auto t0 = std::chrono::steady_clock::now();
+      auto out = model->forward(ids, fo);
+      sync(device);
+      auto t1 = std::chrono::steady_clock::now();
+      if (i >= o.warmup) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    const double median = ms[ms.size() / 2];
+    const double flops = prefill_flops(c, T);
+    const double tflops = flops / (median * 1e-3) / 1e12;
+    const double floor_ms = flops / (o.peak_tflops * 1e12) * 1e3;
+    results.push_back({{"tokens", T}, {"median_ms", median}, {"min_ms", ms.front()},
+                       {"max_ms", ms.back()}, {"tokens_per_s", T / (median * 1e-3)},
+                       {"tflops", tflops}, {"compute_floor_ms", floor_ms},
+                       {"ratio_to_floor", median / floor_ms}});
+  }
+  if (o.json) {
+    std::cout << nlohmann::json({{"model", o.model}, {"device", o.device}, {"dtype", o.dtype},
+                                 {"iters", o.iters}, {"results", results}})
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::cout << "prefill " << o.model << " (" << o.dtype << ", " << o.device << ", median of "
+            << o.iters << ")\n";
+  std::cout << "  tokens   median ms   tokens/s   TFLOP/s   floor ms   x floor\n";
+  for (const auto& r : results) {
+    std::cout << std::fixed << "  " << std::setw(6) << r["tokens"].get<int64_t>() << std::setw(12)
+              << std::setprecision(2) << r["median_ms"].get<double>() << std::setw(11)
+              << std::setprecision(0) << r["tokens_per_s"].get<double>() << std::setw(10)
+              << std::setprecision(1) << r["tflops"].get<double>() << std::setw(11)
+              << std::setprecision(2) << r["compute_floor_ms"].get<double>() << std::setw(10)
+              << std::setprecision(2) << r["ratio_to_floor"].get<double>() << "\n";
+  }
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* bench = app.add_subcommand("bench", "Timing commands (medians after warm-up)");
+  bench->require_subcommand(1);
+  auto opts = std::make_shared<PrefillOptions>();
+  auto* cmd = bench->add_subcommand(
+      "prefill", "Time the teacher's forward over one random prompt of each length (logits of "
+                 "the last token only, as generation's prefill): tokens/s, TFLOP/s, floor ratio");
+  cmd->add_option("--model", opts->model, "Model folder")->required();
+  cmd->add_option("--tokens", opts->tokens, "Prompt lengths, comma separated")
+      ->capture_default_str();
+  cmd->add_option("--device", opts->device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--dtype", opts->dtype, "float32 or bfloat16")->capture_default_str();
+  cmd->add_option("--warmup", opts->warmup, "Untimed runs first")->capture_default_str();
+  cmd->add_option("--iters", opts->iters, "Timed runs (median reported)")->capture_default_str();
+  cmd->add_option("--peak-tflops", opts->peak_tflops,
+                  "Matmul ceiling for the compute floor (781: measured bf16 8192^3 on H100)")
+      ->capture_default_str();
+  cmd->add_flag("--json", opts->json, "Print JSON");
+  cmd->callback([opts] { run_prefill(*opts); });
+}
+
+}  // namespace halo::tools

@@ -1,0 +1,14 @@
+// Registration of the halo-distill subcommands. Each add_*_command adds one subcommand with its
+// options and callback to the CLI11 app; the callbacks throw halo::HaloError on bad input.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace halo::tools {
+
+void add_inspect_command(CLI::App& app);
+void add_init_teacher_command(CLI::App& app);
+void add_forward_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+
+}  // namespace halo::tools

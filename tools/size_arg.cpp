@@ -1,0 +1,34 @@
+// Implementation of size_arg.h.
+#include "tools/size_arg.h"
+
+#include "halo/common/error.h"
+
+#include <cctype>
+#include <cmath>
+
+namespace halo::tools {
+
+uint64_t parse_size(const std::string& text, const std::string& flag) {
+  size_t pos = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &pos);
+  } catch (const std::exception&) {
+    HALO_FAIL(flag, ": expected a size such as 500MB or 5GB, got \"", text, "\"");
+  }
+  std::string unit = text.substr(pos);
+  for (auto& ch : unit) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  double mult = 0;
+  if (unit.empty() || unit == "B") mult = 1;
+  else if (unit == "KB") mult = 1e3;
+  else if (unit == "MB") mult = 1e6;
+  else if (unit == "GB") mult = 1e9;
+  else if (unit == "KIB") mult = 1024.0;
+  else if (unit == "MIB") mult = 1048576.0;
+  else if (unit == "GIB") mult = 1073741824.0;
+  HALO_CHECK(mult > 0 && value >= 0 && std::isfinite(value), flag,
+             ": expected a size such as 500MB or 5GB, got \"", text, "\"");
+  return static_cast<uint64_t>(value * mult);
+}
+
+}  // namespace halo::tools
