@@ -46,6 +46,11 @@ if(HALO_WERROR)
   list(APPEND HALO_CXX_WARNINGS -Werror)
 endif()
 
+# The torch wheel's libtorch exports its own copy of some std::filesystem functions
+# (pytorch/pytorch#133437); when libtorch comes first in the link, std::filesystem::remove_all
+# binds to it and crashes. Naming libstdc++ first makes the dynamic linker resolve to it.
+add_link_options(LINKER:--no-as-needed -lstdc++ LINKER:--as-needed)
+
 # halo_target_defaults(TARGET): warnings and include root for a project target.
 function(halo_target_defaults target)
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:${HALO_CXX_WARNINGS}>)

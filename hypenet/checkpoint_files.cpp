@@ -38,8 +38,7 @@ std::string shape_str(const std::vector<int64_t>& shape) {
 // The index file as ordered JSON, so shard_paths() can follow the order of the file.
 nlohmann::ordered_json read_index(const std::string& index_path) {
   std::ifstream in(index_path, std::ios::binary);
-  HALO_CHECK(in.good(), "cannot open checkpoint index '", index_path, "': ",
-             std::strerror(errno));
+  HALO_CHECK(in.good(), "cannot open checkpoint index '", index_path, "': ", std::strerror(errno));
   std::stringstream text;
   text << in.rdbuf();
   nlohmann::ordered_json index;
@@ -57,8 +56,8 @@ nlohmann::ordered_json read_index(const std::string& index_path) {
 void write_text_atomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  HALO_CHECK(fd >= 0, "cannot open '", tmp, "' for writing (for '", path, "'): ",
-             std::strerror(errno));
+  HALO_CHECK(fd >= 0, "cannot open '", tmp, "' for writing (for '", path,
+             "'): ", std::strerror(errno));
   const char* p = text.data();
   size_t left = text.size();
   int err = 0;
@@ -123,10 +122,10 @@ CheckpointFiles::CheckpointFiles(const std::string& dir) : dir_(dir) {
     HALO_CHECK(item.value().is_string(), "checkpoint index '", index_str, "': tensor '", tensor,
                "' must map to a shard file name, found ", item.value().type_name());
     const std::string shard = item.value().get<std::string>();
-    HALO_CHECK(!shard.empty() && shard.find('/') == std::string::npos && shard != "." &&
-                   shard != "..",
-               "checkpoint index '", index_str, "': tensor '", tensor, "' maps to '", shard,
-               "', expected a plain file name inside the folder");
+    HALO_CHECK(
+        !shard.empty() && shard.find('/') == std::string::npos && shard != "." && shard != "..",
+        "checkpoint index '", index_str, "': tensor '", tensor, "' maps to '", shard,
+        "', expected a plain file name inside the folder");
     listed[tensor] = shard;
     if (shard_index.count(shard)) continue;
     const fs::path shard_path = fs::path(dir) / shard;
@@ -218,9 +217,9 @@ void CheckpointFiles::check_all_consumed() const {
   if (unused.size() > kMaxListed) {
     list += "\n  ... and " + std::to_string(unused.size() - kMaxListed) + " more";
   }
-  HALO_FAIL("checkpoint '", dir_, "' has ", unused.size(),
-            " unexpected tensor(s) that the model never loaded (wrong architecture or config?):",
-            list);
+  HALO_FAIL(
+      "checkpoint '", dir_, "' has ", unused.size(),
+      " unexpected tensor(s) that the model never loaded (wrong architecture or config?):", list);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,8 +231,8 @@ void write_checkpoint_files(const std::string& dir,
                             const std::map<std::string, std::string>& metadata) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  HALO_CHECK(!ec && fs::is_directory(dir), "cannot create checkpoint folder '", dir, "': ",
-             ec ? ec.message() : "not a folder");
+  HALO_CHECK(!ec && fs::is_directory(dir), "cannot create checkpoint folder '", dir,
+             "': ", ec ? ec.message() : "not a folder");
 
   // Remove what an earlier write left, so a reader never mixes old shards with new ones.
   std::vector<fs::path> stale;
@@ -254,8 +253,8 @@ void write_checkpoint_files(const std::string& dir,
             [](const auto& a, const auto& b) { return a.first < b.first; });
   uint64_t total = 0;
   for (size_t i = 0; i < sorted.size(); ++i) {
-    HALO_CHECK(i == 0 || sorted[i].first != sorted[i - 1].first, "cannot write checkpoint '",
-               dir, "': tensor '", sorted[i].first, "' appears twice");
+    HALO_CHECK(i == 0 || sorted[i].first != sorted[i - 1].first, "cannot write checkpoint '", dir,
+               "': tensor '", sorted[i].first, "' appears twice");
     HALO_CHECK(sorted[i].second.defined(), "cannot write checkpoint '", dir, "': tensor '",
                sorted[i].first, "' is undefined");
     total += static_cast<uint64_t>(sorted[i].second.numel()) * sorted[i].second.element_size();
@@ -288,8 +287,7 @@ void write_checkpoint_files(const std::string& dir,
     for (const auto& item : shards[k]) weight_map[item.first] = name;
   }
   // The index goes last: a folder whose index exists has all its shards.
-  const nlohmann::json index = {{"metadata", {{"total_size", total}}},
-                                {"weight_map", weight_map}};
+  const nlohmann::json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
   write_text_atomically((fs::path(dir) / kIndexFile).string(), index.dump(2) + "\n");
 }
 

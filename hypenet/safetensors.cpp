@@ -39,9 +39,9 @@ struct DtypeInfo {
 };
 
 constexpr DtypeInfo kDtypes[] = {
-    {"F32", at::kFloat, 4}, {"F16", at::kHalf, 2},  {"BF16", at::kBFloat16, 2},
+    {"F32", at::kFloat, 4},  {"F16", at::kHalf, 2}, {"BF16", at::kBFloat16, 2},
     {"F64", at::kDouble, 8}, {"I64", at::kLong, 8}, {"I32", at::kInt, 4},
-    {"I16", at::kShort, 2}, {"I8", at::kChar, 1},  {"U8", at::kByte, 1},
+    {"I16", at::kShort, 2},  {"I8", at::kChar, 1},  {"U8", at::kByte, 1},
     {"BOOL", at::kBool, 1},
 };
 
@@ -66,7 +66,9 @@ std::string shape_str(const std::vector<int64_t>& shape) {
 
 // "safetensors file '<path>'" and, with a tensor, "..., tensor '<name>'": the prefix of every
 // error message so the user knows which file and entry to look at.
-std::string where(const std::string& path) { return "safetensors file '" + path + "'"; }
+std::string where(const std::string& path) {
+  return "safetensors file '" + path + "'";
+}
 std::string where(const std::string& path, const std::string& tensor) {
   return where(path) + ", tensor '" + tensor + "'";
 }
@@ -74,8 +76,10 @@ std::string where(const std::string& path, const std::string& tensor) {
 SafetensorsEntry parse_entry(const std::string& path, const std::string& name, const json& value,
                              uint64_t data_size) {
   const std::string ctx = where(path, name);
-  HALO_CHECK(value.is_object(), ctx, ": header entry must be a JSON object with dtype, shape "
-             "and data_offsets, found ", value.type_name());
+  HALO_CHECK(value.is_object(), ctx,
+             ": header entry must be a JSON object with dtype, shape "
+             "and data_offsets, found ",
+             value.type_name());
   SafetensorsEntry e;
   e.name = name;
 
@@ -107,18 +111,18 @@ SafetensorsEntry parse_entry(const std::string& path, const std::string& name, c
   auto off_it = value.find("data_offsets");
   HALO_CHECK(off_it != value.end() && off_it->is_array() && off_it->size() == 2 &&
                  (*off_it)[0].is_number_unsigned() && (*off_it)[1].is_number_unsigned(),
-             ctx, ": header entry needs \"data_offsets\": [begin, end] with two non-negative "
+             ctx,
+             ": header entry needs \"data_offsets\": [begin, end] with two non-negative "
              "integers");
   e.begin = (*off_it)[0].get<uint64_t>();
   e.end = (*off_it)[1].get<uint64_t>();
-  HALO_CHECK(e.begin <= e.end, ctx, ": data_offsets [", e.begin, ", ", e.end,
-             "] end before begin");
+  HALO_CHECK(e.begin <= e.end, ctx, ": data_offsets [", e.begin, ", ", e.end, "] end before begin");
   HALO_CHECK(e.end <= data_size, ctx, ": data_offsets [", e.begin, ", ", e.end,
              "] reach beyond the data buffer of ", data_size, " bytes (file truncated?)");
 
   uint64_t expected_bytes = 0;
-  numel_overflow = numel_overflow ||
-                   __builtin_mul_overflow(numel, info->element_size, &expected_bytes);
+  numel_overflow =
+      numel_overflow || __builtin_mul_overflow(numel, info->element_size, &expected_bytes);
   HALO_CHECK(!numel_overflow && expected_bytes == e.end - e.begin, ctx, ": shape ",
              shape_str(e.shape), " of ", e.dtype, " needs ",
              numel_overflow ? std::string("more than 2^64") : std::to_string(expected_bytes),
@@ -138,10 +142,10 @@ void check_coverage(const std::string& path, const std::map<std::string, Safeten
   uint64_t cursor = 0;
   const SafetensorsEntry* prev = nullptr;
   for (const SafetensorsEntry* e : order) {
-    HALO_CHECK(e->begin >= cursor, where(path, e->name), ": data_offsets [", e->begin, ", ",
-               e->end, "] overlap tensor '", prev ? prev->name : "", "' which ends at ", cursor);
-    HALO_CHECK(e->begin == cursor, where(path, e->name), ": data_offsets [", e->begin, ", ",
-               e->end, "] leave a hole of unused bytes [", cursor, ", ", e->begin,
+    HALO_CHECK(e->begin >= cursor, where(path, e->name), ": data_offsets [", e->begin, ", ", e->end,
+               "] overlap tensor '", prev ? prev->name : "", "' which ends at ", cursor);
+    HALO_CHECK(e->begin == cursor, where(path, e->name), ": data_offsets [", e->begin, ", ", e->end,
+               "] leave a hole of unused bytes [", cursor, ", ", e->begin,
                ") in the data buffer (tensors must cover it exactly)");
     cursor = e->end;
     prev = e;
@@ -177,8 +181,8 @@ std::string scalar_to_safetensors_dtype(at::ScalarType type) {
   for (const auto& d : kDtypes) {
     if (d.type == type) return d.name;
   }
-  HALO_FAIL("dtype ", c10::toString(type), " cannot be stored in safetensors (supported: ",
-            known_dtypes(), ")");
+  HALO_FAIL("dtype ", c10::toString(type),
+            " cannot be stored in safetensors (supported: ", known_dtypes(), ")");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,7 +288,8 @@ at::Tensor SafetensorsFile::load_raw(const std::string& name) const {
 at::Tensor SafetensorsFile::load(const std::string& name, at::ScalarType dtype) const {
   const SafetensorsEntry& e = entry(name);
   HALO_CHECK(e.dtype == "F32" || e.dtype == "F16" || e.dtype == "BF16", where(path_, name),
-             ": stored as ", e.dtype, ", but load() converts only F32, F16 and BF16 tensors "
+             ": stored as ", e.dtype,
+             ", but load() converts only F32, F16 and BF16 tensors "
              "(use load_raw for other dtypes)");
   HALO_CHECK(at::isFloatingType(dtype), where(path_, name), ": cannot convert to ",
              c10::toString(dtype), "; load() needs a floating-point target dtype");
@@ -333,8 +338,10 @@ void write_safetensors(const std::string& path,
   try {
     header_text = header.dump();
   } catch (const json::exception& e) {
-    HALO_FAIL("cannot write '", path, "': header cannot be encoded (tensor names and metadata "
-              "must be UTF-8): ", e.what());
+    HALO_FAIL("cannot write '", path,
+              "': header cannot be encoded (tensor names and metadata "
+              "must be UTF-8): ",
+              e.what());
   }
   // Pad with spaces so the data buffer starts 8-byte aligned (as the Python library does).
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
@@ -342,8 +349,8 @@ void write_safetensors(const std::string& path,
 
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  HALO_CHECK(fd >= 0, "cannot open '", tmp, "' for writing (for '", path, "'): ",
-             std::strerror(errno));
+  HALO_CHECK(fd >= 0, "cannot open '", tmp, "' for writing (for '", path,
+             "'): ", std::strerror(errno));
   bool closed = false;
   try {
     write_all(fd, &header_len, 8, path);  // little-endian host
@@ -354,7 +361,8 @@ void write_safetensors(const std::string& path,
     HALO_CHECK(::fsync(fd) == 0, "cannot fsync '", path, "': ", std::strerror(errno),
                " (disk full?)");
     closed = true;  // close() releases the descriptor even when it reports an error
-    HALO_CHECK(::close(fd) == 0, "cannot close '", path, "': ", std::strerror(errno), " (disk full?)");
+    HALO_CHECK(::close(fd) == 0, "cannot close '", path, "': ", std::strerror(errno),
+               " (disk full?)");
   } catch (...) {
     if (!closed) ::close(fd);
     ::unlink(tmp.c_str());

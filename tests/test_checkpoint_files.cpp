@@ -29,7 +29,9 @@ std::string read_text(const fs::path& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-void open_dir(const std::string& dir) { hn::CheckpointFiles files(dir); }
+void open_dir(const std::string& dir) {
+  hn::CheckpointFiles files(dir);
+}
 
 // Two shards written by hand plus an index naming them: a.* in shard 1, b.* in shard 2.
 void write_two_shards(const fs::path& dir, const std::string& index_text) {
@@ -195,8 +197,8 @@ TEST_CASE("checkpoint rejects an index tensor that its shard lacks", "[checkpoin
                        "b.w": "s2.safetensors"}})");
   const std::string index = (tmp.path() / "model.safetensors.index.json").string();
   const std::string shard = (tmp.path() / "s2.safetensors").string();
-  REQUIRE_HALO_ERROR(open_dir(tmp.str()), Contains(index) && Contains(shard) &&
-                                              Contains("'a.b'") && Contains("does not hold"));
+  REQUIRE_HALO_ERROR(open_dir(tmp.str()), Contains(index) && Contains(shard) && Contains("'a.b'") &&
+                                              Contains("does not hold"));
 }
 
 TEST_CASE("checkpoint rejects a shard tensor the index does not list", "[checkpoint]") {
@@ -205,8 +207,8 @@ TEST_CASE("checkpoint rejects a shard tensor the index does not list", "[checkpo
                                                   "b.w": "s2.safetensors"}})");
   const std::string index = (tmp.path() / "model.safetensors.index.json").string();
   const std::string shard = (tmp.path() / "s1.safetensors").string();
-  REQUIRE_HALO_ERROR(open_dir(tmp.str()), Contains(index) && Contains(shard) &&
-                                              Contains("'a.b'") && Contains("does not list"));
+  REQUIRE_HALO_ERROR(open_dir(tmp.str()), Contains(index) && Contains(shard) && Contains("'a.b'") &&
+                                              Contains("does not list"));
 }
 
 TEST_CASE("checkpoint reports a malformed shard with the shard path", "[checkpoint]") {
@@ -222,9 +224,9 @@ TEST_CASE("checkpoint load rejects a wrong expected shape", "[checkpoint]") {
   write_two_shards(tmp.path(), kGoodIndex);
   hn::CheckpointFiles files(tmp.str());
   const std::string shard = (tmp.path() / "s1.safetensors").string();
-  REQUIRE_HALO_ERROR(files.load("a.w", at::kFloat, {3, 2}),
-                     Contains(shard) && Contains("'a.w'") && Contains("expected shape [3, 2]") &&
-                         Contains("found [2, 3]"));
+  REQUIRE_HALO_ERROR(files.load("a.w", at::kFloat, {3, 2}), Contains(shard) && Contains("'a.w'") &&
+                                                                Contains("expected shape [3, 2]") &&
+                                                                Contains("found [2, 3]"));
   REQUIRE_HALO_ERROR(files.load("zzz", at::kFloat), Contains(tmp.str()) && Contains("'zzz'"));
 }
 

@@ -37,7 +37,9 @@ std::string write_raw(const halo::test::TempDir& dir, const std::string& file_na
   return path;
 }
 
-void open_file(const std::string& path) { hn::SafetensorsFile file(path); }
+void open_file(const std::string& path) {
+  hn::SafetensorsFile file(path);
+}
 
 // The whole byte content of a tensor (contiguous copy), for bit-exact comparisons.
 std::string tensor_bytes(const at::Tensor& t) {
@@ -48,10 +50,10 @@ std::string tensor_bytes(const at::Tensor& t) {
 }  // namespace
 
 // Requires that `expr` throws halo::HaloError and that its message satisfies `matcher`.
-#define REQUIRE_HALO_ERROR(expr, matcher)          \
-  do {                                             \
-    REQUIRE_THROWS_AS(expr, halo::HaloError);      \
-    REQUIRE_THROWS_WITH(expr, matcher);            \
+#define REQUIRE_HALO_ERROR(expr, matcher)     \
+  do {                                        \
+    REQUIRE_THROWS_AS(expr, halo::HaloError); \
+    REQUIRE_THROWS_WITH(expr, matcher);       \
   } while (0)
 
 TEST_CASE("safetensors round trip is bit-exact for F32/F16/BF16/I64, 0-d and empty",
@@ -124,7 +126,8 @@ TEST_CASE("safetensors load converts BF16/F16/F32 like at::Tensor::to", "[safete
   const at::Tensor bf16 = at::randn({17, 3}).to(at::kBFloat16);
   const at::Tensor f32 = at::randn({9});
   const at::Tensor f16 = at::randn({5}).to(at::kHalf);
-  hn::write_safetensors(path, {{"bf16", bf16}, {"f32", f32}, {"f16", f16}, {"idx", at::ones({2}, at::kLong)}});
+  hn::write_safetensors(
+      path, {{"bf16", bf16}, {"f32", f32}, {"f16", f16}, {"idx", at::ones({2}, at::kLong)}});
   hn::SafetensorsFile file(path);
 
   const at::Tensor as_f32 = file.load("bf16", at::kFloat);
@@ -135,8 +138,8 @@ TEST_CASE("safetensors load converts BF16/F16/F32 like at::Tensor::to", "[safete
   CHECK(tensor_bytes(file.load("f32", at::kFloat)) == tensor_bytes(f32));
 
   // load() converts floating-point tensors only; load_raw() returns any stored dtype.
-  REQUIRE_HALO_ERROR(file.load("idx", at::kFloat), Contains(path) && Contains("'idx'") &&
-                                                        Contains("I64"));
+  REQUIRE_HALO_ERROR(file.load("idx", at::kFloat),
+                     Contains(path) && Contains("'idx'") && Contains("I64"));
   CHECK(file.load_raw("idx").scalar_type() == at::kLong);
   REQUIRE_HALO_ERROR(file.entry("nope"), Contains(path) && Contains("'nope'"));
 }
@@ -158,9 +161,8 @@ TEST_CASE("safetensors writer errors name the path", "[safetensors]") {
   const std::string path = (dir.path() / "dup.safetensors").string();
   REQUIRE_HALO_ERROR(hn::write_safetensors(path, {{"a", at::ones({2})}, {"a", at::ones({1})}}),
                      Contains(path) && Contains("'a'"));
-  REQUIRE_HALO_ERROR(
-      hn::write_safetensors(path, {{"c", at::ones({2}, at::kComplexFloat)}}),
-      Contains(path) && Contains("'c'"));
+  REQUIRE_HALO_ERROR(hn::write_safetensors(path, {{"c", at::ones({2}, at::kComplexFloat)}}),
+                     Contains(path) && Contains("'c'"));
   CHECK_FALSE(std::filesystem::exists(path));
 }
 
@@ -190,10 +192,9 @@ TEST_CASE("safetensors rejects an absurd header length", "[safetensors]") {
 
 TEST_CASE("safetensors rejects a header that is not valid JSON", "[safetensors]") {
   halo::test::TempDir dir("halo-st");
-  const std::string path =
-      write_raw(dir, "bad-json.safetensors", R"({"a":{"dtype":"F32",)", 0);
-  REQUIRE_HALO_ERROR(open_file(path), Contains(path) && Contains("not valid JSON") &&
-                                          Contains("parse error"));
+  const std::string path = write_raw(dir, "bad-json.safetensors", R"({"a":{"dtype":"F32",)", 0);
+  REQUIRE_HALO_ERROR(open_file(path),
+                     Contains(path) && Contains("not valid JSON") && Contains("parse error"));
 }
 
 TEST_CASE("safetensors rejects a header that is not an object", "[safetensors]") {
@@ -218,12 +219,11 @@ TEST_CASE("safetensors rejects missing or mistyped entry fields", "[safetensors]
   REQUIRE_HALO_ERROR(open_file(no_offsets),
                      Contains(no_offsets) && Contains("'w'") && Contains("data_offsets"));
   const std::string shape_str = write_raw(
-      dir, "shape-str.safetensors", R"({"w":{"dtype":"F32","shape":"1","data_offsets":[0,4]}})",
-      4);
+      dir, "shape-str.safetensors", R"({"w":{"dtype":"F32","shape":"1","data_offsets":[0,4]}})", 4);
   REQUIRE_HALO_ERROR(open_file(shape_str),
                      Contains(shape_str) && Contains("'w'") && Contains("shape"));
-  const std::string no_dtype = write_raw(dir, "no-dtype.safetensors",
-                                         R"({"w":{"shape":[1],"data_offsets":[0,4]}})", 4);
+  const std::string no_dtype =
+      write_raw(dir, "no-dtype.safetensors", R"({"w":{"shape":[1],"data_offsets":[0,4]}})", 4);
   REQUIRE_HALO_ERROR(open_file(no_dtype),
                      Contains(no_dtype) && Contains("'w'") && Contains("dtype"));
 }
@@ -231,8 +231,7 @@ TEST_CASE("safetensors rejects missing or mistyped entry fields", "[safetensors]
 TEST_CASE("safetensors rejects data_offsets outside the data buffer", "[safetensors]") {
   halo::test::TempDir dir("halo-st");
   const std::string path = write_raw(
-      dir, "outside.safetensors", R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})",
-      8);
+      dir, "outside.safetensors", R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", 8);
   REQUIRE_HALO_ERROR(open_file(path),
                      Contains(path) && Contains("'w'") && Contains("beyond the data buffer"));
 }
@@ -240,8 +239,7 @@ TEST_CASE("safetensors rejects data_offsets outside the data buffer", "[safetens
 TEST_CASE("safetensors rejects data_offsets with end before begin", "[safetensors]") {
   halo::test::TempDir dir("halo-st");
   const std::string path = write_raw(
-      dir, "reversed.safetensors", R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})",
-      4);
+      dir, "reversed.safetensors", R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", 4);
   REQUIRE_HALO_ERROR(open_file(path),
                      Contains(path) && Contains("'w'") && Contains("end before begin"));
 }
@@ -252,24 +250,23 @@ TEST_CASE("safetensors rejects overlapping tensors", "[safetensors]") {
                                      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                                      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
                                      12);
-  REQUIRE_HALO_ERROR(open_file(path), Contains(path) && Contains("'b'") && Contains("'a'") &&
-                                          Contains("overlap"));
+  REQUIRE_HALO_ERROR(open_file(path),
+                     Contains(path) && Contains("'b'") && Contains("'a'") && Contains("overlap"));
 }
 
 TEST_CASE("safetensors rejects a byte size that does not match the shape", "[safetensors]") {
   halo::test::TempDir dir("halo-st");
   const std::string path = write_raw(
-      dir, "size.safetensors", R"({"w":{"dtype":"BF16","shape":[2,3],"data_offsets":[0,8]}})",
-      8);
+      dir, "size.safetensors", R"({"w":{"dtype":"BF16","shape":[2,3],"data_offsets":[0,8]}})", 8);
   REQUIRE_HALO_ERROR(open_file(path), Contains(path) && Contains("'w'") && Contains("needs 12") &&
                                           Contains("span 8"));
 }
 
 TEST_CASE("safetensors rejects a negative dimension", "[safetensors]") {
   halo::test::TempDir dir("halo-st");
-  const std::string path = write_raw(
-      dir, "negative.safetensors", R"({"w":{"dtype":"F32","shape":[-1,4],"data_offsets":[0,0]}})",
-      0);
+  const std::string path =
+      write_raw(dir, "negative.safetensors",
+                R"({"w":{"dtype":"F32","shape":[-1,4],"data_offsets":[0,0]}})", 0);
   REQUIRE_HALO_ERROR(open_file(path), Contains(path) && Contains("'w'") && Contains("negative"));
 }
 
@@ -287,8 +284,7 @@ TEST_CASE("safetensors rejects holes in the data buffer", "[safetensors]") {
 
 TEST_CASE("safetensors rejects __metadata__ that is not a string map", "[safetensors]") {
   halo::test::TempDir dir("halo-st");
-  const std::string path =
-      write_raw(dir, "meta.safetensors", R"({"__metadata__":{"step":12}})", 0);
+  const std::string path = write_raw(dir, "meta.safetensors", R"({"__metadata__":{"step":12}})", 0);
   REQUIRE_HALO_ERROR(open_file(path),
                      Contains(path) && Contains("__metadata__") && Contains("'step'"));
 }

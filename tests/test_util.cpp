@@ -32,7 +32,14 @@ static std::string env_or_throw(const char* name) {
 }
 
 std::string fixtures_dir() { return env_or_throw("HALO_FIXTURES_DIR"); }
-std::string halo_binary() { return env_or_throw("HALO_BINARY"); }
+std::string halo_binary() {
+  if (const char* v = std::getenv("HALO_BINARY"); v && *v) return v;
+#ifdef HALO_BINARY_PATH
+  return HALO_BINARY_PATH;
+#else
+  return env_or_throw("HALO_BINARY");
+#endif
+}
 
 double max_rel_error(const at::Tensor& a, const at::Tensor& ref) {
   auto a64 = a.to(at::kDouble).cpu();

@@ -23,7 +23,7 @@ class TempDir {
 
 // Folder of the transformers-generated fixtures (env HALO_FIXTURES_DIR, set by CTest).
 std::string fixtures_dir();
-// Path of the halo-distill binary (env HALO_BINARY, set by CTest).
+// Path of the halo-distill binary (env HALO_BINARY, else the one this build made).
 std::string halo_binary();
 
 // max |a - b| / max |b| (b is the reference), computed in float64.

@@ -1,0 +1,123 @@
+// The halo-distill command line, run as a user runs it: init-teacher -> inspect -> forward, and
+// bad input that must end in a clear message and a non-zero exit code (never a crash).
+#include <catch2/catch.hpp>
+
+#include "hypenet/qwen3_checkpoint.h"
+#include "hypenet/safetensors.h"
+#include "tests/test_util.h"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sys/wait.h>
+
+using namespace halo;
+using Catch::Matchers::Contains;
+
+namespace {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+RunResult run_cli(const std::string& args) {
+  const std::string cmd = test::halo_binary() + " " + args + " 2>&1";
+  RunResult r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
+  int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+const char* kTinyConfig = R"({"vocab_size": 89, "hidden_size": 32, "intermediate_size": 40,
+  "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 12,
+  "tie_word_embeddings": false, "rope_theta": 1000000.0})";
+
+}  // namespace
+
+TEST_CASE("init-teacher, inspect and forward work together", "[cli]") {
+  test::TempDir dir;
+  const std::string cfg = dir.str() + "/cfg.json", model = dir.str() + "/model";
+  std::ofstream(cfg) << kTinyConfig;
+  auto init = run_cli("init-teacher --config " + cfg + " --out " + model +
+                      " --seed 5 --dtype float32 --max-shard-size 20KB");
+  INFO(init.output);
+  REQUIRE(init.exit_code == 0);
+
+  auto inspect = run_cli("inspect --json " + model);
+  INFO(inspect.output);
+  REQUIRE(inspect.exit_code == 0);
+  auto j = nlohmann::json::parse(inspect.output);
+  auto config = hypenet::Qwen3Config::from_json_file(model + "/config.json");
+  CHECK(j["num_parameters"].get<int64_t>() == config.num_parameters());
+  CHECK(j["num_layers"].get<int64_t>() == 2);
+  CHECK(j["tied_lm_head"].get<bool>() == false);
+  CHECK(j["shards"].size() > 1);
+
+  auto table = run_cli("inspect " + model);
+  CHECK(table.exit_code == 0);
+  CHECK_THAT(table.output, Contains("heads (q / kv)") && Contains("4 / 2"));
+
+  const std::string out = dir.str() + "/logits.safetensors";
+  auto fwd = run_cli("forward --model " + model + " --ids \"3 1 4 1 5 9 2 6\" --out " + out);
+  INFO(fwd.output);
+  REQUIRE(fwd.exit_code == 0);
+  auto logits = hypenet::SafetensorsFile(out).load_raw("logits");
+  CHECK(logits.scalar_type() == at::kFloat);
+  REQUIRE(logits.sizes() == at::IntArrayRef({8, 89}));
+  // Same numbers as the library computes in-process.
+  auto m = hypenet::load_qwen3(model, at::kFloat, at::kCPU);
+  c10::InferenceMode guard;
+  auto ids = at::tensor(std::vector<int64_t>{3, 1, 4, 1, 5, 9, 2, 6}).unsqueeze(0);
+  CHECK(at::equal(logits, m->forward(ids).logits.squeeze(0)));
+
+  // bfloat16 compute stays within bfloat16 accuracy of float32.
+  const std::string out16 = dir.str() + "/logits16.safetensors";
+  auto fwd16 = run_cli("forward --model " + model + " --ids \"3 1 4 1 5 9 2 6\" --dtype bfloat16 --out " + out16);
+  REQUIRE(fwd16.exit_code == 0);
+  CHECK(test::max_rel_error(hypenet::SafetensorsFile(out16).load_raw("logits"), logits) <= 2e-2);
+}
+
+TEST_CASE("CLI reports bad input clearly", "[cli]") {
+  test::TempDir dir;
+  const std::string cfg = dir.str() + "/cfg.json", model = dir.str() + "/model";
+  std::ofstream(cfg) << kTinyConfig;
+  REQUIRE(run_cli("init-teacher --config " + cfg + " --out " + model).exit_code == 0);
+  const std::string out = dir.str() + "/o.safetensors";
+
+  struct Case {
+    std::string args, expect;
+  };
+  const std::vector<Case> cases = {
+      {"inspect " + dir.str() + "/nowhere", "nowhere"},
+      {"forward --model " + model + " --ids \"1 x 2\" --out " + out, "token 1 is \"x\""},
+      {"forward --model " + model + " --ids \"1 89\" --out " + out, "vocab_size is 89"},
+      {"forward --model " + model + " --ids \"1 2\" --out " + out + " --device tpu", "--device"},
+      {"forward --model " + model + " --ids \"1 2\" --out " + out + " --dtype int8", "int8"},
+      {"forward --model " + model + " --out " + out, "exactly one of --ids or --ids-file"},
+      {"forward --model " + model + " --ids-file " + dir.str() + "/none.txt --out " + out,
+       "none.txt"},
+      {"init-teacher --config " + dir.str() + "/missing.json --out " + model, "missing.json"},
+      {"init-teacher --config " + cfg + " --out " + model + " --max-shard-size lots",
+       "--max-shard-size"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_cli(c.args);
+    INFO("halo-distill " << c.args << "\n" << r.output);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.output, Contains("error") && Contains(c.expect));
+  }
+  // --help explains every subcommand.
+  for (const std::string sub : {"inspect", "init-teacher", "forward", "bench prefill"}) {
+    auto r = run_cli(sub + " --help");
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.output, Contains("Usage"));
+  }
+}
