@@ -2,14 +2,13 @@
 // teacher's forward over one long prompt, as a generation prefill does (logits of the last
 // token only), and reports tokens/s, achieved TFLOP/s and the ratio to the compute floor.
 #include "halo/common/error.h"
+#include <ATen/CPUGeneratorImpl.h>
 #include "hypenet/qwen3_checkpoint.h"
+#include "tools/bench_timer.h"
 #include "tools/commands.h"
 #include "tools/device_arg.h"
 
-#include <torch/cuda.h>
-
 #include <algorithm>
-#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -49,10 +48,6 @@ std::vector<int64_t> parse_lengths(const std::string& text) {
   return out;
 }
 
-void sync(const c10::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? 0 : device.index());
-}
-
 // Forward flops of one T-token prefill: 2 flops per weight per token for every projection
 // (embedding lookup excluded, LM head for the last token only), plus causal attention
 // (QK^T and PV: 2 * 2 * T^2/2 * Hq * d per layer).
@@ -67,7 +62,6 @@ double prefill_flops(const hypenet::Qwen3Config& c, int64_t T) {
 void run_prefill(const PrefillOptions& o) {
   const auto device = parse_device(o.device);
   const auto dtype = hypenet::parse_dtype(o.dtype, "--dtype");
-  HALO_CHECK(o.iters > 0 && o.warmup >= 0, "--iters must be > 0 and --warmup >= 0");
   auto model = hypenet::load_qwen3(o.model, dtype, device);
   const auto& c = model->config();
   c10::InferenceMode guard;
@@ -77,17 +71,9 @@ void run_prefill(const PrefillOptions& o) {
     auto ids = at::randint(c.vocab_size, {1, T}, gen, at::kLong).to(device);
     hypenet::Qwen3ForwardOptions fo;
     fo.logits_to_keep = 1;
-    std::vector<double> ms;
-    for (int i = 0; i < o.warmup + o.iters; ++i) {
-      sync(device);
-      auto t0 = std::chrono::steady_clock::now();
-      auto out = model->forward(ids, fo);
-      sync(device);
-      auto t1 = std::chrono::steady_clock::now();
-      if (i >= o.warmup) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-    }
+    auto ms = time_runs(device, o.warmup, o.iters, [&] { model->forward(ids, fo); });
     std::sort(ms.begin(), ms.end());
-    const double median = ms[ms.size() / 2];
+    const double median = median_of(ms);
     const double flops = prefill_flops(c, T);
     const double tflops = flops / (median * 1e-3) / 1e12;
     const double floor_ms = flops / (o.peak_tflops * 1e12) * 1e3;
