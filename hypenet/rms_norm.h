@@ -1,5 +1,5 @@
-// RMSNorm as Qwen3 (and HF transformers) computes it: in float32, `x / sqrt(mean(x^2) + eps)`,
-// cast back to the input dtype, then multiplied by the weight (in the weight's dtype).
+// The RMSNorm module of the models (parameter `weight`); the computation is the ops/rms_norm op:
+// in float32, `x / sqrt(mean(x^2) + eps)`, cast back to the input dtype, times the weight.
 #pragma once
 
 #include <torch/nn/module.h>

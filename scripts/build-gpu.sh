@@ -111,12 +111,15 @@ else
 
   # Every library in the prefix must find its dependencies in the prefix or on the host.
   if command -v readelf >/dev/null 2>&1 && command -v ldconfig >/dev/null 2>&1; then
-    libdir="$PREFIX/usr/lib/x86_64-linux-gnu"
-    host_libs="$(ldconfig -p 2>/dev/null | awk 'NR > 1 { print $1 }' | sort -u)"
-    missing="$(find "$libdir" -maxdepth 1 -name '*.so*' -type f -exec readelf -d {} + 2>/dev/null \
-      | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u | while read -r so; do
-          [ -e "$libdir/$so" ] || grep -qxF "$so" <<<"$host_libs" || echo "$so"
-        done)"
+    libdirs=()
+    for d in "$PREFIX/usr/lib/x86_64-linux-gnu" "$PREFIX/lib/x86_64-linux-gnu"; do
+      [ -d "$d" ] && libdirs+=("$d")
+    done
+    host_libs="$(ldconfig -p 2>/dev/null | awk 'NR > 1 { print $1 }' | sort -u || true)"
+    prefix_libs="$(find "${libdirs[@]}" -maxdepth 1 -name '*.so*' -printf '%f\n' | sort -u)"
+    missing="$(find "${libdirs[@]}" -maxdepth 1 -name '*.so*' -type f -exec readelf -d {} + 2>/dev/null \
+      | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u \
+      | grep -vxF -f <(printf '%s\n' "$prefix_libs" "$host_libs") || true)"
     if [ -n "$missing" ]; then
       halo_warn "libraries needed by the prefix but found neither there nor on this host: $(echo $missing). Linking or running may fail. HINT: add the Debian package that ships each (dpkg -S on a Debian 12 machine) with HALO_OFFLINE_EXTRA=... scripts/offline-deps.sh, or install it on the host."
     fi

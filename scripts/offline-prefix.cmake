@@ -22,7 +22,9 @@ set(HDF5_ROOT "${_halo_lib}/hdf5/serial")
 # written as DT_RPATH rather than DT_RUNPATH (--disable-new-dtags), because only DT_RPATH also
 # serves the libraries' own dependencies (libhdf5 -> libsz, libcurl -> ...; libspdlog -> libfmt),
 # which Debian builds with no RPATH of their own. HOST_LINK keeps the flag off nvcc's device link.
-list(APPEND CMAKE_BUILD_RPATH "${_halo_lib}" "${_halo_lib}/hdf5/serial")
+# Debian 12 still ships a few libraries (libcom_err, libkeyutils) in /lib, hence the last entry.
+list(APPEND CMAKE_BUILD_RPATH
+  "${_halo_lib}" "${_halo_lib}/hdf5/serial" "${HALO_OFFLINE_PREFIX}/lib/x86_64-linux-gnu")
 add_link_options("$<HOST_LINK:LINKER:--disable-new-dtags>")
 
 message(STATUS "halo-distill: offline prefix ${HALO_OFFLINE_PREFIX} (HDF5_ROOT ${HDF5_ROOT})")

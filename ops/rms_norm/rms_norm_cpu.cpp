@@ -1,0 +1,14 @@
+// The reference RMSNorm in ATen ops, exactly as transformers' Qwen3RMSNorm computes it.
+#include "ops/rms_norm/rms_norm.h"
+
+namespace halo::ops {
+
+at::Tensor rms_norm_reference(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  // Statistics in float32 as transformers does (float64 inputs stay float64, for gradchecks).
+  auto x32 = x.scalar_type() == at::kDouble ? x : x.to(at::kFloat);
+  auto variance = x32.pow(2).mean(-1, /*keepdim=*/true);
+  auto normed = (x32 * at::rsqrt(variance + eps)).to(x.scalar_type());
+  return weight * normed;
+}
+
+}  // namespace halo::ops

@@ -1,0 +1,75 @@
+// Fused RMSNorm forward kernel: one warp per row. Each lane accumulates sum(x^2) in float32 over
+// its strided slice (16-byte vector loads when the row allows), a warp shuffle reduces it, then
+// the row is normalised in float32, rounded to the input dtype (as transformers does) and
+// multiplied by the weight with one more rounding. Replaces seven ATen kernels per norm.
+#pragma once
+
+#include "ops/rms_norm/rms_norm_params.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+namespace halo::ops::kernels {
+
+template <typename T> __device__ __forceinline__ float to_float(T v);
+template <> __device__ __forceinline__ float to_float<float>(float v) { return v; }
+template <> __device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
+template <> __device__ __forceinline__ float to_float<__half>(__half v) { return __half2float(v); }
+
+template <typename T> __device__ __forceinline__ T from_float(float v);
+template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
+template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+template <> __device__ __forceinline__ __half from_float<__half>(float v) {
+  return __float2half_rn(v);
+}
+
+// VEC elements of T per 16-byte access (VEC = 1: scalar fallback for odd sizes/alignment).
+template <typename T, int VEC>
+struct alignas(sizeof(T) * VEC) Vec {
+  T v[VEC];
+};
+
+template <typename T, int VEC>
+__global__ void rms_norm_forward_kernel(RmsNormParams p) {
+  constexpr int kWarp = 32;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kWarp) + threadIdx.x / kWarp;
+  const int lane = threadIdx.x % kWarp;
+  if (row >= p.rows) return;
+  const T* x = static_cast<const T*>(p.x) + row * p.x_row_stride;
+  const T* w = static_cast<const T*>(p.w);
+  T* y = static_cast<T*>(p.y) + row * p.cols;
+  const int64_t nvec = p.cols / VEC;
+  using V = Vec<T, VEC>;
+
+  float sum = 0.f;
+  for (int64_t i = lane; i < nvec; i += kWarp) {
+    V xv = reinterpret_cast<const V*>(x)[i];
+#pragma unroll
+    for (int j = 0; j < VEC; ++j) {
+      float f = to_float(xv.v[j]);
+      sum += f * f;
+    }
+  }
+#pragma unroll
+  for (int offset = kWarp / 2; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+  const float inv = rsqrtf(sum / static_cast<float>(p.cols) + p.eps);
+
+  for (int64_t i = lane; i < nvec; i += kWarp) {
+    V xv = reinterpret_cast<const V*>(x)[i];
+    V wv = reinterpret_cast<const V*>(w)[i];
+    V yv;
+#pragma unroll
+    for (int j = 0; j < VEC; ++j) {
+      const T normed = from_float<T>(to_float(xv.v[j]) * inv);
+      yv.v[j] = from_float<T>(to_float(wv.v[j]) * to_float(normed));
+    }
+    reinterpret_cast<V*>(y)[i] = yv;
+  }
+}
+
+}  // namespace halo::ops::kernels
