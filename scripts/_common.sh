@@ -1,4 +1,5 @@
 # scripts/_common.sh: helpers sourced by every script in scripts/ (not run on its own).
+# shellcheck shell=bash
 # The caller sets HALO_SCRIPT (its name, for messages) and HALO_ROOT (the repository root,
 # resolved from the script's own path so the scripts work from any directory) before sourcing.
 
@@ -42,6 +43,7 @@ halo_abs() {
 }
 
 # Any command that fails under `set -e` names itself and its line before the script exits.
+# shellcheck disable=SC2154  # halo_rc is assigned inside the trap string
 trap 'halo_rc=$?; printf "[%s] FAILED (exit %s) at line %s: %s\n" "$HALO_SCRIPT" "$halo_rc" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 # ccache must ignore the PCH's __DATE__/__TIME__ and header mtimes, or every translation unit that

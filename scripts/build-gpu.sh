@@ -121,7 +121,7 @@ else
       | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u \
       | grep -vxF -f <(printf '%s\n' "$prefix_libs" "$host_libs") || true)"
     if [ -n "$missing" ]; then
-      halo_warn "libraries needed by the prefix but found neither there nor on this host: $(echo $missing). Linking or running may fail. HINT: add the Debian package that ships each (dpkg -S on a Debian 12 machine) with HALO_OFFLINE_EXTRA=... scripts/offline-deps.sh, or install it on the host."
+      halo_warn "libraries needed by the prefix but found neither there nor on this host: $(tr '\n' ' ' <<<"$missing"). Linking or running may fail. HINT: add the Debian package that ships each (dpkg -S on a Debian 12 machine) with HALO_OFFLINE_EXTRA=... scripts/offline-deps.sh, or install it on the host."
     fi
   fi
   printf '%s' "$want_stamp" >"$stamp_file"
@@ -147,7 +147,7 @@ if [ "$WITH_CUDA" = ON ]; then
   NVCC="${CUDACXX:-}"
   [ -n "$NVCC" ] || NVCC="$(command -v nvcc || true)"
   if [ -z "$NVCC" ] && [ -x /usr/local/cuda/bin/nvcc ]; then NVCC=/usr/local/cuda/bin/nvcc; fi
-  [ -n "$NVCC" ] && [ -x "$NVCC" ] \
+  { [ -n "$NVCC" ] && [ -x "$NVCC" ]; } \
     || halo_die "nvcc not found (PATH, CUDACXX, /usr/local/cuda/bin). HINT: export CUDACXX=/path/to/nvcc, or HALO_WITH_CUDA=OFF for a CPU-only build."
   nvcc_version="$("$NVCC" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
   if [ -n "$TORCH_CUDA" ] && [ "${TORCH_CUDA%%.*}" != "${nvcc_version%%.*}" ]; then

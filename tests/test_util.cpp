@@ -1,6 +1,9 @@
 // Implementation of test_util.h.
 #include "tests/test_util.h"
 
+#include <ftw.h>
+
+#include <cstdio>
 #include <random>
 #include <stdexcept>
 
@@ -20,8 +23,10 @@ TempDir::TempDir(const std::string& tag) {
 }
 
 TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
+  // nftw instead of std::filesystem::remove_all: libtorch exports its own std::filesystem
+  // (pytorch/pytorch#133437) and remove_all bound to it crashes (seen here and on the GPU host).
+  auto remove_entry = [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); };
+  ::nftw(path_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static std::string env_or_throw(const char* name) {
