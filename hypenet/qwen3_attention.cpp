@@ -5,32 +5,44 @@
 
 namespace halo::hypenet {
 
-Qwen3AttentionImpl::Qwen3AttentionImpl(const Qwen3Config& c)
+Qwen3AttentionImpl::Qwen3AttentionImpl(const Qwen3Config& c, bool use_output_gate)
     : num_heads_(c.num_attention_heads), num_kv_heads_(c.num_key_value_heads), head_dim_(c.head_dim) {
-  auto linear = [&](int64_t in, int64_t out) {
-    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(c.attention_bias));
+  auto linear = [&](int64_t in, int64_t out, bool bias) {
+    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
   };
-  q_proj = register_module("q_proj", linear(c.hidden_size, num_heads_ * head_dim_));
-  k_proj = register_module("k_proj", linear(c.hidden_size, num_kv_heads_ * head_dim_));
-  v_proj = register_module("v_proj", linear(c.hidden_size, num_kv_heads_ * head_dim_));
-  o_proj = register_module("o_proj", linear(num_heads_ * head_dim_, c.hidden_size));
+  q_proj = register_module("q_proj", linear(c.hidden_size, num_heads_ * head_dim_, c.attention_bias));
+  k_proj = register_module("k_proj", linear(c.hidden_size, num_kv_heads_ * head_dim_, c.attention_bias));
+  v_proj = register_module("v_proj", linear(c.hidden_size, num_kv_heads_ * head_dim_, c.attention_bias));
+  o_proj = register_module("o_proj", linear(num_heads_ * head_dim_, c.hidden_size, c.attention_bias));
   q_norm = register_module("q_norm", RMSNorm(head_dim_, c.rms_norm_eps));
   k_norm = register_module("k_norm", RMSNorm(head_dim_, c.rms_norm_eps));
+  if (use_output_gate) {
+    o_gate = register_module("o_gate", linear(c.hidden_size, num_heads_ * head_dim_, false));
+  }
 }
 
-at::Tensor Qwen3AttentionImpl::forward(const at::Tensor& x, const RotaryTables& rope) {
+at::Tensor Qwen3AttentionImpl::forward(const at::Tensor& x, const AttentionInputs& in) {
   const int64_t B = x.size(0), T = x.size(1);
   auto q = q_norm(q_proj(x).view({B, T, num_heads_, head_dim_}));     // [B, T, Hq, d]
   auto k = k_norm(k_proj(x).view({B, T, num_kv_heads_, head_dim_}));  // [B, T, Hkv, d]
   auto v = v_proj(x).view({B, T, num_kv_heads_, head_dim_});          // [B, T, Hkv, d]
-  q = apply_rotary(q, rope).transpose(1, 2);                          // [B, Hq, T, d]
-  k = apply_rotary(k, rope).transpose(1, 2);                          // [B, Hkv, T, d]
+  if (in.rope) {
+    q = apply_rotary(q, *in.rope);
+    k = apply_rotary(k, *in.rope);
+  }
+  if (in.query_scale.defined()) {
+    // [T] or [B, T] -> broadcast over heads and head dim; result back in the activation dtype.
+    q = (q * in.query_scale.unsqueeze(-1).unsqueeze(-1)).to(x.scalar_type());
+  }
+  q = q.transpose(1, 2);  // [B, Hq, T, d]
+  k = k.transpose(1, 2);  // [B, Hkv, T, d]
   v = v.transpose(1, 2);
   auto o = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/std::nullopt,
                                             /*dropout_p=*/0.0, /*is_causal=*/true,
                                             /*scale=*/1.0 / std::sqrt(double(head_dim_)),
                                             /*enable_gqa=*/num_heads_ != num_kv_heads_);
   o = o.transpose(1, 2).reshape({B, T, num_heads_ * head_dim_});      // [B, T, Hq*d]
+  if (o_gate) o = o * at::sigmoid(o_gate(x));
   return o_proj(o);
 }
 

@@ -1,5 +1,7 @@
-// Qwen3 softmax attention: GQA projections, per-head RMSNorm on q and k before RoPE, causal
-// scaled-dot-product attention (at::scaled_dot_product_attention) with scale head_dim^-0.5.
+// Softmax attention of the Qwen3 teacher and of HypeNet's attention layers: GQA projections,
+// per-head RMSNorm on q and k, RoPE when given (HypeNet's attention layers run NoPE), causal
+// at::scaled_dot_product_attention with scale head_dim^-0.5, an optional sigmoid output gate
+// (`o_gate`, HypeNet) and an optional per-position query scale (HyPE's log(t+a)/log(a)).
 #pragma once
 
 #include "hypenet/qwen3_config.h"
@@ -11,13 +13,20 @@
 
 namespace halo::hypenet {
 
+// Per-forward inputs of an attention layer.
+struct AttentionInputs {
+  const RotaryTables* rope = nullptr;  // null: no position encoding (NoPE)
+  at::Tensor query_scale;              // undefined, or [T] / [B, T] factor applied to q
+};
+
 class Qwen3AttentionImpl : public torch::nn::Module {
  public:
-  explicit Qwen3AttentionImpl(const Qwen3Config& config);
-  // x: [B, T, D]; rope: tables for the T positions. Returns [B, T, D].
-  at::Tensor forward(const at::Tensor& x, const RotaryTables& rope);
+  explicit Qwen3AttentionImpl(const Qwen3Config& config, bool use_output_gate = false);
+  // x: [B, T, D] -> [B, T, D].
+  at::Tensor forward(const at::Tensor& x, const AttentionInputs& in);
 
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  torch::nn::Linear o_gate{nullptr};  // [Hq*d, D], no bias; null unless use_output_gate
   RMSNorm q_norm{nullptr}, k_norm{nullptr};
 
  private:

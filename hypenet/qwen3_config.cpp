@@ -22,7 +22,8 @@ Qwen3Config Qwen3Config::from_json_file(const std::string& path) {
   return from_json(read_json_file(path), path);
 }
 
-Qwen3Config Qwen3Config::from_json(const nlohmann::json& j, const std::string& source) {
+Qwen3Config Qwen3Config::from_json(const nlohmann::json& j, const std::string& source,
+                                   const std::string& expected_model_type) {
   JsonFields f(j, source);
   Qwen3Config c;
   c.vocab_size = f.require_int("vocab_size");
@@ -60,9 +61,9 @@ Qwen3Config Qwen3Config::from_json(const nlohmann::json& j, const std::string& s
              "\"");
   HALO_CHECK(!f.get_bool("use_sliding_window", false), f.where("use_sliding_window"),
              ": sliding-window attention is not supported; expected false");
-  std::string model_type = f.get_string("model_type", "qwen3");
-  HALO_CHECK(model_type == "qwen3", f.where("model_type"), ": expected \"qwen3\", found \"",
-             model_type, "\"");
+  std::string model_type = f.get_string("model_type", expected_model_type);
+  HALO_CHECK(model_type == expected_model_type, f.where("model_type"), ": expected \"",
+             expected_model_type, "\", found \"", model_type, "\"");
 
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (!kKnownKeys.count(it.key())) c.extra[it.key()] = it.value();

@@ -29,7 +29,9 @@ struct Qwen3Config {
   // Reads `path` (a config.json); errors name the file and key (missing, wrong type,
   // inconsistent such as heads not divisible by kv heads, unsupported features).
   static Qwen3Config from_json_file(const std::string& path);
-  static Qwen3Config from_json(const nlohmann::json& j, const std::string& source);
+  // `model_type` is the value the file must carry ("hypenet" when HypeNetConfig reads its base).
+  static Qwen3Config from_json(const nlohmann::json& j, const std::string& source,
+                               const std::string& model_type = "qwen3");
   nlohmann::json to_json() const;
 
   // Checks value ranges and consistency; `source` names the file in messages.

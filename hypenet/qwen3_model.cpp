@@ -13,10 +13,10 @@ Qwen3DecoderLayerImpl::Qwen3DecoderLayerImpl(const Qwen3Config& c) {
   mlp = register_module("mlp", SwiGLUMLP(c.hidden_size, c.intermediate_size));
 }
 
-at::Tensor Qwen3DecoderLayerImpl::forward(const at::Tensor& x, const RotaryTables& rope,
+at::Tensor Qwen3DecoderLayerImpl::forward(const at::Tensor& x, const AttentionInputs& in,
                                           at::Tensor* mixer_in, at::Tensor* mixer_out) {
   auto h = input_layernorm(x);
-  auto a = self_attn(h, rope);
+  auto a = self_attn(h, in);
   if (mixer_in) *mixer_in = h;
   if (mixer_out) *mixer_out = a;
   auto y = x + a;
@@ -42,7 +42,7 @@ at::Tensor Qwen3ForCausalLMImpl::output_embedding() const {
   return lm_head ? lm_head->weight : model->embed_tokens->weight;
 }
 
-Qwen3Output Qwen3ForCausalLMImpl::forward(const at::Tensor& ids, const Qwen3ForwardOptions& opt) {
+CausalLMOutput Qwen3ForCausalLMImpl::forward(const at::Tensor& ids, const ForwardOptions& opt) {
   HALO_CHECK(ids.dim() == 2 && ids.scalar_type() == at::kLong,
              "Qwen3 forward: ids must be int64 [B, T], got ", ids.sizes(), " ", ids.scalar_type());
   const int64_t T = ids.size(1);
@@ -55,8 +55,9 @@ Qwen3Output Qwen3ForCausalLMImpl::forward(const at::Tensor& ids, const Qwen3Forw
                        : at::arange(T, at::TensorOptions().dtype(at::kLong).device(ids.device()));
   auto x = at::embedding(weight, ids);  // [B, T, D]
   auto rope = rotary_tables(positions, config_.head_dim, config_.rope_theta, x.scalar_type());
+  const AttentionInputs attn_in{&rope, {}};
 
-  Qwen3Output out;
+  CausalLMOutput out;
   const size_t L = model->layers->size();
   if (opt.capture_mixers) {
     out.mixer_inputs.resize(L);
@@ -64,7 +65,7 @@ Qwen3Output Qwen3ForCausalLMImpl::forward(const at::Tensor& ids, const Qwen3Forw
   }
   for (size_t i = 0; i < L; ++i) {
     auto layer = model->layers[i]->as<Qwen3DecoderLayerImpl>();
-    x = layer->forward(x, rope, opt.capture_mixers ? &out.mixer_inputs[i] : nullptr,
+    x = layer->forward(x, attn_in, opt.capture_mixers ? &out.mixer_inputs[i] : nullptr,
                        opt.capture_mixers ? &out.mixer_outputs[i] : nullptr);
   }
   x = model->norm(x);
@@ -72,7 +73,7 @@ Qwen3Output Qwen3ForCausalLMImpl::forward(const at::Tensor& ids, const Qwen3Forw
   if (opt.logits_to_keep > 0 && opt.logits_to_keep < T) {
     x = x.narrow(1, T - opt.logits_to_keep, opt.logits_to_keep);
   }
-  out.logits = at::linear(x, output_embedding());  // [B, T', V]
+  if (!opt.skip_logits) out.logits = at::linear(x, output_embedding());  // [B, T', V]
   return out;
 }
 

@@ -4,6 +4,7 @@
 // saving map named_parameters() one to one onto safetensors entries.
 #pragma once
 
+#include "hypenet/causal_lm_output.h"
 #include "hypenet/qwen3_attention.h"
 #include "hypenet/qwen3_config.h"
 #include "hypenet/rms_norm.h"
@@ -23,7 +24,7 @@ class Qwen3DecoderLayerImpl : public torch::nn::Module {
   explicit Qwen3DecoderLayerImpl(const Qwen3Config& config);
   // x: [B, T, D] -> [B, T, D]. When mixer_in / mixer_out are given they receive the attention's
   // input (the normed hidden state) and output (before the residual add).
-  at::Tensor forward(const at::Tensor& x, const RotaryTables& rope, at::Tensor* mixer_in = nullptr,
+  at::Tensor forward(const at::Tensor& x, const AttentionInputs& in, at::Tensor* mixer_in = nullptr,
                      at::Tensor* mixer_out = nullptr);
 
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
@@ -42,25 +43,11 @@ class Qwen3BodyImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Qwen3Body);
 
-struct Qwen3ForwardOptions {
-  at::Tensor positions;         // int64 [T] or [B, T]; default arange(T)
-  int64_t logits_to_keep = 0;   // 0: logits for every position; k: only the last k
-  bool capture_mixers = false;  // fill mixer_inputs / mixer_outputs
-  bool return_hidden = false;   // fill `hidden` (final-normed hidden states)
-};
-
-struct Qwen3Output {
-  at::Tensor logits;                     // [B, T', V] in the model dtype
-  at::Tensor hidden;                     // [B, T, D] after the final norm (if requested)
-  std::vector<at::Tensor> mixer_inputs;  // per layer [B, T, D] (if requested)
-  std::vector<at::Tensor> mixer_outputs; // per layer [B, T, D] (if requested)
-};
-
 class Qwen3ForCausalLMImpl : public torch::nn::Module {
  public:
   explicit Qwen3ForCausalLMImpl(const Qwen3Config& config);
   // ids: int64 [B, T].
-  Qwen3Output forward(const at::Tensor& ids, const Qwen3ForwardOptions& options = {});
+  CausalLMOutput forward(const at::Tensor& ids, const ForwardOptions& options = {});
   const Qwen3Config& config() const { return config_; }
   // [V, D]: lm_head.weight, or the embedding when tied.
   at::Tensor output_embedding() const;

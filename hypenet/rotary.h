@@ -1,5 +1,6 @@
 // Rotary position embedding (RoPE), rotate-half convention, as HF transformers computes it:
-// inv_freq and the angle table in float32, cos/sin cast to the activation dtype.
+// inv_freq and the angle table in float32 (float64 for float64 models), cos/sin cast to the
+// activation dtype.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -55,6 +55,7 @@ ROOTS=(
   libhdf5-dev         # HDF5 C library (serial flavour)
   libsentencepiece-dev  # SentencePiece
   libpcre2-dev        # PCRE2 8-bit
+  libutf8proc-dev     # utf8proc (Unicode normalization for tokenizers)
   catch2              # Catch2 v2 (tests)
 )
 # shellcheck disable=SC2206  # word list on purpose

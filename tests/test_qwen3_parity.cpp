@@ -65,7 +65,7 @@ TEST_CASE("Mixer capture returns each layer's attention input and output", "[qwe
   auto ref = load_reference(dir);
   auto model = hypenet::load_qwen3(dir, at::kFloat, at::kCPU);
   c10::InferenceMode guard;
-  hypenet::Qwen3ForwardOptions opt;
+  hypenet::ForwardOptions opt;
   opt.capture_mixers = true;
   auto ids = ref.ids.unsqueeze(0);
   auto out = model->forward(ids, opt);
@@ -82,7 +82,7 @@ TEST_CASE("Mixer capture returns each layer's attention input and output", "[qwe
   CHECK(at::allclose(out.mixer_inputs[0], h));
   auto rope = hypenet::rotary_tables(at::arange(ids.size(1)), model->config().head_dim,
                                      model->config().rope_theta, at::kFloat);
-  CHECK(at::allclose(out.mixer_outputs[0], layer0->self_attn(h, rope)));
+  CHECK(at::allclose(out.mixer_outputs[0], layer0->self_attn(h, hypenet::AttentionInputs{&rope, {}})));
   CHECK(out.mixer_inputs[L - 1].sizes() == x.sizes());
 }
 
@@ -91,7 +91,7 @@ TEST_CASE("logits_to_keep returns the last positions only", "[qwen3][hf]") {
   auto ref = load_reference(dir);
   auto model = hypenet::load_qwen3(dir, at::kFloat, at::kCPU);
   c10::InferenceMode guard;
-  hypenet::Qwen3ForwardOptions opt;
+  hypenet::ForwardOptions opt;
   opt.logits_to_keep = 3;
   auto logits = model->forward(ref.ids.unsqueeze(0), opt).logits.squeeze(0);
   REQUIRE(logits.size(0) == 3);

@@ -3,7 +3,7 @@
 // token only), and reports tokens/s, achieved TFLOP/s and the ratio to the compute floor.
 #include "halo/common/error.h"
 #include <ATen/CPUGeneratorImpl.h>
-#include "hypenet/qwen3_checkpoint.h"
+#include "hypenet/causal_lm.h"
 #include "tools/bench_timer.h"
 #include "tools/commands.h"
 #include "tools/device_arg.h"
@@ -49,32 +49,48 @@ std::vector<int64_t> parse_lengths(const std::string& text) {
 }
 
 // Forward flops of one T-token prefill: 2 flops per weight per token for every projection
-// (embedding lookup excluded, LM head for the last token only), plus causal attention
-// (QK^T and PV: 2 * 2 * T^2/2 * Hq * d per layer).
-double prefill_flops(const hypenet::Qwen3Config& c, int64_t T) {
+// (embedding lookup excluded, LM head for the last token only), plus the mixers: causal softmax
+// attention 2 * T^2 * Hq * d per layer (QK^T and PV over the causal half); a Lightning layer
+// about (4*C*d + 4*d^2) * H per token with chunk C = 64 (HALO_NOTES 2.1), plus its output gate.
+double prefill_flops(const hypenet::CausalLM& m, int64_t T) {
+  const auto& c = m.base;
   const double D = c.hidden_size, q = c.num_attention_heads * c.head_dim,
                kv = c.num_key_value_heads * c.head_dim, I = c.intermediate_size;
-  const double per_token_layer = 2.0 * (D * q + 2 * D * kv + q * D + 3 * D * I);
-  const double attn = 2.0 * T * double(T) * q;  // per layer, causal half of 4*T^2*q
-  return c.num_hidden_layers * (per_token_layer * T + attn) + 2.0 * D * c.vocab_size;
+  double total = 2.0 * D * c.vocab_size;
+  for (int64_t layer = 0; layer < c.num_hidden_layers; ++layer) {
+    const bool lightning =
+        m.hypenet && m.hypenet->mixer_types[layer] == hypenet::MixerType::kLightning;
+    if (!lightning) {
+      const double gate = m.hypenet && m.hypenet->attn_use_output_gate ? D * q : 0.0;
+      total += 2.0 * (D * q + 2 * D * kv + q * D + gate + 3 * D * I) * T + 2.0 * T * double(T) * q;
+    } else {
+      const auto& h = *m.hypenet;
+      const double lq = h.lightning_nh * h.lightning_head_dim,
+                   lkv = h.lightning_nkv * h.lightning_head_dim, d = h.lightning_head_dim;
+      const double gate = h.lightning_use_output_gate ? D * lq : 0.0;
+      total += 2.0 * (D * lq + 2 * D * lkv + lq * D + gate + 3 * D * I) * T +
+               (4.0 * 64 * d + 4.0 * d * d) * h.lightning_nh * T;
+    }
+  }
+  return total;
 }
 
 void run_prefill(const PrefillOptions& o) {
   const auto device = parse_device(o.device);
   const auto dtype = hypenet::parse_dtype(o.dtype, "--dtype");
-  auto model = hypenet::load_qwen3(o.model, dtype, device);
-  const auto& c = model->config();
+  auto model = hypenet::load_causal_lm(o.model, dtype, device);
+  const auto& c = model.base;
   c10::InferenceMode guard;
   nlohmann::json results = nlohmann::json::array();
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
   for (int64_t T : parse_lengths(o.tokens)) {
     auto ids = at::randint(c.vocab_size, {1, T}, gen, at::kLong).to(device);
-    hypenet::Qwen3ForwardOptions fo;
+    hypenet::ForwardOptions fo;
     fo.logits_to_keep = 1;
-    auto ms = time_runs(device, o.warmup, o.iters, [&] { model->forward(ids, fo); });
+    auto ms = time_runs(device, o.warmup, o.iters, [&] { model.forward(ids, fo); });
     std::sort(ms.begin(), ms.end());
     const double median = median_of(ms);
-    const double flops = prefill_flops(c, T);
+    const double flops = prefill_flops(model, T);
     const double tflops = flops / (median * 1e-3) / 1e12;
     const double floor_ms = flops / (o.peak_tflops * 1e12) * 1e3;
     results.push_back({{"tokens", T}, {"median_ms", median}, {"min_ms", ms.front()},

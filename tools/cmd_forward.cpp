@@ -1,7 +1,7 @@
 // `halo-distill forward`: logits of one token sequence, written as a float32 safetensors
 // tensor named "logits" of shape [T, vocab].
 #include "halo/common/error.h"
-#include "hypenet/qwen3_checkpoint.h"
+#include "hypenet/causal_lm.h"
 #include "hypenet/safetensors.h"
 #include "tools/commands.h"
 #include "tools/device_arg.h"
@@ -59,15 +59,15 @@ void run_forward(const ForwardOptions& o) {
   }
   const auto device = parse_device(o.device);
   const auto dtype = hypenet::parse_dtype(o.dtype, "--dtype");
-  auto model = hypenet::load_qwen3(o.model, dtype, device);
-  const int64_t vocab = model->config().vocab_size;
+  auto model = hypenet::load_causal_lm(o.model, dtype, device);
+  const int64_t vocab = model.base.vocab_size;
   for (size_t i = 0; i < ids.size(); ++i) {
     HALO_CHECK(ids[i] < vocab, "token ", i, " is id ", ids[i], " but the model's vocab_size is ",
                vocab, " (", o.model, "/config.json)");
   }
   c10::InferenceMode guard;
   auto input = at::tensor(ids, at::kLong).unsqueeze(0).to(device);  // [1, T]
-  auto logits = model->forward(input).logits.squeeze(0);             // [T, V]
+  auto logits = model.forward(input).logits.squeeze(0);              // [T, V]
   hypenet::write_safetensors(o.out, {{"logits", logits.to(at::kCPU, at::kFloat).contiguous()}},
                     {{"model", o.model}, {"dtype", o.dtype}, {"device", o.device}});
   std::cout << "wrote " << o.out << ": logits [" << ids.size() << ", " << vocab << "] float32\n";
@@ -78,7 +78,7 @@ void run_forward(const ForwardOptions& o) {
 void add_forward_command(CLI::App& app) {
   auto opts = std::make_shared<ForwardOptions>();
   auto* cmd = app.add_subcommand(
-      "forward", "Run the model on one token sequence and write its logits as a float32 tensor "
+      "forward", "Run the model (Qwen3 teacher or HypeNet student) on one token sequence and write its logits as a float32 tensor "
                  "named 'logits', shape [T, vocab], to a safetensors file.");
   cmd->add_option("--model", opts->model, "Model folder (config.json + safetensors)")->required();
   auto* ids = cmd->add_option("--ids", opts->ids, "Token ids, space separated, e.g. \"1 2 3\"");

@@ -3,11 +3,13 @@
 #include "halo/common/error.h"
 #include "hypenet/checkpoint_files.h"
 #include "hypenet/json_fields.h"
+#include "hypenet/hypenet_config.h"
 #include "hypenet/qwen3_config.h"
 #include "tools/commands.h"
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <iostream>
 #include <set>
 
@@ -27,9 +29,12 @@ void run_inspect(const InspectOptions& o) {
   auto raw = hypenet::read_json_file(config_path);
   hypenet::JsonFields fields(raw, config_path);
   const std::string model_type = fields.get_string("model_type", "");
-  HALO_CHECK(model_type == "qwen3", config_path, ": key 'model_type' is \"", model_type,
-             "\"; this version inspects \"qwen3\" teachers");
-  auto config = hypenet::Qwen3Config::from_json(raw, config_path);
+  HALO_CHECK(model_type == "qwen3" || model_type == "hypenet", config_path,
+             ": key 'model_type' is \"", model_type,
+             "\"; expected \"qwen3\" (teacher) or \"hypenet\" (student)");
+  std::optional<hypenet::HypeNetConfig> student;
+  if (model_type == "hypenet") student = hypenet::HypeNetConfig::from_json(raw, config_path);
+  auto config = student ? student->base : hypenet::Qwen3Config::from_json(raw, config_path);
   hypenet::CheckpointFiles files(o.dir);
 
   int64_t stored_params = 0;
@@ -47,7 +52,7 @@ void run_inspect(const InspectOptions& o) {
 
   nlohmann::json j;
   j["path"] = o.dir;
-  j["architecture"] = "Qwen3ForCausalLM";
+  j["architecture"] = student ? "HypeNetForCausalLM" : "Qwen3ForCausalLM";
   j["model_type"] = model_type;
   j["num_layers"] = config.num_hidden_layers;
   j["hidden_size"] = config.hidden_size;
@@ -60,7 +65,16 @@ void run_inspect(const InspectOptions& o) {
   j["config_dtype"] = config.dtype;
   j["stored_dtypes"] = dtype_counts;
   j["num_parameters"] = stored_params;
-  j["num_parameters_from_config"] = config.num_parameters();
+  if (!student) j["num_parameters_from_config"] = config.num_parameters();
+  std::string mixers;  // "LLAALA...": one letter per layer
+  if (student) {
+    j["mixer_types"] = student->to_json()["mixer_types"];
+    for (auto m : student->mixer_types) mixers += m == hypenet::MixerType::kAttention ? 'A' : 'L';
+    j["num_attention_layers"] = config.num_hidden_layers - student->num_lightning_layers();
+    j["num_lightning_layers"] = student->num_lightning_layers();
+    j["lightning_heads"] = student->lightning_nh;
+    j["attn_use_rope"] = student->attn_use_rope;
+  }
   j["num_tensors"] = files.names().size();
   j["bytes"] = files.total_bytes();
   j["shards"] = shards;
@@ -73,7 +87,20 @@ void run_inspect(const InspectOptions& o) {
     std::cout << "  " << k << std::string(k.size() < 22 ? 22 - k.size() : 1, ' ') << v << "\n";
   };
   std::cout << o.dir << "\n";
-  line("architecture", "Qwen3ForCausalLM (qwen3)");
+  line("architecture", student ? "HypeNetForCausalLM (hypenet)" : "Qwen3ForCausalLM (qwen3)");
+  if (student) {
+    line("mixers", str_cat(mixers, " (", j["num_attention_layers"].get<int64_t>(), " attn, ",
+                           student->num_lightning_layers(), " lightning-attn)"));
+    line("lightning", str_cat(student->lightning_nh, " heads x ", student->lightning_head_dim,
+                              ", scale ", student->lightning_scale,
+                              student->lightning_use_rope ? ", RoPE" : ", no RoPE",
+                              student->lightning_use_output_gate ? ", output gate" : ""));
+    line("attention", str_cat(student->attn_use_rope ? "RoPE" : "NoPE",
+                              student->attn_use_output_gate ? ", output gate" : "",
+                              student->attn_logits_scaling_a
+                                  ? str_cat(", logit scale hype ", *student->attn_logits_scaling_a)
+                                  : std::string()));
+  }
   line("layers", std::to_string(config.num_hidden_layers));
   line("hidden / intermediate",
        std::to_string(config.hidden_size) + " / " + std::to_string(config.intermediate_size));
@@ -96,7 +123,7 @@ void run_inspect(const InspectOptions& o) {
     if (shards.size() > 4 && i == 2) line("", "...");
     if (shards.size() <= 4 || i < 2 || i + 2 >= shards.size()) line("", shards[i]);
   }
-  if (stored_params != config.num_parameters()) {
+  if (!student && stored_params != config.num_parameters()) {
     std::cout << "  warning: the config implies " << config.num_parameters()
               << " parameters, the files hold " << stored_params << "\n";
   }

@@ -10,5 +10,8 @@ void add_inspect_command(CLI::App& app);
 void add_init_teacher_command(CLI::App& app);
 void add_forward_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_train_tokenizer_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
 
 }  // namespace halo::tools

@@ -17,7 +17,10 @@ int main(int argc, char** argv) {
   halo::tools::add_inspect_command(app);
   halo::tools::add_init_teacher_command(app);
   halo::tools::add_forward_command(app);
+  halo::tools::add_convert_command(app);
   halo::tools::add_bench_command(app);
+  halo::tools::add_tokenize_command(app);
+  halo::tools::add_train_tokenizer_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

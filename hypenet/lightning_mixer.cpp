@@ -1,0 +1,67 @@
+// Implementation of lightning_mixer.h.
+#include "hypenet/lightning_mixer.h"
+
+#include "ops/lightning_attention/lightning_attention.h"
+
+namespace halo::hypenet {
+
+LightningMixerImpl::LightningMixerImpl(const HypeNetConfig& c)
+    : num_heads_(c.lightning_nh),
+      num_kv_heads_(c.lightning_nkv),
+      head_dim_(c.lightning_head_dim),
+      scale_(c.lightning_scale_value()) {
+  const int64_t D = c.base.hidden_size, bias = c.base.attention_bias;
+  auto linear = [&](int64_t in, int64_t out) {
+    return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias != 0));
+  };
+  q_proj = register_module("q_proj", linear(D, num_heads_ * head_dim_));
+  k_proj = register_module("k_proj", linear(D, num_kv_heads_ * head_dim_));
+  v_proj = register_module("v_proj", linear(D, num_kv_heads_ * head_dim_));
+  o_proj = register_module("o_proj", linear(num_heads_ * head_dim_, D));
+  if (c.lightning_use_output_norm) {
+    o_norm = register_module("o_norm", RMSNorm(num_heads_ * head_dim_, c.base.rms_norm_eps));
+  }
+  if (c.lightning_use_output_gate) z_proj = register_module("z_proj", linear(D, num_heads_ * head_dim_));
+  if (c.lightning_use_qk_norm) {
+    q_norm = register_module("q_norm", RMSNorm(head_dim_, c.base.rms_norm_eps));
+    k_norm = register_module("k_norm", RMSNorm(head_dim_, c.base.rms_norm_eps));
+  }
+  // Not a checkpoint tensor (the public implementation rebuilds it too) and not a buffer: a
+  // model-wide dtype cast to bfloat16 would round the slopes.
+  decay = ops::alibi_decay_rates(num_heads_);
+}
+
+at::Tensor LightningMixerImpl::forward(const at::Tensor& x, const RotaryTables* rope,
+                                       LightningState* state) {
+  const int64_t B = x.size(0), T = x.size(1);
+  auto q = q_proj(x).view({B, T, num_heads_, head_dim_});     // [B, T, H, d]
+  auto k = k_proj(x).view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, d]
+  auto v = v_proj(x).view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, d]
+  if (q_norm) {
+    q = q_norm(q);
+    k = k_norm(k);
+  }
+  if (rope) {
+    q = apply_rotary(q, *rope);
+    k = apply_rotary(k, *rope);
+  }
+  if (num_kv_heads_ < num_heads_) {
+    const int64_t g = num_heads_ / num_kv_heads_;
+    k = k.repeat_interleave(g, /*dim=*/2);  // [B, T, H, d]
+    v = v.repeat_interleave(g, /*dim=*/2);
+  }
+  // The recurrence runs on float32 q, k, v and state, as in the public implementation (float64
+  // stays float64 so tests can compare against an exact reference).
+  const auto compute = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  at::Tensor init = state ? state->state : at::Tensor();
+  auto [o, final_state] = ops::lightning_attention(q.to(compute), k.to(compute), v.to(compute),
+                                                   decay.to(q.device()), scale_,
+                                                   init);
+  if (state) state->state = final_state;
+  o = o.reshape({B, T, num_heads_ * head_dim_}).to(x.scalar_type());  // [B, T, H*d]
+  if (o_norm) o = o_norm(o);
+  if (z_proj) o = o * at::sigmoid(z_proj(x));
+  return o_proj(o);
+}
+
+}  // namespace halo::hypenet

@@ -1,0 +1,235 @@
+// HypeNet: weight transfer from a transformers-made Qwen3 teacher, exact teacher reproduction
+// when every layer stays attention, Lightning layers against an independent float64
+// step-by-step computation, checkpoint round trips, and config validation messages.
+#include <catch2/catch.hpp>
+
+#include "halo/common/error.h"
+#include "hypenet/causal_lm.h"
+#include "hypenet/checkpoint_files.h"
+#include "hypenet/hypenet_checkpoint.h"
+#include "hypenet/weight_transfer.h"
+#include "tests/test_util.h"
+
+#include <cmath>
+#include <fstream>
+
+using namespace halo;
+using Catch::Matchers::Contains;
+using hypenet::MixerType;
+
+namespace {
+
+const std::string kTeacher = "/qwen3/untied_gqa2_sharded";  // 3 layers, 4 q / 2 kv heads, d 24
+
+std::vector<MixerType> mixers(const std::string& letters) {
+  std::vector<MixerType> m;
+  for (char c : letters) m.push_back(c == 'A' ? MixerType::kAttention : MixerType::kLightning);
+  return m;
+}
+
+// Independent float64 computation of one Lightning layer, step by step, from its parameters:
+// projections, per-head RMSNorm, RoPE (rotate-half, theta from the config), GQA repetition, the
+// recurrence S_t = exp(-lambda) S_{t-1} + k_t^T v_t, o_t = scale q_t S_t, output norm and gate.
+at::Tensor lightning_layer_by_steps(hypenet::LightningMixerImpl& m, const hypenet::HypeNetConfig& c,
+                                    const at::Tensor& h /* [1, T, D] float64 */) {
+  const int64_t T = h.size(1), H = c.lightning_nh, Hkv = c.lightning_nkv, d = c.lightning_head_dim;
+  auto x = h[0];  // [T, D]
+  auto lin = [](const at::Tensor& a, torch::nn::Linear& l) {
+    auto y = at::matmul(a, l->weight.t());
+    return l->bias.defined() ? y + l->bias : y;
+  };
+  auto norm = [&](const at::Tensor& a, const at::Tensor& w) {
+    return w * a / at::sqrt(a.pow(2).mean(-1, true) + c.base.rms_norm_eps);
+  };
+  auto q = lin(x, m.q_proj).view({T, H, d});
+  auto k = lin(x, m.k_proj).view({T, Hkv, d});
+  auto v = lin(x, m.v_proj).view({T, Hkv, d});
+  if (c.lightning_use_qk_norm) {
+    q = norm(q, m.q_norm->weight);
+    k = norm(k, m.k_norm->weight);
+  }
+  if (c.lightning_use_rope) {
+    auto rope = [&](const at::Tensor& a) {
+      auto out = a.clone();
+      for (int64_t t = 0; t < T; ++t) {
+        for (int64_t i = 0; i < d / 2; ++i) {
+          const double inv = 1.0 / std::pow(c.base.rope_theta, double(2 * i) / double(d));
+          const double cs = std::cos(t * inv), sn = std::sin(t * inv);
+          auto x1 = a.select(0, t).select(-1, i), x2 = a.select(0, t).select(-1, i + d / 2);
+          out.select(0, t).select(-1, i).copy_(x1 * cs - x2 * sn);
+          out.select(0, t).select(-1, i + d / 2).copy_(x2 * cs + x1 * sn);
+        }
+      }
+      return out;
+    };
+    q = rope(q);
+    k = rope(k);
+  }
+  k = k.repeat_interleave(H / Hkv, 1);
+  v = v.repeat_interleave(H / Hkv, 1);
+  auto o = at::zeros({T, H, d}, h.options());
+  for (int64_t head = 0; head < H; ++head) {
+    // ALiBi slope of this head (HALO_NOTES 2.1), recomputed here from the formula.
+    const double log2n = std::log2(static_cast<double>(H));
+    REQUIRE(std::floor(log2n) == log2n);  // the test uses a power-of-two head count
+    const double start = std::pow(2.0, -std::pow(2.0, -(log2n - 3)));
+    const double lambda = std::pow(start, head + 1);
+    auto S = at::zeros({d, d}, h.options());
+    for (int64_t t = 0; t < T; ++t) {
+      S = std::exp(-lambda) * S + at::outer(k[t][head], v[t][head]);
+      o[t][head] = c.lightning_scale_value() * at::matmul(q[t][head], S);
+    }
+  }
+  auto out = o.reshape({T, H * d});
+  if (c.lightning_use_output_norm) out = norm(out, m.o_norm->weight);
+  if (c.lightning_use_output_gate) out = out * at::sigmoid(lin(x, m.z_proj));
+  return lin(out, m.o_proj).unsqueeze(0);
+}
+
+}  // namespace
+
+TEST_CASE("HypeNet with every layer attention, RoPE and no gates, reproduces the teacher",
+          "[hypenet][hf]") {
+  const std::string dir = test::fixtures_dir() + kTeacher;
+  auto teacher = hypenet::load_qwen3(dir, at::kFloat, at::kCPU);
+  auto config = hypenet::hypenet_config_like_release(teacher->config(), mixers("AAA"));
+  config.attn_use_rope = true;
+  config.attn_use_output_gate = false;
+  auto student = hypenet::hypenet_from_teacher(teacher, config, 1);
+  auto ids = at::randint(teacher->config().vocab_size, {2, 37}, at::kLong);
+  c10::InferenceMode guard;
+  CHECK(at::equal(student->forward(ids).logits, teacher->forward(ids).logits));
+}
+
+TEST_CASE("HypeNet Lightning layers match a float64 step-by-step computation", "[hypenet][hf]") {
+  const std::string dir = test::fixtures_dir() + kTeacher;
+  auto teacher = hypenet::load_qwen3(dir, at::kDouble, at::kCPU);
+  for (const std::string layout : {"LAL", "LLL"}) {
+    for (bool expand : {true, false}) {
+      SECTION(layout + (expand ? " expanded kv" : " repeated kv")) {
+        auto config = hypenet::hypenet_config_like_release(teacher->config(), mixers(layout));
+        if (!expand) {
+          config.expand_kv_proj = false;
+          config.lightning_nkv = teacher->config().num_key_value_heads;
+        }
+        auto student = hypenet::hypenet_from_teacher(teacher, config, 2);
+        student->to(at::kDouble);
+        auto ids = at::randint(config.base.vocab_size, {1, 75}, at::kLong);
+        hypenet::ForwardOptions opt;
+        opt.capture_mixers = true;
+        c10::InferenceMode guard;
+        auto out = student->forward(ids, opt);
+        for (size_t i = 0; i < layout.size(); ++i) {
+          if (layout[i] != 'L') continue;
+          auto expect = lightning_layer_by_steps(*student->layer(i).lightning, config,
+                                                 out.mixer_inputs[i]);
+          const double err = test::max_rel_error(out.mixer_outputs[i], expect);
+          INFO("layer " << i << ": " << err);
+          CHECK(err <= 1e-10);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("convert copies and expands the teacher's weights as HALO does", "[hypenet][hf]") {
+  const std::string dir = test::fixtures_dir() + kTeacher;
+  auto teacher = hypenet::load_qwen3(dir, at::kFloat, at::kCPU);
+  auto config = hypenet::hypenet_config_like_release(teacher->config(), mixers("LAL"));
+  auto student = hypenet::hypenet_from_teacher(teacher, config, 3);
+  auto t = teacher->named_parameters();
+  auto s = student->named_parameters();
+  const int64_t d = teacher->config().head_dim, D = teacher->config().hidden_size;
+  // Lightning layer 0: k rows of kv head j appear for query heads 2j and 2j+1.
+  auto tk = t["model.layers.0.self_attn.k_proj.weight"].view({2, d, D});
+  auto sk = s["model.layers.0.self_attn.k_proj.weight"].view({4, d, D});
+  CHECK(at::equal(sk[0], tk[0]));
+  CHECK(at::equal(sk[1], tk[0]));
+  CHECK(at::equal(sk[2], tk[1]));
+  CHECK(at::equal(sk[3], tk[1]));
+  CHECK(at::equal(s["model.layers.0.self_attn.q_proj.weight"], t["model.layers.0.self_attn.q_proj.weight"]));
+  CHECK(at::equal(s["model.layers.0.self_attn.k_norm.weight"], t["model.layers.0.self_attn.k_norm.weight"]));
+  CHECK(at::equal(s["model.layers.0.self_attn.o_norm.weight"], at::ones({4 * d})));
+  CHECK(s.contains("model.layers.0.self_attn.z_proj.weight"));
+  const double z_std = s["model.layers.0.self_attn.z_proj.weight"].std().item<double>();
+  CHECK(z_std == Approx(0.02).epsilon(0.1));
+  // Attention layer 1: the teacher's weights plus a new output gate.
+  CHECK(at::equal(s["model.layers.1.self_attn.k_proj.weight"], t["model.layers.1.self_attn.k_proj.weight"]));
+  CHECK(s.contains("model.layers.1.self_attn.o_gate.weight"));
+  CHECK(at::equal(s["model.layers.1.mlp.up_proj.weight"], t["model.layers.1.mlp.up_proj.weight"]));
+  CHECK(at::equal(s["lm_head.weight"], t["lm_head.weight"]));
+}
+
+TEST_CASE("HypeNet checkpoints round-trip bit-exactly and load through CausalLM", "[hypenet][hf]") {
+  const std::string dir = test::fixtures_dir() + kTeacher;
+  auto teacher = hypenet::load_qwen3(dir, at::kFloat, at::kCPU);
+  auto config = hypenet::hypenet_config_like_release(teacher->config(), mixers("LAL"));
+  config.attn_logits_scaling_a = 500.0;
+  auto student = hypenet::hypenet_from_teacher(teacher, config, 4);
+  test::TempDir out;
+  hypenet::save_hypenet(out.str(), student, at::kFloat, 20000);
+  CHECK(hypenet::CheckpointFiles(out.str()).sharded());
+  auto loaded = hypenet::load_causal_lm(out.str(), at::kFloat, at::kCPU);
+  REQUIRE(loaded.model_type == "hypenet");
+  auto a = student->named_parameters(), b = loaded.student->named_parameters();
+  REQUIRE(a.size() == b.size());
+  for (const auto& item : a) {
+    INFO(item.key());
+    CHECK(at::equal(item.value(), b[item.key()]));
+  }
+  CHECK(loaded.hypenet->to_json() == config.to_json());
+  auto ids = at::randint(config.base.vocab_size, {1, 30}, at::kLong);
+  c10::InferenceMode guard;
+  CHECK(at::equal(loaded.forward(ids).logits, student->forward(ids).logits));
+  // The logit scale is on at inference, off in training mode.
+  hypenet::ForwardOptions train;
+  train.training = true;
+  CHECK_FALSE(at::equal(student->forward(ids, train).logits, student->forward(ids).logits));
+}
+
+TEST_CASE("malformed HypeNet configs are rejected with the file and key", "[hypenet][config]") {
+  hypenet::Qwen3Config base;
+  base.vocab_size = 50;
+  base.hidden_size = 32;
+  base.intermediate_size = 40;
+  base.num_hidden_layers = 3;
+  base.num_attention_heads = 4;
+  base.num_key_value_heads = 2;
+  base.head_dim = 8;
+  auto good = hypenet::hypenet_config_like_release(base, mixers("LAL")).to_json();
+  test::TempDir dir;
+  const std::string path = dir.str() + "/config.json";
+  auto expect = [&](nlohmann::json j, const std::string& what) {
+    std::ofstream(path) << j.dump();
+    REQUIRE_THROWS_AS(hypenet::HypeNetConfig::from_json_file(path), HaloError);
+    REQUIRE_THROWS_WITH(hypenet::HypeNetConfig::from_json_file(path), Contains(path) && Contains(what));
+  };
+  REQUIRE_NOTHROW(hypenet::HypeNetConfig::from_json(good, "good"));
+  auto j = good;
+  j["mixer_types"] = {"attn", "lightning-attn"};
+  expect(j, "'mixer_types' lists 2 mixers but 'num_hidden_layers' is 3");
+  j = good;
+  j["mixer_types"][1] = "mamba";
+  expect(j, "unknown mixer \"mamba\"");
+  j = good;
+  j["lightning_nkv"] = 3;
+  expect(j, "'lightning_nh' (4) must be a multiple of 'lightning_nkv' (3)");
+  j = good;
+  j["num_key_value_heads"] = 3;
+  expect(j, "num_key_value_heads");
+  j = good;
+  j["lightning_scale"] = "2";
+  expect(j, "lightning_scale");
+  j = good;
+  j["lightning_use_short_conv"] = true;
+  expect(j, "lightning_use_short_conv");
+  j = good;
+  j["attn_logits_scaling"] = "yarn 4";
+  expect(j, "attn_logits_scaling");
+  j = good;
+  j.erase("mixer_types");
+  expect(j, "mixer_types");
+  j = good;
+  j["model_type"] = "qwen3";
+  expect(j, "model_type");
+}

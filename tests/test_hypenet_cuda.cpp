@@ -1,0 +1,31 @@
+// [cuda] HypeNet on the GPU against the CPU model (the Lightning op currently runs its ATen
+// chunked implementation on CUDA tensors; the dedicated kernels are the next step of issue 3).
+#include <catch2/catch.hpp>
+
+#include "hypenet/weight_transfer.h"
+#include "hypenet/qwen3_checkpoint.h"
+#include "tests/test_util.h"
+
+using namespace halo;
+
+TEST_CASE("HypeNet on CUDA matches the CPU model", "[cuda][hypenet]") {
+  const std::string dir = test::fixtures_dir() + "/qwen3/untied_gqa2_sharded";
+  auto teacher = hypenet::load_qwen3(dir, at::kFloat, at::kCPU);
+  std::vector<hypenet::MixerType> mixers = {hypenet::MixerType::kLightning,
+                                            hypenet::MixerType::kAttention,
+                                            hypenet::MixerType::kLightning};
+  auto config = hypenet::hypenet_config_like_release(teacher->config(), mixers);
+  config.attn_logits_scaling_a = 500.0;
+  auto student = hypenet::hypenet_from_teacher(teacher, config, 5);
+  auto ids = at::randint(config.base.vocab_size, {2, 300}, at::kLong);
+  c10::InferenceMode guard;
+  auto cpu = student->forward(ids).logits;
+  student->to(at::kCUDA);
+  auto gpu32 = student->forward(ids.cuda()).logits.cpu();
+  student->to(at::kBFloat16);
+  auto gpu16 = student->forward(ids.cuda()).logits.cpu();
+  const double e32 = test::max_rel_error(gpu32, cpu), e16 = test::max_rel_error(gpu16, cpu);
+  INFO("float32 CUDA " << e32 << ", bfloat16 CUDA " << e16);
+  CHECK(e32 <= 1e-3);  // TF32 matmuls allowed
+  CHECK(e16 <= 2e-2);
+}
