@@ -12,8 +12,9 @@ namespace {
 
 // Words at least this long are not cached (they are rare; `tokenizers` uses the same bound).
 constexpr size_t kMaxCachedWordBytes = 256;
-// Entries per cache before it is emptied and refilled (about 10 MB per thread at this size).
-constexpr size_t kCacheCapacity = 65536;
+// Entries per cache before it is emptied and refilled (about 20 MB per thread at this size;
+// 65536 was 30% slower on 17 MB of Python sources, this machine).
+constexpr size_t kCacheCapacity = 131072;
 // Per-thread caches of this many models at most (the most recently created ones).
 constexpr size_t kCachesPerThread = 4;
 
@@ -62,6 +63,12 @@ inline uint64_t pair_key(int32_t left, int32_t right) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
 }
 
+constexpr uint64_t kEmptyKey = ~uint64_t{0};  // ids are below 2^31: never a real key
+
+inline uint64_t slot_of(uint64_t key) {
+  return (key * 0x9E3779B97F4A7C15ull) >> 20;
+}
+
 }  // namespace
 
 BpeModel::BpeModel(const std::vector<int32_t>& byte_ids, const std::vector<Merge>& merges,
@@ -70,10 +77,28 @@ BpeModel::BpeModel(const std::vector<int32_t>& byte_ids, const std::vector<Merge
       whole_words_(std::move(whole_words)),
       instance_id_(g_next_instance_id.fetch_add(1)) {
   for (int b = 0; b < 256; ++b) byte_ids_[b] = byte_ids.at(static_cast<size_t>(b));
-  merges_.reserve(merges.size());
+  size_t capacity = 16;
+  while (capacity < 2 * merges.size()) capacity *= 2;
+  merge_table_.assign(capacity, MergeSlot{kEmptyKey, 0, 0});
+  merge_mask_ = capacity - 1;
   for (size_t rank = 0; rank < merges.size(); ++rank) {
     const Merge& m = merges[rank];
-    merges_[pair_key(m.left, m.right)] = {static_cast<int32_t>(rank), m.merged};
+    const uint64_t key = pair_key(m.left, m.right);
+    uint64_t i = slot_of(key) & merge_mask_;
+    while (merge_table_[i].key != kEmptyKey && merge_table_[i].key != key) {
+      i = (i + 1) & merge_mask_;
+    }
+    // A pair listed twice keeps its last rank.
+    merge_table_[i] = {key, static_cast<int32_t>(rank), m.merged};
+  }
+}
+
+const BpeModel::MergeSlot* BpeModel::find_merge(int32_t left, int32_t right) const {
+  const uint64_t key = pair_key(left, right);
+  for (uint64_t i = slot_of(key) & merge_mask_;; i = (i + 1) & merge_mask_) {
+    const MergeSlot& slot = merge_table_[i];
+    if (slot.key == key) return &slot;
+    if (slot.key == kEmptyKey) return nullptr;
   }
 }
 
@@ -91,8 +116,9 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>* ids) cons
   auto push_pair = [&](int32_t left) {
     const int32_t right = symbols[left].next;
     if (right < 0) return;
-    auto it = merges_.find(pair_key(symbols[left].id, symbols[right].id));
-    if (it != merges_.end()) queue.push({it->second.first, left, it->second.second});
+    if (const MergeSlot* m = find_merge(symbols[left].id, symbols[right].id)) {
+      queue.push({m->rank, left, m->merged});
+    }
   };
   for (int32_t i = 0; i + 1 < n; ++i) push_pair(i);
 
@@ -103,8 +129,8 @@ void BpeModel::merge_word(std::string_view word, std::vector<int32_t>* ids) cons
     if (!left.alive || left.next < 0) continue;
     Symbol& right = symbols[left.next];
     // A stale candidate: the pair at this position changed since it was pushed.
-    auto it = merges_.find(pair_key(left.id, right.id));
-    if (it == merges_.end() || it->second.second != top.merged) continue;
+    const MergeSlot* m = find_merge(left.id, right.id);
+    if (m == nullptr || m->merged != top.merged) continue;
     left.id = top.merged;
     right.alive = false;
     left.next = right.next;

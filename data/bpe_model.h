@@ -32,9 +32,18 @@ class BpeModel {
  private:
   void merge_word(std::string_view word, std::vector<int32_t>* ids) const;
 
+  // (left << 32 | right) -> (rank, merged id) in an open-addressing table (linear probing, at
+  // most half full): one cache line per lookup, where std::unordered_map took 16% of the encode
+  // time on English text (perf, this machine).
+  struct MergeSlot {
+    uint64_t key;  // kEmptyKey when unused
+    int32_t rank, merged;
+  };
+  const MergeSlot* find_merge(int32_t left, int32_t right) const;
+
   int32_t byte_ids_[256];
-  // (left << 32 | right) -> (rank, merged id).
-  std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;
+  std::vector<MergeSlot> merge_table_;
+  uint64_t merge_mask_ = 0;
   bool ignore_merges_ = false;
   std::unordered_map<std::string, int32_t> whole_words_;
   uint64_t instance_id_;  // keys this model's per-thread word cache

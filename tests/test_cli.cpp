@@ -121,3 +121,43 @@ TEST_CASE("CLI reports bad input clearly", "[cli]") {
     CHECK_THAT(r.output, Contains("Usage"));
   }
 }
+
+TEST_CASE("convert builds a HypeNet that inspect and forward accept", "[cli][hypenet]") {
+  test::TempDir dir;
+  const std::string cfg = dir.str() + "/cfg.json", teacher = dir.str() + "/teacher",
+                    student = dir.str() + "/student";
+  std::ofstream(cfg) << kTinyConfig;
+  REQUIRE(run_cli("init-teacher --config " + cfg + " --out " + teacher + " --dtype float32")
+              .exit_code == 0);
+  auto conv = run_cli("convert --teacher " + teacher + " --rnn-layers 1 --out " + student +
+                      " --attn-logits-scaling 500");
+  INFO(conv.output);
+  REQUIRE(conv.exit_code == 0);
+  auto inspect = run_cli("inspect --json " + student);
+  INFO(inspect.output);
+  REQUIRE(inspect.exit_code == 0);
+  auto j = nlohmann::json::parse(inspect.output);
+  CHECK(j["architecture"] == "HypeNetForCausalLM");
+  CHECK(j["mixer_types"] == nlohmann::json({"attn", "lightning-attn"}));
+  CHECK(j["num_lightning_layers"].get<int64_t>() == 1);
+  const std::string out = dir.str() + "/logits.safetensors";
+  auto fwd = run_cli("forward --model " + student + " --ids \"5 6 7 8\" --out " + out);
+  INFO(fwd.output);
+  REQUIRE(fwd.exit_code == 0);
+  CHECK(hypenet::SafetensorsFile(out).load_raw("logits").sizes() == at::IntArrayRef({4, 89}));
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"--rnn-layers 2", "not a layer index in [0, 2)"},
+      {"--rnn-layers 1,1", "listed twice"},
+      {"--mixers A,L,L", "lists 3 layers but the teacher has 2"},
+      {"--mixers A,X", "unknown mixer \"X\""},
+      {"", "exactly one of --rnn-layers or --mixers"},
+      {"--rnn-layers 0 --lightning-scale 2", "lightning_scale"},
+  };
+  for (const auto& [args, expect] : bad) {
+    auto r = run_cli("convert --teacher " + teacher + " " + args + " --out " + dir.str() + "/x");
+    INFO(args << "\n" << r.output);
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.output, Contains(expect));
+  }
+}

@@ -139,6 +139,7 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--json", opts->json, "Print JSON");
   cmd->callback([opts] { run_prefill(*opts); });
+  add_bench_lightning_command(*bench);
 }
 
 }  // namespace halo::tools
