@@ -13,28 +13,10 @@
 #include <sstream>
 
 using namespace halo;
+using test::run_cli;
 using Catch::Matchers::Contains;
 
 namespace {
-
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout, and stderr too when `merge_stderr`
-};
-
-// Same as test_cli.cpp's helper, with stderr kept apart when ids are parsed from stdout.
-RunResult run_cli(const std::string& args, bool merge_stderr = true) {
-  const std::string cmd =
-      test::halo_binary() + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  RunResult r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf{};
-  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
-  int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
 
 std::string ids_line(const std::vector<int64_t>& ids) {
   std::string s;

@@ -2,6 +2,9 @@
 #include "tests/test_util.h"
 
 #include <ftw.h>
+#include <sys/wait.h>
+
+#include <array>
 
 #include <cstdio>
 #include <random>
@@ -44,6 +47,18 @@ std::string halo_binary() {
 #else
   return env_or_throw("HALO_BINARY");
 #endif
+}
+
+CliResult run_cli(const std::string& args, bool merge_stderr) {
+  const std::string cmd = halo_binary() + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  CliResult r;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) throw std::runtime_error("popen failed for: " + cmd);
+  std::array<char, 4096> buf{};
+  while (size_t n = fread(buf.data(), 1, buf.size(), pipe)) r.output.append(buf.data(), n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
 }
 
 double max_rel_error(const at::Tensor& a, const at::Tensor& ref) {

@@ -26,6 +26,16 @@ std::string fixtures_dir();
 // Path of the halo-distill binary (env HALO_BINARY, else the one this build made).
 std::string halo_binary();
 
+// What running the halo-distill binary produced.
+struct CliResult {
+  int exit_code = -1;
+  std::string output;  // stdout, and stderr too when merged
+};
+
+// Runs `halo-distill ARGS` through the shell; stderr is merged into output unless
+// merge_stderr is false (then it is discarded, for commands whose stdout is parsed).
+CliResult run_cli(const std::string& args, bool merge_stderr = true);
+
 // max |a - b| / max |b| (b is the reference), computed in float64.
 double max_rel_error(const at::Tensor& a, const at::Tensor& ref);
 
