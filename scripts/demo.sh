@@ -6,7 +6,8 @@
 # Installs what is missing (scripts/setup.sh), builds (scripts/build.sh), then runs the
 # toolkit on the embedded default: a tiny random Qwen3 teacher (configs/models/qwen3-tiny.json)
 # is created with `init-teacher`, summarised with `inspect`, and run with `forward` on a
-# fixed token sequence; the logits land in OUT_DIR/logits.safetensors.
+# fixed token sequence (logits in OUT_DIR/logits.safetensors), then converted into a HypeNet
+# student with `convert` (HALO step 0), inspected and run the same way.
 # (The full HALO pipeline demo replaces these steps once the pipeline exists.)
 set -euo pipefail
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
@@ -28,4 +29,9 @@ echo "== inspect"
 echo "== forward: logits of a fixed sequence"
 "$BIN" forward --model "$OUT/teacher" --ids "1 17 42 7 300 511 64 2" \
   --out "$OUT/logits.safetensors"
+echo "== convert: a HypeNet student, layers 0, 1, 3 as Lightning Attention RNN layers"
+"$BIN" convert --teacher "$OUT/teacher" --rnn-layers 0,1,3 --out "$OUT/student"
+"$BIN" inspect "$OUT/student"
+"$BIN" forward --model "$OUT/student" --ids "1 17 42 7 300 511 64 2" \
+  --out "$OUT/student-logits.safetensors"
 echo "demo finished: outputs in $OUT"
