@@ -3,9 +3,8 @@
 
 #include "halo/common/error.h"
 #include "hypenet/module_io.h"
+#include "hypenet/parameter_init.h"
 
-#include <ATen/CPUGeneratorImpl.h>
-#include <torch/nn/utils/convert_parameters.h>
 #include <torch/utils.h>
 
 #include <filesystem>
@@ -46,22 +45,7 @@ void save_qwen3(const std::string& dir, Qwen3ForCausalLM& model, at::ScalarType 
 }
 
 void init_qwen3_random(Qwen3ForCausalLM& model, uint64_t seed) {
-  torch::NoGradGuard no_grad;
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-  const double std = model->config().initializer_range;
-  for (auto& item : model->named_parameters()) {
-    const std::string& name = item.key();
-    auto& p = item.value();
-    auto cpu = at::empty(p.sizes(), p.options().device(at::kCPU).dtype(at::kFloat));
-    if (name.size() >= 11 && name.compare(name.size() - 11, 11, "norm.weight") == 0) {
-      cpu.fill_(1.0);
-    } else if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0) {
-      cpu.zero_();
-    } else {
-      cpu.normal_(0.0, std, gen);
-    }
-    p.copy_(cpu);
-  }
+  init_parameters_like_hf(*model, model->config().initializer_range, seed);
 }
 
 }  // namespace halo::hypenet

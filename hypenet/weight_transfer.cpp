@@ -2,8 +2,8 @@
 #include "hypenet/weight_transfer.h"
 
 #include "halo/common/error.h"
+#include "hypenet/parameter_init.h"
 
-#include <ATen/CPUGeneratorImpl.h>
 #include <torch/utils.h>
 
 namespace halo::hypenet {
@@ -66,19 +66,8 @@ HypeNetForCausalLM hypenet_from_teacher(Qwen3ForCausalLM& teacher, const HypeNet
 
   torch::NoGradGuard no_grad;
   HypeNetForCausalLM student(config);
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   // Every parameter first gets the initialisation of a new weight; copied ones are overwritten.
-  for (auto& item : student->named_parameters()) {
-    const auto& name = item.key();
-    auto& p = item.value();
-    if (name.size() >= 11 && name.compare(name.size() - 11, 11, "norm.weight") == 0) {
-      p.fill_(1.0);
-    } else if (name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0) {
-      p.zero_();
-    } else {
-      p.copy_(at::empty(p.sizes(), at::kFloat).normal_(0.0, s.initializer_range, gen));
-    }
-  }
+  init_parameters_like_hf(*student, s.initializer_range, seed);
   auto tp = teacher->named_parameters();
   auto sp = student->named_parameters();
   auto copy = [&](const std::string& student_name, const at::Tensor& value) {

@@ -42,6 +42,33 @@ halo_abs() {
   esac
 }
 
+# halo_configure KIND BUILD_DIR HINT CMAKE_ARGS...: run CMake only when the arguments changed
+# since the last configure of BUILD_DIR. A stamp file records KIND ("dev" for build.sh, "gpu" for
+# build-gpu.sh) and the arguments; a tree configured by the other kind (or, for "gpu", by no
+# script at all) is reconfigured from scratch, since its cached package paths point elsewhere.
+halo_configure() {
+  local kind="$1" build_dir="$2" hint="$3"
+  shift 3
+  local stamp="$build_dir/.halo-configure"
+  local want
+  want="$kind $(printf '%q ' "$@")"
+  local fresh=()
+  if [ -f "$build_dir/CMakeCache.txt" ]; then
+    if { [ -f "$stamp" ] && [ "$(cut -d' ' -f1 "$stamp")" != "$kind" ]; } \
+      || { [ ! -f "$stamp" ] && [ "$kind" != dev ]; }; then
+      halo_log "$build_dir was configured by another script; reconfiguring from scratch"
+      fresh=(--fresh)
+    fi
+  fi
+  if [ ! -f "$build_dir/CMakeCache.txt" ] || [ ! -f "$build_dir/build.ninja" ] \
+    || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    halo_log "configuring $build_dir"
+    rm -f "$stamp"
+    cmake "${fresh[@]}" "$@" || halo_die "CMake configure failed (see above). HINT: $hint"
+    printf '%s' "$want" >"$stamp"
+  fi
+}
+
 # Any command that fails under `set -e` names itself and its line before the script exits.
 # shellcheck disable=SC2154  # halo_rc is assigned inside the trap string
 trap 'halo_rc=$?; printf "[%s] FAILED (exit %s) at line %s: %s\n" "$HALO_SCRIPT" "$halo_rc" "$LINENO" "$BASH_COMMAND" >&2' ERR

@@ -178,21 +178,7 @@ args=(
 )
 # Same stamp as scripts/build.sh, kind "gpu": a tree configured otherwise (whose cache holds
 # /usr paths) is reconfigured from scratch.
-stamp="$BUILD_DIR/.halo-configure"
-want="gpu $(printf '%q ' "${args[@]}")"
-fresh=()
-if [ -f "$BUILD_DIR/CMakeCache.txt" ] && { [ ! -f "$stamp" ] || [ "$(head -c 4 "$stamp")" != "gpu " ]; }; then
-  halo_log "$BUILD_DIR was configured without the offline prefix; reconfiguring from scratch"
-  fresh=(--fresh)
-fi
-if [ ! -f "$BUILD_DIR/CMakeCache.txt" ] || [ ! -f "$BUILD_DIR/build.ninja" ] \
-  || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  halo_log "configuring $BUILD_DIR"
-  rm -f "$stamp"
-  cmake "${fresh[@]}" "${args[@]}" \
-    || halo_die "CMake configure failed (see above). HINT: docs/gpu-build.md, Troubleshooting."
-  printf '%s' "$want" >"$stamp"
-fi
+halo_configure gpu "$BUILD_DIR" "docs/gpu-build.md, Troubleshooting." "${args[@]}"
 if [ "$CONFIGURE_ONLY" = 1 ]; then
   halo_log "configured $BUILD_DIR (--configure-only)"
   exit 0

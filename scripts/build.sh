@@ -49,23 +49,9 @@ args=(
 [ -n "${HALO_WITH_CUDA:-}" ] && args+=(-DHALO_WITH_CUDA="$HALO_WITH_CUDA")
 args+=("$@")
 
-# Reconfigure only when the arguments changed; the stamp records them (kind "dev" here, "gpu"
-# when scripts/build-gpu.sh configured the tree against its offline prefix).
-stamp="$BUILD_DIR/.halo-configure"
-want="dev $(printf '%q ' "${args[@]}")"
-fresh=()
-if [ -f "$stamp" ] && [ "$(head -c 4 "$stamp")" != "dev " ]; then
-  halo_log "$BUILD_DIR was configured by another script ($(cut -d' ' -f1 "$stamp")); reconfiguring from scratch"
-  fresh=(--fresh)
-fi
-if [ ! -f "$BUILD_DIR/CMakeCache.txt" ] || [ ! -f "$BUILD_DIR/build.ninja" ] \
-  || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  halo_log "configuring $BUILD_DIR"
-  rm -f "$stamp"
-  cmake "${fresh[@]}" "${args[@]}" \
-    || halo_die "CMake configure failed (see above). HINT: run scripts/setup.sh; if a cached path is stale, delete $BUILD_DIR/CMakeCache.txt."
-  printf '%s' "$want" >"$stamp"
-fi
+# Reconfigure only when the arguments changed (see halo_configure in _common.sh).
+halo_configure dev "$BUILD_DIR" \
+  "run scripts/setup.sh; if a cached path is stale, delete $BUILD_DIR/CMakeCache.txt." "${args[@]}"
 
 # shellcheck disable=SC2086  # HALO_TARGETS is a word list on purpose
 ninja -C "$BUILD_DIR" -j "$JOBS" ${HALO_TARGETS:-} \

@@ -4,6 +4,7 @@
 // read and o written forward; q, k, v, dO read and dq, dk, dv written backward) and the ratio to
 // it, next to flash-linear-attention's chunk_simple_gla anchors measured on an H100.
 #include "halo/common/error.h"
+#include "hypenet/qwen3_checkpoint.h"
 #include "ops/lightning_attention/lightning_attention.h"
 #include "tools/bench_timer.h"
 #include "tools/commands.h"
@@ -47,12 +48,10 @@ void run_lightning(const LightningBenchOptions& o) {
   nlohmann::json results = nlohmann::json::array();
   auto decay = ops::alibi_decay_rates(o.heads).to(device);
   const double scale = 1.0 / std::sqrt(static_cast<double>(o.head_dim));
-  std::stringstream dts(o.dtypes), shs;
+  std::stringstream dts(o.dtypes);
   std::string dt_name;
   while (std::getline(dts, dt_name, ',')) {
-    const auto dtype = dt_name == "float32" ? at::kFloat : dt_name == "bfloat16" ? at::kBFloat16 : at::kHalf;
-    HALO_CHECK(dt_name == "float32" || dt_name == "bfloat16" || dt_name == "float16",
-               "--dtypes: expected float32, bfloat16 or float16, got \"", dt_name, "\"");
+    const auto dtype = hypenet::parse_dtype(dt_name, "--dtypes");
     std::stringstream shapes(o.shapes);
     std::string shape;
     while (std::getline(shapes, shape, ',')) {
