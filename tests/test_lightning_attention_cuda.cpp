@@ -1,7 +1,10 @@
 // [cuda] The Lightning Attention op on CUDA tensors against the float64 CPU recurrence: forward,
-// final state and every gradient, float32 and bfloat16, odd sizes, initial states and packed
-// sequences, fresh random inputs each case. (Today the op runs its ATen chunked path on CUDA;
-// the same test will hold the dedicated kernels to the reference.)
+// final state and every gradient for float32, bfloat16 and float16, through the sweep kernels
+// (Dk, Dv in {64, 128}) and the ATen fallback (other head sizes); T not a multiple of the chunk,
+// heads not a power of two, B > 1, initial states, packed sequences with empty ones, strided
+// inputs; the decode kernel (T = 1). Outputs are poisoned with NaN before every kernel runs so an
+// unwritten element fails the comparison. Inputs are fresh random numbers each run; the seed is
+// printed on failure (set HALO_TEST_SEED to replay one).
 #include <catch2/catch.hpp>
 
 #include "ops/lightning_attention/lightning_attention.h"
@@ -9,32 +12,72 @@
 
 #include <torch/autograd.h>
 
+#include <cstdlib>
+#include <random>
+
 using namespace halo;
 
 namespace {
 
 struct Case {
   int64_t B, T, H, Dk, Dv;
-  bool init, packed;
+  bool init, packed, strided;
 };
+
+uint64_t test_seed() {
+  if (const char* s = std::getenv("HALO_TEST_SEED")) return std::strtoull(s, nullptr, 10);
+  return std::random_device{}();
+}
+
+double tolerance(at::ScalarType dt) { return dt == at::kFloat ? 1e-4 : 2e-2; }
+
+// Poisons the CUDA paths' outputs for the lifetime of the guard.
+struct PoisonGuard {
+  PoisonGuard() { ops::lightning_detail::set_poison_outputs(true); }
+  ~PoisonGuard() { ops::lightning_detail::set_poison_outputs(false); }
+};
+
+// x [B, T, H, D] float64 -> the same values on the GPU in dtype; strided: a view into a wider
+// tensor (as q, k, v split from one fused projection are), so the kernels see row strides != D.
+at::Tensor to_device(const at::Tensor& x, at::ScalarType dt, bool strided) {
+  if (!strided) return x.to(dt).cuda();
+  auto wide = at::zeros({x.size(0), x.size(1), x.size(2), x.size(3) + 64}, at::kDouble);
+  wide.narrow(3, 32, x.size(3)).copy_(x);
+  return wide.to(dt).cuda().narrow(3, 32, x.size(3));
+}
 
 }  // namespace
 
-TEST_CASE("lightning_attention on CUDA matches the float64 CPU recurrence", "[cuda][ops][lightning]") {
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(77);
-  const std::vector<Case> cases = {{2, 130, 3, 16, 24, true, false},
-                                   {1, 200, 6, 32, 32, false, true},
-                                   {3, 65, 16, 128, 128, true, false}};
-  for (auto dtype : {at::kFloat, at::kBFloat16}) {
+TEST_CASE("lightning_attention on CUDA matches the float64 CPU recurrence",
+          "[cuda][ops][lightning]") {
+  const uint64_t seed = test_seed();
+  INFO("seed " << seed << " (HALO_TEST_SEED=" << seed << " replays it)");
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  PoisonGuard poison;
+  const std::vector<Case> cases = {
+      // The sweep kernels: W = 16 slices (few sequences x heads), odd T, odd H, B > 1.
+      {2, 130, 3, 64, 64, true, false, false},
+      {1, 200, 5, 128, 128, false, false, true},
+      {1, 333, 6, 128, 64, true, true, false},
+      {3, 65, 7, 64, 128, true, false, true},
+      {1, 1, 2, 128, 128, true, false, false},
+      // W = 64 slices: enough sequences x heads to fill the GPU.
+      {12, 97, 16, 128, 128, true, false, false},
+      // The ATen fallback (head sizes the kernels do not take).
+      {2, 70, 3, 16, 24, true, false, false},
+  };
+  for (auto dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
     for (const auto& c : cases) {
-      INFO("dtype " << dtype << " B " << c.B << " T " << c.T << " H " << c.H);
+      INFO("dtype " << dtype << " B " << c.B << " T " << c.T << " H " << c.H << " Dk " << c.Dk
+                    << " Dv " << c.Dv << " init " << c.init << " packed " << c.packed
+                    << " strided " << c.strided);
       auto q = at::randn({c.B, c.T, c.H, c.Dk}, gen, at::kDouble) * 0.5;
       auto k = at::randn({c.B, c.T, c.H, c.Dk}, gen, at::kDouble) * 0.5;
       auto v = at::randn({c.B, c.T, c.H, c.Dv}, gen, at::kDouble);
       auto decay = ops::alibi_decay_rates(c.H);
       at::Tensor cu;
       int64_t N = c.B;
-      if (c.packed) {
+      if (c.packed) {  // an empty sequence, one shorter than a chunk, one spanning several
         cu = at::tensor(std::vector<int64_t>{0, 7, 70, 70, c.T}, at::kLong);
         N = 4;
       }
@@ -48,19 +91,20 @@ TEST_CASE("lightning_attention on CUDA matches the float64 CPU recurrence", "[cu
                                         round(v).requires_grad_()};
       if (c.init) ref_in.push_back(init.clone().requires_grad_());
       auto [ref_o, ref_s] = ops::lightning_attention_naive(
-          ref_in[0], ref_in[1], ref_in[2], decay, scale,
-          c.init ? ref_in[3] : at::Tensor(), cu);
+          ref_in[0], ref_in[1], ref_in[2], decay, scale, c.init ? ref_in[3] : at::Tensor(), cu);
       auto ref_g = torch::autograd::grad({ref_o, ref_s}, ref_in, {d_o, d_s});
 
-      std::vector<at::Tensor> in = {q.to(dtype).cuda().requires_grad_(),
-                                    k.to(dtype).cuda().requires_grad_(),
-                                    v.to(dtype).cuda().requires_grad_()};
+      std::vector<at::Tensor> in = {to_device(q, dtype, c.strided).requires_grad_(),
+                                    to_device(k, dtype, c.strided).requires_grad_(),
+                                    to_device(v, dtype, c.strided).requires_grad_()};
       if (c.init) in.push_back(init.to(at::kFloat).cuda().requires_grad_());
+      const bool kernel_sizes = (c.Dk == 64 || c.Dk == 128) && (c.Dv == 64 || c.Dv == 128);
+      CHECK(ops::lightning_attention_uses_cuda_kernels(in[0], in[2]) == kernel_sizes);
       auto [o, s] = ops::lightning_attention(in[0], in[1], in[2], decay.cuda(), scale,
                                              c.init ? in[3] : at::Tensor(),
                                              c.packed ? cu.cuda() : at::Tensor());
       auto g = torch::autograd::grad({o, s}, in, {d_o.to(dtype).cuda(), d_s.to(at::kFloat).cuda()});
-      const double tol = dtype == at::kFloat ? 1e-4 : 2e-2;
+      const double tol = tolerance(dtype);
       CHECK(o.scalar_type() == dtype);
       CHECK(s.scalar_type() == at::kFloat);
       CHECK(test::max_rel_error(o.cpu(), ref_o) <= tol);
@@ -70,6 +114,46 @@ TEST_CASE("lightning_attention on CUDA matches the float64 CPU recurrence", "[cu
         CHECK(g[i].isfinite().all().item<bool>());
         CHECK(test::max_rel_error(g[i].cpu(), ref_g[i]) <= tol);
       }
+    }
+  }
+}
+
+TEST_CASE("lightning_attention decode kernel (T = 1) continues a prefill",
+          "[cuda][ops][lightning]") {
+  const uint64_t seed = test_seed();
+  INFO("seed " << seed);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  PoisonGuard poison;
+  at::NoGradGuard no_grad;
+  for (auto dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+    for (int64_t D : {24, 128}) {
+      INFO("dtype " << dtype << " D " << D);
+      const int64_t B = 3, T = 40, H = 5;
+      auto q = at::randn({B, T, H, D}, gen, at::kDouble) * 0.5;
+      auto k = at::randn({B, T, H, D}, gen, at::kDouble) * 0.5;
+      auto v = at::randn({B, T, H, D}, gen, at::kDouble);
+      auto decay = ops::alibi_decay_rates(H);
+      const double scale = 1.0 / std::sqrt(double(D));
+      auto round = [&](const at::Tensor& t) { return t.to(dtype).to(at::kDouble); };
+      auto [ref_o, ref_s] =
+          ops::lightning_attention_naive(round(q), round(k), round(v), decay, scale);
+      // Prefill T - 3 positions, then three single steps on the GPU.
+      const int64_t P = T - 3;
+      auto dev = [&](const at::Tensor& t, int64_t from, int64_t len) {
+        return t.narrow(1, from, len).to(dtype).cuda();
+      };
+      auto [o_pre, state] = ops::lightning_attention(dev(q, 0, P), dev(k, 0, P), dev(v, 0, P),
+                                                     decay.cuda(), scale);
+      std::vector<at::Tensor> outs = {o_pre};
+      for (int64_t t = P; t < T; ++t) {
+        auto [o_t, s_t] = ops::lightning_attention(dev(q, t, 1), dev(k, t, 1), dev(v, t, 1),
+                                                   decay.cuda(), scale, state);
+        outs.push_back(o_t);
+        state = s_t;
+      }
+      auto o = at::cat(outs, 1);
+      CHECK(test::max_rel_error(o.cpu(), ref_o) <= tolerance(dtype));
+      CHECK(test::max_rel_error(state.cpu(), ref_s) <= tolerance(dtype));
     }
   }
 }

@@ -77,7 +77,9 @@ void run_lightning(const LightningBenchOptions& o) {
         const double med = median_of(ms);
         const double floor_ms = (backward ? 11.0 : 4.0) * tensor_bytes / (o.bandwidth_tbs * 1e12) * 1e3;
         const double fla = fla_anchor(B, T, backward, dtype == at::kFloat);
+        const bool kernel = ops::lightning_attention_uses_cuda_kernels(q, v);
         results.push_back({{"dtype", dt_name}, {"B", B}, {"T", T}, {"H", o.heads},
+                           {"path", kernel ? "cuda-kernels" : "aten"},
                            {"D", o.head_dim}, {"pass", backward ? "fwd+bwd" : "fwd"},
                            {"median_ms", med}, {"floor_ms", floor_ms},
                            {"ratio_to_floor", med / floor_ms}, {"fla_anchor_ms", fla}});
@@ -90,7 +92,8 @@ void run_lightning(const LightningBenchOptions& o) {
   }
   std::cout << "lightning_attention (" << o.device << ", H " << o.heads << ", D " << o.head_dim
             << ", median of " << o.iters << ")\n";
-  std::cout << "  dtype       BxT        pass     median ms   floor ms   x floor   fla ms   x fla\n";
+  std::cout << "  dtype       BxT        pass     median ms   floor ms   x floor   fla ms   x fla"
+               "   path\n";
   for (const auto& r : results) {
     const double fla = r["fla_anchor_ms"].get<double>();
     std::cout << std::fixed << "  " << std::left << std::setw(10) << r["dtype"].get<std::string>()
@@ -100,7 +103,8 @@ void run_lightning(const LightningBenchOptions& o) {
               << r["floor_ms"].get<double>() << std::setprecision(1) << std::setw(10)
               << r["ratio_to_floor"].get<double>() << std::setprecision(2) << std::setw(9)
               << fla << std::setw(8)
-              << (fla > 0 ? r["median_ms"].get<double>() / fla : 0.0) << "\n";
+              << (fla > 0 ? r["median_ms"].get<double>() / fla : 0.0) << "   "
+              << r["path"].get<std::string>() << "\n";
   }
 }
 

@@ -1,15 +1,25 @@
 // Lightning Attention entry points: argument checks (once, here), the problem description in
-// LightningAttentionParams, and the autograd Function whose forward and backward run the chunked
-// ATen code (lightning_attention_cpu.cpp) in float32 (float64 for float64 inputs) on whatever
-// device the tensors live. No CUDA kernel yet: CUDA tensors take the same ATen path on the GPU.
+// LightningAttentionParams, and the autograd Function. Its forward and backward run the CUDA
+// sweep kernels (lightning_attention_launch.cu) when the tensors live on a GPU and the sizes are
+// ones the kernels take (lightning_attention_uses_cuda_kernels), otherwise the chunked ATen code
+// (lightning_attention_cpu.cpp) in float32 (float64 for float64 inputs). A single step without
+// gradients (T = 1, decode) on a GPU runs the decode kernel.
 #include "ops/lightning_attention/lightning_attention.h"
 
 #include "halo/common/error.h"
 #include "ops/lightning_attention/lightning_attention_params.h"
 
+#include <ATen/core/grad_mode.h>
 #include <torch/autograd.h>
 
+#if HALO_WITH_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+#include <atomic>
 #include <cmath>
+#include <limits>
 #include <optional>
 
 namespace halo::ops {
@@ -143,8 +153,169 @@ LightningAttentionParams check_and_describe(const char* op, const at::Tensor& q,
   return p;
 }
 
+std::atomic<bool> g_poison_outputs{false};
+
+#if HALO_WITH_CUDA
+// x itself when its rows suit the kernels' 16-byte loads (unit last stride, other strides and
+// the data pointer 16-byte aligned), else an aligned contiguous copy.
+at::Tensor aligned_rows(const at::Tensor& x) {
+  const int64_t vec = 16 / static_cast<int64_t>(x.element_size());
+  bool ok = x.stride(-1) == 1 && reinterpret_cast<uintptr_t>(x.data_ptr()) % 16 == 0;
+  for (int64_t d = 0; d + 1 < x.dim(); ++d) ok = ok && x.stride(d) % vec == 0;
+  return ok ? x : x.clone(at::MemoryFormat::Contiguous);
+}
+
+void maybe_poison(const std::vector<at::Tensor>& outputs) {
+  if (!g_poison_outputs.load()) return;
+  for (auto t : outputs) t.fill_(std::numeric_limits<double>::quiet_NaN());
+}
+
+// One sweep (LightningSweepParams): x, y [B, T, H, Dxy], z and out [B, T, H, Dz]; states are
+// float32 [N, H, ., .] with the given (row, column) strides; undefined = none.
+struct SweepStates {
+  at::Tensor initial;
+  int64_t initial_row_stride = 0, initial_col_stride = 0;
+  at::Tensor final_state;
+  int64_t final_row_stride = 0, final_col_stride = 0;
+};
+struct SweepConstants {
+  bool reverse;
+  int in_exponent, update_exponent;
+  float out_scale, state_out_scale, update_scale;
+};
+
+void run_sweep(const char* what, const at::Tensor& x, const at::Tensor& y, const at::Tensor& z,
+               const at::Tensor& out, const at::Tensor& decay, const at::Tensor& cu_seqlens,
+               int64_t num_seqs, const SweepStates& st, const SweepConstants& c) {
+  LightningSweepParams p;
+  p.x = x.data_ptr(), p.y = y.data_ptr(), p.z = z.data_ptr(), p.out = out.data_ptr();
+  p.x_batch_stride = x.stride(0), p.x_time_stride = x.stride(1), p.x_head_stride = x.stride(2);
+  p.y_batch_stride = y.stride(0), p.y_time_stride = y.stride(1), p.y_head_stride = y.stride(2);
+  p.z_batch_stride = z.stride(0), p.z_time_stride = z.stride(1), p.z_head_stride = z.stride(2);
+  p.out_batch_stride = out.stride(0), p.out_time_stride = out.stride(1);
+  p.out_head_stride = out.stride(2);
+  p.decay = decay.data_ptr<float>();
+  if (st.initial.defined()) {
+    p.initial_state = st.initial.data_ptr<float>();
+    p.initial_row_stride = st.initial_row_stride, p.initial_col_stride = st.initial_col_stride;
+  }
+  if (st.final_state.defined()) {
+    p.final_state = st.final_state.data_ptr<float>();
+    p.final_row_stride = st.final_row_stride, p.final_col_stride = st.final_col_stride;
+  }
+  p.cu_seqlens = cu_seqlens.defined() ? cu_seqlens.data_ptr<int64_t>() : nullptr;
+  p.batch = x.size(0), p.seqlen = x.size(1), p.heads = x.size(2);
+  p.dim_xy = x.size(3), p.dim_z = z.size(3), p.num_seqs = num_seqs;
+  p.reverse = c.reverse;
+  p.in_exponent = c.in_exponent, p.update_exponent = c.update_exponent;
+  p.out_scale = c.out_scale, p.state_out_scale = c.state_out_scale;
+  p.update_scale = c.update_scale;
+  p.dtype = params_dtype(x.scalar_type());
+  const int err = lightning_sweep_cuda(p, c10::cuda::getCurrentCUDAStream().stream());
+  HALO_CHECK(err == 0, "lightning_attention: CUDA ", what, " kernel failed with error ", err,
+             " (B ", p.batch, ", T ", p.seqlen, ", H ", p.heads, ", Dxy ", p.dim_xy, ", Dz ",
+             p.dim_z, ")");
+}
+
+// The forward on the GPU: (q, k, v) sweep forward with S [Dk, Dv].
+std::tuple<at::Tensor, at::Tensor> cuda_forward(const at::Tensor& q_in, const at::Tensor& k_in,
+                                                const at::Tensor& v_in, const at::Tensor& decay,
+                                                double scale, const at::Tensor& initial_state,
+                                                const at::Tensor& cu_seqlens, int64_t num_seqs) {
+  c10::cuda::CUDAGuard guard(q_in.device());
+  auto q = aligned_rows(q_in), k = aligned_rows(k_in), v = aligned_rows(v_in);
+  const int64_t B = q.size(0), T = q.size(1), H = q.size(2), Dk = q.size(3), Dv = v.size(3);
+  auto o = at::empty({B, T, H, Dv}, q.options());
+  auto final_state = at::empty({num_seqs, H, Dk, Dv}, q.options().dtype(at::kFloat));
+  maybe_poison({o, final_state});
+  SweepStates st;
+  if (initial_state.defined()) {
+    st.initial = initial_state.contiguous();
+    st.initial_row_stride = Dv, st.initial_col_stride = 1;
+  }
+  st.final_state = final_state, st.final_row_stride = Dv, st.final_col_stride = 1;
+  const float s = static_cast<float>(scale);
+  run_sweep("forward", q, k, v, o, decay, cu_seqlens, num_seqs, st, {false, 1, 0, s, s, 1.f});
+  return {o, final_state};
+}
+
+// The backward on the GPU, three sweeps (see LightningSweepParams):
+//   dv = (k, q, dO) in reverse with the adjoint R [Dk, Dv], starting at dS_final, ending at
+//        d initial_state;
+//   dk = (v, dO, q) in reverse with R^T;
+//   dq = (dO, v, k) forward with S^T, starting at initial_state^T.
+// In reverse the state enters undecayed (exponent 0) and the update carries scale and one more
+// decay (exponent 1): R_in = a^L R + scale sum_i a^(i+1) q_i^T dO_i (lightning_attention_cpu.cpp).
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cuda_backward(
+    const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in,
+    const at::Tensor& decay, double scale, const at::Tensor& initial_state,
+    const at::Tensor& cu_seqlens, int64_t num_seqs, const at::Tensor& d_o_in,
+    const at::Tensor& d_final_in) {
+  c10::cuda::CUDAGuard guard(q_in.device());
+  auto q = aligned_rows(q_in), k = aligned_rows(k_in), v = aligned_rows(v_in);
+  const int64_t B = q.size(0), T = q.size(1), H = q.size(2), Dk = q.size(3), Dv = v.size(3);
+  auto d_o = d_o_in.defined() ? aligned_rows(d_o_in.to(q.scalar_type()))
+                              : at::zeros({B, T, H, Dv}, q.options());
+  auto d_final = d_final_in.defined() ? d_final_in.to(at::kFloat).contiguous() : at::Tensor();
+  auto dq = at::empty_like(q, at::MemoryFormat::Contiguous);
+  auto dk = at::empty_like(k, at::MemoryFormat::Contiguous);
+  auto dv = at::empty_like(v, at::MemoryFormat::Contiguous);
+  auto d_initial = at::empty({num_seqs, H, Dk, Dv}, q.options().dtype(at::kFloat));
+  maybe_poison({dq, dk, dv, d_initial});
+  const float s = static_cast<float>(scale);
+  const SweepConstants reverse{true, 0, 1, s, 1.f, s};
+
+  SweepStates adjoint;  // R [Dk, Dv]
+  if (d_final.defined()) adjoint.initial = d_final;
+  adjoint.initial_row_stride = Dv, adjoint.initial_col_stride = 1;
+  adjoint.final_state = d_initial, adjoint.final_row_stride = Dv, adjoint.final_col_stride = 1;
+  run_sweep("backward (dv)", k, q, d_o, dv, decay, cu_seqlens, num_seqs, adjoint, reverse);
+
+  SweepStates adjoint_t;  // R^T [Dv, Dk]
+  if (d_final.defined()) adjoint_t.initial = d_final;
+  adjoint_t.initial_row_stride = 1, adjoint_t.initial_col_stride = Dv;
+  run_sweep("backward (dk)", v, d_o, q, dk, decay, cu_seqlens, num_seqs, adjoint_t, reverse);
+
+  SweepStates state_t;  // S^T [Dv, Dk]
+  if (initial_state.defined()) state_t.initial = initial_state.contiguous();
+  state_t.initial_row_stride = 1, state_t.initial_col_stride = Dv;
+  run_sweep("backward (dq)", d_o, v, k, dq, decay, cu_seqlens, num_seqs, state_t,
+            {false, 1, 0, s, s, 1.f});
+  return {dq, dk, dv, d_initial};
+}
+
+// T == 1 without gradients: one recurrence step per (sequence, head).
+std::tuple<at::Tensor, at::Tensor> cuda_decode(const at::Tensor& q_in, const at::Tensor& k_in,
+                                               const at::Tensor& v_in, const at::Tensor& decay,
+                                               double scale, const at::Tensor& initial_state) {
+  c10::cuda::CUDAGuard guard(q_in.device());
+  auto q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
+  const int64_t B = q.size(0), H = q.size(2), Dk = q.size(3), Dv = v.size(3);
+  auto o = at::empty({B, 1, H, Dv}, q.options());
+  auto final_state = at::empty({B, H, Dk, Dv}, q.options().dtype(at::kFloat));
+  maybe_poison({o, final_state});
+  auto init = initial_state.defined() ? initial_state.contiguous() : at::Tensor();
+  LightningAttentionParams p;
+  p.q = q.data_ptr(), p.k = k.data_ptr(), p.v = v.data_ptr(), p.o = o.data_ptr();
+  p.q_batch_stride = q.stride(0), p.q_head_stride = q.stride(2);
+  p.k_batch_stride = k.stride(0), p.k_head_stride = k.stride(2);
+  p.v_batch_stride = v.stride(0), p.v_head_stride = v.stride(2);
+  p.decay = decay.data_ptr<float>();
+  p.scale = static_cast<float>(scale);
+  p.initial_state = init.defined() ? init.data_ptr() : nullptr;
+  p.final_state = final_state.data_ptr();
+  p.batch = B, p.seqlen = 1, p.heads = H, p.dim_k = Dk, p.dim_v = Dv, p.num_seqs = B;
+  p.dtype = params_dtype(q.scalar_type());
+  const int err = lightning_decode_cuda(p, c10::cuda::getCurrentCUDAStream().stream());
+  HALO_CHECK(err == 0, "lightning_attention: CUDA decode kernel failed with error ", err, " (B ",
+             B, ", H ", H, ", Dk ", Dk, ", Dv ", Dv, ")");
+  return {o, final_state};
+}
+#endif
+
 // Inputs: q, k, v, decay, scale, initial_state (nullopt = zeros: autograd Functions take no
-// undefined tensors), the host copy of cu_seqlens (empty = not packed) and the chunk length.
+// undefined tensors), the host copy of cu_seqlens (empty = not packed), the device tensor of
+// cu_seqlens (for the CUDA kernels) and the chunk length.
 // Outputs: o (input dtype), final_state (compute dtype).
 class LightningAttentionFunction : public torch::autograd::Function<LightningAttentionFunction> {
  public:
@@ -152,20 +323,30 @@ class LightningAttentionFunction : public torch::autograd::Function<LightningAtt
   static variable_list forward(AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
                                const at::Tensor& v, const at::Tensor& decay, double scale,
                                const std::optional<at::Tensor>& maybe_initial_state,
-                               std::vector<int64_t> offsets, int64_t chunk_size) {
+                               std::vector<int64_t> offsets,
+                               const std::optional<at::Tensor>& maybe_cu_seqlens,
+                               int64_t chunk_size) {
     const auto initial_state = maybe_initial_state.value_or(at::Tensor());
-    const auto ct = compute_dtype(q.scalar_type());
-    auto [o, final_state] = lightning_detail::chunked_forward(
-        q.to(ct), k.to(ct), v.to(ct), decay.to(ct), scale, initial_state, offsets, chunk_size);
-    ctx->save_for_backward({q, k, v, decay, initial_state});
+    const auto cu_seqlens = maybe_cu_seqlens.value_or(at::Tensor());
+    ctx->save_for_backward({q, k, v, decay, initial_state, cu_seqlens});
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["offsets"] = offsets;
     ctx->saved_data["chunk_size"] = chunk_size;
+#if HALO_WITH_CUDA
+    if (lightning_attention_uses_cuda_kernels(q, v)) {
+      const int64_t N = offsets.empty() ? q.size(0) : static_cast<int64_t>(offsets.size()) - 1;
+      auto [o, final_state] = cuda_forward(q, k, v, decay, scale, initial_state, cu_seqlens, N);
+      return {o, final_state};
+    }
+#endif
+    const auto ct = compute_dtype(q.scalar_type());
+    auto [o, final_state] = lightning_detail::chunked_forward(
+        q.to(ct), k.to(ct), v.to(ct), decay.to(ct), scale, initial_state, offsets, chunk_size);
     return {o.to(q.scalar_type()), final_state};
   }
 
   // grads: (d o [B, T, H, Dv] in the input dtype, d final_state). Returns one entry per forward
-  // argument: dq, dk, dv, none (decay is fixed), none, d initial_state, none, none.
+  // argument: dq, dk, dv, none (decay is fixed), none, d initial_state, none, none, none.
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const auto& q = saved[0];
@@ -173,19 +354,30 @@ class LightningAttentionFunction : public torch::autograd::Function<LightningAtt
     const auto& v = saved[2];
     const auto& decay = saved[3];
     const auto& initial_state = saved[4];
+    const auto& cu_seqlens = saved[5];
     const double scale = ctx->saved_data["scale"].toDouble();
     const auto offsets = ctx->saved_data["offsets"].toIntVector();
     const int64_t chunk_size = ctx->saved_data["chunk_size"].toInt();
-    const auto ct = compute_dtype(q.scalar_type());
-    auto d_o = grads[0].defined() ? grads[0].to(ct) : at::Tensor();
-    auto d_final = grads[1].defined() ? grads[1].to(ct) : at::Tensor();
-    auto [dq, dk, dv, d_initial] =
-        lightning_detail::chunked_backward(q.to(ct), k.to(ct), v.to(ct), decay.to(ct), scale,
-                                           initial_state, offsets, d_o, d_final, chunk_size);
     const auto dt = q.scalar_type();
+    at::Tensor dq, dk, dv, d_initial;
+#if HALO_WITH_CUDA
+    if (lightning_attention_uses_cuda_kernels(q, v)) {
+      const int64_t N = offsets.empty() ? q.size(0) : static_cast<int64_t>(offsets.size()) - 1;
+      std::tie(dq, dk, dv, d_initial) = cuda_backward(q, k, v, decay, scale, initial_state,
+                                                      cu_seqlens, N, grads[0], grads[1]);
+    }
+#endif
+    if (!dq.defined()) {
+      const auto ct = compute_dtype(dt);
+      auto d_o = grads[0].defined() ? grads[0].to(ct) : at::Tensor();
+      auto d_final = grads[1].defined() ? grads[1].to(ct) : at::Tensor();
+      std::tie(dq, dk, dv, d_initial) =
+          lightning_detail::chunked_backward(q.to(ct), k.to(ct), v.to(ct), decay.to(ct), scale,
+                                             initial_state, offsets, d_o, d_final, chunk_size);
+    }
     return {dq.to(dt),    dk.to(dt),    dv.to(dt),
             at::Tensor(), at::Tensor(), initial_state.defined() ? d_initial : at::Tensor(),
-            at::Tensor(), at::Tensor()};
+            at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -199,13 +391,37 @@ std::tuple<at::Tensor, at::Tensor> lightning_attention(const at::Tensor& q, cons
   std::vector<int64_t> offsets;
   const auto p = check_and_describe("lightning_attention", q, k, v, decay, scale, initial_state,
                                     cu_seqlens, offsets);
-  // The ATen chunked path (CPU, and CUDA until a kernel lands); it allocates its own outputs.
+#if HALO_WITH_CUDA
+  const bool needs_grad =
+      at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() ||
+                                     v.requires_grad() ||
+                                     (initial_state.defined() && initial_state.requires_grad()));
+  if (q.is_cuda() && p.seqlen == 1 && !cu_seqlens.defined() && !needs_grad &&
+      q.scalar_type() != at::kDouble) {
+    return cuda_decode(q, k, v, decay, scale, initial_state);
+  }
+#endif
   const auto maybe_initial_state =
       initial_state.defined() ? std::optional<at::Tensor>(initial_state) : std::nullopt;
+  const auto maybe_cu_seqlens =
+      cu_seqlens.defined() ? std::optional<at::Tensor>(cu_seqlens) : std::nullopt;
   auto outs = LightningAttentionFunction::apply(q, k, v, decay, scale, maybe_initial_state, offsets,
-                                                p.chunk_size);
+                                                maybe_cu_seqlens, p.chunk_size);
   return {outs[0], outs[1]};
 }
+
+bool lightning_attention_uses_cuda_kernels(const at::Tensor& q, const at::Tensor& v) {
+  if (!HALO_WITH_CUDA || !q.is_cuda()) return false;
+  const auto dt = q.scalar_type();
+  if (dt != at::kFloat && dt != at::kBFloat16 && dt != at::kHalf) return false;
+  // Forward (q, k, v): Dxy = Dk, Dz = Dv; the dq and dk sweeps swap them.
+  return lightning_sweep_supports(q.size(3), v.size(3)) &&
+         lightning_sweep_supports(v.size(3), q.size(3));
+}
+
+namespace lightning_detail {
+void set_poison_outputs(bool poison) { g_poison_outputs.store(poison); }
+}  // namespace lightning_detail
 
 std::tuple<at::Tensor, at::Tensor> lightning_attention_naive(
     const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& decay,

@@ -36,6 +36,12 @@ std::tuple<at::Tensor, at::Tensor> lightning_attention(const at::Tensor& q, cons
                                                        const at::Tensor& initial_state = {},
                                                        const at::Tensor& cu_seqlens = {});
 
+// Whether lightning_attention runs the CUDA kernels for these inputs (q [B, T, H, Dk] and
+// v [B, T, H, Dv]): a CUDA build, CUDA tensors, float32 / bfloat16 / float16, and Dk, Dv each 64
+// or 128. Other inputs take the chunked ATen path (on the GPU too), same results and gradients.
+// Single steps without gradients (T = 1, no cu_seqlens) on a GPU run the decode kernel, any Dk, Dv.
+bool lightning_attention_uses_cuda_kernels(const at::Tensor& q, const at::Tensor& v);
+
 // The fixed ALiBi-slope decay rates for `num_heads` heads (HALO_NOTES 2.1): for n a power of
 // two, start = 2^(-(2^-(log2(n) - 3))), lambda_i = start^(i + 1); otherwise the slopes of the
 // nearest lower power of two p, then every other slope of 2p until n are listed. float32 [H].
@@ -68,6 +74,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> chunked_backward(
     const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& decay,
     double scale, const at::Tensor& initial_state, const std::vector<int64_t>& cu_seqlens,
     const at::Tensor& d_o, const at::Tensor& d_final_state, int64_t chunk_size);
+
+// Tests only: when set, the CUDA paths fill their outputs with NaN before the kernels run, so an
+// element a kernel fails to write shows up as a NaN.
+void set_poison_outputs(bool poison);
 
 // The step-by-step recurrence in the dtype of q (initial_state and decay cast to it); returns
 // (o in q's dtype, final_state in the dtype of q).

@@ -1,8 +1,10 @@
-// Plain description of one Lightning Attention problem: pointers, strides and sizes, no ATen
-// types, so future .cu files never include LibTorch headers. lightning_attention.cpp fills it
-// once the arguments are validated; the ATen chunked path reads the sizes and chunk length
-// from it. No CUDA kernel exists yet: the fields are those a chunked forward kernel (prefill
-// and single-step decode, T = 1) needs; a backward kernel will add the gradient pointers.
+// Plain descriptions of Lightning Attention problems: pointers, strides and sizes, no ATen types,
+// so the .cu files never include LibTorch headers. lightning_attention.cpp fills them once the
+// arguments are validated:
+//   LightningAttentionParams  the op as the user called it (also the single-step decode kernel's
+//                             input, T = 1);
+//   LightningSweepParams      one chunked "sweep", the generic recurrence that the forward and
+//                             each of the three backward passes are instances of (see below).
 #pragma once
 
 #include <cstdint>
@@ -49,5 +51,56 @@ struct LightningAttentionParams {
   int64_t chunk_size = 64;  // C: positions per chunk of the chunked algorithm
   LightningAttentionDtype dtype = LightningAttentionDtype::kFloat32;
 };
+
+// One sweep over time, per sequence n, head h, in chunks of C positions taken in processing
+// order r = 0, 1, ... (time t = start + r, or end - 1 - r when `reverse`): with a = exp(-decay[h]),
+// for a chunk of L rows and the state S [Dxy, Dz] (float32) entering it,
+//   out_r = out_scale * sum_{r' <= r} a^(r - r') (x_r . y_r') z_r'
+//         + state_out_scale * a^(r + in_exponent) x_r S
+//   S    <- a^L S + update_scale * sum_r a^(L - 1 - r + update_exponent) y_r^T z_r
+// The forward is (x, y, z) = (q, k, v); the backward is three sweeps: dq = (dO, v, k) forward
+// with S^T, dv = (k, q, dO) and dk = (v, dO, q) in reverse with the state adjoint (lightning_
+// attention.cpp spells out each one's constants).
+struct LightningSweepParams {
+  const void* x = nullptr;  // [B, T, H, Dxy], unit stride in the last dim
+  const void* y = nullptr;  // [B, T, H, Dxy]
+  const void* z = nullptr;  // [B, T, H, Dz]
+  void* out = nullptr;      // [B, T, H, Dz], input dtype
+  int64_t x_batch_stride = 0, x_time_stride = 0, x_head_stride = 0;
+  int64_t y_batch_stride = 0, y_time_stride = 0, y_head_stride = 0;
+  int64_t z_batch_stride = 0, z_time_stride = 0, z_head_stride = 0;
+  int64_t out_batch_stride = 0, out_time_stride = 0, out_head_stride = 0;
+
+  const float* decay = nullptr;  // [H] lambda_h > 0
+  // States, float32, one [Dxy, Dz] block per (n, h) at offset (n * H + h) * Dxy * Dz; element
+  // (i, j) of the block at i * row_stride + j * col_stride (a transposed view is row_stride 1,
+  // col_stride Dxy). initial_state == nullptr means zeros; final_state == nullptr: not written.
+  const float* initial_state = nullptr;
+  int64_t initial_row_stride = 0, initial_col_stride = 0;
+  float* final_state = nullptr;
+  int64_t final_row_stride = 0, final_col_stride = 0;
+
+  const int64_t* cu_seqlens = nullptr;  // [N + 1] on the device, or nullptr (N == B)
+
+  int64_t batch = 0, seqlen = 0, heads = 0, dim_xy = 0, dim_z = 0, num_seqs = 0;
+  bool reverse = false;
+  int in_exponent = 1, update_exponent = 0;
+  float out_scale = 1.f, state_out_scale = 1.f, update_scale = 1.f;
+  LightningAttentionDtype dtype = LightningAttentionDtype::kFloat32;
+};
+
+// Whether the sweep kernel handles these sizes (Dxy and Dz in {64, 128}); the caller also
+// checks 16-byte alignment of pointers and strides. Host-only, no CUDA needed to ask.
+inline bool lightning_sweep_supports(int64_t dim_xy, int64_t dim_z) {
+  auto ok = [](int64_t d) { return d == 64 || d == 128; };
+  return ok(dim_xy) && ok(dim_z);
+}
+
+// Launch on `stream` (a cudaStream_t passed as void*); return the CUDA error code (0 = success).
+// The sweep kernel (chunked, tensor cores for bfloat16 / float16):
+int lightning_sweep_cuda(const LightningSweepParams& params, void* stream);
+// The single-step decode kernel: T == 1, no cu_seqlens; o and final_state set by the caller,
+// final_state = a * initial_state + k^T v and o = scale * q final_state. Any Dk, Dv.
+int lightning_decode_cuda(const LightningAttentionParams& params, void* stream);
 
 }  // namespace halo::ops

@@ -4,6 +4,7 @@
 // multiplied by the weight with one more rounding. Replaces seven ATen kernels per norm.
 #pragma once
 
+#include "ops/common/cuda_dtype.cuh"
 #include "ops/rms_norm/rms_norm_params.h"
 
 #include <cuda_bf16.h>
@@ -12,21 +13,6 @@
 
 namespace halo::ops::kernels {
 
-template <typename T> __device__ __forceinline__ float to_float(T v);
-template <> __device__ __forceinline__ float to_float<float>(float v) { return v; }
-template <> __device__ __forceinline__ float to_float<__nv_bfloat16>(__nv_bfloat16 v) {
-  return __bfloat162float(v);
-}
-template <> __device__ __forceinline__ float to_float<__half>(__half v) { return __half2float(v); }
-
-template <typename T> __device__ __forceinline__ T from_float(float v);
-template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
-template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
-  return __float2bfloat16_rn(v);
-}
-template <> __device__ __forceinline__ __half from_float<__half>(float v) {
-  return __float2half_rn(v);
-}
 
 // VEC elements of T per 16-byte access (VEC = 1: scalar fallback for odd sizes/alignment).
 template <typename T, int VEC>
