@@ -13,10 +13,12 @@
 #include <torch/autograd.h>
 
 #if HALO_WITH_CUDA
+#include <ATen/cuda/CUDAEvent.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #endif
 
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -184,10 +186,40 @@ struct SweepConstants {
   float out_scale, state_out_scale, update_scale;
 };
 
+// How the sequences split into chunks of kLightningCudaChunk: total count, and with packed
+// sequences each one's first chunk number ([N + 1] int64 on the device).
+struct ChunkLayout {
+  int64_t total = 0;
+  at::Tensor offsets;
+};
+
+ChunkLayout chunk_layout(int64_t B, int64_t T, const std::vector<int64_t>& cu_host,
+                         const at::Device& device) {
+  constexpr int64_t C = kLightningCudaChunk;
+  ChunkLayout layout;
+  if (cu_host.empty()) {
+    layout.total = B * ((T + C - 1) / C);
+    return layout;
+  }
+  std::vector<int64_t> offsets{0};
+  for (size_t i = 1; i < cu_host.size(); ++i) {
+    offsets.push_back(offsets.back() + (cu_host[i] - cu_host[i - 1] + C - 1) / C);
+  }
+  layout.total = offsets.back();
+  layout.offsets = at::tensor(offsets, at::kLong).to(device);
+  return layout;
+}
+
 void run_sweep(const char* what, const at::Tensor& x, const at::Tensor& y, const at::Tensor& z,
                const at::Tensor& out, const at::Tensor& decay, const at::Tensor& cu_seqlens,
-               int64_t num_seqs, const SweepStates& st, const SweepConstants& c) {
+               int64_t num_seqs, const ChunkLayout& chunks, const SweepStates& st,
+               const SweepConstants& c) {
+  // [chunks, H, Dxy, Dz] in the input dtype: the state entering each chunk.
+  auto chunk_states = at::empty({chunks.total, x.size(2), x.size(3), z.size(3)}, x.options());
   LightningSweepParams p;
+  p.chunk_states = chunk_states.data_ptr();
+  p.chunk_offsets = chunks.offsets.defined() ? chunks.offsets.data_ptr<int64_t>() : nullptr;
+  p.total_chunks = chunks.total;
   p.x = x.data_ptr(), p.y = y.data_ptr(), p.z = z.data_ptr(), p.out = out.data_ptr();
   p.x_batch_stride = x.stride(0), p.x_time_stride = x.stride(1), p.x_head_stride = x.stride(2);
   p.y_batch_stride = y.stride(0), p.y_time_stride = y.stride(1), p.y_head_stride = y.stride(2);
@@ -221,10 +253,13 @@ void run_sweep(const char* what, const at::Tensor& x, const at::Tensor& y, const
 std::tuple<at::Tensor, at::Tensor> cuda_forward(const at::Tensor& q_in, const at::Tensor& k_in,
                                                 const at::Tensor& v_in, const at::Tensor& decay,
                                                 double scale, const at::Tensor& initial_state,
-                                                const at::Tensor& cu_seqlens, int64_t num_seqs) {
+                                                const at::Tensor& cu_seqlens,
+                                                const std::vector<int64_t>& cu_host,
+                                                int64_t num_seqs) {
   c10::cuda::CUDAGuard guard(q_in.device());
   auto q = aligned_rows(q_in), k = aligned_rows(k_in), v = aligned_rows(v_in);
   const int64_t B = q.size(0), T = q.size(1), H = q.size(2), Dk = q.size(3), Dv = v.size(3);
+  const auto chunks = chunk_layout(B, T, cu_host, q.device());
   auto o = at::empty({B, T, H, Dv}, q.options());
   auto final_state = at::empty({num_seqs, H, Dk, Dv}, q.options().dtype(at::kFloat));
   maybe_poison({o, final_state});
@@ -235,7 +270,8 @@ std::tuple<at::Tensor, at::Tensor> cuda_forward(const at::Tensor& q_in, const at
   }
   st.final_state = final_state, st.final_row_stride = Dv, st.final_col_stride = 1;
   const float s = static_cast<float>(scale);
-  run_sweep("forward", q, k, v, o, decay, cu_seqlens, num_seqs, st, {false, 1, 0, s, s, 1.f});
+  run_sweep("forward", q, k, v, o, decay, cu_seqlens, num_seqs, chunks, st,
+            {false, 1, 0, s, s, 1.f});
   return {o, final_state};
 }
 
@@ -249,11 +285,12 @@ std::tuple<at::Tensor, at::Tensor> cuda_forward(const at::Tensor& q_in, const at
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cuda_backward(
     const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in,
     const at::Tensor& decay, double scale, const at::Tensor& initial_state,
-    const at::Tensor& cu_seqlens, int64_t num_seqs, const at::Tensor& d_o_in,
-    const at::Tensor& d_final_in) {
+    const at::Tensor& cu_seqlens, const std::vector<int64_t>& cu_host, int64_t num_seqs,
+    const at::Tensor& d_o_in, const at::Tensor& d_final_in) {
   c10::cuda::CUDAGuard guard(q_in.device());
   auto q = aligned_rows(q_in), k = aligned_rows(k_in), v = aligned_rows(v_in);
   const int64_t B = q.size(0), T = q.size(1), H = q.size(2), Dk = q.size(3), Dv = v.size(3);
+  const auto chunks = chunk_layout(B, T, cu_host, q.device());
   auto d_o = d_o_in.defined() ? aligned_rows(d_o_in.to(q.scalar_type()))
                               : at::zeros({B, T, H, Dv}, q.options());
   auto d_final = d_final_in.defined() ? d_final_in.to(at::kFloat).contiguous() : at::Tensor();
@@ -265,22 +302,45 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cuda_backward(
   const float s = static_cast<float>(scale);
   const SweepConstants reverse{true, 0, 1, s, 1.f, s};
 
+  // The three sweeps are independent: dk and dq run on side streams beside dv, so their
+  // sequential state passes (each a few CTAs per SM) overlap. Every input was written on the
+  // current stream before `ready`; the current stream waits for both side streams before
+  // returning, so nothing they read or write is freed or reused early.
+  const auto current = c10::cuda::getCurrentCUDAStream();
+  at::cuda::CUDAEvent ready;
+  ready.record(current);
+  const std::array<c10::cuda::CUDAStream, 2> side = {
+      c10::cuda::getStreamFromPool(false, q.device().index()),
+      c10::cuda::getStreamFromPool(false, q.device().index())};
+  std::array<at::cuda::CUDAEvent, 2> done;
+
+  {
+    c10::cuda::CUDAStreamGuard on(side[0]);
+    ready.block(side[0]);
+    SweepStates adjoint_t;  // R^T [Dv, Dk]
+    if (d_final.defined()) adjoint_t.initial = d_final;
+    adjoint_t.initial_row_stride = 1, adjoint_t.initial_col_stride = Dv;
+    run_sweep("backward (dk)", v, d_o, q, dk, decay, cu_seqlens, num_seqs, chunks, adjoint_t,
+              reverse);
+    done[0].record(side[0]);
+  }
+  {
+    c10::cuda::CUDAStreamGuard on(side[1]);
+    ready.block(side[1]);
+    SweepStates state_t;  // S^T [Dv, Dk]
+    if (initial_state.defined()) state_t.initial = initial_state.contiguous();
+    state_t.initial_row_stride = 1, state_t.initial_col_stride = Dv;
+    run_sweep("backward (dq)", d_o, v, k, dq, decay, cu_seqlens, num_seqs, chunks, state_t,
+              {false, 1, 0, s, s, 1.f});
+    done[1].record(side[1]);
+  }
   SweepStates adjoint;  // R [Dk, Dv]
   if (d_final.defined()) adjoint.initial = d_final;
   adjoint.initial_row_stride = Dv, adjoint.initial_col_stride = 1;
   adjoint.final_state = d_initial, adjoint.final_row_stride = Dv, adjoint.final_col_stride = 1;
-  run_sweep("backward (dv)", k, q, d_o, dv, decay, cu_seqlens, num_seqs, adjoint, reverse);
-
-  SweepStates adjoint_t;  // R^T [Dv, Dk]
-  if (d_final.defined()) adjoint_t.initial = d_final;
-  adjoint_t.initial_row_stride = 1, adjoint_t.initial_col_stride = Dv;
-  run_sweep("backward (dk)", v, d_o, q, dk, decay, cu_seqlens, num_seqs, adjoint_t, reverse);
-
-  SweepStates state_t;  // S^T [Dv, Dk]
-  if (initial_state.defined()) state_t.initial = initial_state.contiguous();
-  state_t.initial_row_stride = 1, state_t.initial_col_stride = Dv;
-  run_sweep("backward (dq)", d_o, v, k, dq, decay, cu_seqlens, num_seqs, state_t,
-            {false, 1, 0, s, s, 1.f});
+  run_sweep("backward (dv)", k, q, d_o, dv, decay, cu_seqlens, num_seqs, chunks, adjoint, reverse);
+  done[0].block(current);
+  done[1].block(current);
   return {dq, dk, dv, d_initial};
 }
 
@@ -335,7 +395,8 @@ class LightningAttentionFunction : public torch::autograd::Function<LightningAtt
 #if HALO_WITH_CUDA
     if (lightning_attention_uses_cuda_kernels(q, v)) {
       const int64_t N = offsets.empty() ? q.size(0) : static_cast<int64_t>(offsets.size()) - 1;
-      auto [o, final_state] = cuda_forward(q, k, v, decay, scale, initial_state, cu_seqlens, N);
+      auto [o, final_state] = cuda_forward(q, k, v, decay, scale, initial_state, cu_seqlens,
+                                               offsets, N);
       return {o, final_state};
     }
 #endif
@@ -364,7 +425,7 @@ class LightningAttentionFunction : public torch::autograd::Function<LightningAtt
     if (lightning_attention_uses_cuda_kernels(q, v)) {
       const int64_t N = offsets.empty() ? q.size(0) : static_cast<int64_t>(offsets.size()) - 1;
       std::tie(dq, dk, dv, d_initial) = cuda_backward(q, k, v, decay, scale, initial_state,
-                                                      cu_seqlens, N, grads[0], grads[1]);
+                                                      cu_seqlens, offsets, N, grads[0], grads[1]);
     }
 #endif
     if (!dq.defined()) {

@@ -1,21 +1,16 @@
-// Lightning Attention CUDA kernels (no LibTorch headers):
-//   lightning_sweep_kernel   the chunked recurrence of LightningSweepParams: the forward and the
-//                            three backward passes; one CTA per (sequence, head, Dz slice of W
-//                            columns) walks its sequence chunk by chunk, the [Dxy, W] slice of the
-//                            state in shared memory (float32), so no per-chunk state ever goes to
-//                            global memory; bfloat16 / float16 run their four small matmuls per
-//                            chunk on tensor cores (WMMA 16x16x16, float32 accumulation),
-//                            float32 runs them as plain FMA loops (exact float32, the 1e-4
-//                            tolerance rules out TF32).
+// Lightning Attention CUDA kernels (no LibTorch headers). A sweep (LightningSweepParams: the
+// forward and each of the three backward passes) runs as two kernels:
+//   lightning_state_kernel   one CTA per (sequence, head, slice of W state columns) walks the
+//                            sequence chunk by chunk with its [Dxy, W] slice of the state in
+//                            shared memory (float32): stores the state entering each chunk in
+//                            the workspace (input dtype), then S = a^L S + Y^T Zk. The only
+//                            sequential part, kept to one small matmul per chunk.
+//   lightning_output_kernel  one CTA per (chunk, head, slice of WO output columns), all chunks
+//                            at once: P = X Y^T, Pb = P * a^(r - r2) (r2 <= r),
+//                            out = out_scale Pb Z + state_out_scale a^(r + e_in) X S_entry.
+// bfloat16 / float16 run the matmuls on tensor cores (WMMA 16x16x16, float32 accumulation);
+// float32 runs them as FMA loops (exact float32: the 1e-4 tolerance rules out TF32).
 //   lightning_decode_kernel  one step (T = 1) with a state: S' = a S + k^T v, o = scale q S'.
-//
-// Per chunk of C rows (r: output row, r2: input row, processing order), in smem:
-//   a) P = X Y^T                      [C, C] float32   (rows r2 > r are never read)
-//   b) Pb = P * a^(r - r2) (r2 <= r)  [C, C] in T     Zk = a^(L-1-r2+e_out) * update_scale * Z
-//   c) O1 = Pb Z, O2 = X Sb           [C, W] float32   d) S = a^L S + Y^T Zk   [Dxy, W] float32
-//   e) out = out_scale O1 + state_out_scale a^(r + e_in) O2 -> global;  Sb = T(S)
-// The next chunk's X, Y, Z are fetched with cp.async while the current one computes (16-bit
-// types; float32 has no room for two buffers at W = 16 and is not the speed path).
 #pragma once
 
 #include "ops/common/cuda_dtype.cuh"
@@ -31,33 +26,47 @@
 
 namespace halo::ops::kernels {
 
-// Shared-memory layout of one sweep CTA; every region starts 128-byte aligned and every row is
-// padded (8 16-bit or 4 float elements) against bank conflicts while keeping WMMA's 32-byte
-// tile alignment.
-template <typename T, int DXY, int W, int C, int NBUF>
-struct SweepSmem {
-  static constexpr int kPadT = 16 / sizeof(T);
-  static constexpr int kPadF = 4;
-  static constexpr int kLdXY = DXY + kPadT;  // X, Y rows
-  static constexpr int kLdZ = W + kPadT;     // Z, Zk rows
-  static constexpr int kLdP = C + kPadF;     // P (float)
-  static constexpr int kLdPb = C + kPadT;    // Pb (T)
-  static constexpr int kLdO = W + kPadF;     // O1, O2, S (float)
-  static constexpr int kLdSb = W + kPadT;    // Sb (T)
+__host__ __device__ constexpr size_t align128(size_t n) { return (n + 127) / 128 * 128; }
 
-  static constexpr size_t align(size_t n) { return (n + 127) / 128 * 128; }
+// Row paddings (8 16-bit or 4 float elements) against bank conflicts that keep WMMA's 32-byte
+// tile alignment; every smem region starts 128-byte aligned.
+template <typename T>
+struct Pad {
+  static constexpr int kT = 16 / sizeof(T);
+  static constexpr int kF = 4;
+};
+
+// Shared memory of the state pass: STAGES buffers of Y [C, RT] and Z [C, W] in flight.
+template <typename T, int RT, int W, int C, int STAGES>
+struct StateSmem {
+  static constexpr int kLdY = RT + Pad<T>::kT, kLdZ = W + Pad<T>::kT, kLdS = W + Pad<T>::kF;
+  static constexpr size_t kY = 0;
+  static constexpr size_t kZ = kY + align128(sizeof(T) * STAGES * C * kLdY);
+  static constexpr size_t kS = kZ + align128(sizeof(T) * STAGES * C * kLdZ);
+  static constexpr size_t kZk = kS + align128(sizeof(float) * RT * kLdS);
+  static constexpr size_t kPow = kZk + align128(sizeof(T) * C * kLdZ);
+  static constexpr size_t kBytes = kPow + align128(sizeof(float) * (C + 2));
+};
+
+// Shared memory of the output pass. Pb reuses Y's space, O1 P's and O2 X's once they are dead:
+// 80 KB for bfloat16 at Dxy 128, WO 64 (two CTAs per SM).
+template <typename T, int DXY, int WO, int C>
+struct OutputSmem {
+  static constexpr int kLdX = DXY + Pad<T>::kT, kLdZ = WO + Pad<T>::kT, kLdP = C + Pad<T>::kF,
+                       kLdPb = C + Pad<T>::kT, kLdO = WO + Pad<T>::kF;
+  static_assert(kLdPb <= kLdX, "Pb must fit in Y's space");
   static constexpr size_t kX = 0;
-  static constexpr size_t kY = kX + align(sizeof(T) * NBUF * C * kLdXY);
-  static constexpr size_t kZ = kY + align(sizeof(T) * NBUF * C * kLdXY);
-  static constexpr size_t kScratch = kZ + align(sizeof(T) * NBUF * C * kLdZ);
-  static constexpr size_t kScratchBytes =
-      sizeof(float) * (C * kLdP > 2 * C * kLdO ? C * kLdP : 2 * C * kLdO);
-  static constexpr size_t kPb = kScratch + align(kScratchBytes);
-  static constexpr size_t kS = kPb + align(sizeof(T) * C * kLdPb);
-  static constexpr size_t kSb = kS + align(sizeof(float) * DXY * kLdO);
-  static constexpr size_t kZk = kSb + align(sizeof(T) * DXY * kLdSb);
-  static constexpr size_t kPow = kZk + align(sizeof(T) * C * kLdZ);
-  static constexpr size_t kBytes = kPow + align(sizeof(float) * (C + 2));
+  static constexpr size_t kY = kX + align128(sizeof(T) * C * kLdX);  // Y, then Pb
+  static constexpr size_t kZ = kY + align128(sizeof(T) * C * kLdX);
+  static constexpr size_t kS = kZ + align128(sizeof(T) * C * kLdZ);
+  static constexpr size_t kScratch = kS + align128(sizeof(T) * DXY * kLdZ);  // P, then O
+  static constexpr size_t kScratchBytes = sizeof(float) * (kLdP > kLdO ? C * kLdP : C * kLdO);
+  static constexpr size_t kPow = kScratch + align128(kScratchBytes);
+  // O2 [C, kLdO] float goes over X when it fits (Dxy 128), else after everything (Dxy 64).
+  static constexpr bool kO2OverX = sizeof(float) * kLdO <= sizeof(T) * kLdX;
+  static constexpr size_t kO2 = kO2OverX ? kX : kPow + align128(sizeof(float) * (C + 2));
+  static constexpr size_t kBytes =
+      kO2OverX ? kPow + align128(sizeof(float) * (C + 2)) : kO2 + align128(sizeof(float) * C * kLdO);
 };
 
 // 16-byte copy global -> shared, asynchronous (sm_80+).
@@ -71,14 +80,15 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
-// Loads `rows_valid` rows of COLS elements of T (row r at src + time(r) * time_stride) into a
-// [C, LD] smem tile; rows past rows_valid are zero-filled, so partial chunks need no masks.
-template <typename T, int C, int COLS, int LD, int NT>
+// Loads `rows_valid` rows of COLS elements of T (row r at src + (first_time + time_step * r) *
+// time_stride) into a [ROWS, LD] smem tile; rows past rows_valid are zero-filled, so partial
+// chunks need no masks.
+template <typename T, int ROWS, int COLS, int LD, int NT>
 __device__ __forceinline__ void load_rows(T* dst, const T* src, int64_t time_stride,
                                           int64_t first_time, int64_t time_step, int rows_valid) {
   constexpr int kVecPerRow = COLS * static_cast<int>(sizeof(T)) / 16;
   constexpr int kElemsPerVec = 16 / sizeof(T);
-  for (int idx = threadIdx.x; idx < C * kVecPerRow; idx += NT) {
+  for (int idx = threadIdx.x; idx < ROWS * kVecPerRow; idx += NT) {
     const int r = idx / kVecPerRow, v = idx % kVecPerRow;
     T* d = dst + r * LD + v * kElemsPerVec;
     if (r < rows_valid) {
@@ -89,230 +99,324 @@ __device__ __forceinline__ void load_rows(T* dst, const T* src, int64_t time_str
   }
 }
 
-template <typename T, int DXY, int W, int C, int NWARPS, int NBUF>
-__global__ void __launch_bounds__(NWARPS * 32)
-    lightning_sweep_kernel(const LightningSweepParams p) {
+// Where sequence n lives: batch entry b, rows [start, start + len); and its first chunk's number.
+struct SeqSpan {
+  int64_t b, start, len, first_chunk;
+};
+__device__ __forceinline__ SeqSpan seq_span(const LightningSweepParams& p, int64_t n, int C) {
+  if (p.cu_seqlens == nullptr) {
+    return {n, 0, p.seqlen, n * ((p.seqlen + C - 1) / C)};
+  }
+  return {0, p.cu_seqlens[n], p.cu_seqlens[n + 1] - p.cu_seqlens[n], p.chunk_offsets[n]};
+}
+
+// Time of processing row 0 of chunk c of a sequence, and the step between rows.
+__device__ __forceinline__ int64_t chunk_first_time(const LightningSweepParams& p,
+                                                    const SeqSpan& s, int64_t c, int C) {
+  return p.reverse ? s.start + s.len - 1 - c * C : s.start + c * C;
+}
+
+// One CTA per (sequence, head, block of RT state rows, block of W state columns); one warp per
+// 16 x 16 tile of the block, so NWARPS = (RT / 16) * (W / 16). The loads run STAGES - 1 chunks
+// ahead: measured on H100 (2026-11-28) with one chunk of lookahead the walk waited on memory at
+// 2.4 us per chunk (1 x 16384, ncu).
+template <typename T, int RT, int W, int C, int STAGES>
+__global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
+    lightning_state_kernel(const LightningSweepParams p) {
   namespace wmma = nvcuda::wmma;
-  using L = SweepSmem<T, DXY, W, C, NBUF>;
-  constexpr int NT = NWARPS * 32;
+  using L = StateSmem<T, RT, W, C, STAGES>;
+  constexpr int NWARPS = (RT / 16) * (W / 16), NT = NWARPS * 32;
   constexpr bool kTensorCores = !std::is_same<T, float>::value;
   extern __shared__ __align__(128) unsigned char smem[];
-  T* sx = reinterpret_cast<T*>(smem + L::kX);
   T* sy = reinterpret_cast<T*>(smem + L::kY);
   T* sz = reinterpret_cast<T*>(smem + L::kZ);
-  float* scratch = reinterpret_cast<float*>(smem + L::kScratch);  // P, then O1 | O2
-  T* pb = reinterpret_cast<T*>(smem + L::kPb);
   float* ss = reinterpret_cast<float*>(smem + L::kS);
-  T* sb = reinterpret_cast<T*>(smem + L::kSb);
   T* zk = reinterpret_cast<T*>(smem + L::kZk);
   float* pw = reinterpret_cast<float*>(smem + L::kPow);
-  float* o1 = scratch;
-  float* o2 = scratch + C * L::kLdO;
 
   const int tid = threadIdx.x, warp = tid / 32;
-  const int64_t num_slices = p.dim_z / W;
-  const int64_t slice = blockIdx.x % num_slices;
-  const int64_t h = (blockIdx.x / num_slices) % p.heads;
-  const int64_t n = blockIdx.x / (num_slices * p.heads);
-  const int64_t col0 = slice * W;
-
-  // The sequence: rows [start, start + len) of batch entry b.
-  int64_t b = n, start = 0, len = p.seqlen;
-  if (p.cu_seqlens != nullptr) {
-    b = 0;
-    start = p.cu_seqlens[n];
-    len = p.cu_seqlens[n + 1] - start;
-  }
-  const T* xb = static_cast<const T*>(p.x) + b * p.x_batch_stride + h * p.x_head_stride;
-  const T* yb = static_cast<const T*>(p.y) + b * p.y_batch_stride + h * p.y_head_stride;
-  const T* zb = static_cast<const T*>(p.z) + b * p.z_batch_stride + h * p.z_head_stride + col0;
-  T* outb = static_cast<T*>(p.out) + b * p.out_batch_stride + h * p.out_head_stride + col0;
+  const int64_t col_blocks = p.dim_z / W, row_blocks = p.dim_xy / RT;
+  int64_t rest = blockIdx.x;
+  const int64_t col0 = (rest % col_blocks) * W;
+  rest /= col_blocks;
+  const int64_t row0 = (rest % row_blocks) * RT;
+  rest /= row_blocks;
+  const int64_t h = rest % p.heads, n = rest / p.heads;
+  const SeqSpan span = seq_span(p, n, C);
+  const T* yb =
+      static_cast<const T*>(p.y) + span.b * p.y_batch_stride + h * p.y_head_stride + row0;
+  const T* zb =
+      static_cast<const T*>(p.z) + span.b * p.z_batch_stride + h * p.z_head_stride + col0;
+  T* states = static_cast<T*>(p.chunk_states);
   const int64_t time_step = p.reverse ? -1 : 1;
-  auto first_time = [&](int64_t chunk) {  // time of processing row 0 of `chunk`
-    return p.reverse ? start + len - 1 - chunk * C : start + chunk * C;
-  };
-  const int64_t num_chunks = (len + C - 1) / C;
+  const int64_t num_chunks = (span.len + C - 1) / C;
 
-  // Decay powers a^i, i = 0..C+1, and the entering state.
   const float lambda = p.decay[h];
   for (int i = tid; i < C + 2; i += NT) pw[i] = expf(-lambda * static_cast<float>(i));
   const int64_t state_base = (n * p.heads + h) * p.dim_xy * p.dim_z;
-  for (int idx = tid; idx < DXY * W; idx += NT) {
+  for (int idx = tid; idx < RT * W; idx += NT) {
     const int i = idx / W, j = idx % W;
-    float s = 0.f;
-    if (p.initial_state != nullptr) {
-      s = p.initial_state[state_base + i * p.initial_row_stride + (col0 + j) * p.initial_col_stride];
-    }
-    ss[i * L::kLdO + j] = s;
-    sb[i * L::kLdSb + j] = from_float<T>(s);
+    ss[i * L::kLdS + j] =
+        p.initial_state != nullptr
+            ? p.initial_state[state_base + (row0 + i) * p.initial_row_stride +
+                              (col0 + j) * p.initial_col_stride]
+            : 0.f;
   }
 
-  auto fetch = [&](int64_t chunk, int buf) {
-    const int64_t left = len - chunk * C;
-    const int rows = static_cast<int>(left < C ? left : C);
-    const int64_t t0 = first_time(chunk);
-    load_rows<T, C, DXY, L::kLdXY, NT>(sx + buf * C * L::kLdXY, xb, p.x_time_stride, t0, time_step,
-                                       rows);
-    load_rows<T, C, DXY, L::kLdXY, NT>(sy + buf * C * L::kLdXY, yb, p.y_time_stride, t0, time_step,
-                                       rows);
-    load_rows<T, C, W, L::kLdZ, NT>(sz + buf * C * L::kLdZ, zb, p.z_time_stride, t0, time_step,
-                                    rows);
+  auto fetch = [&](int64_t c) {  // always commits a group, empty past the end
+    if (c < num_chunks) {
+      const int buf = static_cast<int>(c % STAGES);
+      const int64_t left = span.len - c * C;
+      const int rows = static_cast<int>(left < C ? left : C);
+      const int64_t t0 = chunk_first_time(p, span, c, C);
+      load_rows<T, C, RT, L::kLdY, NT>(sy + buf * C * L::kLdY, yb, p.y_time_stride, t0,
+                                       time_step, rows);
+      load_rows<T, C, W, L::kLdZ, NT>(sz + buf * C * L::kLdZ, zb, p.z_time_stride, t0,
+                                      time_step, rows);
+    }
     cp_async_commit();
   };
-  if (num_chunks > 0) fetch(0, 0);
+  for (int c = 0; c < STAGES - 1; ++c) fetch(c);
 
-  for (int64_t chunk = 0; chunk < num_chunks; ++chunk) {
-    const int buf = NBUF == 2 ? static_cast<int>(chunk & 1) : 0;
-    if (NBUF == 1 && chunk > 0) fetch(chunk, 0);  // the previous chunk's reads ended at a barrier
-    if (NBUF == 2 && chunk + 1 < num_chunks) {
-      fetch(chunk + 1, buf ^ 1);
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
+  for (int64_t c = 0; c < num_chunks; ++c) {
+    fetch(c + STAGES - 1);  // into the buffer chunk c - 1 used (released by the last barrier)
+    cp_async_wait<STAGES - 1>();
     __syncthreads();
-    const T* X = sx + buf * C * L::kLdXY;
-    const T* Y = sy + buf * C * L::kLdXY;
+    const int buf = static_cast<int>(c % STAGES);
+    const T* Y = sy + buf * C * L::kLdY;
     const T* Z = sz + buf * C * L::kLdZ;
-    const int64_t left = len - chunk * C;
+    const int64_t left = span.len - c * C;
     const int rows = static_cast<int>(left < C ? left : C);
 
-    // a) P = X Y^T on and below the diagonal.
-    if constexpr (kTensorCores) {
-      constexpr int kTiles = C / 16;
-      for (int tile = warp; tile < kTiles * kTiles; tile += NWARPS) {
-        const int ti = tile / kTiles, tj = tile % kTiles;
-        if (tj > ti) continue;
-        wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-        wmma::fill_fragment(acc, 0.f);
-#pragma unroll
-        for (int kk = 0; kk < DXY / 16; ++kk) {
-          wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
-          wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> fb;
-          wmma::load_matrix_sync(fa, X + ti * 16 * L::kLdXY + kk * 16, L::kLdXY);
-          wmma::load_matrix_sync(fb, Y + tj * 16 * L::kLdXY + kk * 16, L::kLdXY);
-          wmma::mma_sync(acc, fa, fb, acc);
-        }
-        wmma::store_matrix_sync(scratch + ti * 16 * L::kLdP + tj * 16, acc, L::kLdP,
-                                wmma::mem_row_major);
-      }
-    } else {
-      for (int idx = tid; idx < C * C; idx += NT) {
-        const int r = idx / C, r2 = idx % C;
-        if (r2 > r) continue;
-        float acc = 0.f;
-#pragma unroll 8
-        for (int kk = 0; kk < DXY; ++kk) {
-          acc += to_float(X[r * L::kLdXY + kk]) * to_float(Y[r2 * L::kLdXY + kk]);
-        }
-        scratch[r * L::kLdP + r2] = acc;
-      }
-    }
-    __syncthreads();
-
-    // b) decay and mask P; scale Z rows for the state update.
-    for (int idx = tid; idx < C * C; idx += NT) {
-      const int r = idx / C, r2 = idx % C;
-      const float v = r2 <= r ? scratch[r * L::kLdP + r2] * pw[r - r2] : 0.f;
-      pb[r * L::kLdPb + r2] = from_float<T>(v);
+    // The state entering this chunk, for the output pass; Z rows scaled for the update.
+    T* entry = states + ((span.first_chunk + c) * p.heads + h) * p.dim_xy * p.dim_z +
+               row0 * p.dim_z + col0;
+    for (int idx = tid; idx < RT * W; idx += NT) {
+      const int i = idx / W, j = idx % W;
+      entry[i * p.dim_z + j] = from_float<T>(ss[i * L::kLdS + j]);
     }
     for (int idx = tid; idx < C * W; idx += NT) {
       const int r = idx / W, j = idx % W;
-      const float f =
-          r < rows ? pw[rows - 1 - r + p.update_exponent] * p.update_scale : 0.f;
+      const float f = r < rows ? pw[rows - 1 - r + p.update_exponent] * p.update_scale : 0.f;
       zk[r * L::kLdZ + j] = from_float<T>(to_float(Z[r * L::kLdZ + j]) * f);
     }
     __syncthreads();
 
-    // c) O1 = Pb Z, O2 = X Sb;  d) S = a^L S + Y^T Zk.
+    // S = a^L S + Y^T Zk, one 16 x 16 tile per warp.
     const float a_chunk = pw[rows];
     if constexpr (kTensorCores) {
-      constexpr int kRowTiles = C / 16, kColTiles = W / 16, kStateTiles = DXY / 16;
-      constexpr int kOut = kRowTiles * kColTiles;
-      for (int tile = warp; tile < 2 * kOut + kStateTiles * kColTiles; tile += NWARPS) {
-        wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-        if (tile < kOut) {  // O1 tile (ti, tj): causal, so k-tiles beyond ti are zero
-          const int ti = tile / kColTiles, tj = tile % kColTiles;
-          wmma::fill_fragment(acc, 0.f);
-          for (int kk = 0; kk <= ti; ++kk) {
-            wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
-            wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
-            wmma::load_matrix_sync(fa, pb + ti * 16 * L::kLdPb + kk * 16, L::kLdPb);
-            wmma::load_matrix_sync(fb, Z + kk * 16 * L::kLdZ + tj * 16, L::kLdZ);
-            wmma::mma_sync(acc, fa, fb, acc);
-          }
-          wmma::store_matrix_sync(o1 + ti * 16 * L::kLdO + tj * 16, acc, L::kLdO,
-                                  wmma::mem_row_major);
-        } else if (tile < 2 * kOut) {  // O2 tile
-          const int t = tile - kOut, ti = t / kColTiles, tj = t % kColTiles;
-          wmma::fill_fragment(acc, 0.f);
+      constexpr int kColTiles = W / 16;
+      const int si = warp / kColTiles, tj = warp % kColTiles;
+      float* s_tile = ss + si * 16 * L::kLdS + tj * 16;
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+      wmma::load_matrix_sync(acc, s_tile, L::kLdS, wmma::mem_row_major);
 #pragma unroll
-          for (int kk = 0; kk < DXY / 16; ++kk) {
-            wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
-            wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
-            wmma::load_matrix_sync(fa, X + ti * 16 * L::kLdXY + kk * 16, L::kLdXY);
-            wmma::load_matrix_sync(fb, sb + kk * 16 * L::kLdSb + tj * 16, L::kLdSb);
-            wmma::mma_sync(acc, fa, fb, acc);
-          }
-          wmma::store_matrix_sync(o2 + ti * 16 * L::kLdO + tj * 16, acc, L::kLdO,
-                                  wmma::mem_row_major);
-        } else {  // state tile (si, tj): rows si*16.. of S
-          const int t = tile - 2 * kOut, si = t / kColTiles, tj = t % kColTiles;
-          float* s_tile = ss + si * 16 * L::kLdO + tj * 16;
-          wmma::load_matrix_sync(acc, s_tile, L::kLdO, wmma::mem_row_major);
+      for (int e = 0; e < acc.num_elements; ++e) acc.x[e] *= a_chunk;
 #pragma unroll
-          for (int e = 0; e < acc.num_elements; ++e) acc.x[e] *= a_chunk;
-#pragma unroll
-          for (int kk = 0; kk < C / 16; ++kk) {
-            // A = Y^T: element (m, k) = Y[k][m], i.e. Y read column-major.
-            wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::col_major> fa;
-            wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
-            wmma::load_matrix_sync(fa, Y + kk * 16 * L::kLdXY + si * 16, L::kLdXY);
-            wmma::load_matrix_sync(fb, zk + kk * 16 * L::kLdZ + tj * 16, L::kLdZ);
-            wmma::mma_sync(acc, fa, fb, acc);
-          }
-          wmma::store_matrix_sync(s_tile, acc, L::kLdO, wmma::mem_row_major);
-        }
+      for (int kk = 0; kk < C / 16; ++kk) {
+        // A = Y^T: element (m, k) = Y[k][m], i.e. Y read column-major.
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::col_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
+        wmma::load_matrix_sync(fa, Y + kk * 16 * L::kLdY + si * 16, L::kLdY);
+        wmma::load_matrix_sync(fb, zk + kk * 16 * L::kLdZ + tj * 16, L::kLdZ);
+        wmma::mma_sync(acc, fa, fb, acc);
       }
+      wmma::store_matrix_sync(s_tile, acc, L::kLdS, wmma::mem_row_major);
     } else {
-      for (int idx = tid; idx < C * W; idx += NT) {
-        const int r = idx / W, j = idx % W;
-        float a1 = 0.f, a2 = 0.f;
-        for (int r2 = 0; r2 <= r; ++r2) a1 += to_float(pb[r * L::kLdPb + r2]) * to_float(Z[r2 * L::kLdZ + j]);
-        for (int kk = 0; kk < DXY; ++kk) a2 += to_float(X[r * L::kLdXY + kk]) * to_float(sb[kk * L::kLdSb + j]);
-        o1[r * L::kLdO + j] = a1;
-        o2[r * L::kLdO + j] = a2;
-      }
-      for (int idx = tid; idx < DXY * W; idx += NT) {
+      for (int idx = tid; idx < RT * W; idx += NT) {
         const int i = idx / W, j = idx % W;
-        float acc = ss[i * L::kLdO + j] * a_chunk;
-        for (int r2 = 0; r2 < C; ++r2) acc += to_float(Y[r2 * L::kLdXY + i]) * to_float(zk[r2 * L::kLdZ + j]);
-        ss[i * L::kLdO + j] = acc;
+        float acc = ss[i * L::kLdS + j] * a_chunk;
+        for (int r = 0; r < C; ++r) {
+          acc += to_float(Y[r * L::kLdY + i]) * to_float(zk[r * L::kLdZ + j]);
+        }
+        ss[i * L::kLdS + j] = acc;
       }
-    }
-    __syncthreads();
-
-    // e) outputs of this chunk; the bf16/f16 copy of the state for the next chunk's O2.
-    const int64_t t0 = first_time(chunk);
-    for (int idx = tid; idx < rows * W; idx += NT) {
-      const int r = idx / W, j = idx % W;
-      const float v = p.out_scale * o1[r * L::kLdO + j] +
-                      p.state_out_scale * pw[r + p.in_exponent] * o2[r * L::kLdO + j];
-      outb[(t0 + time_step * r) * p.out_time_stride + j] = from_float<T>(v);
-    }
-    for (int idx = tid; idx < DXY * W; idx += NT) {
-      const int i = idx / W, j = idx % W;
-      sb[i * L::kLdSb + j] = from_float<T>(ss[i * L::kLdO + j]);
     }
     __syncthreads();
   }
+  cp_async_wait<0>();
 
   if (p.final_state != nullptr) {
-    for (int idx = tid; idx < DXY * W; idx += NT) {
+    for (int idx = tid; idx < RT * W; idx += NT) {
       const int i = idx / W, j = idx % W;
-      p.final_state[state_base + i * p.final_row_stride + (col0 + j) * p.final_col_stride] =
-          ss[i * L::kLdO + j];
+      p.final_state[state_base + (row0 + i) * p.final_row_stride +
+                    (col0 + j) * p.final_col_stride] = ss[i * L::kLdS + j];
     }
+  }
+}
+
+template <typename T, int DXY, int WO, int C, int NWARPS>
+__global__ void __launch_bounds__(NWARPS * 32)
+    lightning_output_kernel(const LightningSweepParams p) {
+  namespace wmma = nvcuda::wmma;
+  using L = OutputSmem<T, DXY, WO, C>;
+  constexpr int NT = NWARPS * 32;
+  constexpr bool kTensorCores = !std::is_same<T, float>::value;
+  extern __shared__ __align__(128) unsigned char smem[];
+  T* X = reinterpret_cast<T*>(smem + L::kX);
+  T* Y = reinterpret_cast<T*>(smem + L::kY);
+  T* Z = reinterpret_cast<T*>(smem + L::kZ);
+  T* S = reinterpret_cast<T*>(smem + L::kS);
+  float* scratch = reinterpret_cast<float*>(smem + L::kScratch);  // P, then O
+  T* pb = Y;                                                       // once P is computed
+  float* pw = reinterpret_cast<float*>(smem + L::kPow);
+
+  const int tid = threadIdx.x, warp = tid / 32;
+  const int64_t num_slices = p.dim_z / WO;
+  const int64_t slice = blockIdx.x % num_slices;
+  const int64_t h = (blockIdx.x / num_slices) % p.heads;
+  const int64_t g = blockIdx.x / (num_slices * p.heads);  // global chunk number
+  // Its sequence: n with chunk_offsets[n] <= g < chunk_offsets[n + 1] (binary search; empty
+  // sequences own no chunk).
+  int64_t n;
+  if (p.chunk_offsets == nullptr) {
+    n = g / ((p.seqlen + C - 1) / C);
+  } else {
+    int64_t lo = 0, hi = p.num_seqs;  // invariant: offsets[lo] <= g < offsets[hi]
+    while (hi - lo > 1) {
+      const int64_t mid = (lo + hi) / 2;
+      if (p.chunk_offsets[mid] <= g) lo = mid; else hi = mid;
+    }
+    n = lo;
+  }
+  const SeqSpan span = seq_span(p, n, C);
+  const int64_t c = g - span.first_chunk;
+  const int64_t col0 = slice * WO;
+  const int64_t left = span.len - c * C;
+  const int rows = static_cast<int>(left < C ? left : C);
+  const int64_t t0 = chunk_first_time(p, span, c, C);
+  const int64_t time_step = p.reverse ? -1 : 1;
+
+  const T* xb = static_cast<const T*>(p.x) + span.b * p.x_batch_stride + h * p.x_head_stride;
+  const T* yb = static_cast<const T*>(p.y) + span.b * p.y_batch_stride + h * p.y_head_stride;
+  const T* zb =
+      static_cast<const T*>(p.z) + span.b * p.z_batch_stride + h * p.z_head_stride + col0;
+  load_rows<T, C, DXY, L::kLdX, NT>(X, xb, p.x_time_stride, t0, time_step, rows);
+  load_rows<T, C, DXY, L::kLdX, NT>(Y, yb, p.y_time_stride, t0, time_step, rows);
+  load_rows<T, C, WO, L::kLdZ, NT>(Z, zb, p.z_time_stride, t0, time_step, rows);
+  const T* entry =
+      static_cast<const T*>(p.chunk_states) + (g * p.heads + h) * p.dim_xy * p.dim_z + col0;
+  load_rows<T, DXY, WO, L::kLdZ, NT>(S, entry, p.dim_z, 0, 1, DXY);
+  cp_async_commit();
+  const float lambda = p.decay[h];
+  for (int i = tid; i < C + 2; i += NT) pw[i] = expf(-lambda * static_cast<float>(i));
+  cp_async_wait<0>();
+  __syncthreads();
+
+  // P = X Y^T on and below the diagonal.
+  if constexpr (kTensorCores) {
+    constexpr int kTiles = C / 16;
+    for (int tile = warp; tile < kTiles * kTiles; tile += NWARPS) {
+      const int ti = tile / kTiles, tj = tile % kTiles;
+      if (tj > ti) continue;
+      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+      wmma::fill_fragment(acc, 0.f);
+#pragma unroll
+      for (int kk = 0; kk < DXY / 16; ++kk) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> fb;
+        wmma::load_matrix_sync(fa, X + ti * 16 * L::kLdX + kk * 16, L::kLdX);
+        wmma::load_matrix_sync(fb, Y + tj * 16 * L::kLdX + kk * 16, L::kLdX);
+        wmma::mma_sync(acc, fa, fb, acc);
+      }
+      wmma::store_matrix_sync(scratch + ti * 16 * L::kLdP + tj * 16, acc, L::kLdP,
+                              wmma::mem_row_major);
+    }
+  } else {
+    for (int idx = tid; idx < C * C; idx += NT) {
+      const int r = idx / C, r2 = idx % C;
+      if (r2 > r) continue;
+      float acc = 0.f;
+      for (int kk = 0; kk < DXY; ++kk) {
+        acc += to_float(X[r * L::kLdX + kk]) * to_float(Y[r2 * L::kLdX + kk]);
+      }
+      scratch[r * L::kLdP + r2] = acc;
+    }
+  }
+  __syncthreads();
+  // Pb = out_scale * P * a^(r - r2) (r2 <= r), written over Y.
+  for (int idx = tid; idx < C * C; idx += NT) {
+    const int r = idx / C, r2 = idx % C;
+    const float v = r2 <= r ? p.out_scale * scratch[r * L::kLdP + r2] * pw[r - r2] : 0.f;
+    pb[r * L::kLdPb + r2] = from_float<T>(v);
+  }
+  __syncthreads();
+
+  // O1 = Pb Z (into P's space) and O2 = X S (into X's space once every warp is done with X, when
+  // it fits); out = O1 + state_out_scale a^(r + e_in) O2.
+  float* o1 = scratch;
+  float* o2 = reinterpret_cast<float*>(smem + L::kO2);
+  if constexpr (kTensorCores) {
+    constexpr int kColTiles = WO / 16, kTiles = (C / 16) * kColTiles;
+    constexpr int kPerWarp = (kTiles + NWARPS - 1) / NWARPS;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc1[kPerWarp], acc2[kPerWarp];
+#pragma unroll
+    for (int u = 0; u < kPerWarp; ++u) {
+      const int tile = warp + u * NWARPS;
+      if (tile >= kTiles) break;
+      const int ti = tile / kColTiles, tj = tile % kColTiles;
+      wmma::fill_fragment(acc1[u], 0.f);
+      wmma::fill_fragment(acc2[u], 0.f);
+      for (int kk = 0; kk <= ti; ++kk) {  // causal: Pb's k-tiles beyond ti are zero
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
+        wmma::load_matrix_sync(fa, pb + ti * 16 * L::kLdPb + kk * 16, L::kLdPb);
+        wmma::load_matrix_sync(fb, Z + kk * 16 * L::kLdZ + tj * 16, L::kLdZ);
+        wmma::mma_sync(acc1[u], fa, fb, acc1[u]);
+      }
+#pragma unroll
+      for (int kk = 0; kk < DXY / 16; ++kk) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
+        wmma::load_matrix_sync(fa, X + ti * 16 * L::kLdX + kk * 16, L::kLdX);
+        wmma::load_matrix_sync(fb, S + kk * 16 * L::kLdZ + tj * 16, L::kLdZ);
+        wmma::mma_sync(acc2[u], fa, fb, acc2[u]);
+      }
+    }
+    __syncthreads();  // X is dead
+#pragma unroll
+    for (int u = 0; u < kPerWarp; ++u) {
+      const int tile = warp + u * NWARPS;
+      if (tile >= kTiles) break;
+      const int ti = tile / kColTiles, tj = tile % kColTiles;
+      wmma::store_matrix_sync(o1 + ti * 16 * L::kLdO + tj * 16, acc1[u], L::kLdO,
+                              wmma::mem_row_major);
+      wmma::store_matrix_sync(o2 + ti * 16 * L::kLdO + tj * 16, acc2[u], L::kLdO,
+                              wmma::mem_row_major);
+    }
+  } else {
+    float a1[(C * WO + NT - 1) / NT], a2[(C * WO + NT - 1) / NT];
+#pragma unroll
+    for (int u = 0; u < (C * WO + NT - 1) / NT; ++u) {
+      const int idx = tid + u * NT;
+      a1[u] = a2[u] = 0.f;
+      if (idx >= C * WO) break;
+      const int r = idx / WO, j = idx % WO;
+      for (int r2 = 0; r2 <= r; ++r2) {
+        a1[u] += to_float(pb[r * L::kLdPb + r2]) * to_float(Z[r2 * L::kLdZ + j]);
+      }
+      for (int kk = 0; kk < DXY; ++kk) {
+        a2[u] += to_float(X[r * L::kLdX + kk]) * to_float(S[kk * L::kLdZ + j]);
+      }
+    }
+    __syncthreads();  // X is dead
+#pragma unroll
+    for (int u = 0; u < (C * WO + NT - 1) / NT; ++u) {
+      const int idx = tid + u * NT;
+      if (idx >= C * WO) break;
+      const int r = idx / WO, j = idx % WO;
+      o1[r * L::kLdO + j] = a1[u];
+      o2[r * L::kLdO + j] = a2[u];
+    }
+  }
+  __syncthreads();
+
+  T* outb = static_cast<T*>(p.out) + span.b * p.out_batch_stride + h * p.out_head_stride + col0;
+  for (int idx = tid; idx < rows * WO; idx += NT) {
+    const int r = idx / WO, j = idx % WO;
+    const float v =
+        o1[r * L::kLdO + j] + p.state_out_scale * pw[r + p.in_exponent] * o2[r * L::kLdO + j];
+    outb[(t0 + time_step * r) * p.out_time_stride + j] = from_float<T>(v);
   }
 }
 

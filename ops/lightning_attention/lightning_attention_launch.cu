@@ -1,11 +1,12 @@
-// Launchers of the Lightning Attention kernels: map the runtime dtype, Dxy and slice width onto
-// template instances, size the grid and shared memory, and report the launch status.
+// Launchers of the Lightning Attention kernels: map the runtime dtype, Dxy and slice widths onto
+// template instances, size the grids and shared memory, and report the launch status.
 //
-// Slice width W (state columns per CTA): every CTA recomputes its chunk's C x C score matrix,
-// so wide slices waste less work but give fewer CTAs. W = 64 when that still yields at least
-// one CTA per SM (e.g. 8 x 2048 x 16 heads: 256 CTAs on 132 SMs), else W = 16 (1 x 16384 x 16
-// heads: 128 CTAs instead of 32). float32 always takes W = 16 (its two smem tiles of X and Y
-// leave no room for wider slices) with a single buffer.
+// State pass: one CTA per (sequence, head, 64 state rows, W state columns), a warp per 16 x 16
+// tile. The pass is a sequential walk over chunks, so its time is chunks x per-chunk latency;
+// smaller blocks mean more CTAs with less work per chunk. W = 32 when that gives two CTAs per
+// SM (8 x 2048 x 16 heads x 128 x 128: 1024 CTAs), else W = 16 (1 x 16384 x 16 heads: 256).
+// Output pass: WO = 64 columns per CTA, one CTA per (chunk, head, slice): 2048+ CTAs at the
+// benchmark shapes.
 #include "ops/lightning_attention/lightning_attention_kernel.cuh"
 
 #include <cstdint>
@@ -15,20 +16,17 @@ namespace halo::ops {
 
 namespace {
 
-constexpr int kChunk = 64;  // C: rows per chunk (4 WMMA tiles)
-constexpr int kWarps = 8;
+constexpr int kChunk = static_cast<int>(kLightningCudaChunk);  // C: 4 WMMA tiles
+constexpr int kStateRows = 64, kStages = 4, kOutputWarps = 8, kOutputWidth = 64;
 
-template <typename T, int DXY, int W>
-int launch_sweep_typed(const LightningSweepParams& p, cudaStream_t stream) {
-  constexpr int kBuffers = std::is_same<T, float>::value ? 1 : 2;
-  using Layout = kernels::SweepSmem<T, DXY, W, kChunk, kBuffers>;
-  auto kernel = kernels::lightning_sweep_kernel<T, DXY, W, kChunk, kWarps, kBuffers>;
-  const cudaError_t attr = cudaFuncSetAttribute(
-      kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Layout::kBytes));
-  if (attr != cudaSuccess) return static_cast<int>(attr);
-  const int64_t blocks = p.num_seqs * p.heads * (p.dim_z / W);
+template <typename Kernel>
+int launch(Kernel kernel, size_t smem, int64_t blocks, int threads, cudaStream_t stream,
+           const LightningSweepParams& p) {
   if (blocks == 0) return 0;
-  kernel<<<static_cast<unsigned>(blocks), kWarps * 32, Layout::kBytes, stream>>>(p);
+  const cudaError_t attr = cudaFuncSetAttribute(
+      kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
+  if (attr != cudaSuccess) return static_cast<int>(attr);
+  kernel<<<static_cast<unsigned>(blocks), threads, smem, stream>>>(p);
   return static_cast<int>(cudaGetLastError());
 }
 
@@ -39,21 +37,32 @@ int num_sms() {
   return sms;
 }
 
+template <typename T, int W>
+int launch_state(const LightningSweepParams& p, cudaStream_t stream) {
+  using Layout = kernels::StateSmem<T, kStateRows, W, kChunk, kStages>;
+  constexpr int kThreads = (kStateRows / 16) * (W / 16) * 32;
+  return launch(kernels::lightning_state_kernel<T, kStateRows, W, kChunk, kStages>,
+                Layout::kBytes, p.num_seqs * p.heads * (p.dim_xy / kStateRows) * (p.dim_z / W),
+                kThreads, stream, p);
+}
+
 template <typename T, int DXY>
-int launch_sweep_width(const LightningSweepParams& p, cudaStream_t stream) {
-  if constexpr (!std::is_same<T, float>::value) {
-    if (p.dim_z % 64 == 0 && p.num_seqs * p.heads * (p.dim_z / 64) >= num_sms()) {
-      return launch_sweep_typed<T, DXY, 64>(p, stream);
-    }
-  }
-  return launch_sweep_typed<T, DXY, 16>(p, stream);
+int launch_sweep_typed(const LightningSweepParams& p, cudaStream_t stream) {
+  const int64_t wide_blocks = p.num_seqs * p.heads * (p.dim_xy / kStateRows) * (p.dim_z / 32);
+  const int err = wide_blocks >= 2 * num_sms() ? launch_state<T, 32>(p, stream)
+                                               : launch_state<T, 16>(p, stream);
+  if (err != 0) return err;
+  using Layout = kernels::OutputSmem<T, DXY, kOutputWidth, kChunk>;
+  return launch(kernels::lightning_output_kernel<T, DXY, kOutputWidth, kChunk, kOutputWarps>,
+                Layout::kBytes, p.total_chunks * p.heads * (p.dim_z / kOutputWidth),
+                kOutputWarps * 32, stream, p);
 }
 
 template <typename T>
 int launch_sweep_dim(const LightningSweepParams& p, cudaStream_t stream) {
   switch (p.dim_xy) {
-    case 64: return launch_sweep_width<T, 64>(p, stream);
-    case 128: return launch_sweep_width<T, 128>(p, stream);
+    case 64: return launch_sweep_typed<T, 64>(p, stream);
+    case 128: return launch_sweep_typed<T, 128>(p, stream);
     default: return static_cast<int>(cudaErrorInvalidValue);
   }
 }

@@ -52,15 +52,19 @@ struct LightningAttentionParams {
   LightningAttentionDtype dtype = LightningAttentionDtype::kFloat32;
 };
 
-// One sweep over time, per sequence n, head h, in chunks of C positions taken in processing
-// order r = 0, 1, ... (time t = start + r, or end - 1 - r when `reverse`): with a = exp(-decay[h]),
-// for a chunk of L rows and the state S [Dxy, Dz] (float32) entering it,
+// One sweep over time, per sequence n, head h, in chunks of C = kLightningCudaChunk positions
+// taken in processing order r = 0, 1, ... (time t = start + r, or end - 1 - r when `reverse`):
+// with a = exp(-decay[h]), for a chunk of L rows and the state S [Dxy, Dz] (float32) entering it,
 //   out_r = out_scale * sum_{r' <= r} a^(r - r') (x_r . y_r') z_r'
 //         + state_out_scale * a^(r + in_exponent) x_r S
 //   S    <- a^L S + update_scale * sum_r a^(L - 1 - r + update_exponent) y_r^T z_r
 // The forward is (x, y, z) = (q, k, v); the backward is three sweeps: dq = (dO, v, k) forward
 // with S^T, dv = (k, q, dO) and dk = (v, dO, q) in reverse with the state adjoint (lightning_
-// attention.cpp spells out each one's constants).
+// attention.cpp spells out each one's constants). A sweep runs as two kernels: the state pass
+// walks each sequence's chunks in order and stores every chunk's entering state in
+// `chunk_states`; the output pass then computes all chunks' outputs in parallel.
+constexpr int64_t kLightningCudaChunk = 64;
+
 struct LightningSweepParams {
   const void* x = nullptr;  // [B, T, H, Dxy], unit stride in the last dim
   const void* y = nullptr;  // [B, T, H, Dxy]
@@ -81,6 +85,12 @@ struct LightningSweepParams {
   int64_t final_row_stride = 0, final_col_stride = 0;
 
   const int64_t* cu_seqlens = nullptr;  // [N + 1] on the device, or nullptr (N == B)
+  // Workspace: the state entering every chunk, [total_chunks, H, Dxy, Dz] in the input dtype
+  // (row-major blocks). Sequence n's chunk c is number chunk_offsets[n] + c, or n * ceil(T / C)
+  // + c when chunk_offsets == nullptr (no cu_seqlens).
+  void* chunk_states = nullptr;
+  const int64_t* chunk_offsets = nullptr;  // [N + 1] on the device (with cu_seqlens)
+  int64_t total_chunks = 0;
 
   int64_t batch = 0, seqlen = 0, heads = 0, dim_xy = 0, dim_z = 0, num_seqs = 0;
   bool reverse = false;
@@ -89,7 +99,7 @@ struct LightningSweepParams {
   LightningAttentionDtype dtype = LightningAttentionDtype::kFloat32;
 };
 
-// Whether the sweep kernel handles these sizes (Dxy and Dz in {64, 128}); the caller also
+// Whether the sweep kernels handle these sizes (Dxy and Dz in {64, 128}); the caller also
 // checks 16-byte alignment of pointers and strides. Host-only, no CUDA needed to ask.
 inline bool lightning_sweep_supports(int64_t dim_xy, int64_t dim_z) {
   auto ok = [](int64_t d) { return d == 64 || d == 128; };
@@ -97,7 +107,7 @@ inline bool lightning_sweep_supports(int64_t dim_xy, int64_t dim_z) {
 }
 
 // Launch on `stream` (a cudaStream_t passed as void*); return the CUDA error code (0 = success).
-// The sweep kernel (chunked, tensor cores for bfloat16 / float16):
+// One sweep: the state pass, then the output pass (tensor cores for bfloat16 / float16).
 int lightning_sweep_cuda(const LightningSweepParams& params, void* stream);
 // The single-step decode kernel: T == 1, no cu_seqlens; o and final_state set by the caller,
 // final_state = a * initial_state + k^T v and o = scale * q final_state. Any Dk, Dv.
