@@ -214,10 +214,11 @@ void run_sweep(const char* what, const at::Tensor& x, const at::Tensor& y, const
                const at::Tensor& out, const at::Tensor& decay, const at::Tensor& cu_seqlens,
                int64_t num_seqs, const ChunkLayout& chunks, const SweepStates& st,
                const SweepConstants& c) {
-  // [chunks, H, Dxy, Dz] in the input dtype: the state entering each chunk.
-  auto chunk_states = at::empty({chunks.total, x.size(2), x.size(3), z.size(3)}, x.options());
+  // [chunks, H, Dxy, Dz] float32: the state entering each chunk.
+  auto chunk_states =
+      at::empty({chunks.total, x.size(2), x.size(3), z.size(3)}, x.options().dtype(at::kFloat));
   LightningSweepParams p;
-  p.chunk_states = chunk_states.data_ptr();
+  p.chunk_states = chunk_states.data_ptr<float>();
   p.chunk_offsets = chunks.offsets.defined() ? chunks.offsets.data_ptr<int64_t>() : nullptr;
   p.total_chunks = chunks.total;
   p.x = x.data_ptr(), p.y = y.data_ptr(), p.z = z.data_ptr(), p.out = out.data_ptr();

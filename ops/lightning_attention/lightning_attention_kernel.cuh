@@ -1,10 +1,10 @@
 // Lightning Attention CUDA kernels (no LibTorch headers). A sweep (LightningSweepParams: the
 // forward and each of the three backward passes) runs as two kernels:
-//   lightning_state_kernel   one CTA per (sequence, head, slice of W state columns) walks the
-//                            sequence chunk by chunk with its [Dxy, W] slice of the state in
-//                            shared memory (float32): stores the state entering each chunk in
-//                            the workspace (input dtype), then S = a^L S + Y^T Zk. The only
-//                            sequential part, kept to one small matmul per chunk.
+//   lightning_state_kernel_tc / _fma   one CTA per (sequence, head, block of the [Dxy, Dz]
+//                            state) walks the sequence chunk by chunk: stores the state entering
+//                            each chunk in the float32 workspace, then S = a^L S + Y^T Zk. The
+//                            only sequential part. bfloat16 / float16 (_tc) keep the block in
+//                            WMMA accumulators (registers); float32 (_fma) in smem.
 //   lightning_output_kernel  one CTA per (chunk, head, slice of WO output columns), all chunks
 //                            at once: P = X Y^T, Pb = P * a^(r - r2) (r2 <= r),
 //                            out = out_scale Pb Z + state_out_scale a^(r + e_in) X S_entry.
@@ -116,13 +116,12 @@ __device__ __forceinline__ int64_t chunk_first_time(const LightningSweepParams& 
   return p.reverse ? s.start + s.len - 1 - c * C : s.start + c * C;
 }
 
-// One CTA per (sequence, head, block of RT state rows, block of W state columns); one warp per
-// 16 x 16 tile of the block, so NWARPS = (RT / 16) * (W / 16). The loads run STAGES - 1 chunks
-// ahead: measured on H100 (2026-11-28) with one chunk of lookahead the walk waited on memory at
-// 2.4 us per chunk (1 x 16384, ncu).
+// The state pass for float32 (FMA loops, state in smem). One CTA per (sequence, head, block of
+// RT state rows, block of W state columns), NWARPS = (RT / 16) * (W / 16) warps; the loads run
+// STAGES - 1 chunks ahead.
 template <typename T, int RT, int W, int C, int STAGES>
 __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
-    lightning_state_kernel(const LightningSweepParams p) {
+    lightning_state_kernel_fma(const LightningSweepParams p) {
   namespace wmma = nvcuda::wmma;
   using L = StateSmem<T, RT, W, C, STAGES>;
   constexpr int NWARPS = (RT / 16) * (W / 16), NT = NWARPS * 32;
@@ -147,7 +146,7 @@ __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
       static_cast<const T*>(p.y) + span.b * p.y_batch_stride + h * p.y_head_stride + row0;
   const T* zb =
       static_cast<const T*>(p.z) + span.b * p.z_batch_stride + h * p.z_head_stride + col0;
-  T* states = static_cast<T*>(p.chunk_states);
+  float* states = p.chunk_states;
   const int64_t time_step = p.reverse ? -1 : 1;
   const int64_t num_chunks = (span.len + C - 1) / C;
 
@@ -189,11 +188,11 @@ __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
     const int rows = static_cast<int>(left < C ? left : C);
 
     // The state entering this chunk, for the output pass; Z rows scaled for the update.
-    T* entry = states + ((span.first_chunk + c) * p.heads + h) * p.dim_xy * p.dim_z +
-               row0 * p.dim_z + col0;
+    float* entry = states + ((span.first_chunk + c) * p.heads + h) * p.dim_xy * p.dim_z +
+                   row0 * p.dim_z + col0;
     for (int idx = tid; idx < RT * W; idx += NT) {
       const int i = idx / W, j = idx % W;
-      entry[i * p.dim_z + j] = from_float<T>(ss[i * L::kLdS + j]);
+      entry[i * p.dim_z + j] = ss[i * L::kLdS + j];
     }
     for (int idx = tid; idx < C * W; idx += NT) {
       const int r = idx / W, j = idx % W;
@@ -241,6 +240,141 @@ __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
       const int i = idx / W, j = idx % W;
       p.final_state[state_base + (row0 + i) * p.final_row_stride +
                     (col0 + j) * p.final_col_stride] = ss[i * L::kLdS + j];
+    }
+  }
+}
+
+// The state pass for bfloat16 / float16: one warp per 16 x 16 tile of the state, held in a WMMA
+// accumulator (registers) for the whole walk; one barrier per chunk. Per chunk: wait for the
+// chunk's Y and Z (fetched STAGES - 1 chunks ahead), scale the Z rows this thread loaded by
+// a^(L-1-r+e) * update_scale in place, barrier, fetch a later chunk into the buffer the previous
+// chunk used, store the entering state (float32, straight from the registers), then
+// S = a^L S + Y^T Zk. Measured on H100 (2026-11-28, ncu, 1 x 16384): the smem-resident version
+// (state loaded and stored through smem, three barriers per chunk) took 2.2 us per chunk.
+template <typename T, int RT, int W, int C, int STAGES, int NWARPS>
+__global__ void __launch_bounds__(NWARPS * 32)
+    lightning_state_kernel_tc(const LightningSweepParams p) {
+  namespace wmma = nvcuda::wmma;
+  using L = StateSmem<T, RT, W, C, STAGES>;
+  constexpr int NT = NWARPS * 32, kTiles = (RT / 16) * (W / 16), kPerWarp = kTiles / NWARPS;
+  static_assert(kTiles % NWARPS == 0, "whole tiles per warp");
+  constexpr int kVecPerRow = W * static_cast<int>(sizeof(T)) / 16, kElemsPerVec = 16 / sizeof(T);
+  extern __shared__ __align__(128) unsigned char smem[];
+  T* sy = reinterpret_cast<T*>(smem + L::kY);
+  T* sz = reinterpret_cast<T*>(smem + L::kZ);
+  float* pw = reinterpret_cast<float*>(smem + L::kPow);
+
+  const int tid = threadIdx.x, warp = tid / 32;
+  const int64_t col_blocks = p.dim_z / W, row_blocks = p.dim_xy / RT;
+  int64_t rest = blockIdx.x;
+  const int64_t col0 = (rest % col_blocks) * W;
+  rest /= col_blocks;
+  const int64_t row0 = (rest % row_blocks) * RT;
+  rest /= row_blocks;
+  const int64_t h = rest % p.heads, n = rest / p.heads;
+  const SeqSpan span = seq_span(p, n, C);
+  const T* yb =
+      static_cast<const T*>(p.y) + span.b * p.y_batch_stride + h * p.y_head_stride + row0;
+  const T* zb =
+      static_cast<const T*>(p.z) + span.b * p.z_batch_stride + h * p.z_head_stride + col0;
+  const int64_t time_step = p.reverse ? -1 : 1;
+  const int64_t num_chunks = (span.len + C - 1) / C;
+  // This warp's tiles u = 0..kPerWarp-1: tile warp + u * NWARPS of the block, row-major.
+  auto tile_si = [&](int u) { return (warp + u * NWARPS) / (W / 16); };
+  auto tile_tj = [&](int u) { return (warp + u * NWARPS) % (W / 16); };
+
+  const float lambda = p.decay[h];
+  for (int i = tid; i < C + 2; i += NT) pw[i] = expf(-lambda * static_cast<float>(i));
+  const int64_t state_base = (n * p.heads + h) * p.dim_xy * p.dim_z;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[kPerWarp];
+#pragma unroll
+  for (int u = 0; u < kPerWarp; ++u) {
+    const int64_t tile_row = row0 + tile_si(u) * 16, tile_col = col0 + tile_tj(u) * 16;
+    if (p.initial_state == nullptr) {
+      wmma::fill_fragment(acc[u], 0.f);
+      continue;
+    }
+    const float* src = p.initial_state + state_base + tile_row * p.initial_row_stride +
+                       tile_col * p.initial_col_stride;
+    if (p.initial_col_stride == 1) {
+      wmma::load_matrix_sync(acc[u], src, static_cast<unsigned>(p.initial_row_stride),
+                             wmma::mem_row_major);
+    } else {
+      wmma::load_matrix_sync(acc[u], src, static_cast<unsigned>(p.initial_col_stride),
+                             wmma::mem_col_major);
+    }
+  }
+
+  auto fetch = [&](int64_t c) {  // always commits a group, empty past the end
+    if (c < num_chunks) {
+      const int buf = static_cast<int>(c % STAGES);
+      const int64_t left = span.len - c * C;
+      const int rows = static_cast<int>(left < C ? left : C);
+      const int64_t t0 = chunk_first_time(p, span, c, C);
+      load_rows<T, C, RT, L::kLdY, NT>(sy + buf * C * L::kLdY, yb, p.y_time_stride, t0,
+                                       time_step, rows);
+      load_rows<T, C, W, L::kLdZ, NT>(sz + buf * C * L::kLdZ, zb, p.z_time_stride, t0,
+                                      time_step, rows);
+    }
+    cp_async_commit();
+  };
+  for (int c = 0; c < STAGES - 1; ++c) fetch(c);
+  __syncthreads();  // pw
+
+  for (int64_t c = 0; c < num_chunks; ++c) {
+    cp_async_wait<STAGES - 2>();  // this thread's copies of chunk c have landed
+    const int buf = static_cast<int>(c % STAGES);
+    const T* Y = sy + buf * C * L::kLdY;
+    T* Z = sz + buf * C * L::kLdZ;
+    const int64_t left = span.len - c * C;
+    const int rows = static_cast<int>(left < C ? left : C);
+    // Scale the Z vectors this thread copied (same indexing as load_rows).
+    for (int idx = tid; idx < C * kVecPerRow; idx += NT) {
+      const int r = idx / kVecPerRow, v = idx % kVecPerRow;
+      if (r >= rows) continue;
+      const float f = pw[rows - 1 - r + p.update_exponent] * p.update_scale;
+      T* z = Z + r * L::kLdZ + v * kElemsPerVec;
+#pragma unroll
+      for (int e = 0; e < kElemsPerVec; ++e) z[e] = from_float<T>(to_float(z[e]) * f);
+    }
+    __syncthreads();
+    fetch(c + STAGES - 1);  // into the buffer of chunk c - 1, which every warp is done with
+
+    float* entry = p.chunk_states + ((span.first_chunk + c) * p.heads + h) * p.dim_xy * p.dim_z +
+                   row0 * p.dim_z + col0;
+    const float a_chunk = pw[rows];
+#pragma unroll
+    for (int u = 0; u < kPerWarp; ++u) {
+      const int si = tile_si(u), tj = tile_tj(u);
+      wmma::store_matrix_sync(entry + si * 16 * p.dim_z + tj * 16, acc[u],
+                              static_cast<unsigned>(p.dim_z), wmma::mem_row_major);
+#pragma unroll
+      for (int e = 0; e < acc[u].num_elements; ++e) acc[u].x[e] *= a_chunk;
+#pragma unroll
+      for (int kk = 0; kk < C / 16; ++kk) {
+        // A = Y^T: element (m, k) = Y[k][m], i.e. Y read column-major.
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::col_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
+        wmma::load_matrix_sync(fa, Y + kk * 16 * L::kLdY + si * 16, L::kLdY);
+        wmma::load_matrix_sync(fb, Z + kk * 16 * L::kLdZ + tj * 16, L::kLdZ);
+        wmma::mma_sync(acc[u], fa, fb, acc[u]);
+      }
+    }
+  }
+  cp_async_wait<0>();
+
+  if (p.final_state != nullptr) {
+#pragma unroll
+    for (int u = 0; u < kPerWarp; ++u) {
+      float* dst = p.final_state + state_base + (row0 + tile_si(u) * 16) * p.final_row_stride +
+                   (col0 + tile_tj(u) * 16) * p.final_col_stride;
+      if (p.final_col_stride == 1) {
+        wmma::store_matrix_sync(dst, acc[u], static_cast<unsigned>(p.final_row_stride),
+                                wmma::mem_row_major);
+      } else {
+        wmma::store_matrix_sync(dst, acc[u], static_cast<unsigned>(p.final_col_stride),
+                                wmma::mem_col_major);
+      }
     }
   }
 }
@@ -294,10 +428,20 @@ __global__ void __launch_bounds__(NWARPS * 32)
   load_rows<T, C, DXY, L::kLdX, NT>(X, xb, p.x_time_stride, t0, time_step, rows);
   load_rows<T, C, DXY, L::kLdX, NT>(Y, yb, p.y_time_stride, t0, time_step, rows);
   load_rows<T, C, WO, L::kLdZ, NT>(Z, zb, p.z_time_stride, t0, time_step, rows);
-  const T* entry =
-      static_cast<const T*>(p.chunk_states) + (g * p.heads + h) * p.dim_xy * p.dim_z + col0;
-  load_rows<T, DXY, WO, L::kLdZ, NT>(S, entry, p.dim_z, 0, 1, DXY);
+  const float* entry = p.chunk_states + (g * p.heads + h) * p.dim_xy * p.dim_z + col0;
+  if constexpr (std::is_same<T, float>::value) {
+    load_rows<T, DXY, WO, L::kLdZ, NT>(S, entry, p.dim_z, 0, 1, DXY);
+  }
   cp_async_commit();
+  if constexpr (!std::is_same<T, float>::value) {  // float32 entries, converted on the way
+    for (int idx = tid; idx < DXY * WO / 4; idx += NT) {
+      const int i = idx / (WO / 4), j = (idx % (WO / 4)) * 4;
+      const float4 v = *reinterpret_cast<const float4*>(entry + i * p.dim_z + j);
+      T* d = S + i * L::kLdZ + j;
+      d[0] = from_float<T>(v.x), d[1] = from_float<T>(v.y), d[2] = from_float<T>(v.z);
+      d[3] = from_float<T>(v.w);
+    }
+  }
   const float lambda = p.decay[h];
   for (int i = tid; i < C + 2; i += NT) pw[i] = expf(-lambda * static_cast<float>(i));
   cp_async_wait<0>();

@@ -41,9 +41,19 @@ template <typename T, int W>
 int launch_state(const LightningSweepParams& p, cudaStream_t stream) {
   using Layout = kernels::StateSmem<T, kStateRows, W, kChunk, kStages>;
   constexpr int kThreads = (kStateRows / 16) * (W / 16) * 32;
-  return launch(kernels::lightning_state_kernel<T, kStateRows, W, kChunk, kStages>,
-                Layout::kBytes, p.num_seqs * p.heads * (p.dim_xy / kStateRows) * (p.dim_z / W),
-                kThreads, stream, p);
+  const int64_t blocks = p.num_seqs * p.heads * (p.dim_xy / kStateRows) * (p.dim_z / W);
+  if constexpr (std::is_same<T, float>::value) {
+    return launch(kernels::lightning_state_kernel_fma<T, kStateRows, W, kChunk, kStages>,
+                  Layout::kBytes, blocks, kThreads, stream, p);
+  } else {
+    // One warp per 16 x 16 tile. fla's split (64 x 64 blocks, 64 CTAs at 1 x 16384) measured
+    // slower here (H100, 2026-11-28, ncu, 1 x 16384 bf16 forward): 720 us against 474 us for
+    // 64 x 16 blocks (256 CTAs): the walk is bound by per-chunk instruction latency, so more
+    // CTAs with less work each win even though every y row is then read Dz / 16 times.
+    return launch(kernels::lightning_state_kernel_tc<T, kStateRows, W, kChunk, kStages,
+                                                     (kStateRows / 16) * (W / 16)>,
+                  Layout::kBytes, blocks, kThreads, stream, p);
+  }
 }
 
 template <typename T, int DXY>

@@ -85,10 +85,10 @@ struct LightningSweepParams {
   int64_t final_row_stride = 0, final_col_stride = 0;
 
   const int64_t* cu_seqlens = nullptr;  // [N + 1] on the device, or nullptr (N == B)
-  // Workspace: the state entering every chunk, [total_chunks, H, Dxy, Dz] in the input dtype
-  // (row-major blocks). Sequence n's chunk c is number chunk_offsets[n] + c, or n * ceil(T / C)
+  // Workspace: the state entering every chunk, [total_chunks, H, Dxy, Dz] float32 (row-major
+  // blocks). Sequence n's chunk c is number chunk_offsets[n] + c, or n * ceil(T / C)
   // + c when chunk_offsets == nullptr (no cu_seqlens).
-  void* chunk_states = nullptr;
+  float* chunk_states = nullptr;
   const int64_t* chunk_offsets = nullptr;  // [N + 1] on the device (with cu_seqlens)
   int64_t total_chunks = 0;
 
