@@ -1,8 +1,8 @@
 // [cuda] The Lightning Attention op on CUDA tensors against the float64 CPU recurrence: forward,
 // final state and every gradient for float32, bfloat16 and float16, through the sweep kernels
-// (Dk, Dv in {64, 128}) and the ATen fallback (other head sizes); T not a multiple of the chunk,
-// heads not a power of two, B > 1, initial states, packed sequences with empty ones, strided
-// inputs; the decode kernel (T = 1). Outputs are poisoned with NaN before every kernel runs so an
+// (Dk, Dv in {64, 128}; one walk per sequence and segmented walks) and the ATen fallback (other
+// head sizes); T not a multiple of the chunk, heads not a power of two, B > 1, initial states,
+// packed sequences with empty ones, strided inputs; the decode kernel (T = 1). Outputs are poisoned with NaN before every kernel runs so an
 // unwritten element fails the comparison. Inputs are fresh random numbers each run; the seed is
 // printed on failure (set HALO_TEST_SEED to replay one).
 #include <catch2/catch.hpp>
@@ -61,8 +61,11 @@ TEST_CASE("lightning_attention on CUDA matches the float64 CPU recurrence",
       {1, 333, 6, 128, 64, true, true, false},
       {3, 65, 7, 64, 128, true, false, true},
       {1, 1, 2, 128, 128, true, false, false},
-      // W = 64 slices: enough sequences x heads to fill the GPU.
+      // Enough sequences x heads to fill the GPU: one walk per sequence, wide state blocks.
       {12, 97, 16, 128, 128, true, false, false},
+      // Few heads, long: the state pass splits each sequence into segments of several chunks
+      // (the last chunk partial) and combines them.
+      {1, 3300, 4, 64, 64, true, false, false},
       // The ATen fallback (head sizes the kernels do not take).
       {2, 70, 3, 16, 24, true, false, false},
   };

@@ -244,6 +244,15 @@ void run_sweep(const char* what, const at::Tensor& x, const at::Tensor& y, const
   p.out_scale = c.out_scale, p.state_out_scale = c.state_out_scale;
   p.update_scale = c.update_scale;
   p.dtype = params_dtype(x.scalar_type());
+  lightning_sweep_segments(p, &p.segments, &p.segment_chunks);
+  at::Tensor segment_finals, segment_entries;  // [N * segments, H, Dxy, Dz] float32
+  if (p.segments > 1) {
+    segment_finals = at::empty({num_seqs * p.segments, x.size(2), x.size(3), z.size(3)},
+                               x.options().dtype(at::kFloat));
+    segment_entries = at::empty_like(segment_finals);
+    p.segment_finals = segment_finals.data_ptr<float>();
+    p.segment_entries = segment_entries.data_ptr<float>();
+  }
   const int err = lightning_sweep_cuda(p, c10::cuda::getCurrentCUDAStream().stream());
   HALO_CHECK(err == 0, "lightning_attention: CUDA ", what, " kernel failed with error ", err,
              " (B ", p.batch, ", T ", p.seqlen, ", H ", p.heads, ", Dxy ", p.dim_xy, ", Dz ",

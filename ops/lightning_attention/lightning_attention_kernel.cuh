@@ -36,7 +36,18 @@ struct Pad {
   static constexpr int kF = 4;
 };
 
-// Shared memory of the state pass: STAGES buffers of Y [C, RT] and Z [C, W] in flight.
+// Shared memory of the tensor-core state pass: STAGES buffers of Y [C, RT] and Z [C, W] in
+// flight and the decay powers (the state itself lives in registers).
+template <typename T, int RT, int W, int C, int STAGES>
+struct TcStateSmem {
+  static constexpr int kLdY = RT + Pad<T>::kT, kLdZ = W + Pad<T>::kT;
+  static constexpr size_t kY = 0;
+  static constexpr size_t kZ = kY + align128(sizeof(T) * STAGES * C * kLdY);
+  static constexpr size_t kPow = kZ + align128(sizeof(T) * STAGES * C * kLdZ);
+  static constexpr size_t kBytes = kPow + align128(sizeof(float) * (C + 2));
+};
+
+// Shared memory of the float32 state pass: STAGES buffers of Y [C, RT] and Z [C, W] in flight.
 template <typename T, int RT, int W, int C, int STAGES>
 struct StateSmem {
   static constexpr int kLdY = RT + Pad<T>::kT, kLdZ = W + Pad<T>::kT, kLdS = W + Pad<T>::kF;
@@ -80,6 +91,22 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
+// Writes 8 float values as 8 consecutive T at dst (16-byte aligned for 16-bit T, 32 for float)
+// with 16-byte stores.
+template <typename T>
+__device__ __forceinline__ void store8(T* dst, const float (&v)[8]) {
+  union {
+    uint4 u[8 * sizeof(T) / 16];
+    T t[8];
+  } pack;
+#pragma unroll
+  for (int e = 0; e < 8; ++e) pack.t[e] = from_float<T>(v[e]);
+#pragma unroll
+  for (int w = 0; w < static_cast<int>(8 * sizeof(T) / 16); ++w) {
+    reinterpret_cast<uint4*>(dst)[w] = pack.u[w];
+  }
+}
+
 // Loads `rows_valid` rows of COLS elements of T (row r at src + (first_time + time_step * r) *
 // time_stride) into a [ROWS, LD] smem tile; rows past rows_valid are zero-filled, so partial
 // chunks need no masks.
@@ -108,6 +135,37 @@ __device__ __forceinline__ SeqSpan seq_span(const LightningSweepParams& p, int64
     return {n, 0, p.seqlen, n * ((p.seqlen + C - 1) / C)};
   }
   return {0, p.cu_seqlens[n], p.cu_seqlens[n + 1] - p.cu_seqlens[n], p.chunk_offsets[n]};
+}
+
+// What one state-pass CTA walks: sequence n's segment g (the whole sequence when segments == 1),
+// whether it starts from the initial state, and where its final state goes (with strides).
+struct StateTask {
+  SeqSpan span;
+  int64_t n;
+  bool from_initial;
+  float* final_state;  // the block of this (n or segment, h); nullptr: not written
+  int64_t final_row_stride, final_col_stride;
+};
+__device__ __forceinline__ StateTask state_task(const LightningSweepParams& p, int64_t vn,
+                                                int64_t h, int C) {
+  const int64_t n = vn / p.segments, g = vn % p.segments;
+  const SeqSpan whole = seq_span(p, n, C);
+  StateTask t{whole, n, g == 0, nullptr, 0, 0};
+  if (p.segments > 1) {
+    const int64_t seg_len = p.segment_chunks * C, off = g * seg_len;
+    int64_t len = whole.len - off;
+    len = len < seg_len ? len : seg_len;
+    len = len > 0 ? len : 0;
+    t.span.start = p.reverse ? whole.start + whole.len - off - len : whole.start + off;
+    t.span.len = len;
+    t.span.first_chunk = whole.first_chunk + g * p.segment_chunks;
+    t.final_state = p.segment_finals + (vn * p.heads + h) * p.dim_xy * p.dim_z;
+    t.final_row_stride = p.dim_z, t.final_col_stride = 1;
+  } else if (p.final_state != nullptr) {
+    t.final_state = p.final_state + (n * p.heads + h) * p.dim_xy * p.dim_z;
+    t.final_row_stride = p.final_row_stride, t.final_col_stride = p.final_col_stride;
+  }
+  return t;
 }
 
 // Time of processing row 0 of chunk c of a sequence, and the step between rows.
@@ -140,8 +198,10 @@ __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
   rest /= col_blocks;
   const int64_t row0 = (rest % row_blocks) * RT;
   rest /= row_blocks;
-  const int64_t h = rest % p.heads, n = rest / p.heads;
-  const SeqSpan span = seq_span(p, n, C);
+  const int64_t h = rest % p.heads;
+  const StateTask task = state_task(p, rest / p.heads, h, C);
+  const SeqSpan& span = task.span;
+  const int64_t n = task.n;
   const T* yb =
       static_cast<const T*>(p.y) + span.b * p.y_batch_stride + h * p.y_head_stride + row0;
   const T* zb =
@@ -156,7 +216,7 @@ __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
   for (int idx = tid; idx < RT * W; idx += NT) {
     const int i = idx / W, j = idx % W;
     ss[i * L::kLdS + j] =
-        p.initial_state != nullptr
+        task.from_initial && p.initial_state != nullptr
             ? p.initial_state[state_base + (row0 + i) * p.initial_row_stride +
                               (col0 + j) * p.initial_col_stride]
             : 0.f;
@@ -235,11 +295,11 @@ __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
   }
   cp_async_wait<0>();
 
-  if (p.final_state != nullptr) {
+  if (task.final_state != nullptr) {
     for (int idx = tid; idx < RT * W; idx += NT) {
       const int i = idx / W, j = idx % W;
-      p.final_state[state_base + (row0 + i) * p.final_row_stride +
-                    (col0 + j) * p.final_col_stride] = ss[i * L::kLdS + j];
+      task.final_state[(row0 + i) * task.final_row_stride + (col0 + j) * task.final_col_stride] =
+          ss[i * L::kLdS + j];
     }
   }
 }
@@ -255,7 +315,7 @@ template <typename T, int RT, int W, int C, int STAGES, int NWARPS>
 __global__ void __launch_bounds__(NWARPS * 32)
     lightning_state_kernel_tc(const LightningSweepParams p) {
   namespace wmma = nvcuda::wmma;
-  using L = StateSmem<T, RT, W, C, STAGES>;
+  using L = TcStateSmem<T, RT, W, C, STAGES>;
   constexpr int NT = NWARPS * 32, kTiles = (RT / 16) * (W / 16), kPerWarp = kTiles / NWARPS;
   static_assert(kTiles % NWARPS == 0, "whole tiles per warp");
   constexpr int kVecPerRow = W * static_cast<int>(sizeof(T)) / 16, kElemsPerVec = 16 / sizeof(T);
@@ -271,8 +331,10 @@ __global__ void __launch_bounds__(NWARPS * 32)
   rest /= col_blocks;
   const int64_t row0 = (rest % row_blocks) * RT;
   rest /= row_blocks;
-  const int64_t h = rest % p.heads, n = rest / p.heads;
-  const SeqSpan span = seq_span(p, n, C);
+  const int64_t h = rest % p.heads;
+  const StateTask task = state_task(p, rest / p.heads, h, C);
+  const SeqSpan& span = task.span;
+  const int64_t n = task.n;
   const T* yb =
       static_cast<const T*>(p.y) + span.b * p.y_batch_stride + h * p.y_head_stride + row0;
   const T* zb =
@@ -290,7 +352,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
 #pragma unroll
   for (int u = 0; u < kPerWarp; ++u) {
     const int64_t tile_row = row0 + tile_si(u) * 16, tile_col = col0 + tile_tj(u) * 16;
-    if (p.initial_state == nullptr) {
+    if (!task.from_initial || p.initial_state == nullptr) {
       wmma::fill_fragment(acc[u], 0.f);
       continue;
     }
@@ -363,16 +425,16 @@ __global__ void __launch_bounds__(NWARPS * 32)
   }
   cp_async_wait<0>();
 
-  if (p.final_state != nullptr) {
+  if (task.final_state != nullptr) {
 #pragma unroll
     for (int u = 0; u < kPerWarp; ++u) {
-      float* dst = p.final_state + state_base + (row0 + tile_si(u) * 16) * p.final_row_stride +
-                   (col0 + tile_tj(u) * 16) * p.final_col_stride;
-      if (p.final_col_stride == 1) {
-        wmma::store_matrix_sync(dst, acc[u], static_cast<unsigned>(p.final_row_stride),
+      float* dst = task.final_state + (row0 + tile_si(u) * 16) * task.final_row_stride +
+                   (col0 + tile_tj(u) * 16) * task.final_col_stride;
+      if (task.final_col_stride == 1) {
+        wmma::store_matrix_sync(dst, acc[u], static_cast<unsigned>(task.final_row_stride),
                                 wmma::mem_row_major);
       } else {
-        wmma::store_matrix_sync(dst, acc[u], static_cast<unsigned>(p.final_col_stride),
+        wmma::store_matrix_sync(dst, acc[u], static_cast<unsigned>(task.final_col_stride),
                                 wmma::mem_col_major);
       }
     }
@@ -429,23 +491,50 @@ __global__ void __launch_bounds__(NWARPS * 32)
   load_rows<T, C, DXY, L::kLdX, NT>(Y, yb, p.y_time_stride, t0, time_step, rows);
   load_rows<T, C, WO, L::kLdZ, NT>(Z, zb, p.z_time_stride, t0, time_step, rows);
   const float* entry = p.chunk_states + (g * p.heads + h) * p.dim_xy * p.dim_z + col0;
+  const float lambda = p.decay[h];
+  // With segments, the chunk state was computed from the segment's start as if it began at zero:
+  // add the segment's true entering state decayed over the chunks before this one.
+  const float* seg_entry = nullptr;
+  float seg_decay = 0.f;
+  if (p.segments > 1) {
+    const int64_t seg = c / p.segment_chunks;
+    if (seg > 0) {
+      seg_entry = p.segment_entries + ((n * p.segments + seg) * p.heads + h) * p.dim_xy * p.dim_z +
+                  col0;
+      seg_decay = expf(-lambda * static_cast<float>(C * (c - seg * p.segment_chunks)));
+    }
+  }
   if constexpr (std::is_same<T, float>::value) {
     load_rows<T, DXY, WO, L::kLdZ, NT>(S, entry, p.dim_z, 0, 1, DXY);
   }
   cp_async_commit();
   if constexpr (!std::is_same<T, float>::value) {  // float32 entries, converted on the way
-    for (int idx = tid; idx < DXY * WO / 4; idx += NT) {
-      const int i = idx / (WO / 4), j = (idx % (WO / 4)) * 4;
-      const float4 v = *reinterpret_cast<const float4*>(entry + i * p.dim_z + j);
-      T* d = S + i * L::kLdZ + j;
-      d[0] = from_float<T>(v.x), d[1] = from_float<T>(v.y), d[2] = from_float<T>(v.z);
-      d[3] = from_float<T>(v.w);
+    for (int idx = tid; idx < DXY * WO / 8; idx += NT) {
+      const int i = idx / (WO / 8), j = (idx % (WO / 8)) * 8;
+      const float4 a = *reinterpret_cast<const float4*>(entry + i * p.dim_z + j);
+      const float4 b = *reinterpret_cast<const float4*>(entry + i * p.dim_z + j + 4);
+      float v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+      if (seg_entry != nullptr) {
+        const float4 ca = *reinterpret_cast<const float4*>(seg_entry + i * p.dim_z + j);
+        const float4 cb = *reinterpret_cast<const float4*>(seg_entry + i * p.dim_z + j + 4);
+        const float cv[8] = {ca.x, ca.y, ca.z, ca.w, cb.x, cb.y, cb.z, cb.w};
+#pragma unroll
+        for (int e = 0; e < 8; ++e) v[e] += seg_decay * cv[e];
+      }
+      store8(S + i * L::kLdZ + j, v);
     }
   }
-  const float lambda = p.decay[h];
   for (int i = tid; i < C + 2; i += NT) pw[i] = expf(-lambda * static_cast<float>(i));
   cp_async_wait<0>();
   __syncthreads();
+  if constexpr (std::is_same<T, float>::value) {
+    if (seg_entry != nullptr) {  // (no later write to S; read after further barriers)
+      for (int idx = tid; idx < DXY * WO; idx += NT) {
+        const int i = idx / WO, j = idx % WO;
+        S[i * L::kLdZ + j] += seg_decay * seg_entry[i * p.dim_z + j];
+      }
+    }
+  }
 
   // P = X Y^T on and below the diagonal.
   if constexpr (kTensorCores) {
@@ -478,11 +567,16 @@ __global__ void __launch_bounds__(NWARPS * 32)
     }
   }
   __syncthreads();
-  // Pb = out_scale * P * a^(r - r2) (r2 <= r), written over Y.
-  for (int idx = tid; idx < C * C; idx += NT) {
-    const int r = idx / C, r2 = idx % C;
-    const float v = r2 <= r ? p.out_scale * scratch[r * L::kLdP + r2] * pw[r - r2] : 0.f;
-    pb[r * L::kLdPb + r2] = from_float<T>(v);
+  // Pb = out_scale * P * a^(r - r2) (r2 <= r), written over Y, 8 columns per step.
+  for (int idx = tid; idx < C * C / 8; idx += NT) {
+    const int r = idx / (C / 8), r0 = (idx % (C / 8)) * 8;
+    float v[8];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+      const int r2 = r0 + e;
+      v[e] = r2 <= r ? p.out_scale * scratch[r * L::kLdP + r2] * pw[r - r2] : 0.f;
+    }
+    store8(pb + r * L::kLdPb + r0, v);
   }
   __syncthreads();
 
@@ -555,12 +649,41 @@ __global__ void __launch_bounds__(NWARPS * 32)
   }
   __syncthreads();
 
+  // 8 columns per step, one or two 16-byte stores (out rows are 16-byte aligned: the wrapper
+  // allocates out contiguous, and WO and Dz are multiples of 8).
   T* outb = static_cast<T*>(p.out) + span.b * p.out_batch_stride + h * p.out_head_stride + col0;
-  for (int idx = tid; idx < rows * WO; idx += NT) {
-    const int r = idx / WO, j = idx % WO;
-    const float v =
-        o1[r * L::kLdO + j] + p.state_out_scale * pw[r + p.in_exponent] * o2[r * L::kLdO + j];
-    outb[(t0 + time_step * r) * p.out_time_stride + j] = from_float<T>(v);
+  for (int idx = tid; idx < rows * (WO / 8); idx += NT) {
+    const int r = idx / (WO / 8), j0 = (idx % (WO / 8)) * 8;
+    const float f = p.state_out_scale * pw[r + p.in_exponent];
+    float v[8];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) v[e] = o1[r * L::kLdO + j0 + e] + f * o2[r * L::kLdO + j0 + e];
+    store8(outb + (t0 + time_step * r) * p.out_time_stride + j0, v);
+  }
+}
+
+// segments > 1: one thread per (sequence, head, state element) walks the segments in order:
+// entry(0) = 0 (segment 0 started from the initial state itself), entry(g + 1) =
+// final(g) + a^(len g) entry(g); the last value is the sequence's final state.
+__global__ void lightning_segment_combine_kernel(const LightningSweepParams p) {
+  const int64_t elems = p.dim_xy * p.dim_z;
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= p.num_seqs * p.heads * elems) return;
+  const int64_t e = idx % elems, nh = idx / elems, h = nh % p.heads, n = nh / p.heads;
+  const float lambda = p.decay[h];
+  const int64_t seg_len = p.segment_chunks * kLightningCudaChunk;
+  float s = 0.f;
+  for (int64_t g = 0; g < p.segments; ++g) {
+    const int64_t at = ((n * p.segments + g) * p.heads + h) * elems + e;
+    p.segment_entries[at] = s;
+    int64_t len = p.seqlen - g * seg_len;
+    len = len < seg_len ? len : seg_len;
+    len = len > 0 ? len : 0;
+    s = p.segment_finals[at] + expf(-lambda * static_cast<float>(len)) * s;
+  }
+  if (p.final_state != nullptr) {
+    const int64_t i = e / p.dim_z, j = e % p.dim_z;
+    p.final_state[(n * p.heads + h) * elems + i * p.final_row_stride + j * p.final_col_stride] = s;
   }
 }
 

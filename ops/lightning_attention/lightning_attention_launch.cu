@@ -17,7 +17,7 @@ namespace halo::ops {
 namespace {
 
 constexpr int kChunk = static_cast<int>(kLightningCudaChunk);  // C: 4 WMMA tiles
-constexpr int kStateRows = 64, kStages = 4, kOutputWarps = 8, kOutputWidth = 64;
+constexpr int kStateRows = 64, kStages = 4, kTcStages = 3, kOutputWarps = 8, kOutputWidth = 64;
 
 template <typename Kernel>
 int launch(Kernel kernel, size_t smem, int64_t blocks, int threads, cudaStream_t stream,
@@ -37,31 +37,53 @@ int num_sms() {
   return sms;
 }
 
+// One warp per 16 x 16 tile. fla's split (64 x 64 blocks, 64 CTAs at 1 x 16384) measured slower
+// here (H100, 2026-11-28, ncu, 1 x 16384 bf16 forward): 720 us against 474 us for 64 x 16
+// blocks (256 CTAs): the walk is bound by per-chunk instruction latency, so more CTAs with less
+// work each win even though every y row is then read Dz / 16 times.
 template <typename T, int W>
-int launch_state(const LightningSweepParams& p, cudaStream_t stream) {
-  using Layout = kernels::StateSmem<T, kStateRows, W, kChunk, kStages>;
-  constexpr int kThreads = (kStateRows / 16) * (W / 16) * 32;
-  const int64_t blocks = p.num_seqs * p.heads * (p.dim_xy / kStateRows) * (p.dim_z / W);
+auto state_kernel() {
   if constexpr (std::is_same<T, float>::value) {
-    return launch(kernels::lightning_state_kernel_fma<T, kStateRows, W, kChunk, kStages>,
-                  Layout::kBytes, blocks, kThreads, stream, p);
+    return kernels::lightning_state_kernel_fma<T, kStateRows, W, kChunk, kStages>;
   } else {
-    // One warp per 16 x 16 tile. fla's split (64 x 64 blocks, 64 CTAs at 1 x 16384) measured
-    // slower here (H100, 2026-11-28, ncu, 1 x 16384 bf16 forward): 720 us against 474 us for
-    // 64 x 16 blocks (256 CTAs): the walk is bound by per-chunk instruction latency, so more
-    // CTAs with less work each win even though every y row is then read Dz / 16 times.
-    return launch(kernels::lightning_state_kernel_tc<T, kStateRows, W, kChunk, kStages,
-                                                     (kStateRows / 16) * (W / 16)>,
-                  Layout::kBytes, blocks, kThreads, stream, p);
+    return kernels::lightning_state_kernel_tc<T, kStateRows, W, kChunk, kTcStages,
+                                              (kStateRows / 16) * (W / 16)>;
+  }
+}
+template <typename T, int W>
+size_t state_smem() {
+  if constexpr (std::is_same<T, float>::value) {
+    return kernels::StateSmem<T, kStateRows, W, kChunk, kStages>::kBytes;
+  } else {
+    return kernels::TcStateSmem<T, kStateRows, W, kChunk, kTcStages>::kBytes;
   }
 }
 
+template <typename T, int W>
+int launch_state(const LightningSweepParams& p, cudaStream_t stream) {
+  constexpr int kThreads = (kStateRows / 16) * (W / 16) * 32;
+  const int64_t blocks =
+      p.num_seqs * p.segments * p.heads * (p.dim_xy / kStateRows) * (p.dim_z / W);
+  return launch(state_kernel<T, W>(), state_smem<T, W>(), blocks, kThreads, stream, p);
+}
+
+// State-pass CTAs of 64 x W blocks for one walk per sequence.
+int64_t state_blocks(const LightningSweepParams& p, int64_t w) {
+  return p.num_seqs * p.heads * (p.dim_xy / kStateRows) * (p.dim_z / w);
+}
+bool wide_state(const LightningSweepParams& p) { return state_blocks(p, 32) >= 2 * num_sms(); }
+
 template <typename T, int DXY>
 int launch_sweep_typed(const LightningSweepParams& p, cudaStream_t stream) {
-  const int64_t wide_blocks = p.num_seqs * p.heads * (p.dim_xy / kStateRows) * (p.dim_z / 32);
-  const int err = wide_blocks >= 2 * num_sms() ? launch_state<T, 32>(p, stream)
-                                               : launch_state<T, 16>(p, stream);
+  int err = wide_state(p) ? launch_state<T, 32>(p, stream) : launch_state<T, 16>(p, stream);
   if (err != 0) return err;
+  if (p.segments > 1) {
+    const int64_t threads = p.num_seqs * p.heads * p.dim_xy * p.dim_z;
+    kernels::lightning_segment_combine_kernel<<<static_cast<unsigned>((threads + 255) / 256), 256,
+                                                0, stream>>>(p);
+    err = static_cast<int>(cudaGetLastError());
+    if (err != 0) return err;
+  }
   using Layout = kernels::OutputSmem<T, DXY, kOutputWidth, kChunk>;
   return launch(kernels::lightning_output_kernel<T, DXY, kOutputWidth, kChunk, kOutputWarps>,
                 Layout::kBytes, p.total_chunks * p.heads * (p.dim_z / kOutputWidth),
@@ -86,7 +108,46 @@ int launch_decode_typed(const LightningAttentionParams& p, cudaStream_t stream) 
   return static_cast<int>(cudaGetLastError());
 }
 
+// Segments: as many as keep every SM's resident state-pass CTAs busy (occupancy of the 64 x 16
+// tensor-core kernel), at most one per chunk. 1 x 16384 x 16 heads: 256 CTAs per walk.
+template <typename T>
+int64_t resident_state_blocks() {
+  auto kernel = state_kernel<T, 16>();
+  const size_t smem = state_smem<T, 16>();
+  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           static_cast<int>(smem)) != cudaSuccess) {
+    return 0;
+  }
+  int per_sm = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel,
+                                                    (kStateRows / 16) * (16 / 16) * 32,
+                                                    smem) != cudaSuccess) {
+    return 0;
+  }
+  return static_cast<int64_t>(per_sm) * num_sms();
+}
+
 }  // namespace
+
+void lightning_sweep_segments(const LightningSweepParams& p, int64_t* segments,
+                              int64_t* segment_chunks) {
+  *segments = 1;
+  *segment_chunks = 0;
+  const int64_t chunks = (p.seqlen + kChunk - 1) / kChunk;
+  if (p.cu_seqlens != nullptr || chunks < 2 || wide_state(p)) return;
+  int64_t resident = 0;
+  switch (p.dtype) {
+    case LightningAttentionDtype::kBFloat16: resident = resident_state_blocks<__nv_bfloat16>(); break;
+    case LightningAttentionDtype::kFloat16: resident = resident_state_blocks<__half>(); break;
+    default: return;  // float32: the FMA walk is not the bottleneck of that path
+  }
+  const int64_t base = state_blocks(p, 16);
+  int64_t g = base > 0 ? resident / base : 1;
+  g = g < chunks ? g : chunks;
+  if (g < 2) return;
+  *segment_chunks = (chunks + g - 1) / g;
+  *segments = (chunks + *segment_chunks - 1) / *segment_chunks;
+}
 
 int lightning_sweep_cuda(const LightningSweepParams& p, void* stream) {
   if (!lightning_sweep_supports(p.dim_xy, p.dim_z)) return static_cast<int>(cudaErrorInvalidValue);

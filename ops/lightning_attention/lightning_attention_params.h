@@ -91,6 +91,14 @@ struct LightningSweepParams {
   float* chunk_states = nullptr;
   const int64_t* chunk_offsets = nullptr;  // [N + 1] on the device (with cu_seqlens)
   int64_t total_chunks = 0;
+  // Segments (equal-length sequences only): each sequence's chunks split into `segments` runs of
+  // `segment_chunks` chunks whose state passes run in parallel, segment 0 from the initial
+  // state and the others from zeros; a combine kernel turns their final states
+  // (`segment_finals`) into each segment's true entering state (`segment_entries`), which the
+  // output pass adds, decayed, to the chunk states. segments == 1: one walk per sequence.
+  int64_t segments = 1, segment_chunks = 0;
+  float* segment_finals = nullptr;   // [N * segments, H, Dxy, Dz]
+  float* segment_entries = nullptr;  // [N * segments, H, Dxy, Dz]
 
   int64_t batch = 0, seqlen = 0, heads = 0, dim_xy = 0, dim_z = 0, num_seqs = 0;
   bool reverse = false;
@@ -106,8 +114,14 @@ inline bool lightning_sweep_supports(int64_t dim_xy, int64_t dim_z) {
   return ok(dim_xy) && ok(dim_z);
 }
 
+// How many segments the state pass of this sweep should use on the current device (1, or more
+// when there are too few sequences x heads to fill the GPU), and the chunks per segment.
+// Reads sizes, dtype and cu_seqlens only; the caller allocates the segment workspaces.
+void lightning_sweep_segments(const LightningSweepParams& params, int64_t* segments,
+                              int64_t* segment_chunks);
 // Launch on `stream` (a cudaStream_t passed as void*); return the CUDA error code (0 = success).
-// One sweep: the state pass, then the output pass (tensor cores for bfloat16 / float16).
+// One sweep: the state pass, the segment combine (segments > 1), then the output pass (tensor
+// cores for bfloat16 / float16).
 int lightning_sweep_cuda(const LightningSweepParams& params, void* stream);
 // The single-step decode kernel: T == 1, no cu_seqlens; o and final_state set by the caller,
 // final_state = a * initial_state + k^T v and o = scale * q final_state. Any Dk, Dv.
