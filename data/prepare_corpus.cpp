@@ -297,7 +297,7 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
   train.name = "train";
   validation.name = "validation";
   Progress progress(o.progress, result.input_bytes);
-  int64_t doc_index = 0, total_tokens = 0;
+  int64_t doc_index = 0, total_tokens = 0, text_bytes = 0;
   const double f = o.validation_fraction;
   try {
     for (int64_t next = 0;; ++next) {
@@ -319,6 +319,7 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
         t = std::move(it->second);
         p.done.erase(it);
       }
+      text_bytes += t.text_bytes;
       for (size_t d = 0; d < t.docs.size(); ++d) {
         const bool to_validation =
             f > 0 && std::floor(double(doc_index + 1) * f) > std::floor(double(doc_index) * f);
@@ -360,6 +361,7 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
   result.manifest = m;
   result.documents = doc_index;
   result.tokens = total_tokens;
+  result.text_bytes = text_bytes;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }

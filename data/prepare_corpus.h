@@ -13,7 +13,7 @@
 // tokens (about 4 bytes of ids per byte of text at worst while a chunk is converted); the
 // writer holds one shard per split (<= shard_tokens ids of 4 bytes, plus 8 bytes per document).
 // So peak memory <= tokenizer + 8 * shard_tokens + 5 * (2 * threads + 2) * (1 MiB +
-// max_document_bytes) bytes, whatever the corpus size: about 420 MiB + tokenizer with the
+// max_document_bytes) bytes, whatever the corpus size: about 400 MiB + tokenizer with the
 // defaults and 2 threads.
 #pragma once
 
@@ -46,6 +46,7 @@ struct PrepareResult {
   int64_t tokens = 0;
   int64_t bad_documents = 0;  // skipped, all kinds
   int64_t input_bytes = 0;    // on disk
+  int64_t text_bytes = 0;     // of the documents kept (uncompressed UTF-8)
   double seconds = 0;
   int threads = 0;
 };

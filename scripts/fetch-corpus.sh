@@ -88,7 +88,8 @@ for spec in "${SPECS[@]}"; do
   copyright="$OUT/unpacked/$pkg/usr/share/doc/$pkg/copyright"
   [ -f "$copyright" ] && cp "$copyright" "$dest/COPYRIGHT"
   find_args=()
-  for pat in $patterns; do
+  read -r -a pats <<<"$patterns"  # no glob expansion of the patterns
+  for pat in "${pats[@]}"; do
     [ ${#find_args[@]} -gt 0 ] && find_args+=(-o)
     find_args+=(-name "$pat")
   done

@@ -37,9 +37,10 @@ void run_prepare(PrepareCliOptions& o) {
   const double cpu_s = double(usage.ru_utime.tv_sec) + usage.ru_utime.tv_usec * 1e-6 +
                        double(usage.ru_stime.tv_sec) + usage.ru_stime.tv_usec * 1e-6;
   const auto& m = r.manifest;
-  std::printf("prepare: %lld documents, %lld tokens from %zu files (%.1f MB) in %.1f s\n",
-              static_cast<long long>(r.documents), static_cast<long long>(r.tokens),
-              m.inputs.size(), r.input_bytes / 1e6, r.seconds);
+  std::printf("prepare: %lld documents (%.1f MB of text), %lld tokens from %zu files (%.1f MB on "
+              "disk) in %.1f s\n",
+              static_cast<long long>(r.documents), r.text_bytes / 1e6,
+              static_cast<long long>(r.tokens), m.inputs.size(), r.input_bytes / 1e6, r.seconds);
   for (const char* split : {"train", "validation"}) {
     const auto& s = m.splits.at(split);
     std::printf("  %-10s %lld documents, %lld tokens, %zu shards\n", split,
