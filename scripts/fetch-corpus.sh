@@ -57,7 +57,7 @@ if [ "$LARGE" = 1 ]; then
   )
 fi
 
-STAMP="large=$LARGE max_mb=$MAX_MB"
+STAMP="v2 large=$LARGE max_mb=$MAX_MB"  # bump v when the selection changes
 if [ -f "$OUT/text/.complete" ] && [ "$(cat "$OUT/text/.complete")" = "$STAMP" ]; then
   halo_log "$OUT/text is complete ($STAMP); nothing to do"
   exit 0
