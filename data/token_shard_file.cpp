@@ -44,7 +44,10 @@ void write_dataset(hid_t file, const char* name, hid_t file_type, hid_t mem_type
                    const void* data, const std::string& path) {
   Handle space{H5Screate_simple(1, &n, nullptr), H5Sclose};
   HALO_CHECK(space.id >= 0, path, ": cannot create the dataspace of '", name, "'");
-  Handle ds{H5Dcreate2(file, name, file_type, space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+  // No modification times in the object header: the same tokens give the same file bytes.
+  Handle dcpl{H5Pcreate(H5P_DATASET_CREATE), H5Pclose};
+  H5Pset_obj_track_times(dcpl.id, false);
+  Handle ds{H5Dcreate2(file, name, file_type, space.id, H5P_DEFAULT, dcpl.id, H5P_DEFAULT),
             H5Dclose};
   HALO_CHECK(ds.id >= 0, path, ": cannot create dataset '", name, "'");
   HALO_CHECK(H5Dwrite(ds.id, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0, path,

@@ -55,7 +55,7 @@ std::vector<std::string> make_corpus(const fs::path& in, const std::string& fiel
       "Line one\r\nLine two\r\n   leading spaces and trailing   \n"};
   auto doc = [&](int i) {
     std::string s;
-    for (int r = 0; r <= i % 5; ++r) s += pieces[(i + r) % pieces.size()] + " #" + std::to_string(i) + "\n";
+    for (int r = 0; r <= 4 + i % 5; ++r) s += pieces[(i + r) % pieces.size()] + " #" + std::to_string(i) + "\n";
     return s;
   };
   std::vector<std::string> docs;
