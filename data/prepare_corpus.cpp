@@ -49,7 +49,10 @@ struct SplitWriter {
   std::vector<int64_t> offsets{0};
   SplitInfo info;
 
-  void add(const std::vector<uint32_t>& doc) {
+  // Grows the buffer once to the shard size (not by doubling past it): the memory bound.
+  void add(const std::vector<uint32_t>& doc, int64_t shard_tokens) {
+    const size_t need = tokens.size() + doc.size();
+    if (need > tokens.capacity()) tokens.reserve(std::max(need, size_t(shard_tokens)));
     tokens.insert(tokens.end(), doc.begin(), doc.end());
     offsets.push_back(static_cast<int64_t>(tokens.size()));
   }
@@ -324,7 +327,7 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
         const bool to_validation =
             f > 0 && std::floor(double(doc_index + 1) * f) > std::floor(double(doc_index) * f);
         SplitWriter& w = to_validation ? validation : train;
-        w.add(t.docs[d]);
+        w.add(t.docs[d], o.shard_tokens);
         if (static_cast<int64_t>(w.tokens.size()) >= o.shard_tokens) w.flush(out, m.token_dtype);
         InputReport& r = m.inputs[t.file_of[d]];
         ++r.documents;
