@@ -20,7 +20,8 @@ namespace fs = std::filesystem;
 namespace {
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Classifies a file name; false for an unknown ending.
@@ -154,8 +155,8 @@ class LineSource {
 };
 
 void read_text_document(LineSource& src, const ReaderLimits& limits,
-                        const std::function<void(std::string&&)>& on_document,
-                        InputReport* report, const std::function<void(int64_t)>& on_bytes) {
+                        const std::function<void(std::string&&)>& on_document, InputReport* report,
+                        const std::function<void(int64_t)>& on_bytes) {
   std::string doc, line;
   bool too_long = false;
   int64_t line_number = 0;
@@ -273,7 +274,8 @@ std::vector<InputFile> list_input_files(const std::vector<std::string>& paths,
       }
     } else {
       InputFile in;
-      HALO_CHECK(classify(p, &in), "--input ", p, ": unknown file type. HINT: inputs are .txt, "
+      HALO_CHECK(classify(p, &in), "--input ", p,
+                 ": unknown file type. HINT: inputs are .txt, "
                  ".jsonl, .txt.gz or .jsonl.gz files, or folders of them");
       out.push_back(in);
     }

@@ -12,8 +12,10 @@ LengthCurriculum::LengthCurriculum(int64_t tokens_per_step, std::vector<Curricul
              tokens_per_step_);
   HALO_CHECK(world_size >= 1, "length curriculum: world_size must be >= 1, got ", world_size);
   HALO_CHECK(!points_.empty(), "length curriculum: needs at least one (from_step, seq_len) point");
-  HALO_CHECK(points_.front().from_step == 0, "length curriculum: the first point must start at "
-             "step 0, got from_step ", points_.front().from_step);
+  HALO_CHECK(points_.front().from_step == 0,
+             "length curriculum: the first point must start at "
+             "step 0, got from_step ",
+             points_.front().from_step);
   for (size_t i = 0; i < points_.size(); ++i) {
     const auto& p = points_[i];
     HALO_CHECK(i == 0 || p.from_step > points_[i - 1].from_step, "length curriculum: point ", i,
@@ -23,13 +25,14 @@ LengthCurriculum::LengthCurriculum(int64_t tokens_per_step, std::vector<Curricul
                p.seq_len);
     HALO_CHECK(tokens_per_step_ % (world_size * p.seq_len) == 0, "length curriculum: point ", i,
                ": tokens_per_step ", tokens_per_step_, " is not divisible by world_size (",
-               world_size, ") x seq_len (", p.seq_len, "). HINT: use a tokens_per_step that is a "
-               "multiple of ", world_size * p.seq_len);
+               world_size, ") x seq_len (", p.seq_len,
+               "). HINT: use a tokens_per_step that is a "
+               "multiple of ",
+               world_size * p.seq_len);
   }
 }
 
-LengthCurriculum LengthCurriculum::constant(int64_t seq_len, int64_t global_batch,
-                                            int world_size) {
+LengthCurriculum LengthCurriculum::constant(int64_t seq_len, int64_t global_batch, int world_size) {
   return LengthCurriculum(seq_len * global_batch, {{0, seq_len}}, world_size);
 }
 

@@ -19,14 +19,17 @@
 namespace halo::data {
 
 void LoaderOptions::validate() const {
-  HALO_CHECK(!manifest.empty(), "loader: 'manifest' is empty. HINT: pass the manifest.json "
+  HALO_CHECK(!manifest.empty(),
+             "loader: 'manifest' is empty. HINT: pass the manifest.json "
              "written by `halo-distill prepare`");
-  HALO_CHECK(split == "train" || split == "validation", "loader: 'split' must be \"train\" or "
-             "\"validation\", got \"", split, "\"");
+  HALO_CHECK(split == "train" || split == "validation",
+             "loader: 'split' must be \"train\" or "
+             "\"validation\", got \"",
+             split, "\"");
   HALO_CHECK(seq_len > 0, "loader: 'seq_len' must be > 0, got ", seq_len);
   HALO_CHECK(world_size >= 1, "loader: 'world_size' must be >= 1, got ", world_size);
-  HALO_CHECK(rank >= 0 && rank < world_size, "loader: 'rank' must be in [0, world_size = ",
-             world_size, "), got ", rank);
+  HALO_CHECK(rank >= 0 && rank < world_size,
+             "loader: 'rank' must be in [0, world_size = ", world_size, "), got ", rank);
   HALO_CHECK(global_batch > 0 && global_batch % world_size == 0, "loader: 'global_batch' (",
              global_batch, ") must be > 0 and divisible by world_size (", world_size,
              "). HINT: use a multiple of ", world_size);
@@ -34,9 +37,8 @@ void LoaderOptions::validate() const {
 }
 
 nlohmann::json LoaderCursor::to_json() const {
-  return {{"seed", seed},   {"epoch", epoch},
-          {"token_offset", token_offset}, {"step", step},
-          {"split", split}, {"dataset_id", dataset_id}};
+  return {{"seed", seed}, {"epoch", epoch}, {"token_offset", token_offset},
+          {"step", step}, {"split", split}, {"dataset_id", dataset_id}};
 }
 
 LoaderCursor LoaderCursor::from_json(const nlohmann::json& j) {
@@ -263,14 +265,26 @@ void PackedLoader::set_shape(int64_t seq_len, int64_t global_batch) {
   m.start_worker();
 }
 
-const LoaderOptions& PackedLoader::options() const { return impl_->opt; }
+const LoaderOptions& PackedLoader::options() const {
+  return impl_->opt;
+}
 int64_t PackedLoader::local_batch() const {
   return impl_->opt.global_batch / impl_->opt.world_size;
 }
-int64_t PackedLoader::epoch_tokens() const { return impl_->stream.epoch_tokens(); }
-int64_t PackedLoader::num_documents() const { return impl_->shards.num_documents(); }
-int64_t PackedLoader::separator_id() const { return impl_->shards.manifest().separator_id; }
-int64_t PackedLoader::vocab_size() const { return impl_->shards.manifest().vocab_size; }
-const std::string& PackedLoader::dataset_id() const { return impl_->dataset_id; }
+int64_t PackedLoader::epoch_tokens() const {
+  return impl_->stream.epoch_tokens();
+}
+int64_t PackedLoader::num_documents() const {
+  return impl_->shards.num_documents();
+}
+int64_t PackedLoader::separator_id() const {
+  return impl_->shards.manifest().separator_id;
+}
+int64_t PackedLoader::vocab_size() const {
+  return impl_->shards.manifest().vocab_size;
+}
+const std::string& PackedLoader::dataset_id() const {
+  return impl_->dataset_id;
+}
 
 }  // namespace halo::data

@@ -46,7 +46,7 @@ struct LoaderOptions {
   int world_size = 1;              // must divide G
   uint64_t seed = 0;               // shuffle of documents per (seed, epoch)
   bool shuffle = true;             // false: documents in manifest order every epoch (evaluation)
-  int prefetch = 2;                // batches prepared ahead by a background thread (0 = synchronous)
+  int prefetch = 2;  // batches prepared ahead by a background thread (0 = synchronous)
   bool restart_positions = false;  // position ids restart at 0 at each document start
 
   // Throws HaloError naming the field and the expected value.

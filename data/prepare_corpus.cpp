@@ -113,8 +113,11 @@ std::string human(double v) {
 class Progress {
  public:
   Progress(bool enabled, int64_t total_bytes)
-      : enabled_(enabled), tty_(::isatty(2) != 0), total_(total_bytes),
-        start_(std::chrono::steady_clock::now()), last_(start_) {}
+      : enabled_(enabled),
+        tty_(::isatty(2) != 0),
+        total_(total_bytes),
+        start_(std::chrono::steady_clock::now()),
+        last_(start_) {}
 
   void update(int64_t bytes, int64_t docs, int64_t tokens, int64_t bad, bool final = false) {
     if (!enabled_) return;
@@ -127,7 +130,8 @@ class Progress {
     const int width = 24, filled = static_cast<int>(frac * width);
     std::string bar(filled, '#');
     bar.resize(width, '.');
-    std::fprintf(stderr, "%sprepare [%s] %3.0f%% %sB/%sB | %s docs %s docs/s | %s tokens %s tok/s "
+    std::fprintf(stderr,
+                 "%sprepare [%s] %3.0f%% %sB/%sB | %s docs %s docs/s | %s tokens %s tok/s "
                  "| %lld bad%s",
                  tty_ ? "\r" : "", bar.c_str(), frac * 100, human(double(bytes)).c_str(),
                  human(double(total_)).c_str(), human(double(docs)).c_str(),
@@ -155,9 +159,9 @@ void PrepareOptions::validate() const {
              threads);
   HALO_CHECK(limits.max_line_bytes >= 16, "prepare: --max-line-bytes must be >= 16, got ",
              limits.max_line_bytes);
-  HALO_CHECK(limits.max_document_bytes >= limits.max_line_bytes,
-             "prepare: --max-document-bytes (", limits.max_document_bytes,
-             ") must be >= --max-line-bytes (", limits.max_line_bytes, ")");
+  HALO_CHECK(limits.max_document_bytes >= limits.max_line_bytes, "prepare: --max-document-bytes (",
+             limits.max_document_bytes, ") must be >= --max-line-bytes (", limits.max_line_bytes,
+             ")");
   HALO_CHECK(!limits.jsonl_field.empty(), "prepare: --jsonl-field must not be empty");
 }
 
@@ -167,7 +171,8 @@ int64_t choose_separator(const Tokenizer& tokenizer, std::string* token_text) {
     return *id;
   }
   const int64_t eos = tokenizer.special_ids().eos;
-  HALO_CHECK(eos >= 0, tokenizer.path(), ": the tokenizer has neither <|endoftext|> nor an EOS "
+  HALO_CHECK(eos >= 0, tokenizer.path(),
+             ": the tokenizer has neither <|endoftext|> nor an EOS "
              "token to separate documents. HINT: train it with an EOS id (train-tokenizer does)");
   *token_text = tokenizer.decode({eos});
   return eos;
@@ -178,7 +183,8 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   PrepareResult result;
   const auto files = list_input_files(o.inputs, &result.skipped_files);
-  HALO_CHECK(!files.empty(), "prepare: no .txt/.jsonl(.gz) files under --input. HINT: check the "
+  HALO_CHECK(!files.empty(),
+             "prepare: no .txt/.jsonl(.gz) files under --input. HINT: check the "
              "paths and the file endings");
   for (const auto& f : files) result.input_bytes += f.bytes;
 
@@ -201,8 +207,9 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
   m.inputs.resize(files.size());
   for (size_t i = 0; i < files.size(); ++i) m.inputs[i].file = files[i].path;
 
-  const int threads = o.threads > 0 ? o.threads
-                                    : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  const int threads = o.threads > 0
+                          ? o.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   result.threads = threads;
   Pipeline p;
   p.max_in_flight = 2 * threads + 2;
@@ -357,8 +364,8 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
     m.inputs[i].bad = reader_reports[i].bad;
     for (const auto& [kind, b] : m.inputs[i].bad) result.bad_documents += b.count;
   }
-  HALO_CHECK(doc_index > 0, "prepare: no valid document in the input (",
-             result.bad_documents, " skipped as bad input; see the report above)");
+  HALO_CHECK(doc_index > 0, "prepare: no valid document in the input (", result.bad_documents,
+             " skipped as bad input; see the report above)");
   m.write(out / "manifest.json");
   progress.update(result.input_bytes, doc_index, total_tokens, result.bad_documents, true);
   result.manifest = m;

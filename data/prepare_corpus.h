@@ -27,9 +27,9 @@
 namespace halo::data {
 
 struct PrepareOptions {
-  std::string tokenizer;            // tokenizer.json / .model / folder (load_tokenizer)
-  std::vector<std::string> inputs;  // files and folders (corpus_reader.h formats)
-  std::string out;                  // output folder (created; must not hold a manifest.json)
+  std::string tokenizer;              // tokenizer.json / .model / folder (load_tokenizer)
+  std::vector<std::string> inputs;    // files and folders (corpus_reader.h formats)
+  std::string out;                    // output folder (created; must not hold a manifest.json)
   double validation_fraction = 0.01;  // in [0, 0.5]
   int64_t shard_tokens = int64_t{1} << 24;  // a shard is closed once it holds this many ids
   int threads = 0;                          // tokenizer threads; 0 = hardware threads

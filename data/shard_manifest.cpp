@@ -23,8 +23,8 @@ int token_dtype_bytes(const std::string& dtype) {
 }
 
 std::string token_dtype_for_vocab(int64_t vocab_size) {
-  HALO_CHECK(vocab_size > 0 && vocab_size <= (int64_t{1} << 32),
-             "vocabulary size ", vocab_size, " does not fit 32-bit token ids");
+  HALO_CHECK(vocab_size > 0 && vocab_size <= (int64_t{1} << 32), "vocabulary size ", vocab_size,
+             " does not fit 32-bit token ids");
   return vocab_size <= 65536 ? "uint16" : "uint32";
 }
 
@@ -129,7 +129,8 @@ Manifest Manifest::from_json(const json& j, const std::string& source) {
   JsonFields f(j, source);
   const std::string format = f.require_string("format");
   HALO_CHECK(format == kManifestFormat, f.where("format"), ": expected \"", kManifestFormat,
-             "\", found \"", format, "\". HINT: pass the manifest.json written by "
+             "\", found \"", format,
+             "\". HINT: pass the manifest.json written by "
              "`halo-distill prepare`");
   const int64_t version = f.require_int("version");
   HALO_CHECK(version == kManifestVersion, f.where("version"), ": expected ", kManifestVersion,

@@ -112,7 +112,8 @@ TokenShardFile::TokenShardFile(const std::string& path, const std::string& dtype
   {
     auto lock = lock_hdf5();
     Handle file{H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
-    HALO_CHECK(file.id >= 0, "token shard '", path, "' cannot be opened as HDF5 (missing or "
+    HALO_CHECK(file.id >= 0, "token shard '", path,
+               "' cannot be opened as HDF5 (missing or "
                "corrupt). HINT: re-run `halo-distill prepare`");
     Handle tok{H5Dopen2(file.id, "tokens", H5P_DEFAULT), H5Dclose};
     HALO_CHECK(tok.id >= 0, "token shard '", path, "': dataset 'tokens' is missing");
@@ -130,8 +131,9 @@ TokenShardFile::TokenShardFile(const std::string& path, const std::string& dtype
     HALO_CHECK(H5Pget_layout(dcpl.id) == H5D_CONTIGUOUS && H5Pget_nfilters(dcpl.id) == 0,
                "token shard '", path, "': dataset 'tokens' must be contiguous and unfiltered");
     token_addr = H5Dget_offset(tok.id);
-    HALO_CHECK(token_addr != HADDR_UNDEF && token_addr % bytes_per_token_ == 0,
-               "token shard '", path, "': dataset 'tokens' has no storage or is misaligned "
+    HALO_CHECK(token_addr != HADDR_UNDEF && token_addr % bytes_per_token_ == 0, "token shard '",
+               path,
+               "': dataset 'tokens' has no storage or is misaligned "
                "(not written by `halo-distill prepare`)");
 
     Handle off{H5Dopen2(file.id, "doc_offsets", H5P_DEFAULT), H5Dclose};
@@ -146,10 +148,10 @@ TokenShardFile::TokenShardFile(const std::string& path, const std::string& dtype
                                      doc_offsets_.data()) >= 0,
                "token shard '", path, "': cannot read dataset 'doc_offsets'");
   }
-  HALO_CHECK(static_cast<int64_t>(num_tokens) == expect_tokens &&
-                 num_documents() == expect_documents,
-             "token shard '", path, "' holds ", num_tokens, " tokens in ", num_documents(),
-             " documents; the manifest says ", expect_tokens, " in ", expect_documents);
+  HALO_CHECK(
+      static_cast<int64_t>(num_tokens) == expect_tokens && num_documents() == expect_documents,
+      "token shard '", path, "' holds ", num_tokens, " tokens in ", num_documents(),
+      " documents; the manifest says ", expect_tokens, " in ", expect_documents);
   HALO_CHECK(doc_offsets_.front() == 0 && doc_offsets_.back() == expect_tokens, "token shard '",
              path, "': doc_offsets must run from 0 to the token count ", expect_tokens);
   for (size_t i = 1; i < doc_offsets_.size(); ++i) {
@@ -165,8 +167,8 @@ TokenShardFile::TokenShardFile(const std::string& path, const std::string& dtype
   const uint64_t end = static_cast<uint64_t>(token_addr) + num_tokens * bytes_per_token_;
   if (end > map_size_) {
     ::close(fd);
-    HALO_FAIL("token shard '", path, "' is truncated: its tokens end at byte ", end,
-              " of a ", map_size_, "-byte file");
+    HALO_FAIL("token shard '", path, "' is truncated: its tokens end at byte ", end, " of a ",
+              map_size_, "-byte file");
   }
   map_ = ::mmap(nullptr, map_size_, PROT_READ, MAP_SHARED, fd, 0);
   ::close(fd);

@@ -89,8 +89,8 @@ void TokenStream::read(int64_t epoch, int64_t offset, int64_t n, int64_t* out, b
   while (n > 0) {
     const EpochIndex& idx = index_of(epoch);
     // The document holding `offset`: the last i with prefix[i] <= offset.
-    size_t i = static_cast<size_t>(
-        std::upper_bound(idx.prefix.begin(), idx.prefix.end(), offset) - idx.prefix.begin() - 1);
+    size_t i = static_cast<size_t>(std::upper_bound(idx.prefix.begin(), idx.prefix.end(), offset) -
+                                   idx.prefix.begin() - 1);
     int64_t in_doc = offset - idx.prefix[i];
     while (n > 0 && i < idx.order.size()) {
       const int64_t doc = idx.order[i];

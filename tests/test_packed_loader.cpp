@@ -26,8 +26,8 @@ constexpr int64_t kSep = 7;
 
 // Writes a shard set with the given document lengths (split over shards of `per_shard`
 // documents) and returns the manifest path.
-std::filesystem::path write_set(const std::filesystem::path& dir, const std::vector<int64_t>& lengths,
-                                size_t per_shard = 5) {
+std::filesystem::path write_set(const std::filesystem::path& dir,
+                                const std::vector<int64_t>& lengths, size_t per_shard = 5) {
   Manifest m;
   m.tokenizer_kind = "test";
   m.tokenizer_identity = "test:synthetic";
@@ -195,8 +195,7 @@ TEST_CASE("loader: restart_positions restarts position ids at document starts", 
   REQUIRE(restarts > 10);
 }
 
-TEST_CASE("loader resume after k batches equals an uninterrupted run (1, 2, 3 ranks)",
-          "[loader]") {
+TEST_CASE("loader resume after k batches equals an uninterrupted run (1, 2, 3 ranks)", "[loader]") {
   test::TempDir dir("halo-loader");
   const auto manifest = write_set(dir.path(), default_lengths());
   const int64_t T = 11, G = 6;  // 66 tokens a batch: 14 batches cross two epochs
@@ -257,7 +256,8 @@ TEST_CASE("loader resume across a change from 2 ranks to 3", "[loader]") {
   LoaderCursor saved;
   {
     std::vector<std::unique_ptr<PackedLoader>> two;
-    for (int r = 0; r < 2; ++r) two.push_back(std::make_unique<PackedLoader>(options(manifest, T, G, r, 2)));
+    for (int r = 0; r < 2; ++r)
+      two.push_back(std::make_unique<PackedLoader>(options(manifest, T, G, r, 2)));
     for (int i = 0; i < k; ++i) {
       std::vector<Batch> parts{two[0]->next(), two[1]->next()};
       require_same(stack(parts), expected[i]);

@@ -9,8 +9,8 @@
 #include "halo/common/error.h"
 #include "tests/test_util.h"
 
-#include <catch2/catch.hpp>
 #include <zlib.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -20,8 +20,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string qwen3_tokenizer() { return test::fixtures_dir() + "/tokenizers/qwen3/tokenizer.json"; }
-std::string sp_tokenizer() { return test::fixtures_dir() + "/tokenizers/sp/bpe_bytes.model"; }
+std::string qwen3_tokenizer() {
+  return test::fixtures_dir() + "/tokenizers/qwen3/tokenizer.json";
+}
+std::string sp_tokenizer() {
+  return test::fixtures_dir() + "/tokenizers/sp/bpe_bytes.model";
+}
 
 void write_file(const fs::path& p, const std::string& bytes) {
   fs::create_directories(p.parent_path());
@@ -55,7 +59,8 @@ std::vector<std::string> make_corpus(const fs::path& in, const std::string& fiel
       "Line one\r\nLine two\r\n   leading spaces and trailing   \n"};
   auto doc = [&](int i) {
     std::string s;
-    for (int r = 0; r <= 4 + i % 5; ++r) s += pieces[(i + r) % pieces.size()] + " #" + std::to_string(i) + "\n";
+    for (int r = 0; r <= 4 + i % 5; ++r)
+      s += pieces[(i + r) % pieces.size()] + " #" + std::to_string(i) + "\n";
     return s;
   };
   std::vector<std::string> docs;
@@ -121,8 +126,8 @@ TEST_CASE("prepare round trip (Qwen3 tokenizer): shards decode to the input docu
   test::TempDir dir("halo-prepare");
   const auto docs = make_corpus(dir.path() / "in");
   auto tok = load_tokenizer(qwen3_tokenizer());
-  const auto r = prepare_corpus(prepare_options(qwen3_tokenizer(), dir.path() / "in",
-                                                dir.path() / "out", 3));
+  const auto r =
+      prepare_corpus(prepare_options(qwen3_tokenizer(), dir.path() / "in", dir.path() / "out", 3));
   const fs::path manifest = dir.path() / "out" / "manifest.json";
   check_round_trip(manifest, *tok, docs, /*decode=*/true);
 
@@ -152,9 +157,9 @@ TEST_CASE("prepare round trip (Qwen3 tokenizer): shards decode to the input docu
   prepare_corpus(prepare_options(qwen3_tokenizer(), dir.path() / "in", dir.path() / "out1", 1));
   REQUIRE(Manifest::read(dir.path() / "out1" / "manifest.json").dataset_id() == m.dataset_id());
   // An existing manifest is never overwritten.
-  REQUIRE_THROWS_WITH(prepare_corpus(prepare_options(qwen3_tokenizer(), dir.path() / "in",
-                                                     dir.path() / "out", 2)),
-                      Catch::Contains("already exists"));
+  REQUIRE_THROWS_WITH(
+      prepare_corpus(prepare_options(qwen3_tokenizer(), dir.path() / "in", dir.path() / "out", 2)),
+      Catch::Contains("already exists"));
 }
 
 TEST_CASE("prepare round trip (SentencePiece, --jsonl-field): 16-bit ids, EOS separator",
@@ -190,14 +195,16 @@ TEST_CASE("prepare: every kind of bad input is counted with its file", "[prepare
              "\n"
              "{\"text\": \"   \"}\n"
              "{\"text\": \"bad \xff\"}\n"
-             "{\"text\": \"" + std::string(200, 'y') + "\"}\n"
-             "[1, 2]\n"
-             "{\"text\": \"last good\"}");
+             "{\"text\": \"" +
+                 std::string(200, 'y') +
+                 "\"}\n"
+                 "[1, 2]\n"
+                 "{\"text\": \"last good\"}");
   write_file(in / "not_gzip.jsonl.gz", "{\"text\": \"plain text named .gz\"}\n");
   std::string records;
   for (int i = 0; i < 3000; ++i) {
-    records += jsonl_line("text", "record " + std::to_string(i) + " " +
-                                      std::to_string((i * 7919u) % 100003u));
+    records += jsonl_line(
+        "text", "record " + std::to_string(i) + " " + std::to_string((i * 7919u) % 100003u));
   }
   const std::string gz = gzip_bytes(records, in / "tmp.gz");
   write_file(in / "truncated.jsonl.gz", gz.substr(0, gz.size() * 6 / 10));

@@ -51,22 +51,22 @@ void run_bench_loader(const LoaderBenchOptions& o) {
   const double s = std::chrono::duration<double>(clock::now() - t0).count();
   const double tokens = double(o.batches) * loader.local_batch() * o.seq_len;
   if (o.json) {
-    std::printf("{\"open_s\": %.4f, \"seconds\": %.4f, \"tokens\": %.0f, \"tokens_per_s\": %.1f, "
-                "\"batches_per_s\": %.2f, \"epoch_tokens\": %lld, \"documents\": %lld}\n",
-                open_s, s, tokens, tokens / s, o.batches / s,
-                static_cast<long long>(loader.epoch_tokens()),
-                static_cast<long long>(loader.num_documents()));
+    std::printf(
+        "{\"open_s\": %.4f, \"seconds\": %.4f, \"tokens\": %.0f, \"tokens_per_s\": %.1f, "
+        "\"batches_per_s\": %.2f, \"epoch_tokens\": %lld, \"documents\": %lld}\n",
+        open_s, s, tokens, tokens / s, o.batches / s, static_cast<long long>(loader.epoch_tokens()),
+        static_cast<long long>(loader.num_documents()));
     return;
   }
   std::printf("bench loader: %s split '%s': %lld documents, %lld tokens per epoch\n",
               o.manifest.c_str(), o.split.c_str(), static_cast<long long>(loader.num_documents()),
               static_cast<long long>(loader.epoch_tokens()));
   std::printf("  open (manifest, SHA-256 of the shards, mmap): %.3f s\n", open_s);
-  std::printf("  %d batches of [%lld, %lld] (rank 0 of %d, prefetch %d): %.3f s, %.3g tokens/s, "
-              "%.1f batches/s (checksum %lld)\n",
-              o.batches, static_cast<long long>(loader.local_batch()),
-              static_cast<long long>(o.seq_len), o.world_size, o.prefetch, s, tokens / s,
-              o.batches / s, static_cast<long long>(checksum));
+  std::printf(
+      "  %d batches of [%lld, %lld] (rank 0 of %d, prefetch %d): %.3f s, %.3g tokens/s, "
+      "%.1f batches/s (checksum %lld)\n",
+      o.batches, static_cast<long long>(loader.local_batch()), static_cast<long long>(o.seq_len),
+      o.world_size, o.prefetch, s, tokens / s, o.batches / s, static_cast<long long>(checksum));
 }
 
 }  // namespace

@@ -37,10 +37,11 @@ void run_prepare(PrepareCliOptions& o) {
   const double cpu_s = double(usage.ru_utime.tv_sec) + usage.ru_utime.tv_usec * 1e-6 +
                        double(usage.ru_stime.tv_sec) + usage.ru_stime.tv_usec * 1e-6;
   const auto& m = r.manifest;
-  std::printf("prepare: %lld documents (%.1f MB of text), %lld tokens from %zu files (%.1f MB on "
-              "disk) in %.1f s\n",
-              static_cast<long long>(r.documents), r.text_bytes / 1e6,
-              static_cast<long long>(r.tokens), m.inputs.size(), r.input_bytes / 1e6, r.seconds);
+  std::printf(
+      "prepare: %lld documents (%.1f MB of text), %lld tokens from %zu files (%.1f MB on "
+      "disk) in %.1f s\n",
+      static_cast<long long>(r.documents), r.text_bytes / 1e6, static_cast<long long>(r.tokens),
+      m.inputs.size(), r.input_bytes / 1e6, r.seconds);
   for (const char* split : {"train", "validation"}) {
     const auto& s = m.splits.at(split);
     std::printf("  %-10s %lld documents, %lld tokens, %zu shards\n", split,
@@ -51,10 +52,11 @@ void run_prepare(PrepareCliOptions& o) {
               m.tokenizer_identity.c_str(), static_cast<long long>(m.separator_id),
               m.separator_token.c_str(), static_cast<long long>(m.vocab_size),
               m.token_dtype.c_str());
-  std::printf("  speed: %.0f tokens/s wall with %d tokenizer threads; %.0f tokens per CPU-second "
-              "(%.1f CPU-s); peak RSS %.0f MiB\n",
-              r.tokens / r.seconds, r.threads, cpu_s > 0 ? r.tokens / cpu_s : 0.0, cpu_s,
-              usage.ru_maxrss / 1024.0);
+  std::printf(
+      "  speed: %.0f tokens/s wall with %d tokenizer threads; %.0f tokens per CPU-second "
+      "(%.1f CPU-s); peak RSS %.0f MiB\n",
+      r.tokens / r.seconds, r.threads, cpu_s > 0 ? r.tokens / cpu_s : 0.0, cpu_s,
+      usage.ru_maxrss / 1024.0);
   if (!r.skipped_files.empty()) {
     std::printf("  skipped %zu files with other endings in input folders, e.g. %s\n",
                 r.skipped_files.size(), r.skipped_files.front().c_str());
@@ -91,8 +93,7 @@ void add_prepare_command(CLI::App& app) {
   cmd->add_option("--tokenizer", o->prepare.tokenizer,
                   "tokenizer.json, SentencePiece .model, or a folder with one")
       ->required();
-  cmd->add_option("--input", o->prepare.inputs, "Input files or folders (one or more)")
-      ->required();
+  cmd->add_option("--input", o->prepare.inputs, "Input files or folders (one or more)")->required();
   cmd->add_option("--out", o->prepare.out, "Output folder (must not hold a manifest.json)")
       ->required();
   cmd->add_option("--jsonl-field", o->prepare.limits.jsonl_field,
@@ -101,7 +102,8 @@ void add_prepare_command(CLI::App& app) {
   cmd->add_option("--validation-fraction", o->prepare.validation_fraction,
                   "Fraction of documents (every 1/f-th) held out as the validation split")
       ->capture_default_str();
-  cmd->add_option("--shard-tokens", o->shard_tokens, "Token ids per shard (a shard is closed "
+  cmd->add_option("--shard-tokens", o->shard_tokens,
+                  "Token ids per shard (a shard is closed "
                   "once it holds this many)")
       ->capture_default_str();
   cmd->add_option("--threads", o->prepare.threads, "Tokenizer threads (0 = hardware threads)")
