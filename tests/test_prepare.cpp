@@ -283,6 +283,16 @@ TEST_CASE("prepare CLI: summary with bad input per file, refusals with clear err
   REQUIRE_THAT(r.output, Catch::Contains("bad.txt: invalid_utf8 x1"));
   REQUIRE_THAT(r.output, Catch::Contains("peak RSS"));
 
+  // bench loader runs on the result (a smoke check of the command; no timing is asserted).
+  r = test::run_cli("bench loader --manifest " + out + "/manifest.json --seq-len 3 " +
+                        "--global-batch 2 --warmup 0 --batches 4 --json",
+                    /*merge_stderr=*/false);
+  REQUIRE(r.exit_code == 0);
+  const auto bench = nlohmann::json::parse(r.output);
+  REQUIRE(bench.at("tokens").get<double>() == 4 * 2 * 3);
+  REQUIRE(bench.at("documents").get<int64_t>() == 2);
+  REQUIRE(bench.contains("tokens_per_s"));
+
   r = test::run_cli("prepare --tokenizer " + qwen3_tokenizer() + " --input " + in.string() +
                     " --out " + out + " --quiet");
   REQUIRE(r.exit_code == 1);
