@@ -22,6 +22,7 @@
 # versions used. Idempotent: a DIR/text that is complete for the same arguments is kept.
 set -euo pipefail
 HALO_SCRIPT=fetch-corpus.sh
+export LC_ALL=C  # byte order for sort: the same subset everywhere
 HALO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/_common.sh
 source "$HALO_ROOT/scripts/_common.sh"
@@ -57,7 +58,7 @@ if [ "$LARGE" = 1 ]; then
   )
 fi
 
-STAMP="v2 large=$LARGE max_mb=$MAX_MB"  # bump v when the selection changes
+STAMP="v3 large=$LARGE max_mb=$MAX_MB"  # bump v when the selection changes
 if [ -f "$OUT/text/.complete" ] && [ "$(cat "$OUT/text/.complete")" = "$STAMP" ]; then
   halo_log "$OUT/text is complete ($STAMP); nothing to do"
   exit 0
@@ -94,8 +95,11 @@ for spec in "${SPECS[@]}"; do
     find_args+=(-name "$pat")
   done
   count=0
-  while IFS= read -r -d '' f; do
-    size=$(stat -c %s "$f")
+  last_dir=""
+  # One fork per document (mv): sizes come from find, folders are made once each.
+  while IFS= read -r -d '' entry; do
+    size="${entry%% *}"
+    f="${entry#* }"
     if [ "$limit_bytes" -gt 0 ] && [ $((total + size)) -gt "$limit_bytes" ]; then
       full=1
       break
@@ -107,11 +111,16 @@ for spec in "${SPECS[@]}"; do
       *.gz) name="${rel%.gz}.txt.gz" ;;
       *) name="$rel.txt" ;;
     esac
-    mkdir -p "$dest/$(dirname "$name")"
-    cp "$f" "$dest/$name"
+    dir="$dest/${name%/*}"
+    [ "$name" = "${name%/*}" ] && dir="$dest"
+    if [ "$dir" != "$last_dir" ]; then
+      mkdir -p "$dir"
+      last_dir="$dir"
+    fi
+    mv "$f" "$dest/$name"
     total=$((total + size))
     count=$((count + 1))
-  done < <(find "$src" -type f \( "${find_args[@]}" \) -print0 | sort -z)
+  done < <(find "$src" -type f \( "${find_args[@]}" \) -printf '%s %p\0' | sort -z -k2)
   halo_log "$pkg $version: $count documents"
   [ "$full" = 1 ] && break
 done
