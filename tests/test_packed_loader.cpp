@@ -171,6 +171,40 @@ TEST_CASE("loader stream: each epoch holds every document once, then the separat
   for (int64_t i = 0; i < 23; ++i) REQUIRE(identity[i] == i);
 }
 
+TEST_CASE("loader: a batch longer than several epochs, and an empty document", "[loader]") {
+  test::TempDir dir("halo-loader");
+  const std::vector<int64_t> lengths = {3, 0, 2};
+  const auto manifest = write_set(dir.path(), lengths, 2);
+  PackedLoader loader(options(manifest, 7, 4, 0, 1, 0));
+  REQUIRE(loader.epoch_tokens() == 8);
+  // The reference stream, built from the documented definition.
+  std::vector<int64_t> tokens;
+  std::vector<bool> starts;
+  for (int64_t e = 0; e < 12; ++e) {
+    for (int64_t d : document_order(3, 1234, e, true)) {
+      for (int64_t j = 0; j < lengths[d]; ++j) {
+        tokens.push_back(1000 * d + 1 + j);
+        starts.push_back(j == 0);
+      }
+      tokens.push_back(kSep);
+      starts.push_back(lengths[d] == 0);
+    }
+  }
+  for (int64_t step = 0; step < 3; ++step) {
+    Batch b = loader.next();  // 28 tokens: three and a half epochs
+    for (int64_t r = 0; r < 4; ++r) {
+      for (int64_t t = 0; t < 7; ++t) {
+        const size_t at = size_t(step * 28 + r * 7 + t);
+        REQUIRE(b.input_ids[r][t].item<int64_t>() == tokens[at]);
+        REQUIRE(b.labels[r][t].item<int64_t>() == tokens[at + 1]);
+        REQUIRE(b.doc_starts[r][t].item<bool>() == starts[at]);
+      }
+    }
+  }
+  REQUIRE(loader.cursor().epoch == 84 / 8);
+  REQUIRE(loader.cursor().token_offset == 84 % 8);
+}
+
 TEST_CASE("loader: restart_positions restarts position ids at document starts", "[loader]") {
   test::TempDir dir("halo-loader");
   const auto manifest = write_set(dir.path(), default_lengths());
