@@ -56,6 +56,7 @@ ROOTS=(
   libsentencepiece-dev  # SentencePiece
   libpcre2-dev        # PCRE2 8-bit
   libutf8proc-dev     # utf8proc (Unicode normalization for tokenizers)
+  zlib1g-dev          # zlib headers: gzip inputs of `prepare`
   catch2              # Catch2 v2 (tests)
 )
 # shellcheck disable=SC2206  # word list on purpose
@@ -77,7 +78,7 @@ UNUSED=(
   hdf5-helpers            # h5cc wrapper: CMake's FindHDF5 reads the prefix directly instead
   libhdf5-fortran-102 libhdf5-hl-fortran-100 libgfortran5  # HDF5 Fortran bindings
   libhdf5-cpp-103-1 libhdf5-hl-cpp-100                     # HDF5 C++ bindings (we use the C API)
-  zlib1g-dev libssl-dev libjpeg-dev libjpeg62-turbo-dev libjpeg62-turbo  # only for static libhdf5.a
+  libssl-dev libjpeg-dev libjpeg62-turbo-dev libjpeg62-turbo  # only for static libhdf5.a
   libcurl4-openssl-dev libcurl4-gnutls-dev libcurl4-nss-dev  # ditto (the runtime libcurl4 is kept)
   libpcre2-16-0 libpcre2-32-0 libpcre2-posix3  # 16/32-bit and POSIX PCRE2; we use pcre2-8
   libsasl2-modules-db libdb5.3  # SASL's Berkeley-DB plugin (dlopened, never by an HDF5 read)

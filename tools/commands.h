@@ -13,7 +13,10 @@ void add_bench_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_train_tokenizer_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
+void add_prepare_command(CLI::App& app);
 // Adds `lightning` under the `bench` subcommand.
 void add_bench_lightning_command(CLI::App& bench);
+// Adds `loader` under the `bench` subcommand.
+void add_bench_loader_command(CLI::App& bench);
 
 }  // namespace halo::tools
