@@ -16,7 +16,10 @@ void add_convert_command(CLI::App& app);
 // `run`, `stage` and `pretrain` (pipeline YAML), and `export` (run folder -> HF folder).
 void add_run_commands(CLI::App& app);
 void add_export_command(CLI::App& app);
+void add_prepare_command(CLI::App& app);
 // Adds `lightning` under the `bench` subcommand.
 void add_bench_lightning_command(CLI::App& bench);
+// Adds `loader` under the `bench` subcommand.
+void add_bench_loader_command(CLI::App& bench);
 
 }  // namespace halo::tools
