@@ -10,6 +10,7 @@
 #include <torch/serialize/archive.h>
 
 #include <fstream>
+#include <algorithm>
 #include <mutex>
 
 namespace halo::checkpoint {

@@ -115,6 +115,8 @@ nlohmann::json PipelineConfig::to_json() const {
                   {"init_seed", student.init_seed}};
   j["quality_gate"] = {{"enabled", quality_gate.enabled},
                        {"validation_batches", quality_gate.validation_batches},
+                       {"seq_len", quality_gate.seq_len},
+                       {"batch_size", quality_gate.batch_size},
                        {"passkey_lengths", quality_gate.passkey_lengths},
                        {"passkey_trials", quality_gate.passkey_trials}};
   j["stages"] = nlohmann::json::array();
@@ -191,6 +193,10 @@ PipelineConfig load_pipeline_config(const std::string& path,
   c.quality_gate.enabled = qg.get_bool("enabled", true);
   c.quality_gate.validation_batches = qg.get_int("validation_batches", 4);
   qg.check(c.quality_gate.validation_batches >= 1, "validation_batches", "must be >= 1");
+  c.quality_gate.seq_len = qg.get_int("seq_len", c.quality_gate.seq_len);
+  qg.check(c.quality_gate.seq_len >= 2, "seq_len", "must be >= 2");
+  c.quality_gate.batch_size = qg.get_int("batch_size", c.quality_gate.batch_size);
+  qg.check(c.quality_gate.batch_size >= 1, "batch_size", "must be >= 1");
   c.quality_gate.passkey_lengths = qg.get_int_list("passkey_lengths", {});
   for (auto len : c.quality_gate.passkey_lengths) {
     qg.check(len >= 16, "passkey_lengths", str_cat("length ", len, " is too short (>= 16)"));

@@ -48,6 +48,8 @@ struct StudentSection {
 struct QualityGateSection {
   bool enabled = true;
   int64_t validation_batches = 4;        // validation loss over this many batches
+  int64_t seq_len = 128;                 // length of the validation sequences
+  int64_t batch_size = 4;                // sequences per validation batch
   std::vector<int64_t> passkey_lengths;  // passkey retrieval at these context lengths
   int64_t passkey_trials = 8;            // trials per length
 };

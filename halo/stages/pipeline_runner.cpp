@@ -11,6 +11,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -90,6 +91,47 @@ void write_summary(const config::PipelineConfig& p) {
     md << "| " << s.name << " | " << config::stage_kind_name(s.kind) << " | "
        << fmt(j, "steps", "%.0f") << " | " << fmt(j, "last_loss", "%.4f") << " | "
        << fmt(j, "val_loss", "%.4f") << " | " << fmt(j, "tokens_per_s", "%.0f") << " |\n";
+  }
+  // The quality gate entries (RUN/report.json): teacher and students on the same tokens.
+  std::ifstream rin(fs::path(p.run.out_dir) / "report.json");
+  auto report = rin.good() ? nlohmann::json::parse(rin, nullptr, false) : nlohmann::json();
+  if (!report.is_discarded() && report.contains("entries") && !report["entries"].empty()) {
+    md << "\n| model | validation loss | next-token accuracy |";
+    for (auto len : p.quality_gate.passkey_lengths) md << " passkey@" << len << " |";
+    md << "\n|---|---|---|";
+    for (size_t i = 0; i < p.quality_gate.passkey_lengths.size(); ++i) md << "---|";
+    md << "\n";
+    double teacher_loss = NAN, student_loss = NAN;
+    for (const auto& e : report["entries"]) {
+      const auto v = e.value("validation", nlohmann::json::object());
+      md << "| " << e.value("label", "?") << " | " << fmt(v, "loss", "%.4f") << " | "
+         << fmt(v, "accuracy", "%.3f") << " |";
+      for (auto len : p.quality_gate.passkey_lengths) {
+        std::string cell = "-";
+        for (const auto& r : e.value("passkey", nlohmann::json::array())) {
+          if (r.value("context_length", int64_t{-1}) == len) cell = fmt(r, "accuracy", "%.2f");
+        }
+        md << " " << cell << " |";
+      }
+      md << "\n";
+      const double loss = v.value("loss", NAN);
+      const std::string label = e.value("label", "");
+      if (label == "teacher" || (std::isnan(teacher_loss) && p.stages.front().kind ==
+                                                                  StageKind::kPretrain &&
+                                 label == p.stages.front().name)) {
+        teacher_loss = loss;
+      } else {
+        student_loss = loss;
+      }
+    }
+    if (!std::isnan(teacher_loss) && !std::isnan(student_loss)) {
+      char buf[160];
+      std::snprintf(buf, sizeof(buf),
+                    "\nfinal student / teacher validation loss: %.4f / %.4f = %.3f (%+.1f%%)\n",
+                    student_loss, teacher_loss, student_loss / teacher_loss,
+                    100.0 * (student_loss / teacher_loss - 1.0));
+      md << buf;
+    }
   }
   checkpoint::write_file_atomic(fs::path(p.run.out_dir) / "summary.md", md.str());
   std::fprintf(stderr, "\n%s\n", md.str().c_str());

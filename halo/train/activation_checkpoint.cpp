@@ -2,7 +2,7 @@
 #include "halo/train/activation_checkpoint.h"
 
 #include <torch/autograd.h>
-#include <torch/custom_class.h>
+#include <ATen/core/ivalue.h>
 
 namespace halo::train {
 

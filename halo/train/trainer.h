@@ -16,6 +16,7 @@
 #include "halo/train/gradient_sync.h"
 
 #include <nlohmann/json.hpp>
+#include <torch/optim/optimizer.h>
 
 #include <cmath>
 #include <filesystem>
