@@ -58,6 +58,7 @@ int64_t count_loss_lines(const fs::path& path) {
 
 // Starts `halo-distill ARGS...` (output to log), returns its pid.
 pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
+  std::fflush(nullptr);  // the child must not repeat our buffered output
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
