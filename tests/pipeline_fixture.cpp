@@ -101,6 +101,7 @@ std::string TinyPipeline::write_pipeline(const std::string& name, const std::str
     << "    loss: l2norm\n    optimizer: {lr: 0.002}\n    checkpoint: {every: 3}\n"
     << "    eval: {batches: 2}\n"
     << "  - name: select\n    kind: selection\n    method: uniform\n    num_attention_layers: 1\n"
+    << "    report_all_scores: false\n"
     << "  - name: distill\n    kind: stage2\n    steps: 8\n    seq_len: 32\n    batch_size: 4\n"
     << "    loss_chunk_tokens: 48\n    optimizer: {lr: 0.001}\n"
     << "    schedule: {kind: wsd, warmup_steps: 1, min_lr: 0.0001}\n"

@@ -7,6 +7,7 @@
 #include "halo/config/pipeline_config.h"
 #include "tests/test_util.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 
@@ -205,4 +206,21 @@ TEST_CASE("edit distance and nearest key", "[config]") {
   CHECK(config::edit_distance("kitten", "sitting") == 3);
   CHECK(config::nearest_key("lr", {"lr", "eps"}) == "lr");
   CHECK(config::nearest_key("completely_else", {"lr", "eps"}).empty());
+}
+
+TEST_CASE("the shipped pipeline configs load", "[config]") {
+  const std::string root = std::getenv("HALO_SOURCE_DIR") ? std::getenv("HALO_SOURCE_DIR") : "..";
+  auto demo = config::load_pipeline_config(root + "/configs/pipelines/demo.yaml");
+  CHECK(demo.stages.size() == 5);
+  CHECK(demo.stage("stage3").curriculum.size() == 2);
+  // The recipe needs the downloaded teacher: point teacher.path at any folder with a config.
+  test::TempDir dir;
+  std::ofstream(dir.str() + "/config.json") << "{}";
+  auto recipe = config::load_pipeline_config(root + "/configs/pipelines/qwen3-1.7b-halo.yaml",
+                                             {"teacher.path=" + dir.str()});
+  CHECK(recipe.stage("stage1").steps == 20000);
+  CHECK(recipe.stage("stage1").tokens_per_step() == 32 * 512);
+  CHECK(recipe.stage("stage2").optimizer.lr == 1e-4);
+  CHECK(recipe.stage("stage3").activation_checkpointing);
+  CHECK(recipe.stage("selection").selection.num_attention_layers == 7);
 }

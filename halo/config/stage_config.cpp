@@ -61,6 +61,9 @@ SelectionConfig parse_selection(MapReader& r) {
   r.check(s.seq_len >= 2, "seq_len", "must be >= 2");
   s.batch_size = r.get_int("batch_size", s.batch_size);
   r.check(s.batch_size >= 1, "batch_size", "must be >= 1");
+  s.report_all_scores = r.get_bool("report_all_scores", s.report_all_scores);
+  s.recall_samples = r.get_int("recall_samples", s.recall_samples);
+  r.check(s.recall_samples >= 1, "recall_samples", "must be >= 1");
   return s;
 }
 
@@ -194,6 +197,8 @@ nlohmann::json StageConfig::to_json() const {
     j["batches"] = selection.batches;
     j["seq_len"] = selection.seq_len;
     j["batch_size"] = selection.batch_size;
+    j["report_all_scores"] = selection.report_all_scores;
+    j["recall_samples"] = selection.recall_samples;
     return j;
   }
   j["steps"] = steps;

@@ -32,6 +32,8 @@ struct SelectionConfig {
   int64_t batches = 4;                  // validation batches scored per layer
   int64_t seq_len = 128;                // length of the scored sequences
   int64_t batch_size = 4;               // sequences per scored batch
+  bool report_all_scores = true;        // also compute the scores the method does not use
+  int64_t recall_samples = 8;           // halo: recall prompts per task (passkey, key-value)
 };
 
 struct StageConfig {

@@ -4,6 +4,7 @@
 #include "halo/checkpoint/checkpoint_store.h"
 #include "halo/common/error.h"
 #include "halo/stages/pretrain_stage.h"
+#include "halo/stages/quality_gate_step.h"
 #include "halo/stages/selection_stage.h"
 #include "halo/stages/stage1_alignment.h"
 #include "halo/stages/stage2_distillation.h"
@@ -168,7 +169,16 @@ bool run_pipeline(const config::PipelineConfig& p, const RunOptions& options) {
     ctx.inputs = inputs_of(p, i);
     std::fprintf(stderr, "[%s] %s stage starting\n", ctx.stage().name.c_str(),
                  config::stage_kind_name(ctx.stage().kind).c_str());
+    if (ctx.stage().kind == StageKind::kStage1 && !p.teacher.path.empty() &&
+        p.quality_gate.enabled && options.rank == 0 &&
+        !report_has_entry(p, "teacher")) {
+      run_stage_quality_gate(p, ctx.inputs.teacher, "teacher", device);
+    }
     StageOutput out = run_one(ctx);
+    if (!out.interrupted && ctx.stage().is_training() && p.quality_gate.enabled &&
+        options.rank == 0) {
+      run_stage_quality_gate(p, out.model, ctx.stage().name, device);
+    }
     if (out.interrupted) {
       std::fprintf(stderr,
                    "[%s] interrupted; run the same command again to resume from the checkpoint\n",
