@@ -13,6 +13,9 @@ void add_bench_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_train_tokenizer_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
+// `run`, `stage` and `pretrain` (pipeline YAML), and `export` (run folder -> HF folder).
+void add_run_commands(CLI::App& app);
+void add_export_command(CLI::App& app);
 void add_prepare_command(CLI::App& app);
 // Adds `lightning` under the `bench` subcommand.
 void add_bench_lightning_command(CLI::App& bench);
