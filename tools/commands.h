@@ -15,5 +15,7 @@ void add_train_tokenizer_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 // Adds `lightning` under the `bench` subcommand.
 void add_bench_lightning_command(CLI::App& bench);
+// Adds `kl` (the chunked stage-2 loss) under the `bench` subcommand.
+void add_bench_kl_command(CLI::App& bench);
 
 }  // namespace halo::tools
