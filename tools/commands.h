@@ -21,5 +21,7 @@ void add_prepare_command(CLI::App& app);
 void add_bench_lightning_command(CLI::App& bench);
 // Adds `loader` under the `bench` subcommand.
 void add_bench_loader_command(CLI::App& bench);
+// Adds `kl` (the chunked stage-2 loss) under the `bench` subcommand.
+void add_bench_kl_command(CLI::App& bench);
 
 }  // namespace halo::tools

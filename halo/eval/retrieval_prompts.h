@@ -10,6 +10,8 @@
 
 #include "data/tokenizer.h"
 
+#include <ATen/ATen.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
