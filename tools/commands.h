@@ -13,6 +13,9 @@ void add_bench_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_train_tokenizer_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
+void add_launch_command(CLI::App& app);
+// Hidden: distributed self-tests used by the tests (tools/cmd_dist_selftest.cpp).
+void add_dist_selftest_command(CLI::App& app);
 // Adds `lightning` under the `bench` subcommand.
 void add_bench_lightning_command(CLI::App& bench);
 
