@@ -108,7 +108,7 @@ TEST_CASE("inconsistent torchrun values are errors naming the variable", "[dist]
   local["LOCAL_RANK"] = "3";
   local["LOCAL_WORLD_SIZE"] = "2";
   CHECK_THAT(error_of(local), Contains("LOCAL_RANK=3") && Contains("LOCAL_WORLD_SIZE=2"));
-  local["LOCAL_WORLD_SIZE"] = "3";
+  local["LOCAL_WORLD_SIZE"] = "4";
   local["WORLD_SIZE"] = "4";
   CHECK_THAT(error_of(local), Contains("LOCAL_RANK=3 is larger than RANK=1"));
   CHECK_THAT(error_of(with("LOCAL_WORLD_SIZE", "3")), Contains("LOCAL_WORLD_SIZE=3"));
@@ -276,6 +276,18 @@ TEST_CASE("gradient sync in a world of one: scaled, accumulated over no_sync ste
     CHECK(test::max_rel_error(params[i].grad(), ref_params[i].grad()) < 1e-6);
   }
 
+  SECTION("reducing after backward gives the same gradients") {
+    auto again = small_mlp();
+    auto again_params = again->parameters();
+    BucketedGradientSync after(ctx, again_params, options);
+    after.set_scale(scale);
+    for (int m = 0; m < 3; ++m) (again->forward(x[m]) - y[m]).pow(2).sum().backward();
+    after.all_reduce_after_backward();
+    for (size_t i = 0; i < params.size(); ++i) {
+      INFO("parameter " << i);
+      CHECK(test::max_rel_error(again_params[i].grad(), ref_params[i].grad()) < 1e-6);
+    }
+  }
   SECTION("the bucket indices cover every parameter once") {
     std::vector<int> seen(params.size(), 0);
     for (const auto& b : sync.buckets()) {

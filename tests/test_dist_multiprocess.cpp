@@ -130,26 +130,29 @@ TEST_CASE("2-process bucketed all-reduce equals the 1-process gradient of the gl
           "[dist][multiprocess]") {
   test::TempDir dir("halo-dist");
   const std::string out = dir.str();
-  auto two = test::run_cli("launch --nproc-per-node 2 -- dist-selftest grads --out " + out +
-                           " --global-batch 12 --micro-steps 2 --steps 2");
+  // overlap: buckets reduced during backward (c10d Reducer); after: reduced after backward.
+  const std::string mode = GENERATE(std::string("overlap"), std::string("after"));
+  const std::string common = " -- dist-selftest grads --out " + out + " --mode " + mode +
+                             " --global-batch 12 --micro-steps 2 --steps 2";
+  auto two = test::run_cli("launch --nproc-per-node 2" + common);
   INFO(two.output);
   REQUIRE(two.exit_code == 0);
   CHECK_THAT(two.output, Contains("[rank 1] dist-selftest: rank 1 wrote"));
-  auto one = test::run_cli("launch --nproc-per-node 1 -- dist-selftest grads --out " + out +
-                           " --global-batch 12 --micro-steps 2 --steps 2");
+  auto one = test::run_cli("launch --nproc-per-node 1" + common);
   INFO(one.output);
   REQUIRE(one.exit_code == 0);
 
   for (int step = 0; step < 2; ++step) {
     const std::string s = "-step" + std::to_string(step) + ".pt";
     auto reference = load_tensors(out + "/reference" + s);
-    auto single = load_tensors(out + "/grads-world1-rank0" + s);
+    auto single = load_tensors(out + "/grads-" + mode + "-world1-rank0" + s);
     REQUIRE(reference.size() == 8);  // 4 Linear layers: weight and bias
     for (int rank = 0; rank < 2; ++rank) {
-      auto synced = load_tensors(out + "/grads-world2-rank" + std::to_string(rank) + s);
+      auto synced =
+          load_tensors(out + "/grads-" + mode + "-world2-rank" + std::to_string(rank) + s);
       REQUIRE(synced.size() == reference.size());
       for (size_t i = 0; i < reference.size(); ++i) {
-        INFO("step " << step << " rank " << rank << " parameter " << i);
+        INFO(mode << " step " << step << " rank " << rank << " parameter " << i);
         CHECK(test::max_rel_error(synced[i], reference[i]) < 1e-5);
         CHECK(test::max_rel_error(synced[i], single[i]) < 1e-5);
       }

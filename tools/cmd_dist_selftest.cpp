@@ -74,6 +74,8 @@ struct GradsOptions {
   int64_t global_batch = 12;  // rows per micro-step, summed over ranks
   int64_t micro_steps = 2;    // accumulation micro-steps per optimizer step (the last syncs)
   int64_t steps = 2;          // optimizer steps (SGD) whose gradients are written
+  std::string mode = "overlap";  // overlap: backward() reduces buckets during backward;
+                                 // after: plain backward, then all_reduce_after_backward()
   dist::DistOptions dist;
 };
 
@@ -107,6 +109,8 @@ void save_grads(const std::vector<at::Tensor>& params, const std::string& path) 
 
 void run_grads(const GradsOptions& o) {
   const auto env = dist::dist_env_from_process();
+  HALO_CHECK(o.mode == "overlap" || o.mode == "after", "dist-selftest grads: --mode is \"",
+             o.mode, "\"; expected overlap or after");
   HALO_CHECK(o.global_batch % env.world_size == 0, "dist-selftest grads: --global-batch ",
              o.global_batch, " is not divisible by the world size ", env.world_size);
   std::filesystem::create_directories(o.out);
@@ -141,10 +145,16 @@ void run_grads(const GradsOptions& o) {
       auto [x, y] = toy_batch(step, m, o.global_batch);
       auto xs = x.slice(0, env.rank * rows, (env.rank + 1) * rows);
       auto ys = y.slice(0, env.rank * rows, (env.rank + 1) * rows);
-      sync.set_sync(m == o.micro_steps - 1);
-      sync.backward(toy_loss(model, xs, ys));
+      const bool last = m == o.micro_steps - 1;
+      if (o.mode == "overlap") {
+        sync.set_sync(last);
+        sync.backward(toy_loss(model, xs, ys));
+      } else {
+        toy_loss(model, xs, ys).backward();
+        if (last) sync.all_reduce_after_backward();
+      }
     }
-    save_grads(params, o.out + "/grads-world" + std::to_string(env.world_size) + "-rank" +
+    save_grads(params, o.out + "/grads-" + o.mode + "-world" + std::to_string(env.world_size) + "-rank" +
                            std::to_string(env.rank) + "-step" + std::to_string(step) + ".pt");
     torch::NoGradGuard no_grad;
     for (auto& p : params) p.sub_(p.grad() * lr);
@@ -220,6 +230,8 @@ void add_dist_selftest_command(CLI::App& app) {
   grads->add_option("--micro-steps", g->micro_steps, "Accumulation micro-steps")
       ->capture_default_str();
   grads->add_option("--steps", g->steps, "Optimizer steps")->capture_default_str();
+  grads->add_option("--mode", g->mode, "overlap (reduce during backward) or after")
+      ->capture_default_str();
   grads->add_option("--bucket-mb", g->dist.bucket_mb, "Bucket size (dist.bucket_mb)")
       ->capture_default_str();
   grads->add_option("--first-bucket-mb", g->dist.first_bucket_mb, "First bucket size")

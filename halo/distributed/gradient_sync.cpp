@@ -102,4 +102,38 @@ void BucketedGradientSync::backward(const at::Tensor& loss) {
   }
 }
 
+void BucketedGradientSync::all_reduce_after_backward() {
+  std::vector<at::Tensor> flats;
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    std::vector<at::Tensor> grads;
+    for (size_t i : buckets_[b]) {
+      const auto& g = params_[i].grad();
+      HALO_CHECK(g.defined(), "gradient sync: parameter ", i, " has no gradient; every trained "
+                 "parameter must get one before the all-reduce");
+      grads.push_back(g.reshape({-1}));
+    }
+    auto flat = at::cat(grads);  // [sum of numels]
+    if (*scale_ != 1.0) flat.mul_(*scale_);
+    context_.note_collective();
+    std::vector<at::Tensor> tensors{flat};
+    try {
+      works.push_back(context_.process_group()->allreduce(tensors));
+    } catch (const std::exception& e) {
+      context_.fail("gradient all-reduce (bucket " + std::to_string(b) + ")", e.what());
+    }
+    flats.push_back(flat);
+  }
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    context_.wait(works[b], "gradient all-reduce (bucket " + std::to_string(b) + ")");
+    int64_t offset = 0;
+    for (size_t i : buckets_[b]) {
+      auto& g = params_[i].mutable_grad();
+      const int64_t n = g.numel();
+      g.copy_(flats[b].narrow(0, offset, n).view_as(g));
+      offset += n;
+    }
+  }
+}
+
 }  // namespace halo::distributed

@@ -44,6 +44,12 @@ class BucketedGradientSync {
   // timed-out all-reduce throws HaloError naming the rank at fault.
   void backward(const at::Tensor& loss);
 
+  // For a trainer that runs backward itself (no overlap): all-reduces the current .grad of the
+  // parameters bucket by bucket (all buckets in flight at once), multiplied by scale, in place.
+  // Use either this after a plain loss.backward() or backward() with sync on, never both for
+  // the same step.
+  void all_reduce_after_backward();
+
   // The buckets as indices into `params`, in reduction order.
   const std::vector<std::vector<size_t>>& buckets() const { return buckets_; }
 
