@@ -69,8 +69,11 @@ TEST_CASE("a process started by no launcher is rank 0 of 1", "[dist]") {
 }
 
 TEST_CASE("torchrun's variables are read into DistEnv", "[dist]") {
-  auto e = dist_env_from(lookup({{"RANK", "5"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"},
-                                 {"LOCAL_WORLD_SIZE", "4"}, {"MASTER_ADDR", "10.1.2.3"},
+  auto e = dist_env_from(lookup({{"RANK", "5"},
+                                 {"WORLD_SIZE", "8"},
+                                 {"LOCAL_RANK", "1"},
+                                 {"LOCAL_WORLD_SIZE", "4"},
+                                 {"MASTER_ADDR", "10.1.2.3"},
                                  {"MASTER_PORT", "29500"}}),
                          no_scontrol());
   CHECK(e.source == LaunchSource::torchrun);
@@ -116,9 +119,12 @@ TEST_CASE("inconsistent torchrun values are errors naming the variable", "[dist]
 
 TEST_CASE("srun's variables are read, the rendezvous host from the nodelist", "[dist]") {
   FakeScontrol scontrol{"gpu[07-08]", {"gpu07", "gpu08"}};
-  const Env slurm{{"SLURM_PROCID", "6"},          {"SLURM_NTASKS", "8"},
-                  {"SLURM_LOCALID", "2"},         {"SLURM_TASKS_PER_NODE", "4(x2)"},
-                  {"SLURM_JOB_NODELIST", "gpu[07-08]"}, {"SLURM_JOB_ID", "123456"}};
+  const Env slurm{{"SLURM_PROCID", "6"},
+                  {"SLURM_NTASKS", "8"},
+                  {"SLURM_LOCALID", "2"},
+                  {"SLURM_TASKS_PER_NODE", "4(x2)"},
+                  {"SLURM_JOB_NODELIST", "gpu[07-08]"},
+                  {"SLURM_JOB_ID", "123456"}};
   auto e = dist_env_from(lookup(slurm), scontrol.expander());
   CHECK(e.source == LaunchSource::slurm);
   CHECK(e.rank == 6);
@@ -307,11 +313,14 @@ TEST_CASE("gradient sync refuses what it cannot reduce", "[dist]") {
   auto p = torch::zeros({3}, torch::requires_grad());
   BucketedGradientSync sync(ctx, {p}, options);
   CHECK_THROWS_WITH(sync.set_scale(0.0), Contains("scale is 0"));
-  CHECK_THROWS_WITH(DistContext(DistEnv{}, [] {
-                      DistOptions o;
-                      o.backend = "nccl";
-                      return o;
-                    }(), c10::DeviceType::CPU),
+  CHECK_THROWS_WITH(DistContext(
+                        DistEnv{},
+                        [] {
+                          DistOptions o;
+                          o.backend = "nccl";
+                          return o;
+                        }(),
+                        c10::DeviceType::CPU),
                     Contains("dist.backend=nccl"));
 }
 

@@ -36,7 +36,7 @@ struct CollectivesOptions {
   std::string ready_file;  // each rank writes <ready_file>.<rank> after its first collective
   int hang_rank = -1;      // this rank stops taking part (but stays alive) at step hang_after
   int64_t hang_after = 0;
-  int fail_rank = -1;      // this rank throws `message` at step fail_after
+  int fail_rank = -1;  // this rank throws `message` at step fail_after
   int64_t fail_after = 0;
   std::string message = "planted failure";
   dist::DistOptions dist;
@@ -71,9 +71,9 @@ void run_collectives(const CollectivesOptions& o) {
 
 struct GradsOptions {
   std::string out;
-  int64_t global_batch = 12;  // rows per micro-step, summed over ranks
-  int64_t micro_steps = 2;    // accumulation micro-steps per optimizer step (the last syncs)
-  int64_t steps = 2;          // optimizer steps (SGD) whose gradients are written
+  int64_t global_batch = 12;     // rows per micro-step, summed over ranks
+  int64_t micro_steps = 2;       // accumulation micro-steps per optimizer step (the last syncs)
+  int64_t steps = 2;             // optimizer steps (SGD) whose gradients are written
   std::string mode = "overlap";  // overlap: backward() reduces buckets during backward;
                                  // after: plain backward, then all_reduce_after_backward()
   dist::DistOptions dist;
@@ -83,10 +83,9 @@ struct GradsOptions {
 // per (step, micro-step) (seed 1000 + ...), the same on every rank.
 torch::nn::Sequential make_toy_model() {
   torch::manual_seed(0);
-  return torch::nn::Sequential(torch::nn::Linear(16, 48), torch::nn::Tanh(),
-                               torch::nn::Linear(48, 48), torch::nn::Tanh(),
-                               torch::nn::Linear(48, 32), torch::nn::Tanh(),
-                               torch::nn::Linear(32, 8));
+  return torch::nn::Sequential(
+      torch::nn::Linear(16, 48), torch::nn::Tanh(), torch::nn::Linear(48, 48), torch::nn::Tanh(),
+      torch::nn::Linear(48, 32), torch::nn::Tanh(), torch::nn::Linear(32, 8));
 }
 
 std::pair<at::Tensor, at::Tensor> toy_batch(int64_t step, int64_t micro, int64_t rows) {
@@ -109,8 +108,8 @@ void save_grads(const std::vector<at::Tensor>& params, const std::string& path) 
 
 void run_grads(const GradsOptions& o) {
   const auto env = dist::dist_env_from_process();
-  HALO_CHECK(o.mode == "overlap" || o.mode == "after", "dist-selftest grads: --mode is \"",
-             o.mode, "\"; expected overlap or after");
+  HALO_CHECK(o.mode == "overlap" || o.mode == "after", "dist-selftest grads: --mode is \"", o.mode,
+             "\"; expected overlap or after");
   HALO_CHECK(o.global_batch % env.world_size == 0, "dist-selftest grads: --global-batch ",
              o.global_batch, " is not divisible by the world size ", env.world_size);
   std::filesystem::create_directories(o.out);
@@ -154,8 +153,9 @@ void run_grads(const GradsOptions& o) {
         if (last) sync.all_reduce_after_backward();
       }
     }
-    save_grads(params, o.out + "/grads-" + o.mode + "-world" + std::to_string(env.world_size) + "-rank" +
-                           std::to_string(env.rank) + "-step" + std::to_string(step) + ".pt");
+    save_grads(params, o.out + "/grads-" + o.mode + "-world" + std::to_string(env.world_size) +
+                           "-rank" + std::to_string(env.rank) + "-step" + std::to_string(step) +
+                           ".pt");
     torch::NoGradGuard no_grad;
     for (auto& p : params) p.sub_(p.grad() * lr);
   }

@@ -48,10 +48,10 @@ DistContext::DistContext(const DistEnv& env, const DistOptions& options, c10::De
   options_.validate();
   backend_name_ = options_.backend;
   if (backend_name_ == "auto") backend_name_ = device == c10::DeviceType::CUDA ? "nccl" : "gloo";
-  HALO_CHECK(backend_device(backend_name_) == device || options_.backend == "auto",
-             "dist.backend=", backend_name_, " cannot reduce tensors on ", c10::DeviceTypeName(device),
-             ". HINT: use dist.backend=", device == c10::DeviceType::CUDA ? "nccl" : "gloo",
-             " or auto");
+  HALO_CHECK(
+      backend_device(backend_name_) == device || options_.backend == "auto",
+      "dist.backend=", backend_name_, " cannot reduce tensors on ", c10::DeviceTypeName(device),
+      ". HINT: use dist.backend=", device == c10::DeviceType::CUDA ? "nccl" : "gloo", " or auto");
 
   const auto init_timeout = to_ms(options_.init_timeout_s);
   if (env_.is_distributed()) {
@@ -65,8 +65,8 @@ DistContext::DistContext(const DistEnv& env, const DistOptions& options, c10::De
       store_ = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, so);
     } catch (const std::exception& e) {
       HALO_FAIL("rank ", env_.rank, " of ", env_.world_size, ": rendezvous at ", env_.master_addr,
-                ":", env_.master_port, " failed within dist.init_timeout_s=",
-                options_.init_timeout_s, " s: ", e.what(),
+                ":", env_.master_port,
+                " failed within dist.init_timeout_s=", options_.init_timeout_s, " s: ", e.what(),
                 ". HINT: check that all ranks were started with the same MASTER_ADDR/MASTER_PORT, "
                 "that the port is free on rank 0's host and reachable from the others");
     }

@@ -24,8 +24,8 @@ int parse_int(const std::string& name, const std::string& text, long long lo, lo
   }
   HALO_CHECK(pos == text.size() && !text.empty(), "environment variable ", name, "=\"", text,
              "\" is not an integer");
-  HALO_CHECK(v >= lo && v <= hi, "environment variable ", name, "=", v, " is out of range; expected ",
-             lo, "..", hi);
+  HALO_CHECK(v >= lo && v <= hi, "environment variable ", name, "=", v,
+             " is out of range; expected ", lo, "..", hi);
   return static_cast<int>(v);
 }
 
@@ -77,11 +77,13 @@ DistEnv from_torchrun(const EnvLookup& env) {
   e.master_addr = env("MASTER_ADDR").value_or("");
   auto port = maybe_int(env, "MASTER_PORT", 1, 65535);
   if (e.is_distributed()) {
-    HALO_CHECK(!e.master_addr.empty(), "environment variable MASTER_ADDR is not set but WORLD_SIZE=",
-               e.world_size, ". HINT: torchrun and `halo-distill launch` set it; set it to the "
+    HALO_CHECK(!e.master_addr.empty(),
+               "environment variable MASTER_ADDR is not set but WORLD_SIZE=", e.world_size,
+               ". HINT: torchrun and `halo-distill launch` set it; set it to the "
                "address of the host of rank 0");
-    HALO_CHECK(port.has_value(), "environment variable MASTER_PORT is not set but WORLD_SIZE=",
-               e.world_size, ". HINT: set it to a free TCP port on the host of rank 0");
+    HALO_CHECK(port.has_value(),
+               "environment variable MASTER_PORT is not set but WORLD_SIZE=", e.world_size,
+               ". HINT: set it to a free TCP port on the host of rank 0");
   }
   e.master_port = port.value_or(0);
   return e;
@@ -90,8 +92,8 @@ DistEnv from_torchrun(const EnvLookup& env) {
 DistEnv from_slurm(const EnvLookup& env, const HostlistExpander& expand) {
   DistEnv e;
   e.source = LaunchSource::slurm;
-  e.world_size = require_int(env, "SLURM_NTASKS", 1, kMaxWorld,
-                             "SLURM_PROCID is set (srun convention)");
+  e.world_size =
+      require_int(env, "SLURM_NTASKS", 1, kMaxWorld, "SLURM_PROCID is set (srun convention)");
   e.rank = require_int(env, "SLURM_PROCID", 0, kMaxWorld, "SLURM_NTASKS is set");
   e.local_rank = maybe_int(env, "SLURM_LOCALID", 0, kMaxWorld).value_or(0);
   std::optional<int> local_world;
@@ -105,8 +107,8 @@ DistEnv from_slurm(const EnvLookup& env, const HostlistExpander& expand) {
   }
   // Heterogeneous nodes are not described by the first node's count; only use it when it
   // covers this task's local id.
-  e.local_world_size = (local_world && *local_world > e.local_rank) ? *local_world
-                                                                     : e.local_rank + 1;
+  e.local_world_size =
+      (local_world && *local_world > e.local_rank) ? *local_world : e.local_rank + 1;
   e.local_world_size = std::min(e.local_world_size, e.world_size);
   validate(e, "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_TASKS_PER_NODE");
 
@@ -121,16 +123,18 @@ DistEnv from_slurm(const EnvLookup& env, const HostlistExpander& expand) {
         break;
       }
     }
-    HALO_CHECK(!hostlist.empty(), "MASTER_ADDR is not set and no SLURM_STEP_NODELIST / "
-               "SLURM_JOB_NODELIST / SLURM_NODELIST is set with SLURM_NTASKS=", e.world_size,
-               ". HINT: export MASTER_ADDR=<host of task 0> in the batch script");
+    HALO_CHECK(!hostlist.empty(),
+               "MASTER_ADDR is not set and no SLURM_STEP_NODELIST / "
+               "SLURM_JOB_NODELIST / SLURM_NODELIST is set with SLURM_NTASKS=",
+               e.world_size, ". HINT: export MASTER_ADDR=<host of task 0> in the batch script");
     if (hostlist.find_first_of("[") == std::string::npos) {
       // A plain comma-separated list needs no expansion.
       e.master_addr = hostlist.substr(0, hostlist.find(','));
     } else if (auto hosts = expand(hostlist); hosts && !hosts->empty()) {
       e.master_addr = hosts->front();
     } else {
-      HALO_FAIL(list_var, "=\"", hostlist, "\" is a compressed hostlist and `scontrol show "
+      HALO_FAIL(list_var, "=\"", hostlist,
+                "\" is a compressed hostlist and `scontrol show "
                 "hostnames` could not expand it. HINT: export MASTER_ADDR=$(scontrol show "
                 "hostnames \"$SLURM_JOB_NODELIST\" | head -n1) in the batch script");
     }
@@ -139,7 +143,8 @@ DistEnv from_slurm(const EnvLookup& env, const HostlistExpander& expand) {
     e.master_port = *port;
   } else if (e.is_distributed()) {
     auto job = env("SLURM_JOB_ID");
-    HALO_CHECK(job.has_value(), "MASTER_PORT and SLURM_JOB_ID are both unset; cannot choose the "
+    HALO_CHECK(job.has_value(),
+               "MASTER_PORT and SLURM_JOB_ID are both unset; cannot choose the "
                "rendezvous port. HINT: export MASTER_PORT=<free port> in the batch script");
     e.master_port = slurm_default_port(parse_int("SLURM_JOB_ID", *job, 0, (1LL << 62)));
   }
@@ -150,9 +155,12 @@ DistEnv from_slurm(const EnvLookup& env, const HostlistExpander& expand) {
 
 const char* launch_source_name(LaunchSource source) {
   switch (source) {
-    case LaunchSource::single: return "single process";
-    case LaunchSource::torchrun: return "torchrun";
-    case LaunchSource::slurm: return "slurm";
+    case LaunchSource::single:
+      return "single process";
+    case LaunchSource::torchrun:
+      return "torchrun";
+    case LaunchSource::slurm:
+      return "slurm";
   }
   return "?";
 }
@@ -165,7 +173,9 @@ std::string DistEnv::describe() const {
   return os.str();
 }
 
-int slurm_default_port(long long job_id) { return 20000 + static_cast<int>(job_id % 20000); }
+int slurm_default_port(long long job_id) {
+  return 20000 + static_cast<int>(job_id % 20000);
+}
 
 DistEnv dist_env_from(const EnvLookup& env, const HostlistExpander& expand_hostlist) {
   const bool torchrun = env("RANK").has_value() || env("WORLD_SIZE").has_value();

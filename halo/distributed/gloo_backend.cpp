@@ -45,7 +45,8 @@ c10::intrusive_ptr<c10d::Backend> make_gloo_backend(const c10::intrusive_ptr<c10
     HALO_FAIL("rank ", rank, ": Gloo cannot bind to ",
               transport.interface.empty() ? "host \"" + transport.hostname + "\""
                                           : "interface \"" + transport.interface + "\"",
-              ": ", e.what(), ". HINT: set GLOO_SOCKET_IFNAME to the network interface that "
+              ": ", e.what(),
+              ". HINT: set GLOO_SOCKET_IFNAME to the network interface that "
               "reaches the other hosts (see `ip addr`)");
   }
   return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options);

@@ -36,7 +36,9 @@ class ScaledAllReduceHook
   std::shared_ptr<double> scale_;
 };
 
-size_t mib_to_bytes(double mib) { return static_cast<size_t>(std::llround(mib * 1024 * 1024)); }
+size_t mib_to_bytes(double mib) {
+  return static_cast<size_t>(std::llround(mib * 1024 * 1024));
+}
 
 }  // namespace
 
@@ -50,9 +52,10 @@ BucketedGradientSync::BucketedGradientSync(DistContext& context, std::vector<at:
     const auto& p = params_[i];
     HALO_CHECK(p.defined() && p.requires_grad() && p.is_leaf(), "gradient sync: parameter ", i,
                " is not a leaf tensor that requires grad; pass only the trained parameters");
-    HALO_CHECK(p.device().type() == device, "gradient sync: parameter ", i, " is on ",
-               p.device(), " but dist.backend=", context_.backend_name(), " reduces ",
-               c10::DeviceTypeName(device), " tensors. HINT: dist.backend=auto picks the backend "
+    HALO_CHECK(p.device().type() == device, "gradient sync: parameter ", i, " is on ", p.device(),
+               " but dist.backend=", context_.backend_name(), " reduces ",
+               c10::DeviceTypeName(device),
+               " tensors. HINT: dist.backend=auto picks the backend "
                "of the model's device");
   }
   // Reverse registration order approximates the order backward produces gradients (last layer
@@ -109,7 +112,8 @@ void BucketedGradientSync::all_reduce_after_backward() {
     std::vector<at::Tensor> grads;
     for (size_t i : buckets_[b]) {
       const auto& g = params_[i].grad();
-      HALO_CHECK(g.defined(), "gradient sync: parameter ", i, " has no gradient; every trained "
+      HALO_CHECK(g.defined(), "gradient sync: parameter ", i,
+                 " has no gradient; every trained "
                  "parameter must get one before the all-reduce");
       grads.push_back(g.reshape({-1}));
     }

@@ -166,8 +166,8 @@ void spawn(const LaunchPlan& plan, int local_rank, Worker& w) {
     dup2(out[1], STDOUT_FILENO);
     dup2(err[1], STDERR_FILENO);
     execve(argv[0], argv.data(), envp.data());
-    const std::string msg = "error: launch: cannot execute " + plan.executable + ": " +
-                            std::strerror(errno) + "\n";
+    const std::string msg =
+        "error: launch: cannot execute " + plan.executable + ": " + std::strerror(errno) + "\n";
     ssize_t ignored = write(STDERR_FILENO, msg.data(), msg.size());
     (void)ignored;
     _exit(127);
@@ -192,7 +192,8 @@ void signal_running(std::vector<Worker>& workers, int sig) {
 
 void LaunchPlan::validate() const {
   HALO_CHECK(!executable.empty(), "launch: no worker executable");
-  HALO_CHECK(!arguments.empty(), "launch: no subcommand to run. HINT: halo-distill launch "
+  HALO_CHECK(!arguments.empty(),
+             "launch: no subcommand to run. HINT: halo-distill launch "
              "--nproc-per-node N -- SUBCOMMAND [OPTIONS...]");
   HALO_CHECK(nproc_per_node >= 1 && nproc_per_node <= 1024, "launch: --nproc-per-node is ",
              nproc_per_node, "; expected 1..1024 (usually the number of GPUs of this node)");
@@ -224,8 +225,8 @@ int find_free_port() {
 
 int run_local_workers(const LaunchPlan& plan) {
   plan.validate();
-  HALO_CHECK(pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) == 0, "launch: cannot create a pipe: ",
-             std::strerror(errno));
+  HALO_CHECK(pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) == 0,
+             "launch: cannot create a pipe: ", std::strerror(errno));
   struct sigaction sa {};
   sa.sa_handler = relay_signal;
   sigemptyset(&sa.sa_mask);
@@ -238,8 +239,8 @@ int run_local_workers(const LaunchPlan& plan) {
     workers[local].rank = plan.node_rank * plan.nproc_per_node + local;
     spawn(plan, local, workers[local]);
   }
-  write_all(stderr, "launch: started " + std::to_string(plan.nproc_per_node) +
-                        " workers (ranks " + std::to_string(workers.front().rank) + ".." +
+  write_all(stderr, "launch: started " + std::to_string(plan.nproc_per_node) + " workers (ranks " +
+                        std::to_string(workers.front().rank) + ".." +
                         std::to_string(workers.back().rank) + " of " +
                         std::to_string(plan.nnodes * plan.nproc_per_node) + "), rendezvous " +
                         plan.master_addr + ":" + std::to_string(plan.master_port) + "\n");
@@ -280,7 +281,8 @@ int run_local_workers(const LaunchPlan& plan) {
       unsigned char c;
       while (read(g_signal_pipe[0], &c, 1) == 1) {
         received_signal = c;
-        write_all(stderr, "launch: received " + signal_name(c) + "; forwarding it to the workers\n");
+        write_all(stderr,
+                  "launch: received " + signal_name(c) + "; forwarding it to the workers\n");
         signal_running(workers, c);
       }
     }
@@ -314,8 +316,8 @@ int run_local_workers(const LaunchPlan& plan) {
             kill(other.pid, SIGTERM);
           }
         }
-        kill_deadline = Clock::now() + std::chrono::milliseconds(
-                                           static_cast<int64_t>(plan.kill_grace_s * 1000));
+        kill_deadline = Clock::now() +
+                        std::chrono::milliseconds(static_cast<int64_t>(plan.kill_grace_s * 1000));
       }
     }
     if (kill_deadline && !killed && Clock::now() >= *kill_deadline && any_running()) {

@@ -13,14 +13,14 @@
 namespace halo::distributed {
 
 struct LaunchPlan {
-  std::string executable;             // the worker binary (normally /proc/self/exe)
+  std::string executable;              // the worker binary (normally /proc/self/exe)
   std::vector<std::string> arguments;  // the worker's arguments (a subcommand and its options)
-  int nproc_per_node = 1;             // workers started here
-  int nnodes = 1;                     // nodes in the job, each running one launcher
-  int node_rank = 0;                  // this node, in [0, nnodes)
-  std::string master_addr;            // host of global rank 0 (the TCPStore)
-  int master_port = 0;                // its port
-  double kill_grace_s = 10.0;         // SIGTERM -> SIGKILL delay when stopping the others
+  int nproc_per_node = 1;              // workers started here
+  int nnodes = 1;                      // nodes in the job, each running one launcher
+  int node_rank = 0;                   // this node, in [0, nnodes)
+  std::string master_addr;             // host of global rank 0 (the TCPStore)
+  int master_port = 0;                 // its port
+  double kill_grace_s = 10.0;          // SIGTERM -> SIGKILL delay when stopping the others
 
   // Throws HaloError naming the launch option at fault.
   void validate() const;

@@ -14,7 +14,9 @@
 
 namespace halo::distributed {
 
-bool nccl_backend_available() { return HALO_WITH_CUDA != 0; }
+bool nccl_backend_available() {
+  return HALO_WITH_CUDA != 0;
+}
 
 c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>& store,
                                                     int rank, int size,
@@ -27,7 +29,8 @@ c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10
   (void)store;
   (void)size;
   (void)timeout;
-  HALO_FAIL("rank ", rank, ": dist.backend=nccl needs a build with CUDA (HALO_WITH_CUDA=ON). "
+  HALO_FAIL("rank ", rank,
+            ": dist.backend=nccl needs a build with CUDA (HALO_WITH_CUDA=ON). "
             "HINT: build with scripts/build-gpu.sh, or use dist.backend=gloo for CPU tensors");
 #endif
 }

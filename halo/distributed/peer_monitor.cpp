@@ -25,8 +25,12 @@ c10::intrusive_ptr<c10d::TCPStore> connect_client(const std::string& addr, int p
   return c10::make_intrusive<c10d::TCPStore>(addr, o);
 }
 
-std::string to_text(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
-std::vector<uint8_t> to_bytes(const std::string& s) { return {s.begin(), s.end()}; }
+std::string to_text(const std::vector<uint8_t>& v) {
+  return std::string(v.begin(), v.end());
+}
+std::vector<uint8_t> to_bytes(const std::string& s) {
+  return {s.begin(), s.end()};
+}
 
 }  // namespace
 
@@ -92,8 +96,10 @@ std::string PeerMonitor::diagnose() {
     store = connect_client(addr_, port_, connect_timeout_);
   } catch (const std::exception& e) {
     return "rank 0 is unreachable: the rendezvous store it hosts at " + addr_ + ":" +
-           std::to_string(port_) + " does not answer (rank 0 died, finished, or its host is "
-           "unreachable; " + e.what() + ")";
+           std::to_string(port_) +
+           " does not answer (rank 0 died, finished, or its host is "
+           "unreachable; " +
+           e.what() + ")";
   }
   auto read_all = [&]() {
     std::map<int, Beat> beats;
@@ -135,7 +141,8 @@ std::string PeerMonitor::diagnose() {
       what = "rank " + std::to_string(r) + " never sent a heartbeat (it died during start-up)";
     } else if (b.count == first[r].count) {
       what = "rank " + std::to_string(r) + " stopped responding: its heartbeat stopped after " +
-             std::to_string(b.collectives) + " collectives (its process died or its host is "
+             std::to_string(b.collectives) +
+             " collectives (its process died or its host is "
              "unreachable)";
     } else if (b.collectives < mine) {
       what = "rank " + std::to_string(r) + " is alive but hung: it has entered " +

@@ -1,8 +1,8 @@
 // stop_request.h: async-signal-safe flag set by the handlers, agreed on by an all-reduce.
 #include "halo/distributed/stop_request.h"
 
-#include <csignal>
 #include <unistd.h>
+#include <csignal>
 
 namespace halo::distributed {
 
@@ -26,9 +26,13 @@ void install_stop_handlers() {
   sigaction(SIGINT, &sa, nullptr);
 }
 
-bool stop_requested() { return g_signal != 0; }
+bool stop_requested() {
+  return g_signal != 0;
+}
 
-int stop_signal() { return static_cast<int>(g_signal); }
+int stop_signal() {
+  return static_cast<int>(g_signal);
+}
 
 bool any_rank_requested_stop(DistContext& context) {
   auto flag = at::full({1}, stop_requested() ? 1.0f : 0.0f,
