@@ -76,6 +76,7 @@ struct GradsOptions {
   int64_t steps = 2;             // optimizer steps (SGD) whose gradients are written
   std::string mode = "overlap";  // overlap: backward() reduces buckets during backward;
                                  // after: plain backward, then all_reduce_after_backward()
+  std::string device = "cpu";    // cpu (Gloo) or cuda (NCCL, cuda:LOCAL_RANK)
   dist::DistOptions dist;
 };
 
@@ -102,7 +103,7 @@ at::Tensor toy_loss(torch::nn::Sequential& model, const at::Tensor& x, const at:
 
 void save_grads(const std::vector<at::Tensor>& params, const std::string& path) {
   std::vector<at::Tensor> grads;
-  for (const auto& p : params) grads.push_back(p.grad().detach().clone());
+  for (const auto& p : params) grads.push_back(p.grad().detach().cpu().clone());
   torch::save(grads, path);
 }
 
@@ -133,8 +134,12 @@ void run_grads(const GradsOptions& o) {
     }
   }
 
-  dist::DistContext ctx(env, o.dist, c10::DeviceType::CPU);
+  HALO_CHECK(o.device == "cpu" || o.device == "cuda", "dist-selftest grads: --device is \"",
+             o.device, "\"; expected cpu or cuda");
+  dist::DistContext ctx(env, o.dist,
+                        o.device == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU);
   auto model = make_toy_model();
+  model->to(ctx.device());
   auto params = model->parameters();
   dist::BucketedGradientSync sync(ctx, params, o.dist);
   sync.set_scale(scale);
@@ -142,8 +147,8 @@ void run_grads(const GradsOptions& o) {
     for (auto& p : params) p.mutable_grad() = at::Tensor();
     for (int64_t m = 0; m < o.micro_steps; ++m) {
       auto [x, y] = toy_batch(step, m, o.global_batch);
-      auto xs = x.slice(0, env.rank * rows, (env.rank + 1) * rows);
-      auto ys = y.slice(0, env.rank * rows, (env.rank + 1) * rows);
+      auto xs = x.slice(0, env.rank * rows, (env.rank + 1) * rows).to(ctx.device());
+      auto ys = y.slice(0, env.rank * rows, (env.rank + 1) * rows).to(ctx.device());
       const bool last = m == o.micro_steps - 1;
       if (o.mode == "overlap") {
         sync.set_sync(last);
@@ -231,6 +236,8 @@ void add_dist_selftest_command(CLI::App& app) {
       ->capture_default_str();
   grads->add_option("--steps", g->steps, "Optimizer steps")->capture_default_str();
   grads->add_option("--mode", g->mode, "overlap (reduce during backward) or after")
+      ->capture_default_str();
+  grads->add_option("--device", g->device, "cpu (Gloo) or cuda (NCCL, one GPU per rank)")
       ->capture_default_str();
   grads->add_option("--bucket-mb", g->dist.bucket_mb, "Bucket size (dist.bucket_mb)")
       ->capture_default_str();

@@ -30,6 +30,10 @@ c10::intrusive_ptr<c10d::Backend> make_gloo_backend(const c10::intrusive_ptr<c10
 // True when this build has the NCCL backend (HALO_WITH_CUDA).
 bool nccl_backend_available();
 
+// Makes CUDA device `index` (the local rank) current for this process, after checking that
+// this node has that many GPUs. Throws HaloError in builds without CUDA.
+void select_cuda_device(int index, int rank);
+
 // An NCCL process group (CUDA tensors; the current CUDA device must be set before). Throws
 // HaloError in builds without CUDA.
 c10::intrusive_ptr<c10d::Backend> make_nccl_backend(const c10::intrusive_ptr<c10d::Store>& store,

@@ -53,6 +53,10 @@ DistContext::DistContext(const DistEnv& env, const DistOptions& options, c10::De
       "dist.backend=", backend_name_, " cannot reduce tensors on ", c10::DeviceTypeName(device),
       ". HINT: use dist.backend=", device == c10::DeviceType::CUDA ? "nccl" : "gloo", " or auto");
 
+  if (backend_name_ == "nccl") {
+    select_cuda_device(env_.local_rank, env_.rank);
+    device_ = c10::Device(c10::DeviceType::CUDA, static_cast<c10::DeviceIndex>(env_.local_rank));
+  }
   const auto init_timeout = to_ms(options_.init_timeout_s);
   if (env_.is_distributed()) {
     c10d::TCPStoreOptions so;
@@ -166,7 +170,7 @@ void DistContext::broadcast(at::Tensor& tensor, int root, const std::string& wha
 void DistContext::barrier(const std::string& what) {
   // A one-element all-reduce instead of ProcessGroup::barrier: the same timeout and diagnosis,
   // and it needs no device guess for NCCL.
-  auto t = at::zeros({1}, at::TensorOptions().device(backend_device(backend_name_)));
+  auto t = at::zeros({1}, at::TensorOptions().device(device_));
   all_reduce(t, c10d::ReduceOp::SUM, what);
 }
 

@@ -21,7 +21,8 @@ class PeerMonitor;
 class DistContext {
  public:
   // Joins the job described by `env` (blocks until all ranks joined, at most
-  // options.init_timeout_s). `device` selects the backend when options.backend is "auto".
+  // options.init_timeout_s). `device` selects the backend when options.backend is "auto";
+  // with NCCL, CUDA device LOCAL_RANK becomes this process's current device.
   DistContext(const DistEnv& env, const DistOptions& options, c10::DeviceType device);
   // Leaves the job in order: rank 0 keeps the store up until every rank has left (at most
   // options.timeout_s), so no rank sees rank 0 vanish during a normal exit.
@@ -35,6 +36,8 @@ class DistContext {
   const DistOptions& options() const { return options_; }
   // "gloo" or "nccl".
   const std::string& backend_name() const { return backend_name_; }
+  // Where this rank's tensors to reduce live: CPU for Gloo, cuda:LOCAL_RANK for NCCL.
+  c10::Device device() const { return device_; }
   const c10::intrusive_ptr<c10d::ProcessGroup>& process_group() const { return group_; }
 
   // In-place collectives on a tensor of this backend's device; `what` names the collective in
@@ -57,6 +60,7 @@ class DistContext {
   DistEnv env_;
   DistOptions options_;
   std::string backend_name_;
+  c10::Device device_ = c10::kCPU;
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::ProcessGroup> group_;
   std::unique_ptr<PeerMonitor> monitor_;

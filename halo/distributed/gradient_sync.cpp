@@ -47,16 +47,16 @@ BucketedGradientSync::BucketedGradientSync(DistContext& context, std::vector<at:
     : context_(context), params_(std::move(params)), scale_(std::make_shared<double>(1.0)) {
   options.validate();
   HALO_CHECK(!params_.empty(), "gradient sync: no trained parameters were given");
-  const auto device = backend_device(context_.backend_name());
+  const auto device = context_.device();
   for (size_t i = 0; i < params_.size(); ++i) {
     const auto& p = params_[i];
     HALO_CHECK(p.defined() && p.requires_grad() && p.is_leaf(), "gradient sync: parameter ", i,
                " is not a leaf tensor that requires grad; pass only the trained parameters");
-    HALO_CHECK(p.device().type() == device, "gradient sync: parameter ", i, " is on ", p.device(),
-               " but dist.backend=", context_.backend_name(), " reduces ",
-               c10::DeviceTypeName(device),
-               " tensors. HINT: dist.backend=auto picks the backend "
-               "of the model's device");
+    HALO_CHECK(p.device() == device, "gradient sync: parameter ", i, " is on ", p.device(),
+               " but this rank reduces tensors on ", device,
+               " (dist.backend=", context_.backend_name(),
+               "). HINT: dist.backend=auto picks the backend of the "
+               "model's device; with NCCL the model belongs on cuda:LOCAL_RANK");
   }
   // Reverse registration order approximates the order backward produces gradients (last layer
   // first), so the first bucket can be reduced while the earlier layers are still computing.

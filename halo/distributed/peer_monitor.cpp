@@ -43,7 +43,11 @@ PeerMonitor::PeerMonitor(std::string addr, int port, int rank, int world_size,
       world_size_(world_size),
       heartbeat_(heartbeat),
       connect_timeout_(connect_timeout) {
-  thread_ = std::thread([this] { heartbeat_loop(); });
+  // The first heartbeat is written before the constructor returns, so a rank that has joined
+  // the job is never reported as "never sent a heartbeat".
+  c10::intrusive_ptr<c10d::TCPStore> store = connect_client(addr_, port_, connect_timeout_);
+  store->set(key("beat", rank_), to_bytes("1 0"));
+  thread_ = std::thread([this, store] { heartbeat_loop(store); });
 }
 
 PeerMonitor::~PeerMonitor() {
@@ -59,9 +63,8 @@ std::string PeerMonitor::key(const char* what, int rank) const {
   return "halo/peer/" + std::string(what) + "/" + std::to_string(rank);
 }
 
-void PeerMonitor::heartbeat_loop() {
-  c10::intrusive_ptr<c10d::TCPStore> store;
-  uint64_t count = 0;
+void PeerMonitor::heartbeat_loop(c10::intrusive_ptr<c10d::TCPStore> store) {
+  uint64_t count = 1;
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stop_) {
     lock.unlock();

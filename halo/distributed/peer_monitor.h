@@ -37,7 +37,7 @@ class PeerMonitor {
   std::string diagnose();
 
  private:
-  void heartbeat_loop();
+  void heartbeat_loop(c10::intrusive_ptr<c10d::TCPStore> store);
   std::string key(const char* what, int rank) const;
 
   std::string addr_;

@@ -35,8 +35,8 @@ int stop_signal() {
 }
 
 bool any_rank_requested_stop(DistContext& context) {
-  auto flag = at::full({1}, stop_requested() ? 1.0f : 0.0f,
-                       at::TensorOptions().device(backend_device(context.backend_name())));
+  auto flag =
+      at::full({1}, stop_requested() ? 1.0f : 0.0f, at::TensorOptions().device(context.device()));
   context.all_reduce(flag, c10d::ReduceOp::MAX, "stop-request agreement");
   return flag.item<float>() > 0.0f;
 }
