@@ -331,4 +331,5 @@ TEST_CASE("collectives in a world of one leave tensors unchanged", "[dist]") {
   ctx.broadcast(t, 0, "test");
   ctx.barrier("test");
   CHECK(torch::equal(t, torch::arange(5, torch::kFloat)));
+  CHECK(ctx.all_reduce_mean(2.5, "test") == 2.5);
 }

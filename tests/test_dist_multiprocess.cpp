@@ -160,6 +160,16 @@ TEST_CASE("2-process bucketed all-reduce equals the 1-process gradient of the gl
   }
 }
 
+TEST_CASE("3 processes: all-reduce, mean, broadcast and barrier agree", "[dist][multiprocess]") {
+  auto r = test::run_cli("launch --nproc-per-node 3 -- dist-selftest collectives --steps 20");
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  for (int rank = 0; rank < 3; ++rank) {
+    CHECK_THAT(r.output, Contains("[rank " + std::to_string(rank) + "] dist-selftest: rank " +
+                                  std::to_string(rank) + " done, 20 all_reduces"));
+  }
+}
+
 TEST_CASE("a killed rank ends its peer with an error naming it", "[dist][multiprocess]") {
   test::TempDir dir("halo-dist");
   const int port = distributed::find_free_port();

@@ -65,6 +65,13 @@ void run_collectives(const CollectivesOptions& o) {
     }
     if (o.sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o.sleep_ms));
   }
+  const double mean = ctx.all_reduce_mean(ctx.rank(), "selftest mean");
+  HALO_CHECK(mean == (w - 1) / 2.0, "dist-selftest: mean of the ranks is ", mean, "; expected ",
+             (w - 1) / 2.0);
+  auto b = at::full({16}, ctx.rank() == w - 1 ? 7.0 : -1.0, at::kDouble);
+  ctx.broadcast(b, static_cast<int>(w - 1), "selftest broadcast");
+  HALO_CHECK(b.eq(7.0).all().item<bool>(), "dist-selftest: broadcast from rank ", w - 1, " gave ",
+             b[0].item<double>(), "; expected 7");
   ctx.barrier("selftest final barrier");
   std::cout << "dist-selftest: rank " << ctx.rank() << " done, " << o.steps << " all_reduces\n";
 }

@@ -174,6 +174,12 @@ void DistContext::barrier(const std::string& what) {
   all_reduce(t, c10d::ReduceOp::SUM, what);
 }
 
+double DistContext::all_reduce_mean(double value, const std::string& what) {
+  auto t = at::full({1}, value, at::TensorOptions().dtype(at::kDouble).device(device_));
+  all_reduce(t, c10d::ReduceOp::SUM, what);
+  return t.item<double>() / env_.world_size;
+}
+
 void DistContext::fail(const std::string& what, const std::string& cause) {
   std::string diagnosis = monitor_ ? monitor_->diagnose() : "single process";
   const uint64_t n = monitor_ ? monitor_->collectives_entered() : 0;

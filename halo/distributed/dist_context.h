@@ -45,6 +45,8 @@ class DistContext {
   void all_reduce(at::Tensor& tensor, c10d::ReduceOp op, const std::string& what);
   void broadcast(at::Tensor& tensor, int root, const std::string& what);
   void barrier(const std::string& what);
+  // The mean of `value` over all ranks (logged losses, validation figures).
+  double all_reduce_mean(double value, const std::string& what);
 
   // Counts a collective issued on process_group() directly (e.g. by the gradient reducer), so
   // fault diagnosis can tell which rank is behind.
