@@ -76,3 +76,6 @@ trap 'halo_rc=$?; printf "[%s] FAILED (exit %s) at line %s: %s\n" "$HALO_SCRIPT"
 # ccache must ignore the PCH's __DATE__/__TIME__ and header mtimes, or every translation unit that
 # reuses the precompiled header (cmake/HaloPrecompiled.cmake) misses the cache.
 export CCACHE_SLOPPINESS="pch_defines,time_macros,include_file_mtime,include_file_ctime"
+# Paths under the repository root are hashed relative to the build folder, so a fresh clone in
+# another folder (CI) reuses the cache of earlier builds instead of recompiling everything.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$HALO_ROOT}"
