@@ -32,6 +32,7 @@ find_package(yaml-cpp REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(HDF5 REQUIRED COMPONENTS C)
+find_package(ZLIB REQUIRED)  # gzip inputs of `prepare`
 find_package(SentencePiece REQUIRED)
 find_package(PCRE2 REQUIRED)
 find_package(Utf8proc REQUIRED)

@@ -140,6 +140,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--json", opts->json, "Print JSON");
   cmd->callback([opts] { run_prefill(*opts); });
   add_bench_lightning_command(*bench);
+  add_bench_loader_command(*bench);
 }
 
 }  // namespace halo::tools
