@@ -5,6 +5,9 @@
 // training writes a checkpoint and exits with 128 + the signal number.
 #include "halo/common/error.h"
 #include "halo/config/pipeline_config.h"
+#include "halo/distributed/data_parallel_sync.h"
+#include "halo/distributed/dist_context.h"
+#include "halo/distributed/dist_env.h"
 #include "halo/stages/pipeline_runner.h"
 #include "halo/train/stop_signal.h"
 #include "tools/commands.h"
@@ -31,6 +34,21 @@ void run_stages(const RunArgs& a, std::optional<std::string> only) {
   std::fprintf(stderr, "pipeline %s -> %s\n", a.pipeline.c_str(), config.run.out_dir.c_str());
   stages::RunOptions options;
   options.only_stage = std::move(only);
+  // Data parallel when started by launch / torchrun / srun (more than one process).
+  const auto env = distributed::dist_env_from_process();
+  std::unique_ptr<distributed::DistContext> dist;
+  std::unique_ptr<distributed::DataParallelSync> sync;
+  if (env.is_distributed()) {
+    const distributed::DistOptions dist_options;
+    dist = std::make_unique<distributed::DistContext>(
+        env, dist_options, config.run.device == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU);
+    sync = std::make_unique<distributed::DataParallelSync>(*dist, dist_options);
+    std::fprintf(stderr, "data parallel: %s, backend %s\n", env.describe().c_str(),
+                 dist->backend_name().c_str());
+    options.rank = env.rank;
+    options.world_size = env.world_size;
+    options.sync = sync.get();
+  }
   if (!stages::run_pipeline(config, options)) {
     std::fflush(stdout);
     std::fflush(stderr);

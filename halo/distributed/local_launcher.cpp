@@ -33,7 +33,7 @@ using Clock = std::chrono::steady_clock;
 
 int g_signal_pipe[2] = {-1, -1};
 
-extern "C" void relay_signal(int sig) {
+extern "C" void halo_launch_relay_signal(int sig) {
   const int saved = errno;
   const unsigned char c = static_cast<unsigned char>(sig);
   ssize_t ignored = write(g_signal_pipe[1], &c, 1);
@@ -228,7 +228,7 @@ int run_local_workers(const LaunchPlan& plan) {
   HALO_CHECK(pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) == 0,
              "launch: cannot create a pipe: ", std::strerror(errno));
   struct sigaction sa {};
-  sa.sa_handler = relay_signal;
+  sa.sa_handler = halo_launch_relay_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);

@@ -10,7 +10,7 @@ namespace {
 
 volatile std::sig_atomic_t g_signal = 0;
 
-extern "C" void on_stop_signal(int sig) {
+extern "C" void halo_distributed_on_stop_signal(int sig) {
   if (sig == SIGINT && g_signal == SIGINT) _exit(130);
   g_signal = sig;
 }
@@ -19,7 +19,7 @@ extern "C" void on_stop_signal(int sig) {
 
 void install_stop_handlers() {
   struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
+  sa.sa_handler = halo_distributed_on_stop_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   sigaction(SIGTERM, &sa, nullptr);

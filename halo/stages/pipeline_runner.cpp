@@ -179,6 +179,8 @@ bool run_pipeline(const config::PipelineConfig& p, const RunOptions& options) {
         options.rank == 0) {
       run_stage_quality_gate(p, out.model, ctx.stage().name, device);
     }
+    // Rank 0 writes the stage's outputs (final/, done.json); the next stage reads them.
+    if (options.sync) options.sync->all_reduce_mean(0.0);
     if (out.interrupted) {
       std::fprintf(stderr,
                    "[%s] interrupted; run the same command again to resume from the checkpoint\n",

@@ -197,7 +197,9 @@ TrainResult Trainer::train() {
       std::fprintf(stderr, "[%s] step %lld validation loss %.4f\n", s_.stage.name.c_str(),
                    static_cast<long long>(step), v);
     }
-    const bool stop = stop_requested();
+    // Every rank must stop at the same step (a SIGTERM may reach only one of them).
+    bool stop = stop_requested();
+    if (s_.sync) stop = s_.sync->all_reduce_mean(stop ? 1.0 : 0.0) > 0;
     if (stop || step % s_.stage.checkpoint.every == 0 || step == s_.stage.steps) {
       save_checkpoint(step);
     }
