@@ -118,7 +118,8 @@ nlohmann::json PipelineConfig::to_json() const {
                        {"seq_len", quality_gate.seq_len},
                        {"batch_size", quality_gate.batch_size},
                        {"passkey_lengths", quality_gate.passkey_lengths},
-                       {"passkey_trials", quality_gate.passkey_trials}};
+                       {"passkey_trials", quality_gate.passkey_trials},
+                       {"key_value", quality_gate.key_value}};
   j["stages"] = nlohmann::json::array();
   for (const auto& s : stages) j["stages"].push_back(s.to_json());
   return j;
@@ -203,6 +204,7 @@ PipelineConfig load_pipeline_config(const std::string& path,
   }
   c.quality_gate.passkey_trials = qg.get_int("passkey_trials", 8);
   qg.check(c.quality_gate.passkey_trials >= 1, "passkey_trials", "must be >= 1");
+  c.quality_gate.key_value = qg.get_bool("key_value", c.quality_gate.key_value);
   qg.finish();
 
   // Stages, then the rules between them.

@@ -52,6 +52,7 @@ struct QualityGateSection {
   int64_t batch_size = 4;                // sequences per validation batch
   std::vector<int64_t> passkey_lengths;  // passkey retrieval at these context lengths
   int64_t passkey_trials = 8;            // trials per length
+  bool key_value = true;                 // also key-value retrieval (needs lengths >= 256)
 };
 
 struct PipelineConfig {

@@ -164,6 +164,11 @@ bool run_pipeline(const config::PipelineConfig& p, const RunOptions& options) {
     if (auto done = read_done(ctx)) {
       std::fprintf(stderr, "[%s] done (%s), skipping\n", ctx.stage().name.c_str(),
                    (ctx.stage_dir() / "done.json").c_str());
+      // A gate that did not run (stopped or failed after the stage finished) runs now.
+      if (ctx.stage().is_training() && p.quality_gate.enabled && options.rank == 0 &&
+          !report_has_entry(p, ctx.stage().name)) {
+        run_stage_quality_gate(p, ctx.stage_dir() / "final", ctx.stage().name, device);
+      }
       continue;
     }
     ctx.inputs = inputs_of(p, i);
