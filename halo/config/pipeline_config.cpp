@@ -177,10 +177,13 @@ PipelineConfig load_pipeline_config(const std::string& path,
 
   MapReader st = r.map("student");
   auto& s = c.student;
-  s.lightning_scale = st.get_choice("lightning_scale", s.lightning_scale, {"1/sqrt(d)", "1/d", "1"});
+  s.lightning_scale =
+      st.get_choice("lightning_scale", s.lightning_scale, {"1/sqrt(d)", "1/d", "1"});
   s.lightning_use_qk_norm = st.get_bool("lightning_use_qk_norm", s.lightning_use_qk_norm);
-  s.lightning_use_output_norm = st.get_bool("lightning_use_output_norm", s.lightning_use_output_norm);
-  s.lightning_use_output_gate = st.get_bool("lightning_use_output_gate", s.lightning_use_output_gate);
+  s.lightning_use_output_norm =
+      st.get_bool("lightning_use_output_norm", s.lightning_use_output_norm);
+  s.lightning_use_output_gate =
+      st.get_bool("lightning_use_output_gate", s.lightning_use_output_gate);
   s.expand_kv_proj = st.get_bool("expand_kv_proj", s.expand_kv_proj);
   s.attn_use_rope = st.get_bool("attn_use_rope", s.attn_use_rope);
   s.attn_use_output_gate = st.get_bool("attn_use_output_gate", s.attn_use_output_gate);
@@ -213,8 +216,8 @@ PipelineConfig load_pipeline_config(const std::string& path,
   int last_kind = -1;
   for (auto& sr : stage_readers) {
     StageConfig sc = StageConfig::from_yaml(sr, base_dir);
-    sr.check(names.insert(sc.name).second, "name", str_cat("stage name \"", sc.name,
-                                                           "\" is used twice; names must be unique"));
+    sr.check(names.insert(sc.name).second, "name",
+             str_cat("stage name \"", sc.name, "\" is used twice; names must be unique"));
     const int k = static_cast<int>(sc.kind);
     sr.check(k > last_kind, "kind",
              str_cat("stage \"", sc.name, "\" (", stage_kind_name(sc.kind),
