@@ -1,8 +1,8 @@
 // The tiny pipeline fixture: corpus, tokenizer, shards, model config and pipeline YAML.
 #include "tests/pipeline_fixture.h"
 
-#include "tests/test_util.h"
 #include "data/prepare_corpus.h"
+#include "tests/test_util.h"
 
 #include <catch2/catch.hpp>
 
@@ -19,10 +19,11 @@ namespace {
 // tokenizer has structure to learn and every run sees the same bytes.
 void write_corpus(const std::string& path, int documents) {
   const std::vector<std::string> words = {
-      "the", "a", "model", "learns", "small", "tokens", "from", "text", "and", "every",
-      "layer", "keeps", "state", "over", "long", "context", "while", "attention", "reads",
-      "memory", "of", "passkey", "river", "stone", "green", "light", "runs", "quickly", "into",
-      "quiet", "hills", "where", "birds", "sing", "at", "dawn", "with", "bright", "songs"};
+      "the",   "a",         "model", "learns",  "small", "tokens",  "from",  "text",
+      "and",   "every",     "layer", "keeps",   "state", "over",    "long",  "context",
+      "while", "attention", "reads", "memory",  "of",    "passkey", "river", "stone",
+      "green", "light",     "runs",  "quickly", "into",  "quiet",   "hills", "where",
+      "birds", "sing",      "at",    "dawn",    "with",  "bright",  "songs"};
   uint64_t s = 12345;
   auto next = [&s]() {
     s = s * 6364136223846793005ull + 1442695040888963407ull;

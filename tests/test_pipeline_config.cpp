@@ -18,49 +18,49 @@ namespace {
 
 // Line numbers below refer to this text (1-based).
 const std::vector<std::string> kBase = {
-    "run:",                                   // 1
-    "  out_dir: run",                         // 2
-    "  seed: 1",                              // 3
-    "data:",                                  // 4
-    "  manifest: data/manifest.json",         // 5
-    "teacher:",                               // 6
-    "  path: \"\"",                           // 7
-    "stages:",                                // 8
-    "  - name: pre",                          // 9
-    "    kind: pretrain",                     // 10
-    "    model_config: model.json",           // 11
-    "    steps: 10",                          // 12
-    "    seq_len: 16",                        // 13
-    "    batch_size: 4",                      // 14
-    "    optimizer:",                         // 15
-    "      lr: 0.001",                        // 16
-    "      betas: [0.9, 0.95]",               // 17
-    "    schedule:",                          // 18
-    "      kind: cosine",                     // 19
-    "      warmup_steps: 2",                  // 20
-    "      min_lr: 0.0001",                   // 21
-    "  - name: align",                        // 22
-    "    kind: stage1",                       // 23
-    "    steps: 5",                           // 24
-    "    seq_len: 16",                        // 25
-    "    batch_size: 2",                      // 26
-    "    loss: mse",                          // 27
-    "  - name: select",                       // 28
-    "    kind: selection",                    // 29
-    "    method: uniform",                    // 30
-    "    num_attention_layers: 1",            // 31
-    "  - name: distill",                      // 32
-    "    kind: stage2",                       // 33
-    "    steps: 5",                           // 34
-    "    seq_len: 16",                        // 35
-    "    batch_size: 2",                      // 36
-    "  - name: long",                         // 37
-    "    kind: stage3",                       // 38
-    "    steps: 6",                           // 39
-    "    batch_size: 4",                      // 40
-    "    curriculum:",                        // 41
-    "      - {from_step: 0, seq_len: 16}",    // 42
-    "      - {from_step: 3, seq_len: 32}",    // 43
+    "run:",                                 // 1
+    "  out_dir: run",                       // 2
+    "  seed: 1",                            // 3
+    "data:",                                // 4
+    "  manifest: data/manifest.json",       // 5
+    "teacher:",                             // 6
+    "  path: \"\"",                         // 7
+    "stages:",                              // 8
+    "  - name: pre",                        // 9
+    "    kind: pretrain",                   // 10
+    "    model_config: model.json",         // 11
+    "    steps: 10",                        // 12
+    "    seq_len: 16",                      // 13
+    "    batch_size: 4",                    // 14
+    "    optimizer:",                       // 15
+    "      lr: 0.001",                      // 16
+    "      betas: [0.9, 0.95]",             // 17
+    "    schedule:",                        // 18
+    "      kind: cosine",                   // 19
+    "      warmup_steps: 2",                // 20
+    "      min_lr: 0.0001",                 // 21
+    "  - name: align",                      // 22
+    "    kind: stage1",                     // 23
+    "    steps: 5",                         // 24
+    "    seq_len: 16",                      // 25
+    "    batch_size: 2",                    // 26
+    "    loss: mse",                        // 27
+    "  - name: select",                     // 28
+    "    kind: selection",                  // 29
+    "    method: uniform",                  // 30
+    "    num_attention_layers: 1",          // 31
+    "  - name: distill",                    // 32
+    "    kind: stage2",                     // 33
+    "    steps: 5",                         // 34
+    "    seq_len: 16",                      // 35
+    "    batch_size: 2",                    // 36
+    "  - name: long",                       // 37
+    "    kind: stage3",                     // 38
+    "    steps: 6",                         // 39
+    "    batch_size: 4",                    // 40
+    "    curriculum:",                      // 41
+    "      - {from_step: 0, seq_len: 16}",  // 42
+    "      - {from_step: 3, seq_len: 32}",  // 43
 };
 
 // Writes kBase with `edits` (1-based line -> replacement text, "" deletes nothing: use "#")
@@ -137,47 +137,105 @@ TEST_CASE("malformed configs name the file, line and key", "[config]") {
     std::string reason;
   };
   const std::vector<Case> cases = {
-      {"unknown key with a suggestion", {{15, "    optimiser:"}}, "cfg.yaml:15:", "stages[0].optimiser",
+      {"unknown key with a suggestion",
+       {{15, "    optimiser:"}},
+       "cfg.yaml:15:",
+       "stages[0].optimiser",
        "did you mean \"optimizer\""},
-      {"wrong type", {{16, "      lr: fast"}}, "cfg.yaml:16:", "stages[0].optimizer.lr",
+      {"wrong type",
+       {{16, "      lr: fast"}},
+       "cfg.yaml:16:",
+       "stages[0].optimizer.lr",
        "expected a number, got \"fast\""},
-      {"choice typo", {{19, "      kind: cosinus"}}, "cfg.yaml:19:", "stages[0].schedule.kind",
+      {"choice typo",
+       {{19, "      kind: cosinus"}},
+       "cfg.yaml:19:",
+       "stages[0].schedule.kind",
        "did you mean \"cosine\""},
-      {"betas of the wrong length", {{17, "      betas: [0.9, 0.95, 0.99]"}}, "cfg.yaml:17:",
-       "stages[0].optimizer.betas", "two numbers"},
-      {"warmup longer than the stage", {{20, "      warmup_steps: 10"}}, "cfg.yaml:20:",
-       "stages[0].schedule.warmup_steps", "shorter than the stage"},
-      {"min_lr above lr", {{21, "      min_lr: 0.01"}}, "cfg.yaml:21:", "stages[0].schedule.min_lr",
+      {"betas of the wrong length",
+       {{17, "      betas: [0.9, 0.95, 0.99]"}},
+       "cfg.yaml:17:",
+       "stages[0].optimizer.betas",
+       "two numbers"},
+      {"warmup longer than the stage",
+       {{20, "      warmup_steps: 10"}},
+       "cfg.yaml:20:",
+       "stages[0].schedule.warmup_steps",
+       "shorter than the stage"},
+      {"min_lr above lr",
+       {{21, "      min_lr: 0.01"}},
+       "cfg.yaml:21:",
+       "stages[0].schedule.min_lr",
        "exceeds optimizer.lr"},
-      {"steps and tokens together", {{13, "    tokens: 100"}}, "cfg.yaml:", "stages[0].tokens",
+      {"steps and tokens together",
+       {{13, "    tokens: 100"}},
+       "cfg.yaml:",
+       "stages[0].tokens",
        "exactly one of steps"},
-      {"curriculum length not dividing the tokens", {{43, "      - {from_step: 3, seq_len: 48}"}},
-       "cfg.yaml:42:", "stages[4].curriculum", "divisible by curriculum[1].seq_len = 48"},
-      {"curriculum steps not increasing", {{43, "      - {from_step: 0, seq_len: 32}"}},
-       "cfg.yaml:43:", "stages[4].curriculum[1].from_step", "must increase"},
-      {"duplicate stage names", {{22, "  - name: pre"}}, "cfg.yaml:22:", "stages[1].name",
+      {"curriculum length not dividing the tokens",
+       {{43, "      - {from_step: 3, seq_len: 48}"}},
+       "cfg.yaml:42:",
+       "stages[4].curriculum",
+       "divisible by curriculum[1].seq_len = 48"},
+      {"curriculum steps not increasing",
+       {{43, "      - {from_step: 0, seq_len: 32}"}},
+       "cfg.yaml:43:",
+       "stages[4].curriculum[1].from_step",
+       "must increase"},
+      {"duplicate stage names",
+       {{22, "  - name: pre"}},
+       "cfg.yaml:22:",
+       "stages[1].name",
        "used twice"},
-      {"stages out of order", {{33, "    kind: stage1"}}, "cfg.yaml:33:",
-       "stages[3].kind", "out of order"},
-      {"bfloat16 on the CPU", {{27, "    precision: bfloat16"}}, "cfg.yaml:27:",
-       "stages[1].precision", "needs run.device: cuda"},
-      {"a training key in a selection stage", {{31, "    lr: 0.1"}}, "cfg.yaml:31:",
-       "stages[2].lr", "unknown key"},
-      {"a loss the stage does not have", {{27, "    loss: kl"}}, "cfg.yaml:27:", "stages[1].loss",
+      {"stages out of order",
+       {{33, "    kind: stage1"}},
+       "cfg.yaml:33:",
+       "stages[3].kind",
+       "out of order"},
+      {"bfloat16 on the CPU",
+       {{27, "    precision: bfloat16"}},
+       "cfg.yaml:27:",
+       "stages[1].precision",
+       "needs run.device: cuda"},
+      {"a training key in a selection stage",
+       {{31, "    lr: 0.1"}},
+       "cfg.yaml:31:",
+       "stages[2].lr",
+       "unknown key"},
+      {"a loss the stage does not have",
+       {{27, "    loss: kl"}},
+       "cfg.yaml:27:",
+       "stages[1].loss",
        "is not one of: mse, l2norm"},
-      {"negative batch size", {{26, "    batch_size: -2"}}, "cfg.yaml:26:", "stages[1].batch_size",
+      {"negative batch size",
+       {{26, "    batch_size: -2"}},
+       "cfg.yaml:26:",
+       "stages[1].batch_size",
        "must be >= 1"},
-      {"missing required key", {{5, "  prefetch: 2"}}, "cfg.yaml:5:", "data.manifest",
+      {"missing required key",
+       {{5, "  prefetch: 2"}},
+       "cfg.yaml:5:",
+       "data.manifest",
        "required key is missing"},
-      {"unknown top-level section", {{8, "stagse:"}}, "cfg.yaml:8:", "stagse",
+      {"unknown top-level section",
+       {{8, "stagse:"}},
+       "cfg.yaml:8:",
+       "stagse",
        "did you mean \"stages\""},
       {"a list where a mapping belongs",
        {{15, "    optimizer: [1, 2]"}, {16, "    # lr"}, {17, "    # betas"}},
        "cfg.yaml:15:",
-       "stages[0].optimizer", "expected a mapping"},
-      {"manual layers with another method", {{31, "    attention_layers: [0]"}}, "cfg.yaml:31:",
-       "stages[2].attention_layers", "only method manual"},
-      {"teacher given twice", {{7, "  path: teacher_dir"}}, "cfg.yaml:7:", "teacher.path",
+       "stages[0].optimizer",
+       "expected a mapping"},
+      {"manual layers with another method",
+       {{31, "    attention_layers: [0]"}},
+       "cfg.yaml:31:",
+       "stages[2].attention_layers",
+       "only method manual"},
+      {"teacher given twice",
+       {{7, "  path: teacher_dir"}},
+       "cfg.yaml:7:",
+       "teacher.path",
        "also pretrains a teacher"},
       {"invalid YAML", {{17, "      betas: [0.9, 0.95"}}, "cfg.yaml:", "", "invalid YAML"},
   };

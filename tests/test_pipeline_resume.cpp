@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -19,8 +21,6 @@
 #include <map>
 #include <random>
 #include <thread>
-#include <sys/wait.h>
-#include <unistd.h>
 
 using namespace halo;
 using Catch::Matchers::Contains;
@@ -123,8 +123,8 @@ TEST_CASE("SIGKILL at a random step, restart: per-step losses bit for bit in eve
     if (steps > 0) {
       const int64_t kill_after = std::uniform_int_distribution<int64_t>(1, steps - 1)(rng);
       const std::string log = dir.str() + "/" + stage + "-killed.log";
-      int status = interrupt_stage(stage, yaml, stage_dir / "metrics.jsonl", kill_after, SIGKILL,
-                                   log);
+      int status =
+          interrupt_stage(stage, yaml, stage_dir / "metrics.jsonl", kill_after, SIGKILL, log);
       INFO("stage " << stage << " killed after step " << kill_after << "\n" << slurp(log));
       REQUIRE(WIFSIGNALED(status));
       REQUIRE(WTERMSIG(status) == SIGKILL);
@@ -150,9 +150,10 @@ TEST_CASE("SIGKILL at a random step, restart: per-step losses bit for bit in eve
   CHECK(pre.loss.rbegin()->second < pre.loss.begin()->second);
 }
 
-TEST_CASE("SIGTERM checkpoints and exits; incomplete checkpoints are ignored; other configs "
-          "are refused; export loads",
-          "[pipeline][resume]") {
+TEST_CASE(
+    "SIGTERM checkpoints and exits; incomplete checkpoints are ignored; other configs "
+    "are refused; export loads",
+    "[pipeline][resume]") {
   test::TempDir dir("halo-sigterm");
   auto tiny = test::make_tiny_pipeline(dir.str() + "/fixture");
   const std::string ref_yaml = tiny.write_pipeline("ref", "ref");

@@ -42,8 +42,8 @@ TEST_CASE("activation checkpointing: same loss and gradients as the plain forwar
   fo.training = true;
   fo.return_hidden = true;
   fo.skip_logits = true;
-  auto plain = stages::causal_lm_loss(model->forward(ids, fo).hidden, model->output_embedding(),
-                                      labels, 7);
+  auto plain =
+      stages::causal_lm_loss(model->forward(ids, fo).hidden, model->output_embedding(), labels, 7);
   plain.backward();
   std::vector<at::Tensor> plain_grads;
   for (auto& p : model->parameters()) {

@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -58,8 +58,8 @@ void run_export(const ExportArgs& a) {
   if (a.step >= 0) {
     auto steps = store.complete_steps();
     HALO_CHECK(std::find(steps.begin(), steps.end(), a.step) != steps.end(), ckdir.string(),
-               ": no complete checkpoint of step ", a.step, " (complete: ",
-               nlohmann::json(steps).dump(), ")");
+               ": no complete checkpoint of step ", a.step,
+               " (complete: ", nlohmann::json(steps).dump(), ")");
     src = store.step_dir(a.step) / "model";
   } else {
     auto latest = store.latest();

@@ -70,8 +70,9 @@ void add_common(CLI::App* cmd, RunArgs& a) {
 
 void add_run_commands(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
-  auto* run = app.add_subcommand("run", "run every stage of a pipeline YAML in order; run again "
-                                        "to resume where it stopped");
+  auto* run = app.add_subcommand("run",
+                                 "run every stage of a pipeline YAML in order; run again "
+                                 "to resume where it stopped");
   add_common(run, *args);
   run->callback([args] { run_stages(*args, std::nullopt); });
 

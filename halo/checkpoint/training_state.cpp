@@ -9,8 +9,8 @@
 #include <torch/cuda.h>
 #include <torch/serialize/archive.h>
 
-#include <fstream>
 #include <algorithm>
+#include <fstream>
 #include <mutex>
 
 namespace halo::checkpoint {

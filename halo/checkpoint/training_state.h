@@ -5,8 +5,8 @@
 // Hugging Face folder, so `export` and every tool read it directly.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <torch/optim/optimizer.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <string>
@@ -17,13 +17,13 @@ inline constexpr const char* kCheckpointMagic = "halo-distill-checkpoint";
 inline constexpr int kCheckpointVersion = 1;
 
 struct CheckpointMeta {
-  std::string stage;         // stage name
-  int64_t step = 0;          // optimizer steps done
-  int world_size = 1;        // ranks that wrote it
-  std::string config_hash;   // PipelineConfig::stage_hash of the writer
+  std::string stage;             // stage name
+  int64_t step = 0;              // optimizer steps done
+  int world_size = 1;            // ranks that wrote it
+  std::string config_hash;       // PipelineConfig::stage_hash of the writer
   nlohmann::json loader_cursor;  // data::LoaderCursor::to_json()
-  nlohmann::json config;     // the resolved pipeline config (for humans)
-  nlohmann::json extra;      // stage-specific counters (tokens seen, ...)
+  nlohmann::json config;         // the resolved pipeline config (for humans)
+  nlohmann::json extra;          // stage-specific counters (tokens seen, ...)
 };
 
 // Writes meta.json, optimizer.pt and rng.pt into `dir`.

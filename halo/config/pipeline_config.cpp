@@ -118,7 +118,8 @@ nlohmann::json PipelineConfig::to_json() const {
                        {"seq_len", quality_gate.seq_len},
                        {"batch_size", quality_gate.batch_size},
                        {"passkey_lengths", quality_gate.passkey_lengths},
-                       {"passkey_trials", quality_gate.passkey_trials}};
+                       {"passkey_trials", quality_gate.passkey_trials},
+                       {"key_value", quality_gate.key_value}};
   j["stages"] = nlohmann::json::array();
   for (const auto& s : stages) j["stages"].push_back(s.to_json());
   return j;
@@ -176,10 +177,13 @@ PipelineConfig load_pipeline_config(const std::string& path,
 
   MapReader st = r.map("student");
   auto& s = c.student;
-  s.lightning_scale = st.get_choice("lightning_scale", s.lightning_scale, {"1/sqrt(d)", "1/d", "1"});
+  s.lightning_scale =
+      st.get_choice("lightning_scale", s.lightning_scale, {"1/sqrt(d)", "1/d", "1"});
   s.lightning_use_qk_norm = st.get_bool("lightning_use_qk_norm", s.lightning_use_qk_norm);
-  s.lightning_use_output_norm = st.get_bool("lightning_use_output_norm", s.lightning_use_output_norm);
-  s.lightning_use_output_gate = st.get_bool("lightning_use_output_gate", s.lightning_use_output_gate);
+  s.lightning_use_output_norm =
+      st.get_bool("lightning_use_output_norm", s.lightning_use_output_norm);
+  s.lightning_use_output_gate =
+      st.get_bool("lightning_use_output_gate", s.lightning_use_output_gate);
   s.expand_kv_proj = st.get_bool("expand_kv_proj", s.expand_kv_proj);
   s.attn_use_rope = st.get_bool("attn_use_rope", s.attn_use_rope);
   s.attn_use_output_gate = st.get_bool("attn_use_output_gate", s.attn_use_output_gate);
@@ -203,6 +207,7 @@ PipelineConfig load_pipeline_config(const std::string& path,
   }
   c.quality_gate.passkey_trials = qg.get_int("passkey_trials", 8);
   qg.check(c.quality_gate.passkey_trials >= 1, "passkey_trials", "must be >= 1");
+  c.quality_gate.key_value = qg.get_bool("key_value", c.quality_gate.key_value);
   qg.finish();
 
   // Stages, then the rules between them.
@@ -211,8 +216,8 @@ PipelineConfig load_pipeline_config(const std::string& path,
   int last_kind = -1;
   for (auto& sr : stage_readers) {
     StageConfig sc = StageConfig::from_yaml(sr, base_dir);
-    sr.check(names.insert(sc.name).second, "name", str_cat("stage name \"", sc.name,
-                                                           "\" is used twice; names must be unique"));
+    sr.check(names.insert(sc.name).second, "name",
+             str_cat("stage name \"", sc.name, "\" is used twice; names must be unique"));
     const int k = static_cast<int>(sc.kind);
     sr.check(k > last_kind, "kind",
              str_cat("stage \"", sc.name, "\" (", stage_kind_name(sc.kind),

@@ -14,10 +14,10 @@ namespace halo::config {
 
 // `run:` where the run lives and how it runs.
 struct RunSection {
-  std::string out_dir;        // run folder: one sub-folder per stage, report.md, metrics
-  uint64_t seed = 0;          // global seed (combined with each stage's seed)
-  std::string device = "cpu"; // "cpu" | "cuda"
-  int64_t threads = 0;        // intra-op CPU threads (0 = LibTorch's default)
+  std::string out_dir;         // run folder: one sub-folder per stage, report.md, metrics
+  uint64_t seed = 0;           // global seed (combined with each stage's seed)
+  std::string device = "cpu";  // "cpu" | "cuda"
+  int64_t threads = 0;         // intra-op CPU threads (0 = LibTorch's default)
 };
 
 // `teacher:` the model being converted.
@@ -52,6 +52,7 @@ struct QualityGateSection {
   int64_t batch_size = 4;                // sequences per validation batch
   std::vector<int64_t> passkey_lengths;  // passkey retrieval at these context lengths
   int64_t passkey_trials = 8;            // trials per length
+  bool key_value = true;                 // also key-value retrieval (needs lengths >= 256)
 };
 
 struct PipelineConfig {

@@ -9,11 +9,16 @@ namespace halo::config {
 
 std::string stage_kind_name(StageKind kind) {
   switch (kind) {
-    case StageKind::kPretrain: return "pretrain";
-    case StageKind::kStage1: return "stage1";
-    case StageKind::kSelection: return "selection";
-    case StageKind::kStage2: return "stage2";
-    case StageKind::kStage3: return "stage3";
+    case StageKind::kPretrain:
+      return "pretrain";
+    case StageKind::kStage1:
+      return "stage1";
+    case StageKind::kSelection:
+      return "selection";
+    case StageKind::kStage2:
+      return "stage2";
+    case StageKind::kStage3:
+      return "stage3";
   }
   return "?";
 }
@@ -21,8 +26,7 @@ std::string stage_kind_name(StageKind kind) {
 namespace {
 
 StageKind parse_kind(MapReader& r) {
-  std::string k =
-      r.get_choice("kind", "", {"pretrain", "stage1", "selection", "stage2", "stage3"});
+  std::string k = r.get_choice("kind", "", {"pretrain", "stage1", "selection", "stage2", "stage3"});
   for (auto kind : {StageKind::kPretrain, StageKind::kStage1, StageKind::kSelection,
                     StageKind::kStage2, StageKind::kStage3}) {
     if (stage_kind_name(kind) == k) return kind;
@@ -208,7 +212,8 @@ nlohmann::json StageConfig::to_json() const {
   j["grad_accum"] = grad_accum;
   if (!curriculum.empty()) {
     nlohmann::json cj = nlohmann::json::array();
-    for (const auto& p : curriculum) cj.push_back({{"from_step", p.from_step}, {"seq_len", p.seq_len}});
+    for (const auto& p : curriculum)
+      cj.push_back({{"from_step", p.from_step}, {"seq_len", p.seq_len}});
     j["curriculum"] = cj;
   }
   j["loss"] = loss;

@@ -26,34 +26,34 @@ struct CurriculumPoint {
 
 // `selection` stage keys.
 struct SelectionConfig {
-  std::string method = "halo";          // "entropy" | "halo" | "kl" | "uniform" | "manual"
-  int64_t num_attention_layers = 1;     // layers kept as softmax attention (top-k importance)
+  std::string method = "halo";            // "entropy" | "halo" | "kl" | "uniform" | "manual"
+  int64_t num_attention_layers = 1;       // layers kept as softmax attention (top-k importance)
   std::vector<int64_t> attention_layers;  // manual: the layer indices kept as attention
-  int64_t batches = 4;                  // validation batches scored per layer
-  int64_t seq_len = 128;                // length of the scored sequences
-  int64_t batch_size = 4;               // sequences per scored batch
-  bool report_all_scores = true;        // also compute the scores the method does not use
-  int64_t recall_samples = 8;           // halo: recall prompts per task (passkey, key-value)
+  int64_t batches = 4;                    // validation batches scored per layer
+  int64_t seq_len = 128;                  // length of the scored sequences
+  int64_t batch_size = 4;                 // sequences per scored batch
+  bool report_all_scores = true;          // also compute the scores the method does not use
+  int64_t recall_samples = 8;             // halo: recall prompts per task (passkey, key-value)
 };
 
 struct StageConfig {
-  std::string name;       // unique in the pipeline; the folder RUN_DIR/<name>/
+  std::string name;  // unique in the pipeline; the folder RUN_DIR/<name>/
   StageKind kind = StageKind::kPretrain;
-  uint64_t seed = 0;      // seeds data order and any new weights of this stage
+  uint64_t seed = 0;  // seeds data order and any new weights of this stage
   // Training stages (every kind but selection).
-  int64_t steps = 0;             // optimizer steps (or derived from `tokens`)
-  int64_t tokens = 0;            // token budget instead of steps: steps = ceil(tokens / per step)
-  int64_t seq_len = 0;           // T of a training sequence (first curriculum length if any)
-  int64_t batch_size = 0;        // sequences per micro-batch, summed over ranks
-  int64_t grad_accum = 1;        // micro-batches per optimizer step
+  int64_t steps = 0;       // optimizer steps (or derived from `tokens`)
+  int64_t tokens = 0;      // token budget instead of steps: steps = ceil(tokens / per step)
+  int64_t seq_len = 0;     // T of a training sequence (first curriculum length if any)
+  int64_t batch_size = 0;  // sequences per micro-batch, summed over ranks
+  int64_t grad_accum = 1;  // micro-batches per optimizer step
   std::vector<CurriculumPoint> curriculum;  // optional length curriculum (pretrain, stage3)
-  std::string loss;              // pretrain/stage3: ce; stage1: mse | l2norm; stage2: kl
-  int64_t loss_chunk_tokens = 1024;  // tokens per chunk of the full-vocabulary KL / CE loss
-  double clip_grad_norm = 1.0;   // global L2 norm clip (0 = off)
-  std::string precision = "float32";  // "float32" | "bfloat16" (CUDA; float32 master weights)
-  bool activation_checkpointing = false;  // recompute layer activations in backward
-  int64_t log_every = 1;         // steps between progress-bar lines
-  std::string model_config;      // pretrain: the teacher's config.json (architecture)
+  std::string loss;                         // pretrain/stage3: ce; stage1: mse | l2norm; stage2: kl
+  int64_t loss_chunk_tokens = 1024;         // tokens per chunk of the full-vocabulary KL / CE loss
+  double clip_grad_norm = 1.0;              // global L2 norm clip (0 = off)
+  std::string precision = "float32";        // "float32" | "bfloat16" (CUDA; float32 master weights)
+  bool activation_checkpointing = false;    // recompute layer activations in backward
+  int64_t log_every = 1;                    // steps between progress-bar lines
+  std::string model_config;                 // pretrain: the teacher's config.json (architecture)
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   CheckpointConfig checkpoint;

@@ -70,6 +70,8 @@ EvalConfig EvalConfig::from_yaml(MapReader r) {
   return c;
 }
 
-nlohmann::json EvalConfig::to_json() const { return {{"every", every}, {"batches", batches}}; }
+nlohmann::json EvalConfig::to_json() const {
+  return {{"every", every}, {"batches", batches}};
+}
 
 }  // namespace halo::config

@@ -14,11 +14,11 @@ namespace halo::config {
 
 // `optimizer:` AdamW (decoupled weight decay), weight decay applied to 2-D weights only.
 struct OptimizerConfig {
-  double lr = 1e-3;             // peak learning rate (after warmup)
-  double beta1 = 0.9;           // betas[0]: first-moment decay
-  double beta2 = 0.95;          // betas[1]: second-moment decay
-  double eps = 1e-8;            // denominator epsilon
-  double weight_decay = 0.0;    // decoupled decay on 2-D weights (matrices, embeddings) only
+  double lr = 1e-3;           // peak learning rate (after warmup)
+  double beta1 = 0.9;         // betas[0]: first-moment decay
+  double beta2 = 0.95;        // betas[1]: second-moment decay
+  double eps = 1e-8;          // denominator epsilon
+  double weight_decay = 0.0;  // decoupled decay on 2-D weights (matrices, embeddings) only
 
   static OptimizerConfig from_yaml(MapReader r);
   nlohmann::json to_json() const;
@@ -37,8 +37,8 @@ struct ScheduleConfig {
 
 // `checkpoint:` when step-N/ folders are written and how many are kept.
 struct CheckpointConfig {
-  int64_t every = 100;   // steps between checkpoints (the last step is always saved)
-  int64_t keep_last = 2; // complete checkpoints kept (older ones deleted)
+  int64_t every = 100;    // steps between checkpoints (the last step is always saved)
+  int64_t keep_last = 2;  // complete checkpoints kept (older ones deleted)
 
   static CheckpointConfig from_yaml(MapReader r);
   nlohmann::json to_json() const;

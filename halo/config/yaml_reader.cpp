@@ -92,7 +92,9 @@ YAML::Node MapReader::value(const std::string& key) {
   return v;
 }
 
-bool MapReader::has(const std::string& key) { return value(key).IsDefined(); }
+bool MapReader::has(const std::string& key) {
+  return value(key).IsDefined();
+}
 
 namespace {
 std::string describe(const YAML::Node& v) {
@@ -215,8 +217,8 @@ void MapReader::finish() const {
     std::string list;
     for (const auto& c : known_) list += (list.empty() ? "" : ", ") + c;
     HALO_FAIL(mark_string(file_, it->first), ": ", key_path(k), ": unknown key",
-              near.empty() ? "" : str_cat("; did you mean \"", near, "\"?"), " (known keys here: ",
-              list, ")");
+              near.empty() ? "" : str_cat("; did you mean \"", near, "\"?"),
+              " (known keys here: ", list, ")");
   }
 }
 

@@ -10,8 +10,8 @@ at::Tensor causal_lm_loss(const at::Tensor& hidden, const at::Tensor& head,
   const int64_t D = hidden.size(-1);
   const int64_t N = labels.numel();
   auto mask = at::ones({N}, labels.options().dtype(at::kBool));
-  return losses::chunked_cross_entropy_loss(hidden.reshape({N, D}), head, labels.reshape({N}),
-                                            mask, chunk_tokens, static_cast<double>(N));
+  return losses::chunked_cross_entropy_loss(hidden.reshape({N, D}), head, labels.reshape({N}), mask,
+                                            chunk_tokens, static_cast<double>(N));
 }
 
 }  // namespace halo::stages

@@ -30,12 +30,11 @@ fs::path output_of(const config::PipelineConfig& p, size_t index, StageKind kind
   for (size_t i = 0; i < index; ++i) {
     if (p.stages[i].kind != kind) continue;
     const fs::path out = fs::path(p.run.out_dir) / p.stages[i].name / file;
-    HALO_CHECK(fs::exists(fs::path(p.run.out_dir) / p.stages[i].name / "done.json") &&
-                   fs::exists(out),
-               "stage \"", p.stages[index].name, "\" needs the output of stage \"",
-               p.stages[i].name, "\" (", out.string(), "), which has not finished. HINT: run ",
-               "`halo-distill run ", p.file, "` or `halo-distill stage ", p.stages[i].name, " ",
-               p.file, "` first.");
+    HALO_CHECK(
+        fs::exists(fs::path(p.run.out_dir) / p.stages[i].name / "done.json") && fs::exists(out),
+        "stage \"", p.stages[index].name, "\" needs the output of stage \"", p.stages[i].name,
+        "\" (", out.string(), "), which has not finished. HINT: run ", "`halo-distill run ", p.file,
+        "` or `halo-distill stage ", p.stages[i].name, " ", p.file, "` first.");
     return out;
   }
   return {};
@@ -59,11 +58,16 @@ StageInputs inputs_of(const config::PipelineConfig& p, size_t index) {
 
 StageOutput run_one(const StageContext& ctx) {
   switch (ctx.stage().kind) {
-    case StageKind::kPretrain: return run_pretrain_stage(ctx);
-    case StageKind::kStage1: return run_stage1(ctx);
-    case StageKind::kSelection: return run_selection_stage(ctx);
-    case StageKind::kStage2: return run_stage2(ctx);
-    case StageKind::kStage3: return run_stage3(ctx);
+    case StageKind::kPretrain:
+      return run_pretrain_stage(ctx);
+    case StageKind::kStage1:
+      return run_stage1(ctx);
+    case StageKind::kSelection:
+      return run_selection_stage(ctx);
+    case StageKind::kStage2:
+      return run_stage2(ctx);
+    case StageKind::kStage3:
+      return run_stage3(ctx);
   }
   HALO_FAIL("unknown stage kind");
 }
@@ -117,9 +121,9 @@ void write_summary(const config::PipelineConfig& p) {
       md << "\n";
       const double loss = v.value("loss", NAN);
       const std::string label = e.value("label", "");
-      if (label == "teacher" || (std::isnan(teacher_loss) && p.stages.front().kind ==
-                                                                  StageKind::kPretrain &&
-                                 label == p.stages.front().name)) {
+      if (label == "teacher" ||
+          (std::isnan(teacher_loss) && p.stages.front().kind == StageKind::kPretrain &&
+           label == p.stages.front().name)) {
         teacher_loss = loss;
       } else {
         student_loss = loss;
@@ -164,14 +168,18 @@ bool run_pipeline(const config::PipelineConfig& p, const RunOptions& options) {
     if (auto done = read_done(ctx)) {
       std::fprintf(stderr, "[%s] done (%s), skipping\n", ctx.stage().name.c_str(),
                    (ctx.stage_dir() / "done.json").c_str());
+      // A gate that did not run (stopped or failed after the stage finished) runs now.
+      if (ctx.stage().is_training() && p.quality_gate.enabled && options.rank == 0 &&
+          !report_has_entry(p, ctx.stage().name)) {
+        run_stage_quality_gate(p, ctx.stage_dir() / "final", ctx.stage().name, device);
+      }
       continue;
     }
     ctx.inputs = inputs_of(p, i);
     std::fprintf(stderr, "[%s] %s stage starting\n", ctx.stage().name.c_str(),
                  config::stage_kind_name(ctx.stage().kind).c_str());
     if (ctx.stage().kind == StageKind::kStage1 && !p.teacher.path.empty() &&
-        p.quality_gate.enabled && options.rank == 0 &&
-        !report_has_entry(p, "teacher")) {
+        p.quality_gate.enabled && options.rank == 0 && !report_has_entry(p, "teacher")) {
       run_stage_quality_gate(p, ctx.inputs.teacher, "teacher", device);
     }
     StageOutput out = run_one(ctx);

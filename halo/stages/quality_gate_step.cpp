@@ -32,8 +32,9 @@ nlohmann::json run_stage_quality_gate(const config::PipelineConfig& p, const fs:
   o.retrieval_lengths = q.passkey_lengths;
   o.retrieval_samples = q.passkey_trials;
   o.seed = p.run.seed;
-  auto entry = eval::run_quality_gate(model, label, inputs.validation, *inputs.tokenizer,
-                                      inputs.filler, o);
+  o.key_value = q.key_value;
+  auto entry =
+      eval::run_quality_gate(model, label, inputs.validation, *inputs.tokenizer, inputs.filler, o);
   eval::append_quality_report(fs::path(p.run.out_dir) / "report.json", entry);
   std::fprintf(stderr, "[%s] quality gate: %s\n", label.c_str(), entry.dump().c_str());
   return entry;

@@ -20,8 +20,8 @@ namespace fs = std::filesystem;
 StageOutput run_selection_stage(const StageContext& ctx) {
   const auto& st = ctx.stage();
   const auto& sel = st.selection;
-  HALO_CHECK(!ctx.inputs.teacher.empty() && !ctx.inputs.student.empty(), "selection \"",
-             st.name, "\" needs the teacher and the stage-1 student");
+  HALO_CHECK(!ctx.inputs.teacher.empty() && !ctx.inputs.student.empty(), "selection \"", st.name,
+             "\" needs the teacher and the stage-1 student");
   selection::SelectionInputs in;
   in.teacher = hypenet::load_qwen3(ctx.inputs.teacher.string(), at::kFloat, ctx.device);
   in.stage1 = hypenet::load_hypenet(ctx.inputs.student.string(), at::kFloat, ctx.device);

@@ -15,7 +15,8 @@ class DistillationTask : public StudentTask {
  public:
   DistillationTask(hypenet::HypeNetForCausalLM student, hypenet::Qwen3ForCausalLM teacher,
                    int64_t chunk_tokens, c10::Device device)
-      : StudentTask(std::move(student), device), teacher_(std::move(teacher)),
+      : StudentTask(std::move(student), device),
+        teacher_(std::move(teacher)),
         chunk_tokens_(chunk_tokens) {
     teacher_->to(device_, at::kFloat);
     teacher_->eval();
@@ -50,10 +51,9 @@ class DistillationTask : public StudentTask {
 }  // namespace
 
 StageOutput run_stage2(const StageContext& ctx) {
-  HALO_CHECK(!ctx.inputs.teacher.empty() && !ctx.inputs.student.empty() &&
-                 !ctx.inputs.selection.empty(),
-             "stage2 \"", ctx.stage().name,
-             "\" needs the teacher, the stage-1 student and the selection");
+  HALO_CHECK(
+      !ctx.inputs.teacher.empty() && !ctx.inputs.student.empty() && !ctx.inputs.selection.empty(),
+      "stage2 \"", ctx.stage().name, "\" needs the teacher, the stage-1 student and the selection");
   auto teacher = hypenet::load_qwen3(ctx.inputs.teacher.string(), at::kFloat, at::kCPU);
   auto mixers = read_selection_mixers(ctx.inputs.selection);
   auto student = hybrid_student(teacher, ctx.pipeline->student, mixers, ctx.inputs.student);

@@ -34,7 +34,8 @@ class LongContextTask : public StudentTask {
  public:
   LongContextTask(hypenet::HypeNetForCausalLM student, c10::Device device, bool checkpointing,
                   int64_t chunk_tokens)
-      : StudentTask(std::move(student), device), checkpointing_(checkpointing),
+      : StudentTask(std::move(student), device),
+        checkpointing_(checkpointing),
         chunk_tokens_(chunk_tokens) {}
 
   at::Tensor micro_batch_loss(const data::Batch& batch) override {

@@ -32,8 +32,8 @@ std::optional<nlohmann::json> read_done(const StageContext& ctx) {
   std::ifstream in(path);
   auto j = nlohmann::json::parse(in, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  HALO_CHECK(j.value("config_hash", "") == ctx.hash(), path.string(),
-             ": stage \"", ctx.stage().name, "\" finished under a different configuration (hash ",
+  HALO_CHECK(j.value("config_hash", "") == ctx.hash(), path.string(), ": stage \"",
+             ctx.stage().name, "\" finished under a different configuration (hash ",
              j.value("config_hash", ""), ", now ", ctx.hash(),
              "). HINT: use a new run.out_dir, or delete ", ctx.stage_dir().string(),
              " (and the stages after it) to redo it.");
@@ -43,12 +43,9 @@ std::optional<nlohmann::json> read_done(const StageContext& ctx) {
 StageOutput finish_training_stage(const StageContext& ctx, const train::TrainResult& result) {
   StageOutput out;
   out.interrupted = result.interrupted;
-  out.summary = {{"stage", ctx.stage().name},
-                 {"kind", config::stage_kind_name(ctx.stage().kind)},
-                 {"steps", result.step},
-                 {"last_loss", result.last_loss},
-                 {"val_loss", result.val_loss},
-                 {"tokens_per_s", result.tokens_per_second}};
+  out.summary = {{"stage", ctx.stage().name},   {"kind", config::stage_kind_name(ctx.stage().kind)},
+                 {"steps", result.step},        {"last_loss", result.last_loss},
+                 {"val_loss", result.val_loss}, {"tokens_per_s", result.tokens_per_second}};
   if (result.interrupted || ctx.rank != 0) return out;
   HALO_CHECK(!result.checkpoint.empty(), "stage ", ctx.stage().name, ": no checkpoint written");
   const fs::path final_dir = ctx.stage_dir() / "final";

@@ -29,6 +29,8 @@ void StudentTask::load_model(const std::filesystem::path& dir) {
                                   student_->config().base.tie_word_embeddings);
 }
 
-void StudentTask::set_training(bool training) { student_->train(training); }
+void StudentTask::set_training(bool training) {
+  student_->train(training);
+}
 
 }  // namespace halo::stages

@@ -1,8 +1,8 @@
 // checkpointed(): a torch::autograd::Function that saves only the block input.
 #include "halo/train/activation_checkpoint.h"
 
-#include <torch/autograd.h>
 #include <ATen/core/ivalue.h>
+#include <torch/autograd.h>
 
 namespace halo::train {
 
@@ -28,8 +28,8 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad_out) {
-    auto holder = c10::static_intrusive_pointer_cast<BlockHolder>(
-        ctx->saved_data["block"].toCapsule());
+    auto holder =
+        c10::static_intrusive_pointer_cast<BlockHolder>(ctx->saved_data["block"].toCapsule());
     at::Tensor x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
     at::Tensor y;
     {

@@ -26,7 +26,11 @@ void uninstall_stop_handlers() {
   std::signal(SIGTERM, SIG_DFL);
 }
 
-bool stop_requested() { return g_signal != 0; }
-int stop_signal_number() { return static_cast<int>(g_signal); }
+bool stop_requested() {
+  return g_signal != 0;
+}
+int stop_signal_number() {
+  return static_cast<int>(g_signal);
+}
 
 }  // namespace halo::train

@@ -98,8 +98,8 @@ int64_t Trainer::maybe_resume() {
   task_.load_model(*latest / "model");
   checkpoint::load_training_state(*latest, *optimizer_);
   loader_->restore(data::LoaderCursor::from_json(meta.loader_cursor));
-  std::fprintf(stderr, "[%s] resumed from %s (step %lld)\n", s_.stage.name.c_str(),
-               latest->c_str(), static_cast<long long>(meta.step));
+  std::fprintf(stderr, "[%s] resumed from %s (step %lld)\n", s_.stage.name.c_str(), latest->c_str(),
+               static_cast<long long>(meta.step));
   return meta.step;
 }
 
@@ -216,7 +216,8 @@ TrainResult Trainer::train() {
   if (!r.interrupted) {
     r.val_loss = validation_loss(task_, s_.manifest, s_.stage.seq_len, s_.stage.batch_size,
                                  s_.stage.eval.batches, s_.rank, s_.world_size, s_.sync);
-    if (s_.rank == 0 && step > start_step) metrics.write({{"step", step}, {"val_loss", r.val_loss}});
+    if (s_.rank == 0 && step > start_step)
+      metrics.write({{"step", step}, {"val_loss", r.val_loss}});
   }
   return r;
 }

@@ -15,8 +15,8 @@
 #include "halo/config/stage_config.h"
 #include "halo/train/gradient_sync.h"
 
-#include <nlohmann/json.hpp>
 #include <torch/optim/optimizer.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <filesystem>
@@ -42,25 +42,25 @@ class TrainTask {
 };
 
 struct TrainerSetup {
-  config::StageConfig stage;         // steps, batch, accumulation, optimizer, schedule, ...
-  std::string config_hash;           // PipelineConfig::stage_hash of this stage
-  nlohmann::json resolved_config;    // stored in every checkpoint
-  std::filesystem::path stage_dir;   // RUN_DIR/<stage>/: checkpoints/, metrics.jsonl
-  std::filesystem::path manifest;    // prepared data
-  uint64_t data_seed = 0;            // document shuffle seed
+  config::StageConfig stage;        // steps, batch, accumulation, optimizer, schedule, ...
+  std::string config_hash;          // PipelineConfig::stage_hash of this stage
+  nlohmann::json resolved_config;   // stored in every checkpoint
+  std::filesystem::path stage_dir;  // RUN_DIR/<stage>/: checkpoints/, metrics.jsonl
+  std::filesystem::path manifest;   // prepared data
+  uint64_t data_seed = 0;           // document shuffle seed
   int prefetch = 2;
   int rank = 0, world_size = 1;
-  GradientSync* sync = nullptr;      // null: one process
+  GradientSync* sync = nullptr;  // null: one process
   c10::Device device = c10::kCPU;
-  bool handle_signals = true;        // install SIGINT / SIGTERM handlers while training
+  bool handle_signals = true;  // install SIGINT / SIGTERM handlers while training
 };
 
 struct TrainResult {
-  int64_t step = 0;           // optimizer steps done
-  bool interrupted = false;   // stopped by a signal (a checkpoint of `step` was written)
-  bool resumed = false;       // started from a checkpoint
+  int64_t step = 0;          // optimizer steps done
+  bool interrupted = false;  // stopped by a signal (a checkpoint of `step` was written)
+  bool resumed = false;      // started from a checkpoint
   double last_loss = NAN;
-  double val_loss = NAN;      // validation loss at the end (NAN when interrupted)
+  double val_loss = NAN;  // validation loss at the end (NAN when interrupted)
   double tokens_per_second = 0;
   std::filesystem::path checkpoint;  // newest complete checkpoint (its model/ is the output)
 };
