@@ -42,3 +42,27 @@ endif()
 if(HALO_WITH_CUDA)
   find_package(CUDAToolkit REQUIRED)
 endif()
+
+# Gloo headers (Debian libgloo-dev) for c10d's ProcessGroupGloo.hpp; headers only, the Gloo code
+# is the copy inside libtorch_cpu (see halo/distributed/gloo_backend.cpp).
+find_path(HALO_GLOO_INCLUDE_DIR gloo/config.h)
+if(NOT HALO_GLOO_INCLUDE_DIR)
+  message(FATAL_ERROR "gloo/config.h not found. HINT: apt-get install libgloo-dev "
+                      "(scripts/setup.sh), or scripts/offline-deps.sh for offline hosts")
+endif()
+# nccl.h for ProcessGroupNCCL.hpp: the wheel's own nvidia-nccl package first (the NCCL version
+# libtorch_cuda was built against), then the CUDA toolkit.
+if(HALO_WITH_CUDA)
+  set(_halo_nccl_hints)
+  if(Python3_EXECUTABLE)
+    execute_process(
+      COMMAND "${Python3_EXECUTABLE}" -c
+              "import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], 'include'))"
+      OUTPUT_VARIABLE _halo_nccl_hints OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  endif()
+  find_path(HALO_NCCL_INCLUDE_DIR nccl.h HINTS ${_halo_nccl_hints} ${CUDAToolkit_INCLUDE_DIRS})
+  if(NOT HALO_NCCL_INCLUDE_DIR)
+    message(FATAL_ERROR "nccl.h not found (wheel's nvidia-nccl package, CUDA toolkit). "
+                        "HINT: pip install the nvidia-nccl package torch depends on")
+  endif()
+endif()

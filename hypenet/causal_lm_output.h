@@ -14,6 +14,9 @@ struct ForwardOptions {
   bool return_hidden = false;   // fill `hidden` (final-normed hidden states)
   bool skip_logits = false;     // leave `logits` undefined (callers that only need hidden states)
   bool training = false;        // HypeNet: no inference-time attention logit scaling
+  // Qwen3: fill attention_entropy (an extra explicit softmax per layer; off by default, when
+  // the attention runs only the fused scaled_dot_product_attention).
+  bool capture_attention_entropy = false;
 };
 
 struct CausalLMOutput {
@@ -21,6 +24,9 @@ struct CausalLMOutput {
   at::Tensor hidden;                      // [B, T, D] after the final norm (if requested)
   std::vector<at::Tensor> mixer_inputs;   // per layer [B, T, D] (if requested)
   std::vector<at::Tensor> mixer_outputs;  // per layer [B, T, D] (if requested)
+  // per layer [B, Hq, T] float32: entropy (nats) of each query's attention distribution over
+  // its keys, -sum_s p log p (if requested; Qwen3 only)
+  std::vector<at::Tensor> attention_entropy;
 };
 
 }  // namespace halo::hypenet

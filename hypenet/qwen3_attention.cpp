@@ -37,6 +37,9 @@ at::Tensor Qwen3AttentionImpl::forward(const at::Tensor& x, const AttentionInput
   q = q.transpose(1, 2);  // [B, Hq, T, d]
   k = k.transpose(1, 2);  // [B, Hkv, T, d]
   v = v.transpose(1, 2);
+  if (in.entropy_out) {
+    *in.entropy_out = causal_attention_entropy(q, k, 1.0 / std::sqrt(double(head_dim_)));
+  }
   auto o = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/std::nullopt,
                                             /*dropout_p=*/0.0, /*is_causal=*/true,
                                             /*scale=*/1.0 / std::sqrt(double(head_dim_)),
@@ -44,6 +47,15 @@ at::Tensor Qwen3AttentionImpl::forward(const at::Tensor& x, const AttentionInput
   o = o.transpose(1, 2).reshape({B, T, num_heads_ * head_dim_});      // [B, T, Hq*d]
   if (o_gate) o = o * at::sigmoid(o_gate(x));
   return o_proj(o);
+}
+
+at::Tensor causal_attention_entropy(const at::Tensor& q, const at::Tensor& k, double scale) {
+  const int64_t T = q.size(2), group = q.size(1) / k.size(1);
+  auto kk = group > 1 ? k.repeat_interleave(group, 1) : k;                  // [B, Hq, T, d]
+  auto scores = at::matmul(q.to(at::kFloat), kk.to(at::kFloat).transpose(-1, -2)) * scale;
+  auto future = at::ones({T, T}, q.options().dtype(at::kBool)).triu(1);  // [T, T]
+  auto p = at::softmax(scores.masked_fill(future, -INFINITY), -1);         // [B, Hq, T, T]
+  return -at::special_xlogy(p, p).sum(-1);                                 // [B, Hq, T]
 }
 
 }  // namespace halo::hypenet

@@ -17,7 +17,15 @@ namespace halo::hypenet {
 struct AttentionInputs {
   const RotaryTables* rope = nullptr;  // null: no position encoding (NoPE)
   at::Tensor query_scale;              // undefined, or [T] / [B, T] factor applied to q
+  // When set, receives [B, Hq, T] float32: the entropy of each query's causal attention
+  // probabilities, from an explicit float32 softmax (extra work, only when asked for; the
+  // output itself still comes from scaled_dot_product_attention).
+  at::Tensor* entropy_out = nullptr;
 };
+
+// Entropy (nats) [B, Hq, T] of causal softmax attention with q: [B, Hq, T, d], k: [B, Hkv, T, d]
+// (Hq a multiple of Hkv) and the given logit scale, computed in float32.
+at::Tensor causal_attention_entropy(const at::Tensor& q, const at::Tensor& k, double scale);
 
 class Qwen3AttentionImpl : public torch::nn::Module {
  public:

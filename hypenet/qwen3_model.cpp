@@ -55,7 +55,7 @@ CausalLMOutput Qwen3ForCausalLMImpl::forward(const at::Tensor& ids, const Forwar
                        : at::arange(T, at::TensorOptions().dtype(at::kLong).device(ids.device()));
   auto x = at::embedding(weight, ids);  // [B, T, D]
   auto rope = rotary_tables(positions, config_.head_dim, config_.rope_theta, x.scalar_type());
-  const AttentionInputs attn_in{&rope, {}};
+  AttentionInputs attn_in{&rope, {}};
 
   CausalLMOutput out;
   const size_t L = model->layers->size();
@@ -63,8 +63,10 @@ CausalLMOutput Qwen3ForCausalLMImpl::forward(const at::Tensor& ids, const Forwar
     out.mixer_inputs.resize(L);
     out.mixer_outputs.resize(L);
   }
+  if (opt.capture_attention_entropy) out.attention_entropy.resize(L);
   for (size_t i = 0; i < L; ++i) {
     auto layer = model->layers[i]->as<Qwen3DecoderLayerImpl>();
+    attn_in.entropy_out = opt.capture_attention_entropy ? &out.attention_entropy[i] : nullptr;
     x = layer->forward(x, attn_in, opt.capture_mixers ? &out.mixer_inputs[i] : nullptr,
                        opt.capture_mixers ? &out.mixer_outputs[i] : nullptr);
   }

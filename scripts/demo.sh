@@ -1,37 +1,63 @@
 #!/usr/bin/env bash
-# scripts/demo.sh: the main job on the embedded default, on the CPU.
+# scripts/demo.sh: the HALO pipeline end to end on the CPU (configs/pipelines/demo.yaml).
 #
 # Usage: scripts/demo.sh [OUT_DIR]   (default: demo-out/ in the repository)
 #
-# Installs what is missing (scripts/setup.sh), builds (scripts/build.sh), then runs the
-# toolkit on the embedded default: a tiny random Qwen3 teacher (configs/models/qwen3-tiny.json)
-# is created with `init-teacher`, summarised with `inspect`, and run with `forward` on a
-# fixed token sequence (logits in OUT_DIR/logits.safetensors), then converted into a HypeNet
-# student with `convert` (HALO step 0), inspected and run the same way.
-# (The full HALO pipeline demo replaces these steps once the pipeline exists.)
+# Installs what is missing (scripts/setup.sh) and builds (scripts/build.sh), then: fetches a
+# real corpus (the Python 3.11 documentation from Debian, a few MB: scripts/fetch-corpus.sh),
+# trains a SentencePiece tokenizer on it (train-tokenizer), tokenizes it into shards (prepare),
+# and runs the pipeline: pretrain a small Qwen3 teacher, stage 1 alignment, layer selection
+# (report with every layer's entropy, halo and kl scores), stage 2 KL distillation, stage 3
+# long-context finetuning with a length curriculum, a quality gate after each stage
+# (validation loss, passkey retrieval at 128 and 512 tokens), export of the student to a
+# Hugging Face folder, and a summary table. Run again, it resumes where it stopped.
+# Timing target: <= 10 minutes on 2 CPU cores after the first build (see docs/benchmarks.md).
+# HALO_DEMO_SKIP_BUILD=1 skips setup and build (an existing build/halo-distill is used).
 set -euo pipefail
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="${1:-$ROOT/demo-out}"
+OUT="$(mkdir -p "${1:-$ROOT/demo-out}" && cd "${1:-$ROOT/demo-out}" && pwd)"
 
-"$ROOT/scripts/setup.sh"
-"$ROOT/scripts/build.sh"
+if [ "${HALO_DEMO_SKIP_BUILD:-0}" != 1 ]; then
+  "$ROOT/scripts/setup.sh"
+  "$ROOT/scripts/build.sh"
+fi
 BIN="${HALO_BUILD_DIR:-$ROOT/build}/halo-distill"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 
-mkdir -p "$OUT"
-echo "== init-teacher: a tiny random Qwen3 teacher"
-"$BIN" init-teacher --config "$ROOT/configs/models/qwen3-tiny.json" --out "$OUT/teacher" --seed 0
-echo "== inspect"
-"$BIN" inspect "$OUT/teacher"
-echo "== forward: logits of a fixed sequence"
-"$BIN" forward --model "$OUT/teacher" --ids "1 17 42 7 300 511 64 2" \
-  --out "$OUT/logits.safetensors"
-echo "== convert: a HypeNet student, layers 0, 1, 3 as Lightning Attention RNN layers"
-"$BIN" convert --teacher "$OUT/teacher" --rnn-layers 0,1,3 --out "$OUT/student"
-"$BIN" inspect "$OUT/student"
-"$BIN" forward --model "$OUT/student" --ids "1 17 42 7 300 511 64 2" \
-  --out "$OUT/student-logits.safetensors"
-echo "demo finished: outputs in $OUT"
+START=$(date +%s)
+echo "== corpus: the Python 3.11 documentation (Debian python3.11-doc), first 4 MB"
+"$ROOT/scripts/fetch-corpus.sh" --out "$OUT/corpus" --max-mb 4
+
+if [ ! -f "$OUT/tokenizer/sp.model" ]; then
+  echo "== tokenizer: SentencePiece BPE, 2048 pieces"
+  mkdir -p "$OUT/tokenizer"
+  find "$OUT/corpus/text" -type f -name '*.txt' | sort | xargs cat > "$OUT/tokenizer/train.txt"
+  "$BIN" train-tokenizer --input "$OUT/tokenizer/train.txt" --model-prefix "$OUT/tokenizer/sp" \
+    --vocab-size 2048 --model-type bpe --byte-fallback
+fi
+
+if [ ! -f "$OUT/data/manifest.json" ]; then
+  echo "== prepare: token shards (train / validation)"
+  "$BIN" prepare --tokenizer "$OUT/tokenizer/sp.model" --input "$OUT/corpus/text" \
+    --out "$OUT/data" --validation-fraction 0.05 --quiet
+fi
+
+echo "== run: pretrain, stage 1, selection, stage 2, stage 3 (configs/pipelines/demo.yaml)"
+"$BIN" run "$ROOT/configs/pipelines/demo.yaml" --set "run.out_dir=$OUT/run" \
+  --set "data.manifest=$OUT/data/manifest.json"
+
+echo "== export: the final student as a Hugging Face folder"
+rm -rf "$OUT/student-hf"
+"$BIN" export "$OUT/run" --out "$OUT/student-hf"
+"$BIN" inspect "$OUT/student-hf"
+
+echo "== layer selection report"
+cat "$OUT/run/selection/selection_report.txt" 2>/dev/null || cat "$OUT/run/selection/report.md"
+echo
+echo "== summary"
+cat "$OUT/run/summary.md"
+echo "demo finished in $(( $(date +%s) - START )) s (after the build): outputs in $OUT"

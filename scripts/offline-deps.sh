@@ -58,6 +58,7 @@ ROOTS=(
   libutf8proc-dev     # utf8proc (Unicode normalization for tokenizers)
   zlib1g-dev          # zlib headers: gzip inputs of `prepare`
   catch2              # Catch2 v2 (tests)
+  libgloo-dev         # Gloo headers for c10d's ProcessGroupGloo.hpp (the code is libtorch_cpu's)
 )
 # shellcheck disable=SC2206  # word list on purpose
 [ -n "${HALO_OFFLINE_EXTRA:-}" ] && ROOTS+=(${HALO_OFFLINE_EXTRA})
@@ -82,6 +83,8 @@ UNUSED=(
   libcurl4-openssl-dev libcurl4-gnutls-dev libcurl4-nss-dev  # ditto (the runtime libcurl4 is kept)
   libpcre2-16-0 libpcre2-32-0 libpcre2-posix3  # 16/32-bit and POSIX PCRE2; we use pcre2-8
   libsasl2-modules-db libdb5.3  # SASL's Berkeley-DB plugin (dlopened, never by an HDF5 read)
+  libgloo0 libhiredis-dev libibverbs-dev  # libgloo-dev's library and its -dev deps: only its
+                                          # headers are used (libtorch_cpu has the Gloo code)
 )
 
 for tool in apt-cache apt-get dpkg sha256sum; do

@@ -5,7 +5,7 @@
 #
 # Debian packages (apt): the C++ libraries (catch2 libcli11-dev libsentencepiece-dev
 #   sentencepiece nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libhdf5-dev libpcre2-dev
-#   libutf8proc-dev zlib1g-dev)
+#   libutf8proc-dev zlib1g-dev libgloo-dev)
 #   and the tools (ccache ninja-build cmake g++ pkg-config). Checked with dpkg-query first;
 #   `apt-get update` and `apt-get install` run only when something is missing (through sudo
 #   when not root).
@@ -37,8 +37,8 @@ esac
 start_ns=$(date +%s%N)
 APT_PACKAGES=(
   catch2 libcli11-dev libsentencepiece-dev sentencepiece nlohmann-json3-dev libyaml-cpp-dev
-  libspdlog-dev libhdf5-dev libpcre2-dev libutf8proc-dev zlib1g-dev ccache ninja-build cmake g++
-  pkg-config
+  libspdlog-dev libhdf5-dev libpcre2-dev libutf8proc-dev zlib1g-dev libgloo-dev ccache
+  ninja-build cmake g++ pkg-config
 )
 REQUIREMENTS="$HALO_ROOT/scripts/requirements.txt"
 

@@ -141,6 +141,7 @@ void add_bench_command(CLI::App& app) {
   cmd->callback([opts] { run_prefill(*opts); });
   add_bench_lightning_command(*bench);
   add_bench_loader_command(*bench);
+  add_bench_kl_command(*bench);
 }
 
 }  // namespace halo::tools

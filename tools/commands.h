@@ -13,10 +13,18 @@ void add_bench_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_train_tokenizer_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
+// `run`, `stage` and `pretrain` (pipeline YAML), and `export` (run folder -> HF folder).
+void add_run_commands(CLI::App& app);
+void add_export_command(CLI::App& app);
 void add_prepare_command(CLI::App& app);
+void add_launch_command(CLI::App& app);
+// Hidden: distributed self-tests used by the tests (tools/cmd_dist_selftest.cpp).
+void add_dist_selftest_command(CLI::App& app);
 // Adds `lightning` under the `bench` subcommand.
 void add_bench_lightning_command(CLI::App& bench);
 // Adds `loader` under the `bench` subcommand.
 void add_bench_loader_command(CLI::App& bench);
+// Adds `kl` (the chunked stage-2 loss) under the `bench` subcommand.
+void add_bench_kl_command(CLI::App& bench);
 
 }  // namespace halo::tools

@@ -1,0 +1,110 @@
+// save/load of meta.json, optimizer.pt and rng.pt.
+#include "halo/checkpoint/training_state.h"
+
+#include "halo/checkpoint/checkpoint_store.h"
+#include "halo/common/error.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <torch/cuda.h>
+#include <torch/serialize/archive.h>
+
+#include <algorithm>
+#include <fstream>
+#include <mutex>
+
+namespace halo::checkpoint {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+at::Tensor cpu_rng_state() {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void set_cpu_rng_state(const at::Tensor& state) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+}
+
+}  // namespace
+
+void save_training_state(const fs::path& dir, const CheckpointMeta& meta,
+                         torch::optim::Optimizer& optimizer) {
+  nlohmann::json j = {{"magic", kCheckpointMagic},
+                      {"version", kCheckpointVersion},
+                      {"stage", meta.stage},
+                      {"step", meta.step},
+                      {"world_size", meta.world_size},
+                      {"config_hash", meta.config_hash},
+                      {"loader_cursor", meta.loader_cursor},
+                      {"extra", meta.extra},
+                      {"config", meta.config}};
+  write_file_atomic(dir / "meta.json", j.dump(2) + "\n");
+
+  torch::serialize::OutputArchive opt;
+  optimizer.save(opt);
+  opt.save_to((dir / "optimizer.pt").string());
+
+  torch::serialize::OutputArchive rng;
+  rng.write("cpu", cpu_rng_state());
+  const int64_t num_cuda = torch::cuda::is_available() ? torch::cuda::device_count() : 0;
+  rng.write("num_cuda", torch::tensor(num_cuda));
+  for (int64_t d = 0; d < num_cuda; ++d) {
+    auto gen = at::globalContext().defaultGenerator(c10::Device(c10::kCUDA, d));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    rng.write("cuda" + std::to_string(d), gen.get_state());
+  }
+  rng.save_to((dir / "rng.pt").string());
+}
+
+CheckpointMeta read_checkpoint_meta(const fs::path& dir) {
+  const fs::path path = dir / "meta.json";
+  std::ifstream in(path);
+  HALO_CHECK(in.good(), path.string(), ": missing (not a halo-distill checkpoint)");
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  HALO_CHECK(!j.is_discarded() && j.is_object(), path.string(), ": not valid JSON");
+  HALO_CHECK(j.value("magic", "") == kCheckpointMagic, path.string(), ": \"magic\" is not \"",
+             kCheckpointMagic, "\"");
+  HALO_CHECK(j.value("version", 0) == kCheckpointVersion, path.string(), ": format version ",
+             j.value("version", 0), ", this build reads version ", kCheckpointVersion);
+  CheckpointMeta m;
+  m.stage = j.value("stage", "");
+  m.step = j.value("step", int64_t{-1});
+  HALO_CHECK(m.step >= 0, path.string(), ": \"step\" missing or negative");
+  m.world_size = j.value("world_size", 1);
+  m.config_hash = j.value("config_hash", "");
+  m.loader_cursor = j.value("loader_cursor", nlohmann::json());
+  m.config = j.value("config", nlohmann::json());
+  m.extra = j.value("extra", nlohmann::json::object());
+  return m;
+}
+
+void load_training_state(const fs::path& dir, torch::optim::Optimizer& optimizer) {
+  torch::serialize::InputArchive opt;
+  opt.load_from((dir / "optimizer.pt").string());
+  optimizer.load(opt);
+
+  torch::serialize::InputArchive rng;
+  rng.load_from((dir / "rng.pt").string());
+  at::Tensor cpu;
+  rng.read("cpu", cpu);
+  set_cpu_rng_state(cpu);
+  at::Tensor num;
+  rng.read("num_cuda", num);
+  const int64_t saved_cuda = num.item<int64_t>();
+  const int64_t num_cuda = torch::cuda::is_available() ? torch::cuda::device_count() : 0;
+  for (int64_t d = 0; d < std::min(saved_cuda, num_cuda); ++d) {
+    at::Tensor state;
+    rng.read("cuda" + std::to_string(d), state);
+    auto gen = at::globalContext().defaultGenerator(c10::Device(c10::kCUDA, d));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+  }
+}
+
+}  // namespace halo::checkpoint

@@ -1,0 +1,265 @@
+// Parsing of the pipeline YAML, overrides, cross-stage validation and per-stage hashes.
+#include "halo/config/pipeline_config.h"
+
+#include "halo/common/error.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+namespace halo::config {
+
+namespace fs = std::filesystem;
+
+std::string fnv1a_hex(const std::string& text) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+namespace {
+
+std::string resolve(const std::string& base_dir, const std::string& p) {
+  if (p.empty() || fs::path(p).is_absolute()) return p;
+  return (fs::path(base_dir) / p).lexically_normal().string();
+}
+
+// Applies "a.b.c=value" to the tree; "stages.NAME.key" selects the stage whose name is NAME.
+void apply_override(YAML::Node root, const std::string& item) {
+  auto eq = item.find('=');
+  HALO_CHECK(eq != std::string::npos && eq > 0, "--set \"", item, "\": expected KEY.PATH=VALUE");
+  std::string path = item.substr(0, eq), value = item.substr(eq + 1);
+  std::vector<std::string> keys;
+  size_t start = 0;
+  while (true) {
+    auto dot = path.find('.', start);
+    keys.push_back(path.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  YAML::Node node = root;
+  for (size_t i = 0; i + 1 < keys.size(); ++i) {
+    if (keys[i] == "stages" && i + 2 < keys.size()) {
+      YAML::Node stages = node["stages"];
+      HALO_CHECK(stages.IsSequence(), "--set ", path, ": the pipeline has no stages list");
+      bool found = false;
+      for (size_t s = 0; s < stages.size(); ++s) {
+        if (stages[s]["name"].IsScalar() && stages[s]["name"].Scalar() == keys[i + 1]) {
+          node.reset(stages[s]);
+          found = true;
+          break;
+        }
+      }
+      HALO_CHECK(found, "--set ", path, ": no stage is named \"", keys[i + 1], "\"");
+      ++i;
+      continue;
+    }
+    YAML::Node next = node[keys[i]];
+    if (!next.IsDefined() || next.IsNull()) {
+      node[keys[i]] = YAML::Node(YAML::NodeType::Map);
+      next = node[keys[i]];
+    }
+    node.reset(next);
+  }
+  node[keys.back()] = YAML::Load(value);
+}
+
+}  // namespace
+
+const StageConfig& PipelineConfig::stage(const std::string& name) const {
+  int i = stage_index(name);
+  if (i >= 0) return stages[i];
+  std::set<std::string> names;
+  std::string list;
+  for (const auto& s : stages) names.insert(s.name), list += (list.empty() ? "" : ", ") + s.name;
+  std::string near = nearest_key(name, names);
+  HALO_FAIL(file, ": no stage named \"", name, "\" (stages: ", list, ")",
+            near.empty() ? "" : str_cat(". HINT: did you mean \"", near, "\"?"));
+}
+
+int PipelineConfig::stage_index(const std::string& name) const {
+  for (size_t i = 0; i < stages.size(); ++i) {
+    if (stages[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+const StageConfig* PipelineConfig::first_of_kind(StageKind kind) const {
+  for (const auto& s : stages) {
+    if (s.kind == kind) return &s;
+  }
+  return nullptr;
+}
+
+nlohmann::json PipelineConfig::to_json() const {
+  nlohmann::json j;
+  j["run"] = {{"out_dir", run.out_dir},
+              {"seed", run.seed},
+              {"device", run.device},
+              {"threads", run.threads}};
+  j["teacher"] = {{"path", teacher.path}};
+  j["data"] = {{"manifest", data.manifest}, {"prefetch", data.prefetch}};
+  j["student"] = {{"lightning_scale", student.lightning_scale},
+                  {"lightning_use_qk_norm", student.lightning_use_qk_norm},
+                  {"lightning_use_output_norm", student.lightning_use_output_norm},
+                  {"lightning_use_output_gate", student.lightning_use_output_gate},
+                  {"expand_kv_proj", student.expand_kv_proj},
+                  {"attn_use_rope", student.attn_use_rope},
+                  {"attn_use_output_gate", student.attn_use_output_gate},
+                  {"attn_logits_scaling", student.attn_logits_scaling},
+                  {"init_seed", student.init_seed}};
+  j["quality_gate"] = {{"enabled", quality_gate.enabled},
+                       {"validation_batches", quality_gate.validation_batches},
+                       {"seq_len", quality_gate.seq_len},
+                       {"batch_size", quality_gate.batch_size},
+                       {"passkey_lengths", quality_gate.passkey_lengths},
+                       {"passkey_trials", quality_gate.passkey_trials},
+                       {"key_value", quality_gate.key_value}};
+  j["stages"] = nlohmann::json::array();
+  for (const auto& s : stages) j["stages"].push_back(s.to_json());
+  return j;
+}
+
+std::string PipelineConfig::stage_hash(size_t index) const {
+  HALO_CHECK(index < stages.size(), "stage index ", index, " out of range");
+  nlohmann::json j = to_json();
+  j["run"].erase("out_dir");
+  j["run"].erase("threads");
+  j["data"].erase("prefetch");
+  j.erase("quality_gate");
+  nlohmann::json kept = nlohmann::json::array();
+  for (size_t i = 0; i <= index; ++i) {
+    nlohmann::json s = j["stages"][i];
+    s.erase("checkpoint");
+    kept.push_back(s);
+  }
+  j["stages"] = kept;
+  return fnv1a_hex(j.dump());
+}
+
+PipelineConfig load_pipeline_config(const std::string& path,
+                                    const std::vector<std::string>& overrides) {
+  YAML::Node root = load_yaml_file(path);
+  for (const auto& o : overrides) apply_override(root, o);
+  const std::string base_dir = fs::absolute(fs::path(path)).parent_path().string();
+
+  PipelineConfig c;
+  c.file = path;
+  MapReader r(root, path, "");
+  // Unknown top-level sections first: a misspelt "stages:" should say so, not "stages missing".
+  for (const char* section : {"run", "teacher", "data", "student", "quality_gate", "stages"}) {
+    r.has(section);
+  }
+  r.finish();
+
+  MapReader run = r.map("run");
+  c.run.out_dir = resolve(base_dir, run.require_string("out_dir"));
+  c.run.seed = static_cast<uint64_t>(run.get_int("seed", 0));
+  c.run.device = run.get_choice("device", c.run.device, {"cpu", "cuda"});
+  c.run.threads = run.get_int("threads", 0);
+  run.check(c.run.threads >= 0, "threads", "must be >= 0 (0 = LibTorch's default)");
+  run.finish();
+
+  MapReader teacher = r.map("teacher");
+  c.teacher.path = resolve(base_dir, teacher.get_string("path", ""));
+  teacher.finish();
+
+  MapReader data = r.map("data");
+  c.data.manifest = resolve(base_dir, data.require_string("manifest"));
+  c.data.prefetch = data.get_int("prefetch", c.data.prefetch);
+  data.check(c.data.prefetch >= 0, "prefetch", "must be >= 0");
+  data.finish();
+
+  MapReader st = r.map("student");
+  auto& s = c.student;
+  s.lightning_scale =
+      st.get_choice("lightning_scale", s.lightning_scale, {"1/sqrt(d)", "1/d", "1"});
+  s.lightning_use_qk_norm = st.get_bool("lightning_use_qk_norm", s.lightning_use_qk_norm);
+  s.lightning_use_output_norm =
+      st.get_bool("lightning_use_output_norm", s.lightning_use_output_norm);
+  s.lightning_use_output_gate =
+      st.get_bool("lightning_use_output_gate", s.lightning_use_output_gate);
+  s.expand_kv_proj = st.get_bool("expand_kv_proj", s.expand_kv_proj);
+  s.attn_use_rope = st.get_bool("attn_use_rope", s.attn_use_rope);
+  s.attn_use_output_gate = st.get_bool("attn_use_output_gate", s.attn_use_output_gate);
+  s.attn_logits_scaling = st.get_double("attn_logits_scaling", 0);
+  st.check(s.attn_logits_scaling == 0 || s.attn_logits_scaling > 1, "attn_logits_scaling",
+           "must be 0 (off) or > 1 (the a of log(t + a) / log(a))");
+  s.init_seed = static_cast<uint64_t>(st.get_int("init_seed", 0));
+  st.finish();
+
+  MapReader qg = r.map("quality_gate");
+  c.quality_gate.enabled = qg.get_bool("enabled", true);
+  c.quality_gate.validation_batches = qg.get_int("validation_batches", 4);
+  qg.check(c.quality_gate.validation_batches >= 1, "validation_batches", "must be >= 1");
+  c.quality_gate.seq_len = qg.get_int("seq_len", c.quality_gate.seq_len);
+  qg.check(c.quality_gate.seq_len >= 2, "seq_len", "must be >= 2");
+  c.quality_gate.batch_size = qg.get_int("batch_size", c.quality_gate.batch_size);
+  qg.check(c.quality_gate.batch_size >= 1, "batch_size", "must be >= 1");
+  c.quality_gate.passkey_lengths = qg.get_int_list("passkey_lengths", {});
+  for (auto len : c.quality_gate.passkey_lengths) {
+    qg.check(len >= 16, "passkey_lengths", str_cat("length ", len, " is too short (>= 16)"));
+  }
+  c.quality_gate.passkey_trials = qg.get_int("passkey_trials", 8);
+  qg.check(c.quality_gate.passkey_trials >= 1, "passkey_trials", "must be >= 1");
+  c.quality_gate.key_value = qg.get_bool("key_value", c.quality_gate.key_value);
+  qg.finish();
+
+  // Stages, then the rules between them.
+  auto stage_readers = r.map_list("stages", true);
+  std::set<std::string> names;
+  int last_kind = -1;
+  for (auto& sr : stage_readers) {
+    StageConfig sc = StageConfig::from_yaml(sr, base_dir);
+    sr.check(names.insert(sc.name).second, "name",
+             str_cat("stage name \"", sc.name, "\" is used twice; names must be unique"));
+    const int k = static_cast<int>(sc.kind);
+    sr.check(k > last_kind, "kind",
+             str_cat("stage \"", sc.name, "\" (", stage_kind_name(sc.kind),
+                     ") is out of order or repeated; the order is pretrain, stage1, selection, ",
+                     "stage2, stage3, each at most once"));
+    last_kind = k;
+    if (sc.precision == "bfloat16") {
+      sr.check(c.run.device == "cuda", "precision",
+               "bfloat16 training (float32 master weights) needs run.device: cuda");
+    }
+    c.stages.push_back(std::move(sc));
+  }
+  auto has_kind = [&](StageKind k) { return c.first_of_kind(k) != nullptr; };
+  MapReader stages_pos = r;  // for messages pointing at the list
+  if (has_kind(StageKind::kSelection)) {
+    stages_pos.check(has_kind(StageKind::kStage1), "stages",
+                     "a selection stage needs a stage1 stage before it (its RNN layers)");
+  }
+  if (has_kind(StageKind::kStage2)) {
+    stages_pos.check(has_kind(StageKind::kSelection), "stages",
+                     "stage2 needs a selection stage before it (which layers stay attention)");
+  }
+  if (has_kind(StageKind::kStage3)) {
+    stages_pos.check(has_kind(StageKind::kStage2), "stages",
+                     "stage3 finetunes the stage-2 student: add a stage2 stage before it");
+  }
+  const bool needs_teacher = has_kind(StageKind::kStage1);
+  const bool pretrains = has_kind(StageKind::kPretrain);
+  if (needs_teacher) {
+    teacher.has("path");
+    teacher.check(pretrains != !c.teacher.path.empty(), "path",
+                  pretrains ? "teacher.path is set but the pipeline also pretrains a teacher; "
+                              "remove one of them"
+                            : "required: the teacher's Hugging Face folder (or add a pretrain "
+                              "stage)");
+  }
+  if (!c.teacher.path.empty()) {
+    teacher.check(fs::exists(fs::path(c.teacher.path) / "config.json"), "path",
+                  str_cat(c.teacher.path, "/config.json not found"));
+  }
+  r.finish();
+  return c;
+}
+
+}  // namespace halo::config

@@ -1,0 +1,85 @@
+// PipelineConfig: the whole pipeline YAML (configs/pipelines/*.yaml), documented field by field
+// in docs/configs.md. Sections: run, teacher, data, student, quality_gate, stages. Built once by
+// load_pipeline_config (every error names the file, line, column and key path), printed
+// resolved at start, and hashed per stage so a checkpoint from a different config is refused.
+#pragma once
+
+#include "halo/config/stage_config.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace halo::config {
+
+// `run:` where the run lives and how it runs.
+struct RunSection {
+  std::string out_dir;         // run folder: one sub-folder per stage, report.md, metrics
+  uint64_t seed = 0;           // global seed (combined with each stage's seed)
+  std::string device = "cpu";  // "cpu" | "cuda"
+  int64_t threads = 0;         // intra-op CPU threads (0 = LibTorch's default)
+};
+
+// `teacher:` the model being converted.
+struct TeacherSection {
+  std::string path;  // Hugging Face folder of a Qwen3 model; empty = the pipeline's pretrain stage
+};
+
+// `data:` token data written by `halo-distill prepare`.
+struct DataSection {
+  std::string manifest;  // manifest.json of the prepared shards
+  int64_t prefetch = 2;  // batches prepared ahead by the loader thread (0 = synchronous)
+};
+
+// `student:` HypeNet options (HALO_NOTES 2); defaults are the authors' HypeNet-2B release.
+struct StudentSection {
+  std::string lightning_scale = "1/sqrt(d)";  // "1/sqrt(d)" | "1/d" | "1"
+  bool lightning_use_qk_norm = true;          // per-head RMSNorm on q, k of RNN layers
+  bool lightning_use_output_norm = true;      // RMSNorm over the RNN output heads
+  bool lightning_use_output_gate = true;      // o * sigmoid(z_proj(x)) in RNN layers
+  bool expand_kv_proj = true;                 // RNN k/v expanded from the teacher's GQA to MHA
+  bool attn_use_rope = false;                 // false: NoPE in the attention layers (HyPE)
+  bool attn_use_output_gate = true;           // o * sigmoid(o_gate(x)) in attention layers
+  double attn_logits_scaling = 0;             // a of "hype a" (inference-only q scale; 0 = off)
+  uint64_t init_seed = 0;                     // seed of the new weights (o_gate, z_proj)
+};
+
+// `quality_gate:` run after every training stage, appended to RUN_DIR/report.md.
+struct QualityGateSection {
+  bool enabled = true;
+  int64_t validation_batches = 4;        // validation loss over this many batches
+  int64_t seq_len = 128;                 // length of the validation sequences
+  int64_t batch_size = 4;                // sequences per validation batch
+  std::vector<int64_t> passkey_lengths;  // passkey retrieval at these context lengths
+  int64_t passkey_trials = 8;            // trials per length
+  bool key_value = true;                 // also key-value retrieval (needs lengths >= 256)
+};
+
+struct PipelineConfig {
+  std::string file;  // the YAML it was read from
+  RunSection run;
+  TeacherSection teacher;
+  DataSection data;
+  StudentSection student;
+  QualityGateSection quality_gate;
+  std::vector<StageConfig> stages;
+
+  const StageConfig& stage(const std::string& name) const;  // errors list the stage names
+  int stage_index(const std::string& name) const;           // -1 when absent
+  const StageConfig* first_of_kind(StageKind kind) const;   // nullptr when absent
+
+  nlohmann::json to_json() const;  // the resolved tree
+  // Identity of everything stage `index` depends on (the global sections and stages 0..index,
+  // minus what does not change results: out_dir, threads, checkpoint cadence, log cadence).
+  std::string stage_hash(size_t index) const;
+};
+
+// Reads and validates `path`. `overrides` are "a.b.c=value" pairs applied to the YAML tree
+// before validation (value parsed as YAML; `stages.NAME.key` addresses a stage by name).
+PipelineConfig load_pipeline_config(const std::string& path,
+                                    const std::vector<std::string>& overrides = {});
+
+// 64-bit FNV-1a of `text`, as 16 hex digits.
+std::string fnv1a_hex(const std::string& text);
+
+}  // namespace halo::config

@@ -1,0 +1,74 @@
+// One entry of a pipeline's `stages:` list. A stage is a function (stage config, input
+// checkpoint) -> output checkpoint; its `kind` decides which keys it accepts:
+//   pretrain  - a Qwen3 teacher from scratch, cross-entropy (model_config names its architecture)
+//   stage1    - hidden-state alignment of every layer's RNN mixer (loss mse | l2norm)
+//   selection - which layers stay attention (method entropy | halo | kl | uniform | manual)
+//   stage2    - end-to-end KL(teacher || student) over the full vocabulary, chunked
+//   stage3    - long-context cross-entropy, optional length curriculum
+#pragma once
+
+#include "halo/config/train_sections.h"
+
+#include <string>
+#include <vector>
+
+namespace halo::config {
+
+enum class StageKind { kPretrain, kStage1, kSelection, kStage2, kStage3 };
+std::string stage_kind_name(StageKind kind);
+
+// `curriculum:` item: from optimizer step `from_step` on, sequences are `seq_len` long and the
+// batch holds tokens_per_batch / seq_len of them (tokens per step stay constant).
+struct CurriculumPoint {
+  int64_t from_step = 0;
+  int64_t seq_len = 0;
+};
+
+// `selection` stage keys.
+struct SelectionConfig {
+  std::string method = "halo";            // "entropy" | "halo" | "kl" | "uniform" | "manual"
+  int64_t num_attention_layers = 1;       // layers kept as softmax attention (top-k importance)
+  std::vector<int64_t> attention_layers;  // manual: the layer indices kept as attention
+  int64_t batches = 4;                    // validation batches scored per layer
+  int64_t seq_len = 128;                  // length of the scored sequences
+  int64_t batch_size = 4;                 // sequences per scored batch
+  bool report_all_scores = true;          // also compute the scores the method does not use
+  int64_t recall_samples = 8;             // halo: recall prompts per task (passkey, key-value)
+};
+
+struct StageConfig {
+  std::string name;  // unique in the pipeline; the folder RUN_DIR/<name>/
+  StageKind kind = StageKind::kPretrain;
+  uint64_t seed = 0;  // seeds data order and any new weights of this stage
+  // Training stages (every kind but selection).
+  int64_t steps = 0;       // optimizer steps (or derived from `tokens`)
+  int64_t tokens = 0;      // token budget instead of steps: steps = ceil(tokens / per step)
+  int64_t seq_len = 0;     // T of a training sequence (first curriculum length if any)
+  int64_t batch_size = 0;  // sequences per micro-batch, summed over ranks
+  int64_t grad_accum = 1;  // micro-batches per optimizer step
+  std::vector<CurriculumPoint> curriculum;  // optional length curriculum (pretrain, stage3)
+  std::string loss;                         // pretrain/stage3: ce; stage1: mse | l2norm; stage2: kl
+  int64_t loss_chunk_tokens = 1024;         // tokens per chunk of the full-vocabulary KL / CE loss
+  double clip_grad_norm = 1.0;              // global L2 norm clip (0 = off)
+  std::string precision = "float32";        // "float32" | "bfloat16" (CUDA; float32 master weights)
+  bool activation_checkpointing = false;    // recompute layer activations in backward
+  int64_t log_every = 1;                    // steps between progress-bar lines
+  std::string model_config;                 // pretrain: the teacher's config.json (architecture)
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  CheckpointConfig checkpoint;
+  EvalConfig eval;
+  // Selection stages.
+  SelectionConfig selection;
+
+  bool is_training() const { return kind != StageKind::kSelection; }
+  int64_t tokens_per_step() const { return batch_size * seq_len * grad_accum; }
+  // The (seq_len, batch_size) in effect at optimizer step `step` (the curriculum, if any).
+  std::pair<int64_t, int64_t> shape_at(int64_t step) const;
+
+  // `base_dir` resolves relative paths (the YAML file's folder).
+  static StageConfig from_yaml(MapReader r, const std::string& base_dir);
+  nlohmann::json to_json() const;
+};
+
+}  // namespace halo::config

@@ -1,0 +1,203 @@
+// run_pipeline: stage order, inputs, skip-if-done, summary.
+#include "halo/stages/pipeline_runner.h"
+
+#include "halo/checkpoint/checkpoint_store.h"
+#include "halo/common/error.h"
+#include "halo/stages/pretrain_stage.h"
+#include "halo/stages/quality_gate_step.h"
+#include "halo/stages/selection_stage.h"
+#include "halo/stages/stage1_alignment.h"
+#include "halo/stages/stage2_distillation.h"
+#include "halo/stages/stage3_long_context.h"
+
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace halo::stages {
+
+namespace fs = std::filesystem;
+using config::StageKind;
+
+namespace {
+
+// The output of the finished stage of `kind` before stage `index`, or an error naming it.
+fs::path output_of(const config::PipelineConfig& p, size_t index, StageKind kind,
+                   const char* file) {
+  for (size_t i = 0; i < index; ++i) {
+    if (p.stages[i].kind != kind) continue;
+    const fs::path out = fs::path(p.run.out_dir) / p.stages[i].name / file;
+    HALO_CHECK(
+        fs::exists(fs::path(p.run.out_dir) / p.stages[i].name / "done.json") && fs::exists(out),
+        "stage \"", p.stages[index].name, "\" needs the output of stage \"", p.stages[i].name,
+        "\" (", out.string(), "), which has not finished. HINT: run ", "`halo-distill run ", p.file,
+        "` or `halo-distill stage ", p.stages[i].name, " ", p.file, "` first.");
+    return out;
+  }
+  return {};
+}
+
+StageInputs inputs_of(const config::PipelineConfig& p, size_t index) {
+  StageInputs in;
+  const auto kind = p.stages[index].kind;
+  if (kind == StageKind::kPretrain) return in;
+  in.teacher = p.teacher.path.empty() ? output_of(p, index, StageKind::kPretrain, "final")
+                                      : fs::path(p.teacher.path);
+  if (kind == StageKind::kSelection || kind == StageKind::kStage2) {
+    in.student = output_of(p, index, StageKind::kStage1, "final");
+  }
+  if (kind == StageKind::kStage2) {
+    in.selection = output_of(p, index, StageKind::kSelection, "selection.json");
+  }
+  if (kind == StageKind::kStage3) in.student = output_of(p, index, StageKind::kStage2, "final");
+  return in;
+}
+
+StageOutput run_one(const StageContext& ctx) {
+  switch (ctx.stage().kind) {
+    case StageKind::kPretrain:
+      return run_pretrain_stage(ctx);
+    case StageKind::kStage1:
+      return run_stage1(ctx);
+    case StageKind::kSelection:
+      return run_selection_stage(ctx);
+    case StageKind::kStage2:
+      return run_stage2(ctx);
+    case StageKind::kStage3:
+      return run_stage3(ctx);
+  }
+  HALO_FAIL("unknown stage kind");
+}
+
+std::string fmt(const nlohmann::json& j, const char* key, const char* format) {
+  if (!j.contains(key) || !j[key].is_number()) return "-";
+  const double v = j[key].get<double>();
+  if (v != v) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, v);
+  return buf;
+}
+
+void write_summary(const config::PipelineConfig& p) {
+  std::ostringstream md;
+  md << "| stage | kind | steps | last train loss | validation loss | tokens/s |\n"
+     << "|---|---|---|---|---|---|\n";
+  for (const auto& s : p.stages) {
+    const fs::path done = fs::path(p.run.out_dir) / s.name / "done.json";
+    nlohmann::json j = nlohmann::json::object();
+    if (fs::exists(done)) {
+      std::ifstream in(done);
+      j = nlohmann::json::parse(in, nullptr, false);
+      if (j.is_discarded()) j = nlohmann::json::object();
+    }
+    md << "| " << s.name << " | " << config::stage_kind_name(s.kind) << " | "
+       << fmt(j, "steps", "%.0f") << " | " << fmt(j, "last_loss", "%.4f") << " | "
+       << fmt(j, "val_loss", "%.4f") << " | " << fmt(j, "tokens_per_s", "%.0f") << " |\n";
+  }
+  // The quality gate entries (RUN/report.json): teacher and students on the same tokens.
+  std::ifstream rin(fs::path(p.run.out_dir) / "report.json");
+  auto report = rin.good() ? nlohmann::json::parse(rin, nullptr, false) : nlohmann::json();
+  if (!report.is_discarded() && report.contains("entries") && !report["entries"].empty()) {
+    md << "\n| model | validation loss | next-token accuracy |";
+    for (auto len : p.quality_gate.passkey_lengths) md << " passkey@" << len << " |";
+    md << "\n|---|---|---|";
+    for (size_t i = 0; i < p.quality_gate.passkey_lengths.size(); ++i) md << "---|";
+    md << "\n";
+    double teacher_loss = NAN, student_loss = NAN;
+    for (const auto& e : report["entries"]) {
+      const auto v = e.value("validation", nlohmann::json::object());
+      md << "| " << e.value("label", "?") << " | " << fmt(v, "loss", "%.4f") << " | "
+         << fmt(v, "accuracy", "%.3f") << " |";
+      for (auto len : p.quality_gate.passkey_lengths) {
+        std::string cell = "-";
+        for (const auto& r : e.value("passkey", nlohmann::json::array())) {
+          if (r.value("context_length", int64_t{-1}) == len) cell = fmt(r, "accuracy", "%.2f");
+        }
+        md << " " << cell << " |";
+      }
+      md << "\n";
+      const double loss = v.value("loss", NAN);
+      const std::string label = e.value("label", "");
+      if (label == "teacher" ||
+          (std::isnan(teacher_loss) && p.stages.front().kind == StageKind::kPretrain &&
+           label == p.stages.front().name)) {
+        teacher_loss = loss;
+      } else {
+        student_loss = loss;
+      }
+    }
+    if (!std::isnan(teacher_loss) && !std::isnan(student_loss)) {
+      char buf[160];
+      std::snprintf(buf, sizeof(buf),
+                    "\nfinal student / teacher validation loss: %.4f / %.4f = %.3f (%+.1f%%)\n",
+                    student_loss, teacher_loss, student_loss / teacher_loss,
+                    100.0 * (student_loss / teacher_loss - 1.0));
+      md << buf;
+    }
+  }
+  checkpoint::write_file_atomic(fs::path(p.run.out_dir) / "summary.md", md.str());
+  std::fprintf(stderr, "\n%s\n", md.str().c_str());
+}
+
+}  // namespace
+
+bool run_pipeline(const config::PipelineConfig& p, const RunOptions& options) {
+  if (p.run.threads > 0) at::set_num_threads(static_cast<int>(p.run.threads));
+  const c10::Device device(p.run.device == "cuda" ? c10::kCUDA : c10::kCPU);
+  fs::create_directories(p.run.out_dir);
+  if (options.rank == 0) {
+    checkpoint::write_file_atomic(fs::path(p.run.out_dir) / "pipeline.json",
+                                  p.to_json().dump(2) + "\n");
+  }
+  size_t first = 0, last = p.stages.size();
+  if (options.only_stage) {
+    first = static_cast<size_t>(p.stage_index(p.stage(*options.only_stage).name));
+    last = first + 1;
+  }
+  for (size_t i = first; i < last; ++i) {
+    StageContext ctx;
+    ctx.pipeline = &p;
+    ctx.index = i;
+    ctx.device = device;
+    ctx.rank = options.rank;
+    ctx.world_size = options.world_size;
+    ctx.sync = options.sync;
+    if (auto done = read_done(ctx)) {
+      std::fprintf(stderr, "[%s] done (%s), skipping\n", ctx.stage().name.c_str(),
+                   (ctx.stage_dir() / "done.json").c_str());
+      // A gate that did not run (stopped or failed after the stage finished) runs now.
+      if (ctx.stage().is_training() && p.quality_gate.enabled && options.rank == 0 &&
+          !report_has_entry(p, ctx.stage().name)) {
+        run_stage_quality_gate(p, ctx.stage_dir() / "final", ctx.stage().name, device);
+      }
+      continue;
+    }
+    ctx.inputs = inputs_of(p, i);
+    std::fprintf(stderr, "[%s] %s stage starting\n", ctx.stage().name.c_str(),
+                 config::stage_kind_name(ctx.stage().kind).c_str());
+    if (ctx.stage().kind == StageKind::kStage1 && !p.teacher.path.empty() &&
+        p.quality_gate.enabled && options.rank == 0 && !report_has_entry(p, "teacher")) {
+      run_stage_quality_gate(p, ctx.inputs.teacher, "teacher", device);
+    }
+    StageOutput out = run_one(ctx);
+    if (!out.interrupted && ctx.stage().is_training() && p.quality_gate.enabled &&
+        options.rank == 0) {
+      run_stage_quality_gate(p, out.model, ctx.stage().name, device);
+    }
+    // Rank 0 writes the stage's outputs (final/, done.json); the next stage reads them.
+    if (options.sync) options.sync->all_reduce_mean(0.0);
+    if (out.interrupted) {
+      std::fprintf(stderr,
+                   "[%s] interrupted; run the same command again to resume from the checkpoint\n",
+                   ctx.stage().name.c_str());
+      return false;
+    }
+  }
+  if (options.rank == 0) write_summary(p);
+  return true;
+}
+
+}  // namespace halo::stages

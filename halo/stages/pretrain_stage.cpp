@@ -1,0 +1,66 @@
+// run_pretrain_stage: TrainTask for a Qwen3 model trained with cross-entropy.
+#include "halo/stages/pretrain_stage.h"
+
+#include "halo/common/error.h"
+#include "halo/stages/lm_loss.h"
+#include "hypenet/module_io.h"
+#include "hypenet/qwen3_checkpoint.h"
+
+namespace halo::stages {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+class PretrainTask : public train::TrainTask {
+ public:
+  PretrainTask(const hypenet::Qwen3Config& config, uint64_t seed, c10::Device device,
+               int64_t chunk_tokens)
+      : model_(config), device_(device), chunk_tokens_(chunk_tokens) {
+    hypenet::init_qwen3_random(model_, seed);
+    model_->to(device_, at::kFloat);
+    model_->train();
+  }
+  std::vector<std::pair<std::string, at::Tensor>> trainable_parameters() override {
+    std::vector<std::pair<std::string, at::Tensor>> out;
+    for (const auto& p : model_->named_parameters()) out.emplace_back(p.key(), p.value());
+    return out;
+  }
+  at::Tensor micro_batch_loss(const data::Batch& batch) override {
+    hypenet::ForwardOptions fo;
+    fo.training = true;
+    fo.return_hidden = true;
+    fo.skip_logits = true;
+    auto out = model_->forward(batch.input_ids.to(device_), fo);
+    return causal_lm_loss(out.hidden, model_->output_embedding(), batch.labels.to(device_),
+                          chunk_tokens_);
+  }
+  void save_model(const fs::path& dir) override {
+    hypenet::save_qwen3(dir.string(), model_, at::kFloat, 0);
+  }
+  void load_model(const fs::path& dir) override {
+    torch::NoGradGuard no_grad;
+    hypenet::load_module_parameters(*model_, dir.string(), at::kFloat, device_,
+                                    model_->config().tie_word_embeddings);
+  }
+  void set_training(bool training) override { model_->train(training); }
+
+ private:
+  hypenet::Qwen3ForCausalLM model_;
+  c10::Device device_;
+  int64_t chunk_tokens_;
+};
+
+}  // namespace
+
+StageOutput run_pretrain_stage(const StageContext& ctx) {
+  const auto& st = ctx.stage();
+  auto model_config = hypenet::Qwen3Config::from_json_file(st.model_config);
+  model_config.dtype = "float32";
+  PretrainTask task(model_config, ctx.pipeline->run.seed * 1000003ull + st.seed, ctx.device,
+                    st.loss_chunk_tokens);
+  train::Trainer trainer(task, ctx.trainer_setup());
+  return finish_training_stage(ctx, trainer.train());
+}
+
+}  // namespace halo::stages

@@ -1,0 +1,69 @@
+// run_selection_stage: scores the layers (halo/selection), chooses the attention layers and
+// writes selection.json plus the report (table and JSON with every score).
+#include "halo/stages/selection_stage.h"
+
+#include "halo/checkpoint/checkpoint_store.h"
+#include "halo/common/error.h"
+#include "halo/selection/choose_mixers.h"
+#include "halo/selection/layer_selection.h"
+#include "halo/selection/selection_report.h"
+#include "halo/stages/eval_inputs.h"
+#include "hypenet/hypenet_checkpoint.h"
+#include "hypenet/qwen3_checkpoint.h"
+
+#include <cstdio>
+
+namespace halo::stages {
+
+namespace fs = std::filesystem;
+
+StageOutput run_selection_stage(const StageContext& ctx) {
+  const auto& st = ctx.stage();
+  const auto& sel = st.selection;
+  HALO_CHECK(!ctx.inputs.teacher.empty() && !ctx.inputs.student.empty(), "selection \"", st.name,
+             "\" needs the teacher and the stage-1 student");
+  selection::SelectionInputs in;
+  in.teacher = hypenet::load_qwen3(ctx.inputs.teacher.string(), at::kFloat, ctx.device);
+  in.stage1 = hypenet::load_hypenet(ctx.inputs.student.string(), at::kFloat, ctx.device);
+  const int64_t L = in.teacher->config().num_hidden_layers;
+  HALO_CHECK(sel.num_attention_layers <= L, ctx.pipeline->file, ": stage \"", st.name,
+             "\": num_attention_layers = ", sel.num_attention_layers, " but the teacher has ", L,
+             " layers");
+  auto eval_in = load_eval_inputs(*ctx.pipeline, sel.seq_len, sel.batch_size, sel.batches);
+  in.validation = eval_in.validation;
+  in.tokenizer = eval_in.tokenizer.get();
+  in.filler = eval_in.filler;
+
+  selection::SelectionOptions o;
+  o.method = selection::parse_selection_method(sel.method, st.name + ".method");
+  o.num_attention_layers = sel.num_attention_layers;
+  o.manual_layers = sel.attention_layers;
+  o.report_all_scores = sel.report_all_scores;
+  o.swap.retrieval_lengths = {sel.seq_len};
+  o.swap.retrieval_samples = sel.recall_samples;
+  o.swap.chunk_tokens = 1024;
+  o.swap.seed = ctx.pipeline->run.seed;
+  auto result = selection::select_layers(in, o);
+
+  fs::create_directories(ctx.stage_dir());
+  selection::write_selection_report(ctx.stage_dir(), result);
+  std::fprintf(stderr, "%s\n", selection::format_selection_table(result).c_str());
+  nlohmann::json j = selection::selection_report_json(result);
+  j["config_hash"] = ctx.hash();
+  const fs::path path = ctx.stage_dir() / "selection.json";
+  checkpoint::write_file_atomic(path, j.dump(2) + "\n");
+
+  StageOutput out;
+  out.selection = path;
+  out.summary = {{"stage", st.name},
+                 {"kind", "selection"},
+                 {"method", sel.method},
+                 {"attention_layers", selection::attention_layers_of(result.mixer_types)}};
+  nlohmann::json done = out.summary;
+  done["config_hash"] = ctx.hash();
+  done["output"] = path.string();
+  checkpoint::write_file_atomic(ctx.stage_dir() / "done.json", done.dump(2) + "\n");
+  return out;
+}
+
+}  // namespace halo::stages

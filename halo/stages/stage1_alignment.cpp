@@ -1,0 +1,105 @@
+// run_stage1: TrainTask that aligns every layer's RNN mixer to the teacher's attention.
+#include "halo/stages/stage1_alignment.h"
+
+#include "halo/common/error.h"
+#include "halo/stages/student_builder.h"
+#include "hypenet/hypenet_checkpoint.h"
+#include "hypenet/module_io.h"
+#include "hypenet/qwen3_checkpoint.h"
+#include "hypenet/rotary.h"
+
+#include <cmath>
+
+namespace halo::stages {
+
+namespace fs = std::filesystem;
+
+at::Tensor alignment_loss(const at::Tensor& student, const at::Tensor& target,
+                          const std::string& kind) {
+  auto diff = student.to(at::kFloat) - target.to(at::kFloat);
+  if (kind == "mse") return diff.pow(2).mean();
+  HALO_CHECK(kind == "l2norm", "stage 1 loss \"", kind, "\": expected mse or l2norm");
+  return (diff.norm(2, {-1}) / std::sqrt(static_cast<double>(diff.size(-1)))).mean();
+}
+
+namespace {
+
+class AlignmentTask : public train::TrainTask {
+ public:
+  AlignmentTask(const StageContext& ctx)
+      : teacher_(hypenet::load_qwen3(ctx.inputs.teacher.string(), at::kFloat, ctx.device)),
+        loss_kind_(ctx.stage().loss),
+        device_(ctx.device) {
+    teacher_->eval();
+    for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
+    auto cpu_teacher = hypenet::load_qwen3(ctx.inputs.teacher.string(), at::kFloat, at::kCPU);
+    student_ = all_rnn_student(cpu_teacher, ctx.pipeline->student);
+    student_->to(device_);
+    for (auto& p : student_->named_parameters()) {
+      p.value().set_requires_grad(is_mixer_parameter(p.key()));
+    }
+  }
+
+  static bool is_mixer_parameter(const std::string& name) {
+    return name.rfind("model.layers.", 0) == 0 && name.find(".self_attn.") != std::string::npos;
+  }
+
+  std::vector<std::pair<std::string, at::Tensor>> trainable_parameters() override {
+    std::vector<std::pair<std::string, at::Tensor>> out;
+    for (const auto& p : student_->named_parameters()) {
+      if (is_mixer_parameter(p.key())) out.emplace_back(p.key(), p.value());
+    }
+    return out;
+  }
+
+  at::Tensor micro_batch_loss(const data::Batch& batch) override {
+    auto ids = batch.input_ids.to(device_);
+    hypenet::CausalLMOutput t;
+    {
+      torch::NoGradGuard no_grad;
+      hypenet::ForwardOptions fo;
+      fo.capture_mixers = true;
+      fo.skip_logits = true;
+      t = teacher_->forward(ids, fo);
+    }
+    const auto& c = student_->config();
+    auto positions = at::arange(ids.size(1), at::TensorOptions().dtype(at::kLong).device(device_));
+    auto rope = hypenet::rotary_tables(positions, c.base.head_dim, c.base.rope_theta, at::kFloat);
+    at::Tensor no_scale;  // no inference-time logit scaling in training
+    at::Tensor total;
+    const size_t L = t.mixer_inputs.size();
+    for (size_t i = 0; i < L; ++i) {
+      auto out = student_->layer(i).mixer_forward(t.mixer_inputs[i].detach(), rope, no_scale);
+      auto l = alignment_loss(out, t.mixer_outputs[i].detach(), loss_kind_);
+      total = total.defined() ? total + l : l;
+    }
+    return total / static_cast<double>(L);
+  }
+
+  void save_model(const fs::path& dir) override {
+    hypenet::save_hypenet(dir.string(), student_, at::kFloat, 0);
+  }
+  void load_model(const fs::path& dir) override {
+    torch::NoGradGuard no_grad;
+    hypenet::load_module_parameters(*student_, dir.string(), at::kFloat, device_,
+                                    student_->config().base.tie_word_embeddings);
+  }
+  void set_training(bool training) override { student_->train(training); }
+
+ private:
+  hypenet::Qwen3ForCausalLM teacher_;
+  hypenet::HypeNetForCausalLM student_{nullptr};
+  std::string loss_kind_;
+  c10::Device device_;
+};
+
+}  // namespace
+
+StageOutput run_stage1(const StageContext& ctx) {
+  HALO_CHECK(!ctx.inputs.teacher.empty(), "stage1 \"", ctx.stage().name, "\" needs a teacher");
+  AlignmentTask task(ctx);
+  train::Trainer trainer(task, ctx.trainer_setup());
+  return finish_training_stage(ctx, trainer.train());
+}
+
+}  // namespace halo::stages

@@ -1,0 +1,74 @@
+// run_stage3: cross-entropy finetuning of the stage-2 student with the length curriculum.
+#include "halo/stages/stage3_long_context.h"
+
+#include "halo/common/error.h"
+#include "halo/stages/lm_loss.h"
+#include "halo/stages/student_task.h"
+#include "halo/train/activation_checkpoint.h"
+#include "hypenet/hypenet_checkpoint.h"
+#include "hypenet/rotary.h"
+
+namespace halo::stages {
+
+at::Tensor hypenet_hidden_checkpointed(hypenet::HypeNetForCausalLM& model, const at::Tensor& ids) {
+  const auto& b = model->config().base;
+  const int64_t T = ids.size(1);
+  auto positions = at::arange(T, at::TensorOptions().dtype(at::kLong).device(ids.device()));
+  auto x = at::embedding(model->model->embed_tokens->weight, ids);  // [B, T, D]
+  auto rope = hypenet::rotary_tables(positions, b.head_dim, b.rope_theta, x.scalar_type());
+  const at::Tensor no_scale;  // training: no inference-time logit scale
+  for (size_t i = 0; i < model->model->layers->size(); ++i) {
+    auto* layer = &model->layer(i);
+    x = train::checkpointed(
+        [layer, rope, no_scale](const at::Tensor& h) {
+          return layer->forward(h, rope, no_scale, nullptr);
+        },
+        x);
+  }
+  return model->model->norm(x);
+}
+
+namespace {
+
+class LongContextTask : public StudentTask {
+ public:
+  LongContextTask(hypenet::HypeNetForCausalLM student, c10::Device device, bool checkpointing,
+                  int64_t chunk_tokens)
+      : StudentTask(std::move(student), device),
+        checkpointing_(checkpointing),
+        chunk_tokens_(chunk_tokens) {}
+
+  at::Tensor micro_batch_loss(const data::Batch& batch) override {
+    auto ids = batch.input_ids.to(device_);
+    at::Tensor hidden;
+    if (checkpointing_ && at::GradMode::is_enabled()) {
+      hidden = hypenet_hidden_checkpointed(student_, ids);
+    } else {
+      hypenet::ForwardOptions fo;
+      fo.training = true;
+      fo.return_hidden = true;
+      fo.skip_logits = true;
+      hidden = student_->forward(ids, fo).hidden;
+    }
+    return causal_lm_loss(hidden, student_->output_embedding(), batch.labels.to(device_),
+                          chunk_tokens_);
+  }
+
+ private:
+  bool checkpointing_;
+  int64_t chunk_tokens_;
+};
+
+}  // namespace
+
+StageOutput run_stage3(const StageContext& ctx) {
+  HALO_CHECK(!ctx.inputs.student.empty(), "stage3 \"", ctx.stage().name,
+             "\" needs the stage-2 student");
+  LongContextTask task(hypenet::load_hypenet(ctx.inputs.student.string(), at::kFloat, at::kCPU),
+                       ctx.device, ctx.stage().activation_checkpointing,
+                       ctx.stage().loss_chunk_tokens);
+  train::Trainer trainer(task, ctx.trainer_setup());
+  return finish_training_stage(ctx, trainer.train());
+}
+
+}  // namespace halo::stages

@@ -1,0 +1,69 @@
+// StageContext helpers: trainer setup, done.json, the final/ model folder.
+#include "halo/stages/stage_context.h"
+
+#include "halo/checkpoint/checkpoint_store.h"
+#include "halo/common/error.h"
+
+#include <fstream>
+
+namespace halo::stages {
+
+namespace fs = std::filesystem;
+
+train::TrainerSetup StageContext::trainer_setup() const {
+  train::TrainerSetup s;
+  s.stage = stage();
+  s.config_hash = hash();
+  s.resolved_config = pipeline->to_json();
+  s.stage_dir = stage_dir();
+  s.manifest = pipeline->data.manifest;
+  s.data_seed = pipeline->run.seed * 1000003ull + stage().seed;
+  s.prefetch = static_cast<int>(pipeline->data.prefetch);
+  s.rank = rank;
+  s.world_size = world_size;
+  s.sync = sync;
+  s.device = device;
+  return s;
+}
+
+std::optional<nlohmann::json> read_done(const StageContext& ctx) {
+  const fs::path path = ctx.stage_dir() / "done.json";
+  if (!fs::exists(path)) return std::nullopt;
+  std::ifstream in(path);
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  HALO_CHECK(j.value("config_hash", "") == ctx.hash(), path.string(), ": stage \"",
+             ctx.stage().name, "\" finished under a different configuration (hash ",
+             j.value("config_hash", ""), ", now ", ctx.hash(),
+             "). HINT: use a new run.out_dir, or delete ", ctx.stage_dir().string(),
+             " (and the stages after it) to redo it.");
+  return j;
+}
+
+StageOutput finish_training_stage(const StageContext& ctx, const train::TrainResult& result) {
+  StageOutput out;
+  out.interrupted = result.interrupted;
+  out.summary = {{"stage", ctx.stage().name},   {"kind", config::stage_kind_name(ctx.stage().kind)},
+                 {"steps", result.step},        {"last_loss", result.last_loss},
+                 {"val_loss", result.val_loss}, {"tokens_per_s", result.tokens_per_second}};
+  if (result.interrupted || ctx.rank != 0) return out;
+  HALO_CHECK(!result.checkpoint.empty(), "stage ", ctx.stage().name, ": no checkpoint written");
+  const fs::path final_dir = ctx.stage_dir() / "final";
+  const fs::path tmp = ctx.stage_dir() / ".tmp-final";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  for (const auto& e : fs::directory_iterator(result.checkpoint / "model")) {
+    fs::create_hard_link(e.path(), tmp / e.path().filename());
+  }
+  checkpoint::fsync_path(tmp);
+  fs::remove_all(final_dir);
+  fs::rename(tmp, final_dir);
+  out.model = final_dir;
+  nlohmann::json done = out.summary;
+  done["config_hash"] = ctx.hash();
+  done["output"] = final_dir.string();
+  checkpoint::write_file_atomic(ctx.stage_dir() / "done.json", done.dump(2) + "\n");
+  return out;
+}
+
+}  // namespace halo::stages

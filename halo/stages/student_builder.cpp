@@ -1,0 +1,79 @@
+// Student construction for stages 1 and 2.
+#include "halo/stages/student_builder.h"
+
+#include "halo/common/error.h"
+#include "hypenet/hypenet_checkpoint.h"
+#include "hypenet/weight_transfer.h"
+
+#include <fstream>
+
+namespace halo::stages {
+
+hypenet::HypeNetConfig student_config(const config::StudentSection& s,
+                                      const hypenet::Qwen3Config& teacher,
+                                      const std::vector<hypenet::MixerType>& mixers) {
+  auto c = hypenet::hypenet_config_like_release(teacher, mixers);
+  c.lightning_scale = s.lightning_scale;
+  c.lightning_use_qk_norm = s.lightning_use_qk_norm;
+  c.lightning_use_output_norm = s.lightning_use_output_norm;
+  c.lightning_use_output_gate = s.lightning_use_output_gate;
+  c.expand_kv_proj = s.expand_kv_proj;
+  if (!s.expand_kv_proj) c.lightning_nkv = teacher.num_key_value_heads;
+  c.attn_use_rope = s.attn_use_rope;
+  c.attn_use_output_gate = s.attn_use_output_gate;
+  if (s.attn_logits_scaling > 0) c.attn_logits_scaling_a = s.attn_logits_scaling;
+  c.base.dtype = "float32";
+  c.validate("pipeline student section");
+  return c;
+}
+
+hypenet::HypeNetForCausalLM all_rnn_student(hypenet::Qwen3ForCausalLM& teacher,
+                                            const config::StudentSection& s) {
+  const auto& tc = teacher->config();
+  std::vector<hypenet::MixerType> mixers(tc.num_hidden_layers, hypenet::MixerType::kLightning);
+  return hypenet::hypenet_from_teacher(teacher, student_config(s, tc, mixers), s.init_seed);
+}
+
+hypenet::HypeNetForCausalLM hybrid_student(hypenet::Qwen3ForCausalLM& teacher,
+                                           const config::StudentSection& s,
+                                           const std::vector<hypenet::MixerType>& mixers,
+                                           const std::filesystem::path& stage1_dir) {
+  const auto& tc = teacher->config();
+  HALO_CHECK(static_cast<int64_t>(mixers.size()) == tc.num_hidden_layers, "selection lists ",
+             mixers.size(), " layers, the teacher has ", tc.num_hidden_layers);
+  auto student = hypenet::hypenet_from_teacher(teacher, student_config(s, tc, mixers), s.init_seed);
+  auto rnn = hypenet::load_hypenet(stage1_dir.string(), at::kFloat, at::kCPU);
+  auto source = rnn->named_parameters();
+  torch::NoGradGuard no_grad;
+  for (auto& p : student->named_parameters()) {
+    const std::string& name = p.key();
+    // model.layers.<i>.self_attn.* of an RNN layer comes from stage 1.
+    if (name.rfind("model.layers.", 0) != 0) continue;
+    const size_t dot = name.find('.', 13);
+    const int64_t layer = std::stoll(name.substr(13, dot - 13));
+    if (mixers[layer] != hypenet::MixerType::kLightning) continue;
+    if (name.compare(dot, 10, ".self_attn") != 0) continue;
+    const at::Tensor* src = source.find(name);
+    HALO_CHECK(src != nullptr, stage1_dir.string(), ": the stage-1 student has no tensor ", name);
+    HALO_CHECK(src->sizes() == p.value().sizes(), stage1_dir.string(), ": tensor ", name,
+               " has shape ", src->sizes(), ", the student needs ", p.value().sizes());
+    p.value().copy_(*src);
+  }
+  return student;
+}
+
+std::vector<hypenet::MixerType> read_selection_mixers(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  HALO_CHECK(in.good(), path.string(), ": missing. HINT: run the selection stage first.");
+  auto j = nlohmann::json::parse(in, nullptr, false);
+  HALO_CHECK(!j.is_discarded() && j.contains("mixer_types") && j["mixer_types"].is_array(),
+             path.string(), ": expected an object with a \"mixer_types\" list");
+  std::vector<hypenet::MixerType> out;
+  for (const auto& v : j["mixer_types"]) {
+    HALO_CHECK(v.is_string(), path.string(), ": mixer_types entries must be strings");
+    out.push_back(hypenet::parse_mixer_type(v.get<std::string>(), path.string()));
+  }
+  return out;
+}
+
+}  // namespace halo::stages

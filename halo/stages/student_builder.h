@@ -1,0 +1,34 @@
+// Building HypeNet students for the stages: the config from the pipeline's `student:` section
+// and the teacher's architecture, the all-RNN stage-1 student (HALO step 0 for every layer),
+// and the stage-2 hybrid: attention layers from the teacher (plus new output gates), RNN layers
+// from the stage-1 student.
+#pragma once
+
+#include "halo/config/pipeline_config.h"
+#include "hypenet/hypenet_model.h"
+#include "hypenet/qwen3_model.h"
+
+#include <filesystem>
+#include <vector>
+
+namespace halo::stages {
+
+hypenet::HypeNetConfig student_config(const config::StudentSection& s,
+                                      const hypenet::Qwen3Config& teacher,
+                                      const std::vector<hypenet::MixerType>& mixers);
+
+// Every layer a Lightning RNN initialised from the teacher's attention (float32, CPU).
+hypenet::HypeNetForCausalLM all_rnn_student(hypenet::Qwen3ForCausalLM& teacher,
+                                            const config::StudentSection& s);
+
+// The hybrid for `mixers`: HALO step 0 from the teacher, then every RNN layer's mixer
+// ("model.layers.i.self_attn.*") copied from the stage-1 student in `stage1_dir`.
+hypenet::HypeNetForCausalLM hybrid_student(hypenet::Qwen3ForCausalLM& teacher,
+                                           const config::StudentSection& s,
+                                           const std::vector<hypenet::MixerType>& mixers,
+                                           const std::filesystem::path& stage1_dir);
+
+// Reads the "mixer_types" list of a selection.json; errors name the file.
+std::vector<hypenet::MixerType> read_selection_mixers(const std::filesystem::path& path);
+
+}  // namespace halo::stages

@@ -1,0 +1,249 @@
+// Trainer: resume, the step loop, checkpoints, validation, signals.
+#include "halo/train/trainer.h"
+
+#include "halo/checkpoint/checkpoint_store.h"
+#include "halo/checkpoint/training_state.h"
+#include "halo/common/error.h"
+#include "halo/train/adamw_groups.h"
+#include "halo/train/lr_schedule.h"
+#include "halo/train/metrics_log.h"
+#include "halo/train/progress_bar.h"
+#include "halo/train/stop_signal.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/nn/utils/clip_grad.h>
+
+#include <chrono>
+#include <cstdio>
+
+namespace halo::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// bfloat16 compute with float32 parameters on CUDA for the scope of one forward/backward.
+class AutocastScope {
+ public:
+  explicit AutocastScope(bool on) : on_(on) {
+    if (!on_) return;
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+  }
+
+ private:
+  bool on_;
+};
+
+// Installs the stop handlers for the lifetime of a training run.
+class SignalScope {
+ public:
+  explicit SignalScope(bool on) : on_(on) {
+    if (on_) install_stop_handlers();
+  }
+  ~SignalScope() {
+    if (on_) uninstall_stop_handlers();
+  }
+
+ private:
+  bool on_;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+Trainer::Trainer(TrainTask& task, TrainerSetup setup) : task_(task), s_(std::move(setup)) {
+  HALO_CHECK(s_.stage.is_training(), "stage ", s_.stage.name, " is not a training stage");
+  params_ = task_.trainable_parameters();
+  for (const auto& [name, p] : params_) {
+    HALO_CHECK(p.requires_grad(), "trainable parameter ", name, " does not require grad");
+    param_tensors_.push_back(p);
+  }
+  optimizer_ = make_adamw(params_, s_.stage.optimizer);
+  data::LoaderOptions lo;
+  lo.manifest = s_.manifest;
+  lo.split = "train";
+  shape_ = s_.stage.shape_at(0);
+  lo.seq_len = shape_.first;
+  lo.global_batch = shape_.second;
+  lo.rank = s_.rank;
+  lo.world_size = s_.world_size;
+  lo.seed = s_.data_seed;
+  lo.prefetch = s_.prefetch;
+  loader_ = std::make_unique<data::PackedLoader>(lo);
+}
+
+int64_t Trainer::maybe_resume() {
+  checkpoint::CheckpointStore store(s_.stage_dir / "checkpoints", s_.stage.checkpoint.keep_last);
+  auto latest = store.latest();
+  if (!latest) return 0;
+  auto meta = checkpoint::read_checkpoint_meta(*latest);
+  HALO_CHECK(meta.config_hash == s_.config_hash, latest->string(),
+             " was written by a different configuration (config hash ", meta.config_hash,
+             ", this pipeline's stage \"", s_.stage.name, "\" has ", s_.config_hash,
+             "); refusing to resume from it. HINT: restore the original config, use a new "
+             "run.out_dir, or delete ",
+             s_.stage_dir.string(), " to start this stage over.");
+  HALO_CHECK(meta.step <= s_.stage.steps, latest->string(), ": step ", meta.step,
+             " is past the stage's ", s_.stage.steps, " steps");
+  task_.load_model(*latest / "model");
+  checkpoint::load_training_state(*latest, *optimizer_);
+  loader_->restore(data::LoaderCursor::from_json(meta.loader_cursor));
+  std::fprintf(stderr, "[%s] resumed from %s (step %lld)\n", s_.stage.name.c_str(), latest->c_str(),
+               static_cast<long long>(meta.step));
+  return meta.step;
+}
+
+void Trainer::save_checkpoint(int64_t step) {
+  // Every rank holds the same model and optimizer state; rank 0 writes.
+  if (s_.rank != 0) return;
+  checkpoint::CheckpointStore store(s_.stage_dir / "checkpoints", s_.stage.checkpoint.keep_last);
+  fs::path tmp = store.begin(step);
+  task_.save_model(tmp / "model");
+  checkpoint::CheckpointMeta meta;
+  meta.stage = s_.stage.name;
+  meta.step = step;
+  meta.world_size = s_.world_size;
+  meta.config_hash = s_.config_hash;
+  meta.loader_cursor = loader_->cursor().to_json();
+  meta.config = s_.resolved_config;
+  checkpoint::save_training_state(tmp, meta, *optimizer_);
+  store.commit(step);
+}
+
+double Trainer::train_step(int64_t step, double* grad_norm) {
+  auto shape = s_.stage.shape_at(step);
+  if (shape != shape_) {
+    loader_->set_shape(shape.first, shape.second);
+    shape_ = shape;
+  }
+  task_.set_training(true);
+  const bool autocast = s_.device.is_cuda() && s_.stage.precision == "bfloat16";
+  double loss_sum = 0;
+  for (int64_t micro = 0; micro < s_.stage.grad_accum; ++micro) {
+    data::Batch batch = loader_->next();
+    at::Tensor loss;
+    {
+      AutocastScope scope(autocast);
+      loss = task_.micro_batch_loss(batch);
+    }
+    HALO_CHECK(loss.dim() == 0, "stage ", s_.stage.name, ": the loss must be a scalar");
+    (loss / static_cast<double>(s_.stage.grad_accum)).backward();
+    loss_sum += loss.detach().to(at::kDouble).item<double>();
+  }
+  if (s_.sync) s_.sync->all_reduce_gradients(param_tensors_);
+  double norm = 0;
+  if (s_.stage.clip_grad_norm > 0) {
+    norm = torch::nn::utils::clip_grad_norm_(param_tensors_, s_.stage.clip_grad_norm);
+  } else {
+    norm = torch::nn::utils::clip_grad_norm_(param_tensors_, 1e30);
+  }
+  *grad_norm = norm;
+  set_learning_rate(*optimizer_,
+                    lr_at(s_.stage.schedule, s_.stage.optimizer.lr, step, s_.stage.steps));
+  optimizer_->step();
+  optimizer_->zero_grad(/*set_to_none=*/true);
+  double loss = loss_sum / static_cast<double>(s_.stage.grad_accum);
+  if (s_.sync) loss = s_.sync->all_reduce_mean(loss);
+  return loss;
+}
+
+TrainResult Trainer::train() {
+  TrainResult r;
+  SignalScope signals(s_.handle_signals);
+  fs::create_directories(s_.stage_dir);
+  int64_t step = maybe_resume();
+  const int64_t start_step = step;
+  r.resumed = step > 0;
+  MetricsLog metrics(s_.stage_dir / "metrics.jsonl", step);
+  ProgressBar bar(s_.stage.name, s_.stage.steps);
+  checkpoint::CheckpointStore store(s_.stage_dir / "checkpoints", s_.stage.checkpoint.keep_last);
+
+  while (step < s_.stage.steps) {
+    const auto t0 = std::chrono::steady_clock::now();
+    double grad_norm = 0;
+    const double lr = lr_at(s_.stage.schedule, s_.stage.optimizer.lr, step, s_.stage.steps);
+    const double loss = train_step(step, &grad_norm);
+    HALO_CHECK(std::isfinite(loss), "stage ", s_.stage.name, ": the loss became ", loss,
+               " at step ", step + 1, ". HINT: lower optimizer.lr or enable clip_grad_norm.");
+    const double dt = seconds_since(t0);
+    ++step;
+    const int64_t tokens = s_.stage.tokens_per_step();
+    bar.update(step, loss, lr, tokens, dt,
+               step % s_.stage.log_every == 0 || step == s_.stage.steps);
+    if (s_.rank == 0) {
+      metrics.write({{"step", step},
+                     {"loss", loss},
+                     {"lr", lr},
+                     {"grad_norm", grad_norm},
+                     {"tokens", tokens},
+                     {"seq_len", shape_.first},
+                     {"tokens_per_s", dt > 0 ? tokens / dt : 0.0}});
+    }
+    r.last_loss = loss;
+    if (s_.stage.eval.every > 0 && step % s_.stage.eval.every == 0 && step < s_.stage.steps) {
+      double v = validation_loss(task_, s_.manifest, s_.stage.seq_len, s_.stage.batch_size,
+                                 s_.stage.eval.batches, s_.rank, s_.world_size, s_.sync);
+      if (s_.rank == 0) metrics.write({{"step", step}, {"val_loss", v}});
+      std::fprintf(stderr, "[%s] step %lld validation loss %.4f\n", s_.stage.name.c_str(),
+                   static_cast<long long>(step), v);
+    }
+    // Every rank must stop at the same step (a SIGTERM may reach only one of them).
+    bool stop = stop_requested();
+    if (s_.sync) stop = s_.sync->all_reduce_mean(stop ? 1.0 : 0.0) > 0;
+    if (stop || step % s_.stage.checkpoint.every == 0 || step == s_.stage.steps) {
+      save_checkpoint(step);
+    }
+    if (stop) {
+      std::fprintf(stderr, "[%s] signal %d: checkpoint of step %lld written, stopping\n",
+                   s_.stage.name.c_str(), stop_signal_number(), static_cast<long long>(step));
+      r.interrupted = true;
+      break;
+    }
+  }
+  r.step = step;
+  r.tokens_per_second = bar.tokens_per_second();
+  if (auto latest = store.latest()) r.checkpoint = *latest;
+  if (!r.interrupted) {
+    r.val_loss = validation_loss(task_, s_.manifest, s_.stage.seq_len, s_.stage.batch_size,
+                                 s_.stage.eval.batches, s_.rank, s_.world_size, s_.sync);
+    if (s_.rank == 0 && step > start_step)
+      metrics.write({{"step", step}, {"val_loss", r.val_loss}});
+  }
+  return r;
+}
+
+double validation_loss(TrainTask& task, const fs::path& manifest, int64_t seq_len,
+                       int64_t batch_size, int64_t batches, int rank, int world_size,
+                       GradientSync* sync) {
+  data::LoaderOptions lo;
+  lo.manifest = manifest;
+  lo.split = "validation";
+  lo.seq_len = seq_len;
+  lo.global_batch = batch_size;
+  lo.rank = rank;
+  lo.world_size = world_size;
+  lo.shuffle = false;
+  lo.prefetch = 0;
+  data::PackedLoader loader(lo);
+  torch::NoGradGuard no_grad;
+  task.set_training(false);
+  double sum = 0;
+  for (int64_t i = 0; i < batches; ++i) {
+    sum += task.micro_batch_loss(loader.next()).to(at::kDouble).item<double>();
+  }
+  task.set_training(true);
+  double v = sum / static_cast<double>(batches);
+  return sync ? sync->all_reduce_mean(v) : v;
+}
+
+}  // namespace halo::train

@@ -1,0 +1,94 @@
+// Trainer: the training loop every training stage shares. Built in a fixed order: the stage's
+// TrainTask (model, trainable parameters, loss), the optimizer (AdamW, decay groups), the data
+// loader (PackedLoader), the checkpoint store; then resume from the newest complete checkpoint
+// of this stage (refusing one written by a different config), and loop: step, log, maybe
+// validate, maybe checkpoint, stop cleanly on SIGINT / SIGTERM.
+//
+// One optimizer step = grad_accum micro-batches (each its own loader batch of batch_size
+// sequences summed over ranks), backward of loss / grad_accum each, the GradientSync hook
+// (data parallelism) after the last backward, global-norm clipping, the scheduled learning
+// rate, AdamW. On CUDA with precision bfloat16 the forward runs under autocast (bfloat16
+// compute) while parameters and optimizer state stay float32 (master weights).
+#pragma once
+
+#include "data/packed_loader.h"
+#include "halo/config/stage_config.h"
+#include "halo/train/gradient_sync.h"
+
+#include <torch/optim/optimizer.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace halo::train {
+
+// What a training stage plugs into the Trainer.
+class TrainTask {
+ public:
+  virtual ~TrainTask() = default;
+  // Named parameters the optimizer updates (2-D ones get weight decay), in a fixed order.
+  virtual std::vector<std::pair<std::string, at::Tensor>> trainable_parameters() = 0;
+  // Mean loss over the counted tokens of one micro-batch (a float32 scalar with grad).
+  virtual at::Tensor micro_batch_loss(const data::Batch& batch) = 0;
+  // The trained model as a Hugging Face folder, and back into the live model.
+  virtual void save_model(const std::filesystem::path& dir) = 0;
+  virtual void load_model(const std::filesystem::path& dir) = 0;
+  // Train / eval mode of the trained modules (validation runs in eval mode).
+  virtual void set_training(bool training) = 0;
+};
+
+struct TrainerSetup {
+  config::StageConfig stage;        // steps, batch, accumulation, optimizer, schedule, ...
+  std::string config_hash;          // PipelineConfig::stage_hash of this stage
+  nlohmann::json resolved_config;   // stored in every checkpoint
+  std::filesystem::path stage_dir;  // RUN_DIR/<stage>/: checkpoints/, metrics.jsonl
+  std::filesystem::path manifest;   // prepared data
+  uint64_t data_seed = 0;           // document shuffle seed
+  int prefetch = 2;
+  int rank = 0, world_size = 1;
+  GradientSync* sync = nullptr;  // null: one process
+  c10::Device device = c10::kCPU;
+  bool handle_signals = true;  // install SIGINT / SIGTERM handlers while training
+};
+
+struct TrainResult {
+  int64_t step = 0;          // optimizer steps done
+  bool interrupted = false;  // stopped by a signal (a checkpoint of `step` was written)
+  bool resumed = false;      // started from a checkpoint
+  double last_loss = NAN;
+  double val_loss = NAN;  // validation loss at the end (NAN when interrupted)
+  double tokens_per_second = 0;
+  std::filesystem::path checkpoint;  // newest complete checkpoint (its model/ is the output)
+};
+
+class Trainer {
+ public:
+  Trainer(TrainTask& task, TrainerSetup setup);
+  TrainResult train();
+
+ private:
+  double train_step(int64_t step, double* grad_norm);
+  void save_checkpoint(int64_t step);
+  int64_t maybe_resume();
+
+  TrainTask& task_;
+  TrainerSetup s_;
+  std::vector<std::pair<std::string, at::Tensor>> params_;
+  std::vector<at::Tensor> param_tensors_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<data::PackedLoader> loader_;
+  std::pair<int64_t, int64_t> shape_{0, 0};
+};
+
+// Mean micro-batch loss of `task` over the first `batches` batches of the validation split
+// (unshuffled, so every call sees the same tokens), without gradients; averaged over ranks
+// through `sync` when given.
+double validation_loss(TrainTask& task, const std::filesystem::path& manifest, int64_t seq_len,
+                       int64_t batch_size, int64_t batches, int rank = 0, int world_size = 1,
+                       GradientSync* sync = nullptr);
+
+}  // namespace halo::train

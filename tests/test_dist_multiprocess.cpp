@@ -1,0 +1,289 @@
+// halo/distributed across processes (CPU, Gloo, loopback): workers of the real binary started
+// by `halo-distill launch` or directly with the torchrun variables. A 2-process bucketed
+// gradient all-reduce (with accumulation) equals the 1-process gradient of the same global
+// batch; a killed or hung rank ends its peer with an error naming it; launch propagates the
+// first failure and forwards SIGTERM; a SIGTERM to one rank stops all ranks at the same step.
+// The deadlines below only guard against hangs (a failing test must not block CI); they are
+// many times the configured collective timeouts and are not measurements.
+#include <catch2/catch.hpp>
+
+#include "halo/distributed/local_launcher.h"
+#include "tests/test_util.h"
+
+#include <torch/torch.h>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+using namespace halo;
+using Catch::Matchers::Contains;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A child process running halo-distill with extra environment variables, its stdout and stderr
+// in one log file.
+class Child {
+ public:
+  Child(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+        std::string log)
+      : log_(std::move(log)) {
+    std::vector<std::string> argv_s{test::halo_binary()};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e; ++e) {
+      std::string entry(*e);
+      if (env.count(entry.substr(0, entry.find('='))) == 0) env_s.push_back(entry);
+    }
+    for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
+    std::vector<char*> argv, envp;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    const int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    REQUIRE(fd >= 0);
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      execve(argv[0], argv.data(), envp.data());
+      _exit(127);
+    }
+    close(fd);
+  }
+  ~Child() {
+    if (running_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  pid_t pid() const { return pid_; }
+  void signal(int sig) { kill(pid_, sig); }
+  // Exit status (as waitpid reports it) once the child ends; nullopt if it is still running
+  // after `guard` (hang guard, then it is killed).
+  std::optional<int> wait(std::chrono::seconds guard) {
+    const auto end = Clock::now() + guard;
+    while (Clock::now() < end) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        running_ = false;
+        return status;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return std::nullopt;
+  }
+  std::string log() const { return read_file(log_); }
+
+ private:
+  std::string log_;
+  pid_t pid_ = -1;
+  bool running_ = true;
+};
+
+bool wait_for_file(const std::string& path, std::chrono::seconds guard) {
+  const auto end = Clock::now() + guard;
+  while (Clock::now() < end) {
+    if (std::ifstream(path).good()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+std::map<std::string, std::string> rank_env(int rank, int world, int port) {
+  return {{"RANK", std::to_string(rank)},       {"WORLD_SIZE", std::to_string(world)},
+          {"LOCAL_RANK", std::to_string(rank)}, {"LOCAL_WORLD_SIZE", std::to_string(world)},
+          {"MASTER_ADDR", "127.0.0.1"},         {"MASTER_PORT", std::to_string(port)}};
+}
+
+std::vector<at::Tensor> load_tensors(const std::string& path) {
+  std::vector<at::Tensor> v;
+  torch::load(v, path);
+  return v;
+}
+
+int exit_code(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+TEST_CASE("2-process bucketed all-reduce equals the 1-process gradient of the global batch",
+          "[dist][multiprocess]") {
+  test::TempDir dir("halo-dist");
+  const std::string out = dir.str();
+  // overlap: buckets reduced during backward (c10d Reducer); after: reduced after backward.
+  const std::string mode = GENERATE(std::string("overlap"), std::string("after"));
+  const std::string common = " -- dist-selftest grads --out " + out + " --mode " + mode +
+                             " --global-batch 12 --micro-steps 2 --steps 2";
+  auto two = test::run_cli("launch --nproc-per-node 2" + common);
+  INFO(two.output);
+  REQUIRE(two.exit_code == 0);
+  CHECK_THAT(two.output, Contains("[rank 1] dist-selftest: rank 1 wrote"));
+  auto one = test::run_cli("launch --nproc-per-node 1" + common);
+  INFO(one.output);
+  REQUIRE(one.exit_code == 0);
+
+  for (int step = 0; step < 2; ++step) {
+    const std::string s = "-step" + std::to_string(step) + ".pt";
+    auto reference = load_tensors(out + "/reference" + s);
+    auto single = load_tensors(out + "/grads-" + mode + "-world1-rank0" + s);
+    REQUIRE(reference.size() == 8);  // 4 Linear layers: weight and bias
+    for (int rank = 0; rank < 2; ++rank) {
+      auto synced =
+          load_tensors(out + "/grads-" + mode + "-world2-rank" + std::to_string(rank) + s);
+      REQUIRE(synced.size() == reference.size());
+      for (size_t i = 0; i < reference.size(); ++i) {
+        INFO(mode << " step " << step << " rank " << rank << " parameter " << i);
+        CHECK(test::max_rel_error(synced[i], reference[i]) < 1e-5);
+        CHECK(test::max_rel_error(synced[i], single[i]) < 1e-5);
+      }
+    }
+  }
+}
+
+TEST_CASE("3 processes: all-reduce, mean, broadcast and barrier agree", "[dist][multiprocess]") {
+  auto r = test::run_cli("launch --nproc-per-node 3 -- dist-selftest collectives --steps 20");
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  for (int rank = 0; rank < 3; ++rank) {
+    CHECK_THAT(r.output, Contains("[rank " + std::to_string(rank) + "] dist-selftest: rank " +
+                                  std::to_string(rank) + " done, 20 all_reduces"));
+  }
+}
+
+TEST_CASE("a killed rank ends its peer with an error naming it", "[dist][multiprocess]") {
+  test::TempDir dir("halo-dist");
+  const int port = distributed::find_free_port();
+  const std::vector<std::string> args{
+      "dist-selftest", "collectives",        "--steps",     "1000000", "--sleep-ms",    "5",
+      "--ready-file",  dir.str() + "/ready", "--timeout-s", "5",       "--heartbeat-s", "0.2"};
+  Child r0(args, rank_env(0, 2, port), dir.str() + "/rank0.log");
+  Child r1(args, rank_env(1, 2, port), dir.str() + "/rank1.log");
+  REQUIRE(wait_for_file(dir.str() + "/ready.1", std::chrono::seconds(60)));
+
+  SECTION("SIGKILL rank 1") {
+    r1.signal(SIGKILL);
+    auto status = r0.wait(std::chrono::seconds(60));
+    INFO(r0.log());
+    REQUIRE(status.has_value());
+    CHECK(exit_code(*status) == 1);
+    CHECK_THAT(r0.log(), Contains("rank 0 of 2: selftest all_reduce") &&
+                             Contains("rank 1 stopped responding"));
+  }
+  SECTION("SIGKILL rank 0, the host of the rendezvous store") {
+    r0.signal(SIGKILL);
+    auto status = r1.wait(std::chrono::seconds(60));
+    INFO(r1.log());
+    REQUIRE(status.has_value());
+    CHECK(exit_code(*status) == 1);
+    CHECK_THAT(r1.log(), Contains("rank 1 of 2") && Contains("rank 0 is unreachable"));
+  }
+}
+
+TEST_CASE("a hung rank ends its peer after the collective timeout, naming it",
+          "[dist][multiprocess]") {
+  test::TempDir dir("halo-dist");
+  const int port = distributed::find_free_port();
+  const std::vector<std::string> args{"dist-selftest", "collectives", "--steps",       "1000000",
+                                      "--hang-rank",   "1",           "--hang-after",  "20",
+                                      "--timeout-s",   "5",           "--heartbeat-s", "0.2"};
+  Child r0(args, rank_env(0, 2, port), dir.str() + "/rank0.log");
+  Child r1(args, rank_env(1, 2, port), dir.str() + "/rank1.log");
+  auto status = r0.wait(std::chrono::seconds(60));
+  INFO(r0.log());
+  REQUIRE(status.has_value());
+  CHECK(exit_code(*status) == 1);
+  CHECK_THAT(r0.log(), Contains("dist.timeout_s=5") &&
+                           Contains("rank 1 is alive but hung: it has entered 20 collectives, "
+                                    "this rank 21"));
+  CHECK_THAT(r1.log(), Contains("rank 1 hangs at step 20"));
+}
+
+TEST_CASE("launch stops the other workers and reports the first failure", "[dist][multiprocess]") {
+  auto r = test::run_cli(
+      "launch --nproc-per-node 2 --kill-grace-s 5 -- dist-selftest collectives --steps 1000000 "
+      "--sleep-ms 5 --fail-rank 1 --fail-after 10 --message 'planted failure 42' "
+      "--timeout-s 120");
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains("[rank 1] error: dist-selftest: rank 1 at step 10: planted "
+                                "failure 42"));
+  CHECK_THAT(r.output, Contains("launch: rank 0 (pid") && Contains("stopped after rank 1 failed"));
+  CHECK_THAT(r.output, Contains("error: launch: rank 1 (pid") &&
+                           Contains("failed first with exit code 1: error: dist-selftest: rank "
+                                    "1 at step 10: planted failure 42"));
+  CHECK_THAT(r.output, !Contains("rank 0 done"));
+}
+
+TEST_CASE("launch forwards SIGTERM and the ranks stop at the same step", "[dist][multiprocess]") {
+  test::TempDir dir("halo-dist");
+  const std::string out = dir.str() + "/out";
+  Child launcher(
+      {"launch", "--nproc-per-node", "2", "--", "dist-selftest", "wait-signal", "--out", out}, {},
+      dir.str() + "/launch.log");
+  REQUIRE(wait_for_file(out + "/ready.0", std::chrono::seconds(60)));
+  REQUIRE(wait_for_file(out + "/ready.1", std::chrono::seconds(60)));
+  launcher.signal(SIGTERM);
+  auto status = launcher.wait(std::chrono::seconds(60));
+  INFO(launcher.log());
+  REQUIRE(status.has_value());
+  CHECK(exit_code(*status) == 128 + SIGTERM);
+  CHECK_THAT(launcher.log(), Contains("forwarding it to the workers"));
+  const std::string s0 = read_file(out + "/stopped.0"), s1 = read_file(out + "/stopped.1");
+  CHECK_THAT(s0, Contains("signal 15"));
+  CHECK_THAT(s1, Contains("signal 15"));
+  CHECK(s0.substr(0, s0.find(" signal")) == s1.substr(0, s1.find(" signal")));
+}
+
+TEST_CASE("SIGTERM to one rank stops every rank at the same step", "[dist][multiprocess]") {
+  test::TempDir dir("halo-dist");
+  const std::string out = dir.str() + "/out";
+  const int port = distributed::find_free_port();
+  const std::vector<std::string> args{"dist-selftest", "wait-signal", "--out", out};
+  Child r0(args, rank_env(0, 2, port), dir.str() + "/rank0.log");
+  Child r1(args, rank_env(1, 2, port), dir.str() + "/rank1.log");
+  REQUIRE(wait_for_file(out + "/ready.1", std::chrono::seconds(60)));
+  r1.signal(SIGTERM);
+  auto s1 = r1.wait(std::chrono::seconds(60));
+  auto s0 = r0.wait(std::chrono::seconds(60));
+  INFO(r0.log() << r1.log());
+  REQUIRE(s0.has_value());
+  REQUIRE(s1.has_value());
+  CHECK(exit_code(*s0) == 0);
+  CHECK(exit_code(*s1) == 0);
+  const std::string f0 = read_file(out + "/stopped.0"), f1 = read_file(out + "/stopped.1");
+  CHECK_THAT(f0, Contains("signal 0"));
+  CHECK_THAT(f1, Contains("signal 15"));
+  CHECK(f0.substr(0, f0.find(" signal")) == f1.substr(0, f1.find(" signal")));
+}
+
+TEST_CASE("launch explains bad usage", "[dist][cli]") {
+  auto none = test::run_cli("launch --nproc-per-node 2");
+  CHECK(none.exit_code != 0);
+  CHECK_THAT(none.output, Contains("command"));
+  auto nodes = test::run_cli("launch --nproc-per-node 2 --nnodes 2 --node-rank 1 -- inspect x");
+  CHECK(nodes.exit_code != 0);
+  CHECK_THAT(nodes.output, Contains("--master-addr is required"));
+  auto missing = test::run_cli("launch --nproc-per-node 1 -- dist-selftest grads");
+  CHECK(missing.exit_code != 0);
+  CHECK_THAT(missing.output, Contains("[rank 0]") && Contains("--out is required"));
+}

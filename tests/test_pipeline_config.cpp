@@ -1,0 +1,284 @@
+// The pipeline YAML: a valid file resolves to the expected values, and malformed files are
+// rejected with the file, line and key path in the message (unknown keys with the nearest
+// known key, wrong types, out-of-range and inconsistent values).
+#include <catch2/catch.hpp>
+
+#include "halo/common/error.h"
+#include "halo/config/pipeline_config.h"
+#include "tests/test_util.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+
+using namespace halo;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// Line numbers below refer to this text (1-based).
+const std::vector<std::string> kBase = {
+    "run:",                                 // 1
+    "  out_dir: run",                       // 2
+    "  seed: 1",                            // 3
+    "data:",                                // 4
+    "  manifest: data/manifest.json",       // 5
+    "teacher:",                             // 6
+    "  path: \"\"",                         // 7
+    "stages:",                              // 8
+    "  - name: pre",                        // 9
+    "    kind: pretrain",                   // 10
+    "    model_config: model.json",         // 11
+    "    steps: 10",                        // 12
+    "    seq_len: 16",                      // 13
+    "    batch_size: 4",                    // 14
+    "    optimizer:",                       // 15
+    "      lr: 0.001",                      // 16
+    "      betas: [0.9, 0.95]",             // 17
+    "    schedule:",                        // 18
+    "      kind: cosine",                   // 19
+    "      warmup_steps: 2",                // 20
+    "      min_lr: 0.0001",                 // 21
+    "  - name: align",                      // 22
+    "    kind: stage1",                     // 23
+    "    steps: 5",                         // 24
+    "    seq_len: 16",                      // 25
+    "    batch_size: 2",                    // 26
+    "    loss: mse",                        // 27
+    "  - name: select",                     // 28
+    "    kind: selection",                  // 29
+    "    method: uniform",                  // 30
+    "    num_attention_layers: 1",          // 31
+    "  - name: distill",                    // 32
+    "    kind: stage2",                     // 33
+    "    steps: 5",                         // 34
+    "    seq_len: 16",                      // 35
+    "    batch_size: 2",                    // 36
+    "  - name: long",                       // 37
+    "    kind: stage3",                     // 38
+    "    steps: 6",                         // 39
+    "    batch_size: 4",                    // 40
+    "    curriculum:",                      // 41
+    "      - {from_step: 0, seq_len: 16}",  // 42
+    "      - {from_step: 3, seq_len: 32}",  // 43
+};
+
+// Writes kBase with `edits` (1-based line -> replacement text, "" deletes nothing: use "#")
+// into dir/cfg.yaml, plus the model config it names; returns the YAML path.
+std::string write_config(const test::TempDir& dir, const std::map<int, std::string>& edits) {
+  std::ofstream(dir.str() + "/model.json") << "{}";
+  const std::string path = dir.str() + "/cfg.yaml";
+  std::ofstream out(path);
+  for (size_t i = 0; i < kBase.size(); ++i) {
+    auto it = edits.find(static_cast<int>(i + 1));
+    out << (it == edits.end() ? kBase[i] : it->second) << "\n";
+  }
+  return path;
+}
+
+// Loads the edited config and returns the error message (fails the test if none is thrown).
+std::string load_error(const std::map<int, std::string>& edits,
+                       const std::vector<std::string>& overrides = {}) {
+  test::TempDir dir;
+  const std::string path = write_config(dir, edits);
+  try {
+    config::load_pipeline_config(path, overrides);
+  } catch (const HaloError& e) {
+    return e.what();
+  }
+  FAIL("the malformed config was accepted");
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("a valid pipeline resolves paths, defaults, budgets and the curriculum", "[config]") {
+  test::TempDir dir;
+  const std::string path = write_config(dir, {});
+  auto c = config::load_pipeline_config(path);
+  CHECK(c.run.out_dir == dir.str() + "/run");
+  CHECK(c.data.manifest == dir.str() + "/data/manifest.json");
+  REQUIRE(c.stages.size() == 5);
+  CHECK(c.stages[0].kind == config::StageKind::kPretrain);
+  CHECK(c.stages[0].optimizer.beta2 == 0.95);
+  CHECK(c.stages[0].schedule.warmup_steps == 2);
+  CHECK(c.stages[1].loss == "mse");
+  CHECK(c.stages[2].selection.method == "uniform");
+  CHECK(c.stages[3].loss == "kl");
+  const auto& long_stage = c.stage("long");
+  CHECK(long_stage.seq_len == 16);
+  CHECK(long_stage.shape_at(0) == std::make_pair<int64_t, int64_t>(16, 4));
+  CHECK(long_stage.shape_at(2) == std::make_pair<int64_t, int64_t>(16, 4));
+  CHECK(long_stage.shape_at(3) == std::make_pair<int64_t, int64_t>(32, 2));
+  CHECK(long_stage.shape_at(5) == std::make_pair<int64_t, int64_t>(32, 2));
+
+  // A token budget becomes steps: ceil(1000 / (4 x 16)) = 16.
+  test::TempDir dir2;
+  auto c2 = config::load_pipeline_config(write_config(dir2, {{12, "    tokens: 1000"}}));
+  CHECK(c2.stages[0].steps == 16);
+
+  // Hashes: a change in stage 1 changes its own and later hashes, not the pretrain stage's;
+  // checkpoint cadence is not part of the identity.
+  auto c3 = config::load_pipeline_config(path, {"stages.align.steps=6"});
+  CHECK(c3.stage_hash(0) == c.stage_hash(0));
+  CHECK(c3.stage_hash(1) != c.stage_hash(1));
+  CHECK(c3.stage_hash(3) != c.stage_hash(3));
+  auto c4 = config::load_pipeline_config(path, {"stages.align.checkpoint.every=7"});
+  CHECK(c4.stage_hash(1) == c.stage_hash(1));
+  CHECK(c4.stages[1].checkpoint.every == 7);
+}
+
+TEST_CASE("malformed configs name the file, line and key", "[config]") {
+  struct Case {
+    const char* what;
+    std::map<int, std::string> edits;
+    std::string line;  // "cfg.yaml:LINE:"
+    std::string key;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {"unknown key with a suggestion",
+       {{15, "    optimiser:"}},
+       "cfg.yaml:15:",
+       "stages[0].optimiser",
+       "did you mean \"optimizer\""},
+      {"wrong type",
+       {{16, "      lr: fast"}},
+       "cfg.yaml:16:",
+       "stages[0].optimizer.lr",
+       "expected a number, got \"fast\""},
+      {"choice typo",
+       {{19, "      kind: cosinus"}},
+       "cfg.yaml:19:",
+       "stages[0].schedule.kind",
+       "did you mean \"cosine\""},
+      {"betas of the wrong length",
+       {{17, "      betas: [0.9, 0.95, 0.99]"}},
+       "cfg.yaml:17:",
+       "stages[0].optimizer.betas",
+       "two numbers"},
+      {"warmup longer than the stage",
+       {{20, "      warmup_steps: 10"}},
+       "cfg.yaml:20:",
+       "stages[0].schedule.warmup_steps",
+       "shorter than the stage"},
+      {"min_lr above lr",
+       {{21, "      min_lr: 0.01"}},
+       "cfg.yaml:21:",
+       "stages[0].schedule.min_lr",
+       "exceeds optimizer.lr"},
+      {"steps and tokens together",
+       {{13, "    tokens: 100"}},
+       "cfg.yaml:",
+       "stages[0].tokens",
+       "exactly one of steps"},
+      {"curriculum length not dividing the tokens",
+       {{43, "      - {from_step: 3, seq_len: 48}"}},
+       "cfg.yaml:42:",
+       "stages[4].curriculum",
+       "divisible by curriculum[1].seq_len = 48"},
+      {"curriculum steps not increasing",
+       {{43, "      - {from_step: 0, seq_len: 32}"}},
+       "cfg.yaml:43:",
+       "stages[4].curriculum[1].from_step",
+       "must increase"},
+      {"duplicate stage names",
+       {{22, "  - name: pre"}},
+       "cfg.yaml:22:",
+       "stages[1].name",
+       "used twice"},
+      {"stages out of order",
+       {{33, "    kind: stage1"}},
+       "cfg.yaml:33:",
+       "stages[3].kind",
+       "out of order"},
+      {"bfloat16 on the CPU",
+       {{27, "    precision: bfloat16"}},
+       "cfg.yaml:27:",
+       "stages[1].precision",
+       "needs run.device: cuda"},
+      {"a training key in a selection stage",
+       {{31, "    lr: 0.1"}},
+       "cfg.yaml:31:",
+       "stages[2].lr",
+       "unknown key"},
+      {"a loss the stage does not have",
+       {{27, "    loss: kl"}},
+       "cfg.yaml:27:",
+       "stages[1].loss",
+       "is not one of: mse, l2norm"},
+      {"negative batch size",
+       {{26, "    batch_size: -2"}},
+       "cfg.yaml:26:",
+       "stages[1].batch_size",
+       "must be >= 1"},
+      {"missing required key",
+       {{5, "  prefetch: 2"}},
+       "cfg.yaml:5:",
+       "data.manifest",
+       "required key is missing"},
+      {"unknown top-level section",
+       {{8, "stagse:"}},
+       "cfg.yaml:8:",
+       "stagse",
+       "did you mean \"stages\""},
+      {"a list where a mapping belongs",
+       {{15, "    optimizer: [1, 2]"}, {16, "    # lr"}, {17, "    # betas"}},
+       "cfg.yaml:15:",
+       "stages[0].optimizer",
+       "expected a mapping"},
+      {"manual layers with another method",
+       {{31, "    attention_layers: [0]"}},
+       "cfg.yaml:31:",
+       "stages[2].attention_layers",
+       "only method manual"},
+      {"teacher given twice",
+       {{7, "  path: teacher_dir"}},
+       "cfg.yaml:7:",
+       "teacher.path",
+       "also pretrains a teacher"},
+      {"invalid YAML", {{17, "      betas: [0.9, 0.95"}}, "cfg.yaml:", "", "invalid YAML"},
+  };
+  for (const auto& c : cases) {
+    SECTION(c.what) {
+      std::string msg = load_error(c.edits);
+      INFO(msg);
+      CHECK_THAT(msg, Contains(c.line));
+      CHECK_THAT(msg, Contains(c.key));
+      CHECK_THAT(msg, Contains(c.reason));
+    }
+  }
+}
+
+TEST_CASE("overrides address stages by name and are validated like the file", "[config]") {
+  std::string msg = load_error({}, {"stages.nosuch.steps=3"});
+  CHECK_THAT(msg, Contains("no stage is named \"nosuch\""));
+  msg = load_error({}, {"stages.align.loss=l2nrom"});
+  CHECK_THAT(msg, Contains("stages[1].loss"));
+  CHECK_THAT(msg, Contains("did you mean \"l2norm\""));
+}
+
+TEST_CASE("edit distance and nearest key", "[config]") {
+  CHECK(config::edit_distance("optimiser", "optimizer") == 1);
+  CHECK(config::edit_distance("", "abc") == 3);
+  CHECK(config::edit_distance("kitten", "sitting") == 3);
+  CHECK(config::nearest_key("lr", {"lr", "eps"}) == "lr");
+  CHECK(config::nearest_key("completely_else", {"lr", "eps"}).empty());
+}
+
+TEST_CASE("the shipped pipeline configs load", "[config]") {
+  const std::string root = std::getenv("HALO_SOURCE_DIR") ? std::getenv("HALO_SOURCE_DIR") : "..";
+  auto demo = config::load_pipeline_config(root + "/configs/pipelines/demo.yaml");
+  CHECK(demo.stages.size() == 5);
+  CHECK(demo.stage("stage3").curriculum.size() == 2);
+  // The recipe needs the downloaded teacher: point teacher.path at any folder with a config.
+  test::TempDir dir;
+  std::ofstream(dir.str() + "/config.json") << "{}";
+  auto recipe = config::load_pipeline_config(root + "/configs/pipelines/qwen3-1.7b-halo.yaml",
+                                             {"teacher.path=" + dir.str()});
+  CHECK(recipe.stage("stage1").steps == 20000);
+  CHECK(recipe.stage("stage1").tokens_per_step() == 32 * 512);
+  CHECK(recipe.stage("stage2").optimizer.lr == 1e-4);
+  CHECK(recipe.stage("stage3").activation_checkpointing);
+  CHECK(recipe.stage("selection").selection.num_attention_layers == 7);
+}

@@ -1,0 +1,92 @@
+// `halo-distill export RUN_DIR --out HF_DIR [--stage NAME] [--step N]`: copies the model of a
+// run's checkpoint (default: the newest complete checkpoint of the last stage that has one)
+// into a Hugging Face folder that forward, inspect and the other tools load.
+#include "halo/checkpoint/checkpoint_store.h"
+#include "halo/common/error.h"
+#include "tools/commands.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+namespace halo::tools {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ExportArgs {
+  std::string run_dir, out, stage;
+  int64_t step = -1;
+};
+
+void run_export(const ExportArgs& a) {
+  const fs::path run(a.run_dir);
+  const fs::path pipeline_json = run / "pipeline.json";
+  std::ifstream in(pipeline_json);
+  HALO_CHECK(in.good(), pipeline_json.string(),
+             ": missing; RUN_DIR must be a run folder written by `halo-distill run`");
+  auto p = nlohmann::json::parse(in, nullptr, false);
+  HALO_CHECK(!p.is_discarded() && p.contains("stages"), pipeline_json.string(),
+             ": not a pipeline description");
+  std::vector<std::string> names;
+  for (const auto& s : p["stages"]) names.push_back(s.value("name", ""));
+
+  std::string stage = a.stage;
+  if (stage.empty()) {
+    for (auto it = names.rbegin(); it != names.rend(); ++it) {
+      checkpoint::CheckpointStore store(run / *it / "checkpoints", 1);
+      if (fs::exists(run / *it / "checkpoints") && store.latest()) {
+        stage = *it;
+        break;
+      }
+    }
+    HALO_CHECK(!stage.empty(), run.string(), ": no stage has a complete checkpoint yet");
+  } else {
+    HALO_CHECK(std::find(names.begin(), names.end(), stage) != names.end(), run.string(),
+               ": no stage named \"", stage, "\" in this run");
+  }
+  const fs::path ckdir = run / stage / "checkpoints";
+  HALO_CHECK(fs::exists(ckdir), ckdir.string(), ": missing (stage \"", stage,
+             "\" has no checkpoints; selection stages have no model)");
+  checkpoint::CheckpointStore store(ckdir, 1);
+  fs::path src;
+  if (a.step >= 0) {
+    auto steps = store.complete_steps();
+    HALO_CHECK(std::find(steps.begin(), steps.end(), a.step) != steps.end(), ckdir.string(),
+               ": no complete checkpoint of step ", a.step,
+               " (complete: ", nlohmann::json(steps).dump(), ")");
+    src = store.step_dir(a.step) / "model";
+  } else {
+    auto latest = store.latest();
+    HALO_CHECK(latest.has_value(), ckdir.string(), ": no complete checkpoint");
+    src = *latest / "model";
+  }
+  const fs::path out(a.out);
+  HALO_CHECK(!fs::exists(out) || fs::is_empty(out), out.string(),
+             ": exists and is not empty; choose a new --out folder");
+  fs::create_directories(out);
+  for (const auto& e : fs::directory_iterator(src)) {
+    fs::copy_file(e.path(), out / e.path().filename());
+  }
+  std::printf("exported %s -> %s\n", src.c_str(), out.c_str());
+}
+
+}  // namespace
+
+void add_export_command(CLI::App& app) {
+  auto a = std::make_shared<ExportArgs>();
+  auto* cmd = app.add_subcommand(
+      "export", "copy a run's checkpoint model into a Hugging Face folder (forward, inspect, ...)");
+  cmd->add_option("RUN_DIR", a->run_dir, "the run folder (run.out_dir)")->required();
+  cmd->add_option("--out", a->out, "destination folder (new or empty)")->required();
+  cmd->add_option("--stage", a->stage, "stage to export (default: the last with a checkpoint)");
+  cmd->add_option("--step", a->step, "checkpoint step (default: the newest complete one)");
+  cmd->callback([a] { run_export(*a); });
+}
+
+}  // namespace halo::tools
