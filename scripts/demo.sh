@@ -13,9 +13,11 @@
 # Hugging Face folder, and a summary table. Run again, it resumes where it stopped.
 # Timing target: <= 10 minutes on 2 CPU cores after the first build (see docs/benchmarks.md).
 # HALO_DEMO_SKIP_BUILD=1 skips setup and build (an existing build/halo-distill is used).
+# HALO_DEMO_MAX_MB=N takes N MB of the corpus (default 4); HALO_DEMO_SET="k=v k=v" adds
+# `--set k=v` overrides to the run (the CI test demo.short shortens every stage this way).
 set -euo pipefail
 if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
   exit 0
 fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,8 +31,9 @@ BIN="${HALO_BUILD_DIR:-$ROOT/build}/halo-distill"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 
 START=$(date +%s)
-echo "== corpus: the Python 3.11 documentation (Debian python3.11-doc), first 4 MB"
-"$ROOT/scripts/fetch-corpus.sh" --out "$OUT/corpus" --max-mb 4
+MAX_MB="${HALO_DEMO_MAX_MB:-4}"
+echo "== corpus: the Python 3.11 documentation (Debian python3.11-doc), first $MAX_MB MB"
+"$ROOT/scripts/fetch-corpus.sh" --out "$OUT/corpus" --max-mb "$MAX_MB"
 
 if [ ! -f "$OUT/tokenizer/sp.model" ]; then
   echo "== tokenizer: SentencePiece BPE, 2048 pieces"
@@ -46,9 +49,11 @@ if [ ! -f "$OUT/data/manifest.json" ]; then
     --out "$OUT/data" --validation-fraction 0.05 --quiet
 fi
 
+EXTRA_SETS=()
+for kv in ${HALO_DEMO_SET:-}; do EXTRA_SETS+=(--set "$kv"); done
 echo "== run: pretrain, stage 1, selection, stage 2, stage 3 (configs/pipelines/demo.yaml)"
 "$BIN" run "$ROOT/configs/pipelines/demo.yaml" --set "run.out_dir=$OUT/run" \
-  --set "data.manifest=$OUT/data/manifest.json"
+  --set "data.manifest=$OUT/data/manifest.json" "${EXTRA_SETS[@]}"
 
 echo "== export: the final student as a Hugging Face folder"
 rm -rf "$OUT/student-hf"
