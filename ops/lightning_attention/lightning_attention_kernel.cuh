@@ -174,16 +174,75 @@ __device__ __forceinline__ int64_t chunk_first_time(const LightningSweepParams& 
   return p.reverse ? s.start + s.len - 1 - c * C : s.start + c * C;
 }
 
+// Rows of chunk c of a span (C, or fewer for the last chunk).
+__device__ __forceinline__ int chunk_rows(const SeqSpan& span, int64_t c, int C) {
+  const int64_t left = span.len - c * C;
+  return static_cast<int>(left < C ? left : C);
+}
+
+// What a state-pass CTA owns, shared by both state kernels: its [RT, W] block of the state
+// (row0, col0) of head h, the span it walks (StateTask), and the y / z columns it reads.
+template <typename T>
+struct StateBlock {
+  int64_t row0, col0, h, num_chunks, time_step, state_base;
+  StateTask task;
+  const T* yb;  // y at (batch entry, head, column row0); rows at time * y_time_stride
+  const T* zb;  // z at (batch entry, head, column col0)
+};
+template <typename T, int RT, int W, int C>
+__device__ __forceinline__ StateBlock<T> state_block(const LightningSweepParams& p) {
+  StateBlock<T> blk;
+  const int64_t col_blocks = p.dim_z / W, row_blocks = p.dim_xy / RT;
+  int64_t rest = blockIdx.x;
+  blk.col0 = (rest % col_blocks) * W;
+  rest /= col_blocks;
+  blk.row0 = (rest % row_blocks) * RT;
+  rest /= row_blocks;
+  blk.h = rest % p.heads;
+  blk.task = state_task(p, rest / p.heads, blk.h, C);
+  const SeqSpan& span = blk.task.span;
+  blk.yb = static_cast<const T*>(p.y) + span.b * p.y_batch_stride + blk.h * p.y_head_stride +
+           blk.row0;
+  blk.zb = static_cast<const T*>(p.z) + span.b * p.z_batch_stride + blk.h * p.z_head_stride +
+           blk.col0;
+  blk.time_step = p.reverse ? -1 : 1;
+  blk.num_chunks = (span.len + C - 1) / C;
+  blk.state_base = (blk.task.n * p.heads + blk.h) * p.dim_xy * p.dim_z;
+  return blk;
+}
+
+// Starts the copies of chunk c's y [C, RT] and z [C, W] rows into pipeline buffer c % STAGES,
+// and commits a group (an empty one past the last chunk, so group counts stay uniform).
+template <typename T, int RT, int W, int C, int STAGES, int LDY, int LDZ, int NT>
+__device__ __forceinline__ void fetch_state_chunk(const LightningSweepParams& p,
+                                                  const StateBlock<T>& blk, T* sy, T* sz,
+                                                  int64_t c) {
+  if (c < blk.num_chunks) {
+    const int buf = static_cast<int>(c % STAGES);
+    const int rows = chunk_rows(blk.task.span, c, C);
+    const int64_t t0 = chunk_first_time(p, blk.task.span, c, C);
+    load_rows<T, C, RT, LDY, NT>(sy + buf * C * LDY, blk.yb, p.y_time_stride, t0, blk.time_step,
+                                 rows);
+    load_rows<T, C, W, LDZ, NT>(sz + buf * C * LDZ, blk.zb, p.z_time_stride, t0, blk.time_step,
+                                rows);
+  }
+  cp_async_commit();
+}
+
+// pw[i] = a^i = exp(-lambda i), i = 0..C+1.
+template <int C, int NT>
+__device__ __forceinline__ void fill_decay_powers(float* pw, float lambda) {
+  for (int i = threadIdx.x; i < C + 2; i += NT) pw[i] = expf(-lambda * static_cast<float>(i));
+}
+
 // The state pass for float32 (FMA loops, state in smem). One CTA per (sequence, head, block of
 // RT state rows, block of W state columns), NWARPS = (RT / 16) * (W / 16) warps; the loads run
 // STAGES - 1 chunks ahead.
 template <typename T, int RT, int W, int C, int STAGES>
 __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
     lightning_state_kernel_fma(const LightningSweepParams p) {
-  namespace wmma = nvcuda::wmma;
   using L = StateSmem<T, RT, W, C, STAGES>;
-  constexpr int NWARPS = (RT / 16) * (W / 16), NT = NWARPS * 32;
-  constexpr bool kTensorCores = !std::is_same<T, float>::value;
+  constexpr int NT = (RT / 16) * (W / 16) * 32;
   extern __shared__ __align__(128) unsigned char smem[];
   T* sy = reinterpret_cast<T*>(smem + L::kY);
   T* sz = reinterpret_cast<T*>(smem + L::kZ);
@@ -191,64 +250,38 @@ __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
   T* zk = reinterpret_cast<T*>(smem + L::kZk);
   float* pw = reinterpret_cast<float*>(smem + L::kPow);
 
-  const int tid = threadIdx.x, warp = tid / 32;
-  const int64_t col_blocks = p.dim_z / W, row_blocks = p.dim_xy / RT;
-  int64_t rest = blockIdx.x;
-  const int64_t col0 = (rest % col_blocks) * W;
-  rest /= col_blocks;
-  const int64_t row0 = (rest % row_blocks) * RT;
-  rest /= row_blocks;
-  const int64_t h = rest % p.heads;
-  const StateTask task = state_task(p, rest / p.heads, h, C);
-  const SeqSpan& span = task.span;
-  const int64_t n = task.n;
-  const T* yb =
-      static_cast<const T*>(p.y) + span.b * p.y_batch_stride + h * p.y_head_stride + row0;
-  const T* zb =
-      static_cast<const T*>(p.z) + span.b * p.z_batch_stride + h * p.z_head_stride + col0;
-  float* states = p.chunk_states;
-  const int64_t time_step = p.reverse ? -1 : 1;
-  const int64_t num_chunks = (span.len + C - 1) / C;
+  const int tid = threadIdx.x;
+  const StateBlock<T> blk = state_block<T, RT, W, C>(p);
+  const StateTask& task = blk.task;
+  const int64_t row0 = blk.row0, col0 = blk.col0, h = blk.h;
 
-  const float lambda = p.decay[h];
-  for (int i = tid; i < C + 2; i += NT) pw[i] = expf(-lambda * static_cast<float>(i));
-  const int64_t state_base = (n * p.heads + h) * p.dim_xy * p.dim_z;
+  fill_decay_powers<C, NT>(pw, p.decay[h]);
   for (int idx = tid; idx < RT * W; idx += NT) {
     const int i = idx / W, j = idx % W;
     ss[i * L::kLdS + j] =
         task.from_initial && p.initial_state != nullptr
-            ? p.initial_state[state_base + (row0 + i) * p.initial_row_stride +
+            ? p.initial_state[blk.state_base + (row0 + i) * p.initial_row_stride +
                               (col0 + j) * p.initial_col_stride]
             : 0.f;
   }
 
-  auto fetch = [&](int64_t c) {  // always commits a group, empty past the end
-    if (c < num_chunks) {
-      const int buf = static_cast<int>(c % STAGES);
-      const int64_t left = span.len - c * C;
-      const int rows = static_cast<int>(left < C ? left : C);
-      const int64_t t0 = chunk_first_time(p, span, c, C);
-      load_rows<T, C, RT, L::kLdY, NT>(sy + buf * C * L::kLdY, yb, p.y_time_stride, t0,
-                                       time_step, rows);
-      load_rows<T, C, W, L::kLdZ, NT>(sz + buf * C * L::kLdZ, zb, p.z_time_stride, t0,
-                                      time_step, rows);
-    }
-    cp_async_commit();
+  auto fetch = [&](int64_t c) {
+    fetch_state_chunk<T, RT, W, C, STAGES, L::kLdY, L::kLdZ, NT>(p, blk, sy, sz, c);
   };
   for (int c = 0; c < STAGES - 1; ++c) fetch(c);
 
-  for (int64_t c = 0; c < num_chunks; ++c) {
+  for (int64_t c = 0; c < blk.num_chunks; ++c) {
     fetch(c + STAGES - 1);  // into the buffer chunk c - 1 used (released by the last barrier)
     cp_async_wait<STAGES - 1>();
     __syncthreads();
     const int buf = static_cast<int>(c % STAGES);
     const T* Y = sy + buf * C * L::kLdY;
     const T* Z = sz + buf * C * L::kLdZ;
-    const int64_t left = span.len - c * C;
-    const int rows = static_cast<int>(left < C ? left : C);
+    const int rows = chunk_rows(task.span, c, C);
 
     // The state entering this chunk, for the output pass; Z rows scaled for the update.
-    float* entry = states + ((span.first_chunk + c) * p.heads + h) * p.dim_xy * p.dim_z +
+    float* entry = p.chunk_states +
+                   ((task.span.first_chunk + c) * p.heads + h) * p.dim_xy * p.dim_z +
                    row0 * p.dim_z + col0;
     for (int idx = tid; idx < RT * W; idx += NT) {
       const int i = idx / W, j = idx % W;
@@ -261,35 +294,15 @@ __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
     }
     __syncthreads();
 
-    // S = a^L S + Y^T Zk, one 16 x 16 tile per warp.
+    // S = a^L S + Y^T Zk.
     const float a_chunk = pw[rows];
-    if constexpr (kTensorCores) {
-      constexpr int kColTiles = W / 16;
-      const int si = warp / kColTiles, tj = warp % kColTiles;
-      float* s_tile = ss + si * 16 * L::kLdS + tj * 16;
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
-      wmma::load_matrix_sync(acc, s_tile, L::kLdS, wmma::mem_row_major);
-#pragma unroll
-      for (int e = 0; e < acc.num_elements; ++e) acc.x[e] *= a_chunk;
-#pragma unroll
-      for (int kk = 0; kk < C / 16; ++kk) {
-        // A = Y^T: element (m, k) = Y[k][m], i.e. Y read column-major.
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::col_major> fa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
-        wmma::load_matrix_sync(fa, Y + kk * 16 * L::kLdY + si * 16, L::kLdY);
-        wmma::load_matrix_sync(fb, zk + kk * 16 * L::kLdZ + tj * 16, L::kLdZ);
-        wmma::mma_sync(acc, fa, fb, acc);
+    for (int idx = tid; idx < RT * W; idx += NT) {
+      const int i = idx / W, j = idx % W;
+      float acc = ss[i * L::kLdS + j] * a_chunk;
+      for (int r = 0; r < C; ++r) {
+        acc += to_float(Y[r * L::kLdY + i]) * to_float(zk[r * L::kLdZ + j]);
       }
-      wmma::store_matrix_sync(s_tile, acc, L::kLdS, wmma::mem_row_major);
-    } else {
-      for (int idx = tid; idx < RT * W; idx += NT) {
-        const int i = idx / W, j = idx % W;
-        float acc = ss[i * L::kLdS + j] * a_chunk;
-        for (int r = 0; r < C; ++r) {
-          acc += to_float(Y[r * L::kLdY + i]) * to_float(zk[r * L::kLdZ + j]);
-        }
-        ss[i * L::kLdS + j] = acc;
-      }
+      ss[i * L::kLdS + j] = acc;
     }
     __syncthreads();
   }
@@ -325,29 +338,15 @@ __global__ void __launch_bounds__(NWARPS * 32)
   float* pw = reinterpret_cast<float*>(smem + L::kPow);
 
   const int tid = threadIdx.x, warp = tid / 32;
-  const int64_t col_blocks = p.dim_z / W, row_blocks = p.dim_xy / RT;
-  int64_t rest = blockIdx.x;
-  const int64_t col0 = (rest % col_blocks) * W;
-  rest /= col_blocks;
-  const int64_t row0 = (rest % row_blocks) * RT;
-  rest /= row_blocks;
-  const int64_t h = rest % p.heads;
-  const StateTask task = state_task(p, rest / p.heads, h, C);
+  const StateBlock<T> blk = state_block<T, RT, W, C>(p);
+  const StateTask& task = blk.task;
   const SeqSpan& span = task.span;
-  const int64_t n = task.n;
-  const T* yb =
-      static_cast<const T*>(p.y) + span.b * p.y_batch_stride + h * p.y_head_stride + row0;
-  const T* zb =
-      static_cast<const T*>(p.z) + span.b * p.z_batch_stride + h * p.z_head_stride + col0;
-  const int64_t time_step = p.reverse ? -1 : 1;
-  const int64_t num_chunks = (span.len + C - 1) / C;
+  const int64_t row0 = blk.row0, col0 = blk.col0, h = blk.h;
   // This warp's tiles u = 0..kPerWarp-1: tile warp + u * NWARPS of the block, row-major.
   auto tile_si = [&](int u) { return (warp + u * NWARPS) / (W / 16); };
   auto tile_tj = [&](int u) { return (warp + u * NWARPS) % (W / 16); };
 
-  const float lambda = p.decay[h];
-  for (int i = tid; i < C + 2; i += NT) pw[i] = expf(-lambda * static_cast<float>(i));
-  const int64_t state_base = (n * p.heads + h) * p.dim_xy * p.dim_z;
+  fill_decay_powers<C, NT>(pw, p.decay[h]);
   wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[kPerWarp];
 #pragma unroll
   for (int u = 0; u < kPerWarp; ++u) {
@@ -356,7 +355,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
       wmma::fill_fragment(acc[u], 0.f);
       continue;
     }
-    const float* src = p.initial_state + state_base + tile_row * p.initial_row_stride +
+    const float* src = p.initial_state + blk.state_base + tile_row * p.initial_row_stride +
                        tile_col * p.initial_col_stride;
     if (p.initial_col_stride == 1) {
       wmma::load_matrix_sync(acc[u], src, static_cast<unsigned>(p.initial_row_stride),
@@ -367,29 +366,18 @@ __global__ void __launch_bounds__(NWARPS * 32)
     }
   }
 
-  auto fetch = [&](int64_t c) {  // always commits a group, empty past the end
-    if (c < num_chunks) {
-      const int buf = static_cast<int>(c % STAGES);
-      const int64_t left = span.len - c * C;
-      const int rows = static_cast<int>(left < C ? left : C);
-      const int64_t t0 = chunk_first_time(p, span, c, C);
-      load_rows<T, C, RT, L::kLdY, NT>(sy + buf * C * L::kLdY, yb, p.y_time_stride, t0,
-                                       time_step, rows);
-      load_rows<T, C, W, L::kLdZ, NT>(sz + buf * C * L::kLdZ, zb, p.z_time_stride, t0,
-                                      time_step, rows);
-    }
-    cp_async_commit();
+  auto fetch = [&](int64_t c) {
+    fetch_state_chunk<T, RT, W, C, STAGES, L::kLdY, L::kLdZ, NT>(p, blk, sy, sz, c);
   };
   for (int c = 0; c < STAGES - 1; ++c) fetch(c);
   __syncthreads();  // pw
 
-  for (int64_t c = 0; c < num_chunks; ++c) {
+  for (int64_t c = 0; c < blk.num_chunks; ++c) {
     cp_async_wait<STAGES - 2>();  // this thread's copies of chunk c have landed
     const int buf = static_cast<int>(c % STAGES);
     const T* Y = sy + buf * C * L::kLdY;
     T* Z = sz + buf * C * L::kLdZ;
-    const int64_t left = span.len - c * C;
-    const int rows = static_cast<int>(left < C ? left : C);
+    const int rows = chunk_rows(span, c, C);
     // Scale the Z vectors this thread copied (same indexing as load_rows).
     for (int idx = tid; idx < C * kVecPerRow; idx += NT) {
       const int r = idx / kVecPerRow, v = idx % kVecPerRow;
@@ -478,8 +466,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
   const SeqSpan span = seq_span(p, n, C);
   const int64_t c = g - span.first_chunk;
   const int64_t col0 = slice * WO;
-  const int64_t left = span.len - c * C;
-  const int rows = static_cast<int>(left < C ? left : C);
+  const int rows = chunk_rows(span, c, C);
   const int64_t t0 = chunk_first_time(p, span, c, C);
   const int64_t time_step = p.reverse ? -1 : 1;
 

@@ -9,6 +9,7 @@
 // benchmark shapes.
 #include "ops/lightning_attention/lightning_attention_kernel.cuh"
 
+#include <atomic>
 #include <cstdint>
 #include <type_traits>
 
@@ -30,11 +31,31 @@ int launch(Kernel kernel, size_t smem, int64_t blocks, int threads, cudaStream_t
   return static_cast<int>(cudaGetLastError());
 }
 
+// Per-device facts the launchers need on every sweep (four sweeps per layer per training step)
+// are asked of the driver once per device and remembered; 0 = not asked yet.
+constexpr int kMaxDevices = 64;
+
+template <typename Query>
+int per_device_cached(std::atomic<int> (&cache)[kMaxDevices], Query query) {
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return 0;
+  if (device < 0 || device >= kMaxDevices) return query(device);
+  int value = cache[device].load(std::memory_order_relaxed);
+  if (value == 0) {
+    value = query(device);
+    cache[device].store(value, std::memory_order_relaxed);
+  }
+  return value;
+}
+
 int num_sms() {
-  int device = 0, sms = 0;
-  if (cudaGetDevice(&device) != cudaSuccess) return 1;
-  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) return 1;
-  return sms;
+  static std::atomic<int> cache[kMaxDevices];
+  const int sms = per_device_cached(cache, [](int device) {
+    int n = 0;
+    return cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device) == cudaSuccess ? n
+                                                                                           : 0;
+  });
+  return sms > 0 ? sms : 1;
 }
 
 // One warp per 16 x 16 tile. fla's split (64 x 64 blocks, 64 CTAs at 1 x 16384) measured slower
@@ -112,18 +133,19 @@ int launch_decode_typed(const LightningAttentionParams& p, cudaStream_t stream) 
 // tensor-core kernel), at most one per chunk. 1 x 16384 x 16 heads: 256 CTAs per walk.
 template <typename T>
 int64_t resident_state_blocks() {
-  auto kernel = state_kernel<T, 16>();
-  const size_t smem = state_smem<T, 16>();
-  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                           static_cast<int>(smem)) != cudaSuccess) {
-    return 0;
-  }
-  int per_sm = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel,
-                                                    (kStateRows / 16) * (16 / 16) * 32,
-                                                    smem) != cudaSuccess) {
-    return 0;
-  }
+  static std::atomic<int> cache[kMaxDevices];
+  const int per_sm = per_device_cached(cache, [](int) {
+    auto kernel = state_kernel<T, 16>();
+    const size_t smem = state_smem<T, 16>();
+    int n = 0;
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(smem)) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, (kStateRows / 16) * 32, smem) !=
+            cudaSuccess) {
+      return 0;
+    }
+    return n;
+  });
   return static_cast<int64_t>(per_sm) * num_sms();
 }
 
