@@ -1,6 +1,7 @@
 // CheckpointStore: atomic step-N folders with a completion marker, keep-last-k pruning.
 #include "halo/checkpoint/checkpoint_store.h"
 
+#include "halo/common/atomic_file.h"
 #include "halo/common/error.h"
 
 #include <fcntl.h>
@@ -47,17 +48,8 @@ void fsync_path(const fs::path& path) {
 }
 
 void write_file_atomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    HALO_CHECK(out.good(), tmp.string(), ": cannot write");
-    out << text;
-    out.flush();
-    HALO_CHECK(out.good(), tmp.string(), ": write failed (disk full?)");
-  }
-  fsync_path(tmp);
-  fs::rename(tmp, path);
-  fsync_path(path.parent_path());
+  halo::write_text_atomically(path.string(), text);  // temp file, fsync, rename
+  fsync_path(path.parent_path());                     // and the rename itself
 }
 
 CheckpointStore::CheckpointStore(fs::path dir, int64_t keep_last)
