@@ -142,6 +142,7 @@ void add_bench_command(CLI::App& app) {
   add_bench_lightning_command(*bench);
   add_bench_loader_command(*bench);
   add_bench_kl_command(*bench);
+  add_bench_stage2_command(*bench);
 }
 
 }  // namespace halo::tools

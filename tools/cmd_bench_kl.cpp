@@ -10,10 +10,8 @@
 #include "tools/bench_timer.h"
 #include "tools/commands.h"
 #include "tools/device_arg.h"
+#include "tools/device_memory.h"
 
-#if HALO_WITH_CUDA
-#include <c10/cuda/CUDACachingAllocator.h>
-#endif
 #include <torch/autograd.h>
 
 #include <iomanip>
@@ -32,35 +30,6 @@ struct KlBenchOptions {
   int warmup = 2, iters = 5;
   bool json = false;
 };
-
-// Allocated bytes on a CUDA device now, and the peak since reset_peak minus `before`; -1 on the
-// CPU (or a build without CUDA).
-int64_t allocated_now(const c10::Device& device) {
-#if HALO_WITH_CUDA
-  if (device.is_cuda()) {
-    return c10::cuda::CUDACachingAllocator::getDeviceStats(device.index())
-        .allocated_bytes[0]
-        .current;
-  }
-#endif
-  return -1;
-}
-
-void reset_peak(const c10::Device& device) {
-#if HALO_WITH_CUDA
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
-#endif
-}
-
-int64_t peak_extra_bytes(const c10::Device& device, int64_t before) {
-#if HALO_WITH_CUDA
-  if (device.is_cuda()) {
-    return c10::cuda::CUDACachingAllocator::getDeviceStats(device.index()).allocated_bytes[0].peak -
-           before;
-  }
-#endif
-  return -1;
-}
 
 void run_kl(const KlBenchOptions& o) {
   const auto device = parse_device(o.device);
@@ -87,15 +56,15 @@ void run_kl(const KlBenchOptions& o) {
     int64_t before = 0;
     if (device.is_cuda()) {
       step();  // warm the allocator
-      before = allocated_now(device);
-      reset_peak(device);
+      before = device_allocated_bytes(device);
+      reset_device_peak(device);
     }
     const double ms = median_of(time_runs(device, o.warmup, o.iters, step));
     results.push_back({{"chunk_tokens", chunk},
                        {"median_ms", ms},
                        {"tokens_per_s", double(o.tokens) / (ms * 1e-3)},
                        {"tflops", flops / (ms * 1e-3) / 1e12},
-                       {"peak_extra_bytes", peak_extra_bytes(device, before)}});
+                       {"peak_extra_bytes", before < 0 ? -1 : device_peak_bytes(device) - before}});
   }
   if (o.json) {
     std::cout << results.dump(2) << "\n";

@@ -14,11 +14,11 @@ namespace {
 class DistillationTask : public StudentTask {
  public:
   DistillationTask(hypenet::HypeNetForCausalLM student, hypenet::Qwen3ForCausalLM teacher,
-                   int64_t chunk_tokens, c10::Device device)
+                   int64_t chunk_tokens, c10::Device device, at::ScalarType teacher_dtype)
       : StudentTask(std::move(student), device),
         teacher_(std::move(teacher)),
         chunk_tokens_(chunk_tokens) {
-    teacher_->to(device_, at::kFloat);
+    teacher_->to(device_, teacher_dtype);
     teacher_->eval();
     for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
   }
@@ -50,6 +50,18 @@ class DistillationTask : public StudentTask {
 
 }  // namespace
 
+std::unique_ptr<StudentTask> make_distillation_task(hypenet::HypeNetForCausalLM student,
+                                                    hypenet::Qwen3ForCausalLM teacher,
+                                                    int64_t chunk_tokens, c10::Device device,
+                                                    at::ScalarType teacher_dtype) {
+  return std::make_unique<DistillationTask>(std::move(student), std::move(teacher), chunk_tokens,
+                                            device, teacher_dtype);
+}
+
+at::ScalarType stage2_teacher_dtype(const config::StageConfig& stage, c10::Device device) {
+  return device.is_cuda() && stage.precision == "bfloat16" ? at::kBFloat16 : at::kFloat;
+}
+
 StageOutput run_stage2(const StageContext& ctx) {
   HALO_CHECK(
       !ctx.inputs.teacher.empty() && !ctx.inputs.student.empty() && !ctx.inputs.selection.empty(),
@@ -57,9 +69,10 @@ StageOutput run_stage2(const StageContext& ctx) {
   auto teacher = hypenet::load_qwen3(ctx.inputs.teacher.string(), at::kFloat, at::kCPU);
   auto mixers = read_selection_mixers(ctx.inputs.selection);
   auto student = hybrid_student(teacher, ctx.pipeline->student, mixers, ctx.inputs.student);
-  DistillationTask task(std::move(student), std::move(teacher), ctx.stage().loss_chunk_tokens,
-                        ctx.device);
-  train::Trainer trainer(task, ctx.trainer_setup());
+  auto task = make_distillation_task(std::move(student), std::move(teacher),
+                                     ctx.stage().loss_chunk_tokens, ctx.device,
+                                     stage2_teacher_dtype(ctx.stage(), ctx.device));
+  train::Trainer trainer(*task, ctx.trainer_setup());
   return finish_training_stage(ctx, trainer.train());
 }
 

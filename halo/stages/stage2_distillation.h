@@ -6,8 +6,23 @@
 #pragma once
 
 #include "halo/stages/stage_context.h"
+#include "halo/stages/student_task.h"
+#include "hypenet/qwen3_model.h"
+
+#include <memory>
 
 namespace halo::stages {
+
+// The stage-2 TrainTask: the frozen teacher (moved to `device` in `teacher_dtype`: bfloat16 for
+// bfloat16 stages on CUDA, as the issue asks, float32 otherwise) and the student trained on the
+// chunked KL. Shared by run_stage2 and `halo-distill bench stage2`.
+std::unique_ptr<StudentTask> make_distillation_task(hypenet::HypeNetForCausalLM student,
+                                                    hypenet::Qwen3ForCausalLM teacher,
+                                                    int64_t chunk_tokens, c10::Device device,
+                                                    at::ScalarType teacher_dtype);
+
+// The teacher's dtype for a stage: bfloat16 when the stage runs in bfloat16 on CUDA.
+at::ScalarType stage2_teacher_dtype(const config::StageConfig& stage, c10::Device device);
 
 StageOutput run_stage2(const StageContext& ctx);
 

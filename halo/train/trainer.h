@@ -69,9 +69,12 @@ class Trainer {
  public:
   Trainer(TrainTask& task, TrainerSetup setup);
   TrainResult train();
+  // One optimizer step at global step index `step` (0-based): grad_accum micro-batches from the
+  // loader, gradient sync, clipping, scheduled lr, AdamW. Returns the logged loss and sets
+  // *grad_norm. train() calls it; `halo-distill bench stage2` times it.
+  double train_step(int64_t step, double* grad_norm);
 
  private:
-  double train_step(int64_t step, double* grad_norm);
   void save_checkpoint(int64_t step);
   int64_t maybe_resume();
 

@@ -1,0 +1,254 @@
+// `halo-distill bench stage2`: times stage-2 optimizer steps (HALO_NOTES 3 step 3) exactly as
+// `halo-distill run` executes them: a Qwen3 teacher shaped by a config.json with random weights
+// (frozen, bfloat16 on CUDA), a HypeNet student built from it by weight transfer (attention in
+// the layers of --attention-layers, Lightning RNN elsewhere, float32 master weights), the
+// stage-2 TrainTask (chunked full-vocabulary KL) and the Trainer's own train_step (loader,
+// autocast bfloat16, clipping, AdamW), over a synthetic token-shard set of random ids written
+// to a temporary folder. Prints the median step time, tokens/s, model TFLOP/s counting 8 N
+// flops per token (teacher forward 2 N, student forward + backward 6 N; N = teacher parameters,
+// as the HALO_NOTES section 5 anchor counts), MFU against --peak-tflops, and peak memory.
+#include "data/shard_manifest.h"
+#include "data/token_shard_file.h"
+#include "halo/common/error.h"
+#include "halo/stages/stage2_distillation.h"
+#include "halo/stages/student_builder.h"
+#include "halo/train/trainer.h"
+#include "hypenet/qwen3_checkpoint.h"
+#include "hypenet/weight_transfer.h"
+#include "tools/bench_timer.h"
+#include "tools/commands.h"
+#include "tools/device_arg.h"
+#include "tools/device_memory.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+namespace halo::tools {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Stage2BenchOptions {
+  std::string model;             // teacher config.json
+  std::string attention_layers;  // empty: every fourth layer (3, 7, ...), HALO's 25%
+  int64_t batch = 12, seq_len = 512, grad_accum = 1;
+  int64_t loss_chunk_tokens = 2048;  // the Qwen3-1.7B recipe's value
+  std::string device = "cuda";
+  std::string precision = "bfloat16";
+  int warmup = 3, iters = 10;
+  double peak_tflops = 989.0;  // dense bf16 datasheet peak of the H100 / H200 (HALO_NOTES 5)
+  std::string work_dir;        // synthetic shards; empty: a folder under the system temp dir
+  bool json = false;
+};
+
+std::vector<hypenet::MixerType> bench_mixers(const std::string& list, int64_t layers) {
+  std::vector<hypenet::MixerType> mixers(layers, hypenet::MixerType::kLightning);
+  if (list.empty()) {
+    for (int64_t i = 3; i < layers; i += 4) mixers[i] = hypenet::MixerType::kAttention;
+    return mixers;
+  }
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t pos = 0;
+    long long v = -1;
+    try {
+      v = std::stoll(item, &pos);
+    } catch (const std::exception&) {
+      pos = 0;
+    }
+    HALO_CHECK(pos == item.size() && v >= 0 && v < layers, "--attention-layers: \"", item,
+               "\" is not a layer index in [0, ", layers, ")");
+    mixers[v] = hypenet::MixerType::kAttention;
+  }
+  return mixers;
+}
+
+// A train and a validation split of random ids (documents of 256..4096 tokens), enough for
+// `tokens` training tokens. Returns the manifest path.
+fs::path write_random_shards(const fs::path& dir, int64_t vocab, int64_t tokens) {
+  fs::create_directories(dir);
+  data::Manifest m;
+  m.tokenizer_kind = "synthetic";
+  m.tokenizer_identity = "synthetic:uniform-random";
+  m.vocab_size = vocab;
+  m.separator_id = 0;
+  m.separator_token = "<sep>";
+  m.token_dtype = data::token_dtype_for_vocab(vocab);
+  std::mt19937_64 rng(1234);
+  std::uniform_int_distribution<uint32_t> id(1, static_cast<uint32_t>(vocab - 1));
+  std::uniform_int_distribution<int64_t> len(256, 4096);
+  for (const auto& [split, want] : {std::pair<std::string, int64_t>{"train", tokens},
+                                   std::pair<std::string, int64_t>{"validation", 65536}}) {
+    std::vector<uint32_t> ids;
+    std::vector<int64_t> offsets{0};
+    while (static_cast<int64_t>(ids.size()) < want) {
+      const int64_t n = len(rng);
+      for (int64_t j = 0; j < n; ++j) ids.push_back(id(rng));
+      offsets.push_back(static_cast<int64_t>(ids.size()));
+    }
+    data::ShardInfo sh;
+    sh.file = split + "-0.h5";
+    sh.documents = static_cast<int64_t>(offsets.size()) - 1;
+    sh.tokens = static_cast<int64_t>(ids.size());
+    sh.sha256 = data::write_token_shard((dir / sh.file).string(), ids, offsets, m.token_dtype);
+    auto& s = m.splits[split];
+    s.documents = sh.documents;
+    s.tokens = sh.tokens;
+    s.shards.push_back(sh);
+  }
+  m.write(dir / "manifest.json");
+  return dir / "manifest.json";
+}
+
+void run_bench_stage2(const Stage2BenchOptions& o) {
+  const auto device = parse_device(o.device);
+  HALO_CHECK(o.batch >= 1 && o.seq_len >= 2 && o.grad_accum >= 1 && o.loss_chunk_tokens >= 1,
+             "bench stage2: --batch, --grad-accum and --loss-chunk-tokens must be >= 1 and "
+             "--seq-len >= 2");
+  HALO_CHECK(o.precision == "bfloat16" || o.precision == "float32",
+             "bench stage2: --precision must be bfloat16 or float32, got \"", o.precision, "\"");
+  auto tc = hypenet::Qwen3Config::from_json_file(o.model);
+  const auto mixers = bench_mixers(o.attention_layers, tc.num_hidden_layers);
+
+  config::StageConfig stage;
+  stage.name = "bench-stage2";
+  stage.kind = config::StageKind::kStage2;
+  stage.steps = o.warmup + o.iters;
+  stage.seq_len = o.seq_len;
+  stage.batch_size = o.batch;
+  stage.grad_accum = o.grad_accum;
+  stage.loss = "kl";
+  stage.loss_chunk_tokens = o.loss_chunk_tokens;
+  stage.precision = o.precision;
+  stage.optimizer.lr = 1e-4;
+
+  const fs::path dir = o.work_dir.empty()
+                           ? fs::temp_directory_path() / ("halo-bench-stage2-" +
+                                                          std::to_string(::getpid()))
+                           : fs::path(o.work_dir);
+  const int64_t tokens = (stage.steps + 1) * stage.tokens_per_step() * 11 / 10;
+  const fs::path manifest = write_random_shards(dir / "data", tc.vocab_size, tokens);
+
+  std::cerr << "bench stage2: building a random " << tc.num_parameters()
+            << "-parameter teacher and its student ...\n";
+  hypenet::Qwen3ForCausalLM teacher(tc);
+  {
+    torch::NoGradGuard no_grad;
+    hypenet::init_qwen3_random(teacher, 0);
+  }
+  config::StudentSection student_options;
+  auto student = hypenet::hypenet_from_teacher(
+      teacher, stages::student_config(student_options, tc, mixers), student_options.init_seed);
+  const double n_params = static_cast<double>(tc.num_parameters());
+  auto task = stages::make_distillation_task(std::move(student), std::move(teacher),
+                                             o.loss_chunk_tokens, device,
+                                             stages::stage2_teacher_dtype(stage, device));
+
+  train::TrainerSetup setup;
+  setup.stage = stage;
+  setup.config_hash = "bench";
+  setup.stage_dir = dir / "stage";
+  setup.manifest = manifest;
+  setup.device = device;
+  setup.handle_signals = false;
+  train::Trainer trainer(*task, setup);
+
+  int64_t step = 0;
+  double loss = 0, grad_norm = 0;
+  reset_device_peak(device);
+  auto ms = time_runs(device, o.warmup, o.iters, [&] { loss = trainer.train_step(step++, &grad_norm); });
+  fs::remove_all(dir);
+  HALO_CHECK(std::isfinite(loss), "bench stage2: the loss became ", loss);
+
+  std::sort(ms.begin(), ms.end());
+  const double median = median_of(ms);
+  const double tok = static_cast<double>(stage.tokens_per_step());
+  const double tokens_per_s = tok / (median * 1e-3);
+  const double tflops = 8.0 * n_params * tokens_per_s / 1e12;
+  const int64_t peak = device_peak_bytes(device);
+  std::string letters;
+  for (auto m : mixers) letters += m == hypenet::MixerType::kAttention ? 'A' : 'L';
+  nlohmann::json r = {{"model", o.model},
+                      {"parameters", tc.num_parameters()},
+                      {"mixers", letters},
+                      {"device", o.device},
+                      {"precision", o.precision},
+                      {"batch", o.batch},
+                      {"seq_len", o.seq_len},
+                      {"grad_accum", o.grad_accum},
+                      {"loss_chunk_tokens", o.loss_chunk_tokens},
+                      {"iters", o.iters},
+                      {"median_ms", median},
+                      {"min_ms", ms.front()},
+                      {"max_ms", ms.back()},
+                      {"tokens_per_s", tokens_per_s},
+                      {"model_tflops", tflops},
+                      {"mfu", tflops / o.peak_tflops},
+                      {"peak_bytes", peak},
+                      {"last_loss", loss}};
+  if (o.json) {
+    std::cout << r.dump(2) << "\n";
+    return;
+  }
+  std::cout << std::fixed << "stage-2 step, " << o.model << " (" << tc.num_parameters()
+            << " parameters), mixers " << letters << ", " << o.batch << " x " << o.seq_len
+            << " tokens x " << o.grad_accum << " micro-batches, " << o.precision << " on "
+            << o.device << ", median of " << o.iters << "\n"
+            << "  step " << std::setprecision(1) << median << " ms (min " << ms.front()
+            << ", max " << ms.back() << "), " << std::setprecision(0) << tokens_per_s
+            << " tokens/s, " << std::setprecision(1) << tflops << " TFLOP/s (8N), MFU "
+            << std::setprecision(1) << 100.0 * tflops / o.peak_tflops << "% of "
+            << std::setprecision(0) << o.peak_tflops << "\n";
+  if (peak >= 0) {
+    std::cout << "  peak memory " << std::setprecision(1) << peak / 1e9 << " GB\n";
+  }
+  std::cout << "  last loss " << std::setprecision(4) << loss << "\n";
+}
+
+}  // namespace
+
+void add_bench_stage2_command(CLI::App& bench) {
+  auto o = std::make_shared<Stage2BenchOptions>();
+  auto* cmd = bench.add_subcommand(
+      "stage2",
+      "Time stage-2 (KL distillation) optimizer steps as `run` executes them, on a random "
+      "teacher shaped by --model and its HypeNet student: tokens/s, TFLOP/s (8 N flops per "
+      "token), MFU, peak memory");
+  cmd->add_option("--model", o->model,
+                  "Teacher config.json (e.g. configs/models/qwen3-1.7b.json); weights random")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--attention-layers", o->attention_layers,
+                  "Comma-separated layers kept as attention (default: every fourth, 3,7,..., "
+                  "HALO's 25%); the others are Lightning RNN layers");
+  cmd->add_option("--batch", o->batch, "Sequences per micro-batch")->capture_default_str();
+  cmd->add_option("--seq-len", o->seq_len, "Tokens per sequence")->capture_default_str();
+  cmd->add_option("--grad-accum", o->grad_accum, "Micro-batches per step")->capture_default_str();
+  cmd->add_option("--loss-chunk-tokens", o->loss_chunk_tokens, "Rows per chunk of the KL")
+      ->capture_default_str();
+  cmd->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--precision", o->precision,
+                  "bfloat16 (autocast compute, float32 master weights; teacher in bfloat16 on "
+                  "CUDA) or float32")
+      ->capture_default_str();
+  cmd->add_option("--warmup", o->warmup, "Untimed steps first")->capture_default_str();
+  cmd->add_option("--iters", o->iters, "Timed steps (median reported)")->capture_default_str();
+  cmd->add_option("--peak-tflops", o->peak_tflops,
+                  "Peak for MFU (989: dense bf16 datasheet peak of H100 and H200)")
+      ->capture_default_str();
+  cmd->add_option("--work-dir", o->work_dir,
+                  "Folder for the synthetic token shards (removed afterwards; default: temp)");
+  cmd->add_flag("--json", o->json, "Print JSON");
+  cmd->callback([o] { run_bench_stage2(*o); });
+}
+
+}  // namespace halo::tools
