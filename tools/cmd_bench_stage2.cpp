@@ -10,6 +10,7 @@
 #include "data/shard_manifest.h"
 #include "data/token_shard_file.h"
 #include "halo/common/error.h"
+#include "halo/common/remove_tree.h"
 #include "halo/stages/stage2_distillation.h"
 #include "halo/stages/student_builder.h"
 #include "halo/train/trainer.h"
@@ -19,6 +20,7 @@
 #include "tools/commands.h"
 #include "tools/device_arg.h"
 #include "tools/device_memory.h"
+#include "tools/kernel_profile.h"
 
 #include <unistd.h>
 
@@ -46,6 +48,8 @@ struct Stage2BenchOptions {
   int warmup = 3, iters = 10;
   double peak_tflops = 989.0;  // dense bf16 datasheet peak of the H100 / H200 (HALO_NOTES 5)
   std::string work_dir;        // synthetic shards; empty: a folder under the system temp dir
+  int profile_top = 0;         // > 0: profile one more step, print the top kernels
+  std::string trace;           // with profile_top: write the Chrome trace here
   bool json = false;
 };
 
@@ -87,7 +91,7 @@ fs::path write_random_shards(const fs::path& dir, int64_t vocab, int64_t tokens)
   std::uniform_int_distribution<uint32_t> id(1, static_cast<uint32_t>(vocab - 1));
   std::uniform_int_distribution<int64_t> len(256, 4096);
   for (const auto& [split, want] : {std::pair<std::string, int64_t>{"train", tokens},
-                                   std::pair<std::string, int64_t>{"validation", 65536}}) {
+                                    std::pair<std::string, int64_t>{"validation", 65536}}) {
     std::vector<uint32_t> ids;
     std::vector<int64_t> offsets{0};
     while (static_cast<int64_t>(ids.size()) < want) {
@@ -122,7 +126,7 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
   config::StageConfig stage;
   stage.name = "bench-stage2";
   stage.kind = config::StageKind::kStage2;
-  stage.steps = o.warmup + o.iters;
+  stage.steps = o.warmup + o.iters + (o.profile_top > 0 ? 1 : 0);
   stage.seq_len = o.seq_len;
   stage.batch_size = o.batch;
   stage.grad_accum = o.grad_accum;
@@ -131,10 +135,9 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
   stage.precision = o.precision;
   stage.optimizer.lr = 1e-4;
 
-  const fs::path dir = o.work_dir.empty()
-                           ? fs::temp_directory_path() / ("halo-bench-stage2-" +
-                                                          std::to_string(::getpid()))
-                           : fs::path(o.work_dir);
+  const fs::path dir = o.work_dir.empty() ? fs::temp_directory_path() /
+                                                ("halo-bench-stage2-" + std::to_string(::getpid()))
+                                          : fs::path(o.work_dir);
   const int64_t tokens = (stage.steps + 1) * stage.tokens_per_step() * 11 / 10;
   const fs::path manifest = write_random_shards(dir / "data", tc.vocab_size, tokens);
 
@@ -149,9 +152,10 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
   auto student = hypenet::hypenet_from_teacher(
       teacher, stages::student_config(student_options, tc, mixers), student_options.init_seed);
   const double n_params = static_cast<double>(tc.num_parameters());
-  auto task = stages::make_distillation_task(std::move(student), std::move(teacher),
-                                             o.loss_chunk_tokens, device,
-                                             stages::stage2_teacher_dtype(stage, device));
+  std::cerr << "bench stage2: moving both models to " << o.device << " ...\n";
+  auto task =
+      stages::make_distillation_task(std::move(student), std::move(teacher), o.loss_chunk_tokens,
+                                     device, stages::stage2_teacher_dtype(stage, device));
 
   train::TrainerSetup setup;
   setup.stage = stage;
@@ -161,12 +165,18 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
   setup.device = device;
   setup.handle_signals = false;
   train::Trainer trainer(*task, setup);
+  std::cerr << "bench stage2: " << o.warmup << " warm-up and " << o.iters << " timed steps ...\n";
 
   int64_t step = 0;
   double loss = 0, grad_norm = 0;
   reset_device_peak(device);
-  auto ms = time_runs(device, o.warmup, o.iters, [&] { loss = trainer.train_step(step++, &grad_norm); });
-  fs::remove_all(dir);
+  auto ms =
+      time_runs(device, o.warmup, o.iters, [&] { loss = trainer.train_step(step++, &grad_norm); });
+  if (o.profile_top > 0) {
+    print_kernel_profile(
+        std::cerr, [&] { loss = trainer.train_step(step++, &grad_norm); }, o.profile_top, o.trace);
+  }
+  remove_tree_checked(dir.string());
   HALO_CHECK(std::isfinite(loss), "bench stage2: the loss became ", loss);
 
   std::sort(ms.begin(), ms.end());
@@ -203,11 +213,11 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
             << " parameters), mixers " << letters << ", " << o.batch << " x " << o.seq_len
             << " tokens x " << o.grad_accum << " micro-batches, " << o.precision << " on "
             << o.device << ", median of " << o.iters << "\n"
-            << "  step " << std::setprecision(1) << median << " ms (min " << ms.front()
-            << ", max " << ms.back() << "), " << std::setprecision(0) << tokens_per_s
-            << " tokens/s, " << std::setprecision(1) << tflops << " TFLOP/s (8N), MFU "
-            << std::setprecision(1) << 100.0 * tflops / o.peak_tflops << "% of "
-            << std::setprecision(0) << o.peak_tflops << "\n";
+            << "  step " << std::setprecision(1) << median << " ms (min " << ms.front() << ", max "
+            << ms.back() << "), " << std::setprecision(0) << tokens_per_s << " tokens/s, "
+            << std::setprecision(1) << tflops << " TFLOP/s (8N), MFU " << std::setprecision(1)
+            << 100.0 * tflops / o.peak_tflops << "% of " << std::setprecision(0) << o.peak_tflops
+            << "\n";
   if (peak >= 0) {
     std::cout << "  peak memory " << std::setprecision(1) << peak / 1e9 << " GB\n";
   }
@@ -247,6 +257,10 @@ void add_bench_stage2_command(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_option("--work-dir", o->work_dir,
                   "Folder for the synthetic token shards (removed afterwards; default: temp)");
+  cmd->add_option("--profile", o->profile_top,
+                  "After timing, profile one more step and print its N most costly GPU kernels "
+                  "(to stderr)");
+  cmd->add_option("--trace", o->trace, "With --profile: write that step's Chrome trace here");
   cmd->add_flag("--json", o->json, "Print JSON");
   cmd->callback([o] { run_bench_stage2(*o); });
 }

@@ -3,14 +3,24 @@
 
 #if HALO_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAFunctions.h>
 #endif
 
 namespace halo::tools {
 
+#if HALO_WITH_CUDA
+namespace {
+// "cuda" without an index means the current device; the allocator wants a real index.
+c10::DeviceIndex index_of(const c10::Device& device) {
+  return device.has_index() ? device.index() : c10::cuda::current_device();
+}
+}  // namespace
+#endif
+
 int64_t device_allocated_bytes(const c10::Device& device) {
 #if HALO_WITH_CUDA
   if (device.is_cuda()) {
-    return c10::cuda::CUDACachingAllocator::getDeviceStats(device.index())
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(index_of(device))
         .allocated_bytes[0]
         .current;
   }
@@ -21,7 +31,7 @@ int64_t device_allocated_bytes(const c10::Device& device) {
 
 void reset_device_peak(const c10::Device& device) {
 #if HALO_WITH_CUDA
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(index_of(device));
 #endif
   (void)device;
 }
@@ -29,7 +39,9 @@ void reset_device_peak(const c10::Device& device) {
 int64_t device_peak_bytes(const c10::Device& device) {
 #if HALO_WITH_CUDA
   if (device.is_cuda()) {
-    return c10::cuda::CUDACachingAllocator::getDeviceStats(device.index()).allocated_bytes[0].peak;
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(index_of(device))
+        .allocated_bytes[0]
+        .peak;
   }
 #endif
   (void)device;

@@ -1,5 +1,6 @@
 // CheckpointStore: atomic step-N folders with a completion marker, keep-last-k pruning.
 #include "halo/checkpoint/checkpoint_store.h"
+#include "halo/common/remove_tree.h"
 
 #include "halo/common/atomic_file.h"
 #include "halo/common/error.h"
@@ -31,9 +32,7 @@ int64_t parse_step_name(const std::string& name, const std::string& prefix) {
 }
 
 void remove_all_checked(const fs::path& p) {
-  std::error_code ec;
-  fs::remove_all(p, ec);
-  HALO_CHECK(!ec, p.string(), ": cannot remove: ", ec.message());
+  remove_tree_checked(p.string());
 }
 
 }  // namespace
@@ -49,7 +48,7 @@ void fsync_path(const fs::path& path) {
 
 void write_file_atomic(const fs::path& path, const std::string& text) {
   halo::write_text_atomically(path.string(), text);  // temp file, fsync, rename
-  fsync_path(path.parent_path());                     // and the rename itself
+  fsync_path(path.parent_path());                    // and the rename itself
 }
 
 CheckpointStore::CheckpointStore(fs::path dir, int64_t keep_last)

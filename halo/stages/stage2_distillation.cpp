@@ -69,9 +69,9 @@ StageOutput run_stage2(const StageContext& ctx) {
   auto teacher = hypenet::load_qwen3(ctx.inputs.teacher.string(), at::kFloat, at::kCPU);
   auto mixers = read_selection_mixers(ctx.inputs.selection);
   auto student = hybrid_student(teacher, ctx.pipeline->student, mixers, ctx.inputs.student);
-  auto task = make_distillation_task(std::move(student), std::move(teacher),
-                                     ctx.stage().loss_chunk_tokens, ctx.device,
-                                     stage2_teacher_dtype(ctx.stage(), ctx.device));
+  auto task =
+      make_distillation_task(std::move(student), std::move(teacher), ctx.stage().loss_chunk_tokens,
+                             ctx.device, stage2_teacher_dtype(ctx.stage(), ctx.device));
   train::Trainer trainer(*task, ctx.trainer_setup());
   return finish_training_stage(ctx, trainer.train());
 }

@@ -1,5 +1,6 @@
 // StageContext helpers: trainer setup, done.json, the final/ model folder.
 #include "halo/stages/stage_context.h"
+#include "halo/common/remove_tree.h"
 
 #include "halo/checkpoint/checkpoint_store.h"
 #include "halo/common/error.h"
@@ -50,13 +51,13 @@ StageOutput finish_training_stage(const StageContext& ctx, const train::TrainRes
   HALO_CHECK(!result.checkpoint.empty(), "stage ", ctx.stage().name, ": no checkpoint written");
   const fs::path final_dir = ctx.stage_dir() / "final";
   const fs::path tmp = ctx.stage_dir() / ".tmp-final";
-  fs::remove_all(tmp);
+  remove_tree_checked(tmp.string());
   fs::create_directories(tmp);
   for (const auto& e : fs::directory_iterator(result.checkpoint / "model")) {
     fs::create_hard_link(e.path(), tmp / e.path().filename());
   }
   checkpoint::fsync_path(tmp);
-  fs::remove_all(final_dir);
+  remove_tree_checked(final_dir.string());
   fs::rename(tmp, final_dir);
   out.model = final_dir;
   nlohmann::json done = out.summary;
