@@ -1,7 +1,8 @@
 // Implementation of test_util.h.
 #include "tests/test_util.h"
 
-#include <ftw.h>
+#include "halo/common/remove_tree.h"
+
 #include <sys/wait.h>
 
 #include <array>
@@ -26,20 +27,20 @@ TempDir::TempDir(const std::string& tag) {
 }
 
 TempDir::~TempDir() {
-  // nftw instead of std::filesystem::remove_all: libtorch exports its own std::filesystem
-  // (pytorch/pytorch#133437) and remove_all bound to it crashes (seen here and on the GPU host).
-  auto remove_entry = [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); };
-  ::nftw(path_.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  halo::remove_tree(path_.string());  // not std::filesystem::remove_all: see remove_tree.h
 }
 
 static std::string env_or_throw(const char* name) {
   const char* v = std::getenv(name);
-  if (!v || !*v) throw std::runtime_error(std::string("environment variable ") + name +
-                                          " is not set (run the tests through ctest)");
+  if (!v || !*v)
+    throw std::runtime_error(std::string("environment variable ") + name +
+                             " is not set (run the tests through ctest)");
   return v;
 }
 
-std::string fixtures_dir() { return env_or_throw("HALO_FIXTURES_DIR"); }
+std::string fixtures_dir() {
+  return env_or_throw("HALO_FIXTURES_DIR");
+}
 std::string halo_binary() {
   if (const char* v = std::getenv("HALO_BINARY"); v && *v) return v;
 #ifdef HALO_BINARY_PATH

@@ -1,8 +1,8 @@
 // Recursive removal of a file or folder (what `rm -rf` does), through POSIX nftw(3) rather than
 // std::filesystem::remove_all. Why: the PyTorch wheel's libtorch.so exports its own copy of
-// std::filesystem (remove_all among its 64 symbols); on the GPU host (Ubuntu 24.04, g++ 13,
-// torch 2.11.0+cu130) our remove_all calls bound to that copy, which jumped to address 0
-// (cuda-gdb, 2026-11-28), while the CI machine's build bound to libstdc++ and worked.
+// std::filesystem (remove_all among its 64 symbols; pytorch/pytorch#133437); on the GPU host
+// (Ubuntu 24.04, g++ 13, torch 2.11.0+cu130) our remove_all calls bound to that copy, which jumped
+// to address 0 (cuda-gdb, 2026-11-28), while the CI machine's build bound to libstdc++ and worked.
 #pragma once
 
 #include <string>
