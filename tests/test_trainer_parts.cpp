@@ -42,8 +42,9 @@ TEST_CASE("activation checkpointing: same loss and gradients as the plain forwar
   fo.training = true;
   fo.return_hidden = true;
   fo.skip_logits = true;
-  auto plain =
-      stages::causal_lm_loss(model->forward(ids, fo).hidden, model->output_embedding(), labels, 7);
+  const double tokens = static_cast<double>(labels.numel());  // the mean over the tokens
+  auto plain = stages::causal_lm_loss(model->forward(ids, fo).hidden, model->output_embedding(),
+                                      labels, 7, tokens);
   plain.backward();
   std::vector<at::Tensor> plain_grads;
   for (auto& p : model->parameters()) {
@@ -52,7 +53,7 @@ TEST_CASE("activation checkpointing: same loss and gradients as the plain forwar
     p.mutable_grad() = at::Tensor();
   }
   auto ckpt = stages::causal_lm_loss(stages::hypenet_hidden_checkpointed(model, ids),
-                                     model->output_embedding(), labels, 7);
+                                     model->output_embedding(), labels, 7, tokens);
   ckpt.backward();
   CHECK(ckpt.item<double>() == plain.item<double>());
   size_t i = 0;
