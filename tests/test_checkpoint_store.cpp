@@ -12,7 +12,7 @@
 using namespace halo;
 namespace fs = std::filesystem;
 
-TEST_CASE("checkpoint folders count only once complete; keep the last k", "[checkpoint]") {
+TEST_CASE("checkpoint folders count only once complete, keep the last k", "[checkpoint]") {
   test::TempDir dir;
   checkpoint::CheckpointStore store(dir.path() / "ck", 2);
   CHECK(!store.latest());

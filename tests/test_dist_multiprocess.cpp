@@ -4,124 +4,29 @@
 // batch; a killed or hung rank ends its peer with an error naming it; launch propagates the
 // first failure and forwards SIGTERM; a SIGTERM to one rank stops all ranks at the same step.
 // The deadlines below only guard against hangs (a failing test must not block CI); they are
-// many times the configured collective timeouts and are not measurements.
+// many times the configured collective timeouts and are not measurements. Child processes:
+// tests/child_process.h.
 #include <catch2/catch.hpp>
 
 #include "halo/distributed/local_launcher.h"
+#include "tests/child_process.h"
 #include "tests/test_util.h"
 
 #include <torch/torch.h>
 
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <csignal>
-#include <fstream>
-#include <map>
-#include <sstream>
-#include <thread>
 
 using namespace halo;
+using namespace halo::test;
 using Catch::Matchers::Contains;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A child process running halo-distill with extra environment variables, its stdout and stderr
-// in one log file.
-class Child {
- public:
-  Child(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-        std::string log)
-      : log_(std::move(log)) {
-    std::vector<std::string> argv_s{test::halo_binary()};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e; ++e) {
-      std::string entry(*e);
-      if (env.count(entry.substr(0, entry.find('='))) == 0) env_s.push_back(entry);
-    }
-    for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
-    std::vector<char*> argv, envp;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    const int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    REQUIRE(fd >= 0);
-    pid_ = fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      dup2(fd, STDOUT_FILENO);
-      dup2(fd, STDERR_FILENO);
-      execve(argv[0], argv.data(), envp.data());
-      _exit(127);
-    }
-    close(fd);
-  }
-  ~Child() {
-    if (running_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  pid_t pid() const { return pid_; }
-  void signal(int sig) { kill(pid_, sig); }
-  // Exit status (as waitpid reports it) once the child ends; nullopt if it is still running
-  // after `guard` (hang guard, then it is killed).
-  std::optional<int> wait(std::chrono::seconds guard) {
-    const auto end = Clock::now() + guard;
-    while (Clock::now() < end) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        running_ = false;
-        return status;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return std::nullopt;
-  }
-  std::string log() const { return read_file(log_); }
-
- private:
-  std::string log_;
-  pid_t pid_ = -1;
-  bool running_ = true;
-};
-
-bool wait_for_file(const std::string& path, std::chrono::seconds guard) {
-  const auto end = Clock::now() + guard;
-  while (Clock::now() < end) {
-    if (std::ifstream(path).good()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
-std::map<std::string, std::string> rank_env(int rank, int world, int port) {
-  return {{"RANK", std::to_string(rank)},       {"WORLD_SIZE", std::to_string(world)},
-          {"LOCAL_RANK", std::to_string(rank)}, {"LOCAL_WORLD_SIZE", std::to_string(world)},
-          {"MASTER_ADDR", "127.0.0.1"},         {"MASTER_PORT", std::to_string(port)}};
-}
 
 std::vector<at::Tensor> load_tensors(const std::string& path) {
   std::vector<at::Tensor> v;
   torch::load(v, path);
   return v;
-}
-
-int exit_code(int status) {
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 }  // namespace
@@ -274,6 +179,33 @@ TEST_CASE("SIGTERM to one rank stops every rank at the same step", "[dist][multi
   CHECK_THAT(f0, Contains("signal 0"));
   CHECK_THAT(f1, Contains("signal 15"));
   CHECK(f0.substr(0, f0.find(" signal")) == f1.substr(0, f1.find(" signal")));
+}
+
+TEST_CASE("ranks wait for rank 0 longer than the collective timeout, bounded by their own",
+          "[dist][multiprocess]") {
+  // Rank 0 works 5 s; dist.timeout_s is 2 s. The store wait of the others has its own timeout:
+  // 60 s lets all ranks go on together; 2 s ends them with an error naming that setting and
+  // rank 0 (as a quality gate that overruns quality_gate.timeout_s would).
+  auto ok = test::run_cli(
+      "launch --nproc-per-node 2 -- dist-selftest wait-for-rank0 --work-s 5 --timeout-s 2 "
+      "--wait-timeout-s 60 --heartbeat-s 0.2");
+  INFO(ok.output);
+  CHECK(ok.exit_code == 0);
+  CHECK_THAT(ok.output, Contains("[rank 0] dist-selftest: rank 0 went on after"));
+  const std::string mark = "rank 1 went on after ";
+  const auto at = ok.output.find(mark);
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stod(ok.output.substr(at + mark.size())) >= 5.0);  // longer than dist.timeout_s
+
+  auto late = test::run_cli(
+      "launch --nproc-per-node 2 --kill-grace-s 2 -- dist-selftest wait-for-rank0 --work-s 60 "
+      "--timeout-s 30 --wait-timeout-s 2 --heartbeat-s 0.2");
+  INFO(late.output);
+  CHECK(late.exit_code == 1);
+  CHECK_THAT(late.output, Contains("rank 1 of 2: selftest waiting for rank 0") &&
+                              Contains("--wait-timeout-s=2") &&
+                              Contains("rank 0 is alive but hung"));
+  CHECK_THAT(late.output, !Contains("went on after"));
 }
 
 TEST_CASE("launch explains bad usage", "[dist][cli]") {

@@ -151,8 +151,8 @@ TEST_CASE("SIGKILL at a random step, restart: per-step losses bit for bit in eve
 }
 
 TEST_CASE(
-    "SIGTERM checkpoints and exits; incomplete checkpoints are ignored; other configs "
-    "are refused; export loads",
+    "SIGTERM checkpoints and exits, incomplete checkpoints are ignored, other configs "
+    "are refused, export loads",
     "[pipeline][resume]") {
   test::TempDir dir("halo-sigterm");
   auto tiny = test::make_tiny_pipeline(dir.str() + "/fixture");

@@ -1,12 +1,16 @@
 // Trainer parts on a tiny model: activation checkpointing gives the same loss and gradients as
-// the plain forward; AdamW puts weight decay on 2-D parameters only.
+// the plain forward; AdamW puts weight decay on 2-D parameters only; the batch fingerprint does
+// not depend on how rows are split over ranks but does on their order.
 #include <catch2/catch.hpp>
 
 #include "halo/stages/lm_loss.h"
 #include "halo/stages/stage3_long_context.h"
 #include "halo/train/adamw_groups.h"
+#include "halo/train/batch_fingerprint.h"
 #include "hypenet/parameter_init.h"
 #include "hypenet/weight_transfer.h"
+
+#include <cmath>
 
 using namespace halo;
 
@@ -42,8 +46,9 @@ TEST_CASE("activation checkpointing: same loss and gradients as the plain forwar
   fo.training = true;
   fo.return_hidden = true;
   fo.skip_logits = true;
-  auto plain =
-      stages::causal_lm_loss(model->forward(ids, fo).hidden, model->output_embedding(), labels, 7);
+  const double tokens = static_cast<double>(labels.numel());  // the mean over the tokens
+  auto plain = stages::causal_lm_loss(model->forward(ids, fo).hidden, model->output_embedding(),
+                                      labels, 7, tokens);
   plain.backward();
   std::vector<at::Tensor> plain_grads;
   for (auto& p : model->parameters()) {
@@ -52,7 +57,7 @@ TEST_CASE("activation checkpointing: same loss and gradients as the plain forwar
     p.mutable_grad() = at::Tensor();
   }
   auto ckpt = stages::causal_lm_loss(stages::hypenet_hidden_checkpointed(model, ids),
-                                     model->output_embedding(), labels, 7);
+                                     model->output_embedding(), labels, 7, tokens);
   ckpt.backward();
   CHECK(ckpt.item<double>() == plain.item<double>());
   size_t i = 0;
@@ -78,4 +83,35 @@ TEST_CASE("AdamW groups: weight decay on 2-D weights only", "[train]") {
   for (const auto& p : no_decay.params()) CHECK(p.dim() < 2);
   CHECK(decay.params().size() + no_decay.params().size() == params.size());
   CHECK(!no_decay.params().empty());  // the norms
+}
+
+TEST_CASE("batch fingerprint: any split over ranks sums to the same, moved rows change it",
+          "[train]") {
+  auto ids = at::randint(0, 1000, {6, 9}, at::TensorOptions().dtype(at::kLong));  // [G, T]
+  auto rows = [&](int64_t begin, int64_t end) {
+    data::Batch b;
+    b.input_ids = ids.slice(0, begin, end).contiguous();
+    return b;
+  };
+  const double whole = train::batch_rows_fingerprint(rows(0, 6), 0, 0);
+  CHECK(whole == std::floor(whole));
+  CHECK(whole < 9007199254740992.0);  // 2^53: float64 sums stay exact
+  for (int64_t ranks : {2, 3, 6}) {
+    const int64_t b = 6 / ranks;
+    double sum = 0;
+    for (int64_t r = ranks - 1; r >= 0; --r) {
+      sum += train::batch_rows_fingerprint(rows(r * b, (r + 1) * b), 0, r * b);
+    }
+    INFO(ranks << " ranks");
+    CHECK(sum == whole);
+  }
+  data::Batch swapped;
+  swapped.input_ids = at::cat({ids.slice(0, 1, 2), ids.slice(0, 0, 1), ids.slice(0, 2, 6)});
+  CHECK(train::batch_rows_fingerprint(swapped, 0, 0) != whole);
+  CHECK(train::batch_rows_fingerprint(rows(0, 6), 1, 0) != whole);  // another micro-batch
+  auto changed = ids.clone();
+  changed[4][7] = changed[4][7].item<int64_t>() + 1;
+  data::Batch one_token;
+  one_token.input_ids = changed;
+  CHECK(train::batch_rows_fingerprint(one_token, 0, 0) != whole);
 }

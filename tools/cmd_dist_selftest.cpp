@@ -1,8 +1,10 @@
 // `halo-distill dist-selftest` (hidden): small distributed programs for the tests and for a
 // first check of a cluster: `collectives` (all-reduce loop with planted failures and hangs),
-// `grads` (bucketed gradient all-reduce of a small model with accumulation, written to files)
-// and `wait-signal` (coordinated stop on SIGTERM). Each reads the rank and rendezvous from the
-// environment (torchrun / launch / SLURM), like every distributed subcommand.
+// `grads` (bucketed gradient all-reduce of a small model with accumulation, written to files),
+// `wait-signal` (coordinated stop on SIGTERM) and `wait-for-rank0` (the store barrier the other
+// ranks wait in while rank 0 works longer than the collective timeout, e.g. a quality gate). Each
+// reads the rank and rendezvous from the environment (torchrun / launch / SLURM), like every
+// distributed subcommand.
 #include "halo/common/error.h"
 #include "halo/distributed/dist_context.h"
 #include "halo/distributed/dist_env.h"
@@ -200,6 +202,32 @@ void run_wait_signal(const WaitSignalOptions& o) {
   }
 }
 
+struct WaitForRank0Options {
+  double work_s = 5;           // rank 0 works (sleeps) this long before it joins the wait
+  double wait_timeout_s = 60;  // the wait's own timeout
+  dist::DistOptions dist;
+};
+
+// Rank 0 works for --work-s while the others wait for it in DistContext::wait_for_all with
+// --wait-timeout-s (not dist.timeout_s); then one all-reduce shows every rank went on together.
+void run_wait_for_rank0(const WaitForRank0Options& o) {
+  const auto env = dist::dist_env_from_process();
+  dist::DistContext ctx(env, o.dist, c10::DeviceType::CPU);
+  const auto t0 = std::chrono::steady_clock::now();
+  if (ctx.rank() == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(o.work_s * 1000)));
+  }
+  ctx.wait_for_all("selftest waiting for rank 0", o.wait_timeout_s, "--wait-timeout-s");
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto t = at::ones({1}, at::kDouble);
+  ctx.all_reduce(t, c10d::ReduceOp::SUM, "selftest all_reduce after the wait");
+  HALO_CHECK(t.item<double>() == ctx.world_size(), "dist-selftest: all_reduce after the wait gave ",
+             t.item<double>(), "; expected ", ctx.world_size());
+  std::cout << "dist-selftest: rank " << ctx.rank() << " went on after " << waited
+            << " s (dist.timeout_s=" << o.dist.timeout_s << ")\n";
+}
+
 void add_dist_options(CLI::App* cmd, dist::DistOptions& d) {
   cmd->add_option("--timeout-s", d.timeout_s, "Collective timeout (dist.timeout_s)")
       ->capture_default_str();
@@ -259,6 +287,16 @@ void add_dist_selftest_command(CLI::App& app) {
   wait->add_option("--out", s->out, "Folder for ready.<rank> and stopped.<rank>")->required();
   add_dist_options(wait, s->dist);
   wait->callback([s] { run_wait_signal(*s); });
+
+  auto w = std::make_shared<WaitForRank0Options>();
+  w->dist.timeout_s = 30;
+  auto* w0 = cmd->add_subcommand("wait-for-rank0",
+                                 "The other ranks wait (store barrier) while rank 0 works");
+  w0->add_option("--work-s", w->work_s, "Seconds rank 0 works first")->capture_default_str();
+  w0->add_option("--wait-timeout-s", w->wait_timeout_s, "Timeout of the wait")
+      ->capture_default_str();
+  add_dist_options(w0, w->dist);
+  w0->callback([w] { run_wait_for_rank0(*w); });
 }
 
 }  // namespace halo::tools

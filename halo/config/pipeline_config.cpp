@@ -119,7 +119,8 @@ nlohmann::json PipelineConfig::to_json() const {
                        {"batch_size", quality_gate.batch_size},
                        {"passkey_lengths", quality_gate.passkey_lengths},
                        {"passkey_trials", quality_gate.passkey_trials},
-                       {"key_value", quality_gate.key_value}};
+                       {"key_value", quality_gate.key_value},
+                       {"timeout_s", quality_gate.timeout_s}};
   j["stages"] = nlohmann::json::array();
   for (const auto& s : stages) j["stages"].push_back(s.to_json());
   return j;
@@ -208,6 +209,9 @@ PipelineConfig load_pipeline_config(const std::string& path,
   c.quality_gate.passkey_trials = qg.get_int("passkey_trials", 8);
   qg.check(c.quality_gate.passkey_trials >= 1, "passkey_trials", "must be >= 1");
   c.quality_gate.key_value = qg.get_bool("key_value", c.quality_gate.key_value);
+  c.quality_gate.timeout_s = qg.get_double("timeout_s", c.quality_gate.timeout_s);
+  qg.check(c.quality_gate.timeout_s > 0, "timeout_s",
+           "must be > 0 (seconds the other ranks of a data-parallel run wait for rank 0's gate)");
   qg.finish();
 
   // Stages, then the rules between them.

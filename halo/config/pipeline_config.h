@@ -53,6 +53,9 @@ struct QualityGateSection {
   std::vector<int64_t> passkey_lengths;  // passkey retrieval at these context lengths
   int64_t passkey_trials = 8;            // trials per length
   bool key_value = true;                 // also key-value retrieval (needs lengths >= 256)
+  // Data parallel: the gate runs on rank 0; the other ranks wait for it at most this long
+  // (seconds) instead of the collective timeout dist.timeout_s.
+  double timeout_s = 7200;
 };
 
 struct PipelineConfig {

@@ -1,6 +1,8 @@
 // data_parallel_sync.h: the adapter between the trainer's hook and BucketedGradientSync.
 #include "halo/distributed/data_parallel_sync.h"
 
+#include "halo/common/error.h"
+
 namespace halo::distributed {
 
 DataParallelSync::DataParallelSync(DistContext& context, DistOptions options)
@@ -8,21 +10,45 @@ DataParallelSync::DataParallelSync(DistContext& context, DistOptions options)
   options_.validate();
 }
 
-void DataParallelSync::all_reduce_gradients(const std::vector<at::Tensor>& params) {
+void DataParallelSync::set_parameters(const std::vector<at::Tensor>& params) {
   std::vector<const void*> key;
   for (const auto& p : params) key.push_back(p.unsafeGetTensorImpl());
-  if (!sync_ || key != params_key_) {
-    // A new stage (new parameters): new buckets. The trainer's loss is a mean per rank.
-    sync_.reset();
-    sync_ = std::make_unique<BucketedGradientSync>(context_, params, options_);
-    sync_->set_scale(1.0 / context_.world_size());
-    params_key_ = key;
-  }
-  sync_->all_reduce_after_backward();
+  if (sync_ && key == params_key_) return;
+  sync_.reset();  // the old Reducer's autograd hooks go before the new one registers its own
+  sync_ = std::make_unique<BucketedGradientSync>(context_, params, options_);
+  // The trainer's loss is already divided by the global token count: the reduction only sums.
+  sync_->set_scale(1.0);
+  params_key_ = std::move(key);
 }
 
-double DataParallelSync::all_reduce_mean(double value) {
-  return context_.all_reduce_mean(value, "mean over ranks");
+void DataParallelSync::backward(const at::Tensor& loss, bool reduce) {
+  HALO_CHECK(sync_ != nullptr,
+             "data-parallel backward before set_parameters: the trainer must declare its trained "
+             "parameters first");
+  if (reduce) {
+    sync_->backward(loss);
+  } else {
+    NoSync no_sync(*sync_);
+    sync_->backward(loss);
+  }
+}
+
+std::vector<double> DataParallelSync::all_reduce_sum(std::vector<double> values) {
+  if (values.empty()) return values;
+  auto t = at::tensor(values, at::TensorOptions().dtype(at::kDouble)).to(context_.device());
+  context_.all_reduce(t, c10d::ReduceOp::SUM, "sum over ranks");
+  t = t.cpu();
+  const double* data = t.data_ptr<double>();
+  return std::vector<double>(data, data + t.numel());
+}
+
+void DataParallelSync::wait_for_all(const std::string& what, double timeout_s,
+                                    const std::string& timeout_key) {
+  if (timeout_s > 0) {
+    context_.wait_for_all(what, timeout_s, timeout_key);
+  } else {
+    context_.wait_for_all(what, 0);
+  }
 }
 
 }  // namespace halo::distributed

@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <exception>
+#include <sstream>
 
 namespace halo::distributed {
 
@@ -174,20 +175,44 @@ void DistContext::barrier(const std::string& what) {
   all_reduce(t, c10d::ReduceOp::SUM, what);
 }
 
+void DistContext::wait_for_all(const std::string& what, double timeout_s,
+                               const std::string& timeout_key) {
+  if (timeout_s <= 0) timeout_s = options_.timeout_s;
+  // Every rank counts its calls alike, so the n-th wait of each rank uses the same keys: an
+  // arrival counter, and a flag the last rank to arrive sets.
+  const std::string key = "halo/wait_for_all/" + std::to_string(store_barriers_++);
+  note_collective();
+  try {
+    if (store_->add(key, 1) == env_.world_size) store_->set(key + "/all", std::vector<uint8_t>{1});
+    store_->wait({key + "/all"}, to_ms(timeout_s));
+  } catch (const std::exception& e) {
+    std::ostringstream t;
+    t << timeout_key << "=" << timeout_s;
+    fail(what, e.what(), t.str());
+  }
+}
+
 double DistContext::all_reduce_mean(double value, const std::string& what) {
   auto t = at::full({1}, value, at::TensorOptions().dtype(at::kDouble).device(device_));
   all_reduce(t, c10d::ReduceOp::SUM, what);
   return t.item<double>() / env_.world_size;
 }
 
-void DistContext::fail(const std::string& what, const std::string& cause) {
+void DistContext::fail(const std::string& what, const std::string& cause,
+                       const std::string& timeout) {
   std::string diagnosis = monitor_ ? monitor_->diagnose() : "single process";
   const uint64_t n = monitor_ ? monitor_->collectives_entered() : 0;
   // Only the first line of the backend's message: c10 errors append a C++ backtrace.
   const std::string first_line = cause.substr(0, cause.find('\n'));
+  std::ostringstream applied;
+  if (timeout.empty()) {
+    applied << "dist.timeout_s=" << options_.timeout_s;
+  } else {
+    applied << timeout;
+  }
   HALO_FAIL("rank ", env_.rank, " of ", env_.world_size, ": ", what, " (collective #", n,
-            ", dist.backend=", backend_name_, ", dist.timeout_s=", options_.timeout_s,
-            ") failed: ", diagnosis, ". Cause: ", first_line,
+            ", dist.backend=", backend_name_, ", ", applied.str(), ") failed: ", diagnosis,
+            ". Cause: ", first_line,
             ". HINT: read the log of the rank named above for its own error");
 }
 

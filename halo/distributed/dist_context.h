@@ -45,6 +45,12 @@ class DistContext {
   void all_reduce(at::Tensor& tensor, c10d::ReduceOp op, const std::string& what);
   void broadcast(at::Tensor& tensor, int root, const std::string& what);
   void barrier(const std::string& what);
+  // A barrier through the rendezvous store instead of the backend, with its own timeout
+  // (timeout_s > 0; <= 0 means dist.timeout_s): for waits longer than a collective may take,
+  // e.g. the other ranks waiting while rank 0 runs the quality gate. `timeout_key` names the
+  // setting that gave timeout_s in the error (e.g. "quality_gate.timeout_s").
+  void wait_for_all(const std::string& what, double timeout_s,
+                    const std::string& timeout_key = "dist.timeout_s");
   // The mean of `value` over all ranks (logged losses, validation figures).
   double all_reduce_mean(double value, const std::string& what);
 
@@ -54,7 +60,9 @@ class DistContext {
   // Waits for `work`; when it fails (a peer died, the timeout expired) calls fail().
   void wait(const c10::intrusive_ptr<c10d::Work>& work, const std::string& what);
   // Throws HaloError: "rank R of W: <what> failed: <which rank is dead/hung>. Cause: <cause>".
-  [[noreturn]] void fail(const std::string& what, const std::string& cause);
+  // `timeout` names the timeout that applied (default: "dist.timeout_s=<value>").
+  [[noreturn]] void fail(const std::string& what, const std::string& cause,
+                         const std::string& timeout = "");
 
  private:
   void leave_in_order();
@@ -66,6 +74,7 @@ class DistContext {
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::ProcessGroup> group_;
   std::unique_ptr<PeerMonitor> monitor_;
+  int64_t store_barriers_ = 0;  // wait_for_all calls so far (each gets its own store keys)
 };
 
 // The device type a backend name serves ("nccl" -> CUDA, "gloo" -> CPU), for callers that place

@@ -96,6 +96,11 @@ void BucketedGradientSync::backward(const at::Tensor& loss) {
     return;
   }
   try {
+    // As DDP does before each forward: the first call after a synchronised backward rebuilds
+    // the buckets in the order that backward produced the gradients (rank 0's order, broadcast)
+    // and empties the Reducer's record of that order, which otherwise grows by one entry per
+    // parameter in every synchronised backward; later calls do nothing.
+    reducer_->rebuild_buckets();
     reducer_->prepare_for_backward({loss});
     loss.backward();
   } catch (const HaloError&) {

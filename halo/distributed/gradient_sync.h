@@ -41,7 +41,9 @@ class BucketedGradientSync {
 
   // loss.backward(). With sync on, the buckets are all-reduced during it and afterwards every
   // parameter's .grad holds scale * sum over ranks of its accumulated gradient. A failed or
-  // timed-out all-reduce throws HaloError naming the rank at fault.
+  // timed-out all-reduce throws HaloError naming the rank at fault. The second synchronised
+  // backward first rebuilds the buckets once in the gradient order the first one observed
+  // (c10d's rebuild, a broadcast from rank 0, as DDP does after its first iteration).
   void backward(const at::Tensor& loss);
 
   // For a trainer that runs backward itself (no overlap): all-reduces the current .grad of the
@@ -50,7 +52,8 @@ class BucketedGradientSync {
   // the same step.
   void all_reduce_after_backward();
 
-  // The buckets as indices into `params`, in reduction order.
+  // The initial buckets as indices into `params`, in reduction order (all_reduce_after_backward
+  // keeps them; backward() rebuilds its own after the first synchronised step).
   const std::vector<std::vector<size_t>>& buckets() const { return buckets_; }
 
  private:

@@ -142,6 +142,20 @@ void write_summary(const config::PipelineConfig& p) {
   std::fprintf(stderr, "\n%s\n", md.str().c_str());
 }
 
+// Runs the quality gate of `label` on rank 0 (when `run_it` there) and makes every rank wait for
+// it. The gate may take longer than a collective is allowed to (a big model, long passkey
+// prompts), so the other ranks wait in a store barrier bounded by quality_gate.timeout_s, not in
+// a collective bounded by dist.timeout_s: without the wait they would run ahead into the next
+// stage's first collective and time out there while rank 0 still evaluates.
+void gate_on_rank0(const config::PipelineConfig& p, const RunOptions& options, bool run_it,
+                   const fs::path& model_dir, const std::string& label, c10::Device device) {
+  if (options.rank == 0 && run_it) run_stage_quality_gate(p, model_dir, label, device);
+  if (options.sync) {
+    options.sync->wait_for_all("waiting for rank 0's quality gate of \"" + label + "\"",
+                               p.quality_gate.timeout_s, "quality_gate.timeout_s");
+  }
+}
+
 }  // namespace
 
 bool run_pipeline(const config::PipelineConfig& p, const RunOptions& options) {
@@ -169,9 +183,9 @@ bool run_pipeline(const config::PipelineConfig& p, const RunOptions& options) {
       std::fprintf(stderr, "[%s] done (%s), skipping\n", ctx.stage().name.c_str(),
                    (ctx.stage_dir() / "done.json").c_str());
       // A gate that did not run (stopped or failed after the stage finished) runs now.
-      if (ctx.stage().is_training() && p.quality_gate.enabled && options.rank == 0 &&
-          !report_has_entry(p, ctx.stage().name)) {
-        run_stage_quality_gate(p, ctx.stage_dir() / "final", ctx.stage().name, device);
+      if (ctx.stage().is_training() && p.quality_gate.enabled) {
+        gate_on_rank0(p, options, options.rank == 0 && !report_has_entry(p, ctx.stage().name),
+                      ctx.stage_dir() / "final", ctx.stage().name, device);
       }
       continue;
     }
@@ -179,16 +193,20 @@ bool run_pipeline(const config::PipelineConfig& p, const RunOptions& options) {
     std::fprintf(stderr, "[%s] %s stage starting\n", ctx.stage().name.c_str(),
                  config::stage_kind_name(ctx.stage().kind).c_str());
     if (ctx.stage().kind == StageKind::kStage1 && !p.teacher.path.empty() &&
-        p.quality_gate.enabled && options.rank == 0 && !report_has_entry(p, "teacher")) {
-      run_stage_quality_gate(p, ctx.inputs.teacher, "teacher", device);
+        p.quality_gate.enabled) {
+      gate_on_rank0(p, options, options.rank == 0 && !report_has_entry(p, "teacher"),
+                    ctx.inputs.teacher, "teacher", device);
     }
     StageOutput out = run_one(ctx);
-    if (!out.interrupted && ctx.stage().is_training() && p.quality_gate.enabled &&
-        options.rank == 0) {
-      run_stage_quality_gate(p, out.model, ctx.stage().name, device);
+    // Rank 0 writes the stage's outputs (final/, done.json) and gates them; the next stage reads
+    // them, so every rank waits for rank 0 here.
+    if (!out.interrupted && ctx.stage().is_training() && p.quality_gate.enabled) {
+      gate_on_rank0(p, options, true, out.model, ctx.stage().name, device);
+    } else if (options.sync) {
+      options.sync->wait_for_all(
+          "waiting for rank 0 to write the outputs of stage \"" + ctx.stage().name + "\"", 0,
+          "dist.timeout_s");
     }
-    // Rank 0 writes the stage's outputs (final/, done.json); the next stage reads them.
-    if (options.sync) options.sync->all_reduce_mean(0.0);
     if (out.interrupted) {
       std::fprintf(stderr,
                    "[%s] interrupted; run the same command again to resume from the checkpoint\n",

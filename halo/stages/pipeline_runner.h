@@ -2,6 +2,9 @@
 // each stage's output into the next one's inputs, skipping stages whose done.json matches the
 // current config (so `run` again resumes where it stopped), and resuming an interrupted
 // training stage from its newest complete checkpoint. After the run: RUN/summary.md.
+// Data parallel (RunOptions.sync): every rank trains; rank 0 alone writes the stage outputs and
+// runs the quality gates, and the other ranks wait for it after each stage (the wait after a
+// gate is bounded by quality_gate.timeout_s instead of the collective timeout).
 #pragma once
 
 #include "halo/config/pipeline_config.h"

@@ -26,14 +26,16 @@ class PretrainTask : public train::TrainTask {
     for (const auto& p : model_->named_parameters()) out.emplace_back(p.key(), p.value());
     return out;
   }
-  at::Tensor micro_batch_loss(const data::Batch& batch) override {
+  // Every position counts (causal_lm_loss).
+  int64_t counted_tokens(const data::Batch& batch) override { return batch.labels.numel(); }
+  at::Tensor micro_batch_loss(const data::Batch& batch, double normalizer) override {
     hypenet::ForwardOptions fo;
     fo.training = true;
     fo.return_hidden = true;
     fo.skip_logits = true;
     auto out = model_->forward(batch.input_ids.to(device_), fo);
     return causal_lm_loss(out.hidden, model_->output_embedding(), batch.labels.to(device_),
-                          chunk_tokens_);
+                          chunk_tokens_, normalizer);
   }
   void save_model(const fs::path& dir) override {
     hypenet::save_qwen3(dir.string(), model_, at::kFloat, 0);

@@ -14,12 +14,12 @@ namespace halo::stages {
 
 namespace fs = std::filesystem;
 
-at::Tensor alignment_loss(const at::Tensor& student, const at::Tensor& target,
-                          const std::string& kind) {
-  auto diff = student.to(at::kFloat) - target.to(at::kFloat);
-  if (kind == "mse") return diff.pow(2).mean();
+at::Tensor alignment_loss_sum(const at::Tensor& student, const at::Tensor& target,
+                              const std::string& kind) {
+  auto diff = student.to(at::kFloat) - target.to(at::kFloat);  // [B, T, D]
+  if (kind == "mse") return diff.pow(2).mean({-1}).sum();
   HALO_CHECK(kind == "l2norm", "stage 1 loss \"", kind, "\": expected mse or l2norm");
-  return (diff.norm(2, {-1}) / std::sqrt(static_cast<double>(diff.size(-1)))).mean();
+  return (diff.norm(2, {-1}) / std::sqrt(static_cast<double>(diff.size(-1)))).sum();
 }
 
 namespace {
@@ -52,7 +52,9 @@ class AlignmentTask : public train::TrainTask {
     return out;
   }
 
-  at::Tensor micro_batch_loss(const data::Batch& batch) override {
+  // Every position counts (its mixers' outputs in every layer).
+  int64_t counted_tokens(const data::Batch& batch) override { return batch.input_ids.numel(); }
+  at::Tensor micro_batch_loss(const data::Batch& batch, double normalizer) override {
     auto ids = batch.input_ids.to(device_);
     hypenet::CausalLMOutput t;
     {
@@ -70,10 +72,10 @@ class AlignmentTask : public train::TrainTask {
     const size_t L = t.mixer_inputs.size();
     for (size_t i = 0; i < L; ++i) {
       auto out = student_->layer(i).mixer_forward(t.mixer_inputs[i].detach(), rope, no_scale);
-      auto l = alignment_loss(out, t.mixer_outputs[i].detach(), loss_kind_);
+      auto l = alignment_loss_sum(out, t.mixer_outputs[i].detach(), loss_kind_);
       total = total.defined() ? total + l : l;
     }
-    return total / static_cast<double>(L);
+    return total / (static_cast<double>(L) * normalizer);
   }
 
   void save_model(const fs::path& dir) override {

@@ -23,7 +23,9 @@ class DistillationTask : public StudentTask {
     for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
   }
 
-  at::Tensor micro_batch_loss(const data::Batch& batch) override {
+  // Every position counts: the KL of each token's next-token distributions.
+  int64_t counted_tokens(const data::Batch& batch) override { return batch.input_ids.numel(); }
+  at::Tensor micro_batch_loss(const data::Batch& batch, double normalizer) override {
     auto ids = batch.input_ids.to(device_);
     hypenet::ForwardOptions fo;
     fo.return_hidden = true;
@@ -40,7 +42,7 @@ class DistillationTask : public StudentTask {
     auto mask = at::ones({N}, at::TensorOptions().dtype(at::kBool).device(device_));
     return losses::chunked_kl_loss(student_hidden.reshape({N, D}), student_->output_embedding(),
                                    teacher_hidden.reshape({N, D}), teacher_->output_embedding(),
-                                   mask, chunk_tokens_, static_cast<double>(N));
+                                   mask, chunk_tokens_, normalizer);
   }
 
  private:

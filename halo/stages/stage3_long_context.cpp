@@ -38,7 +38,9 @@ class LongContextTask : public StudentTask {
         checkpointing_(checkpointing),
         chunk_tokens_(chunk_tokens) {}
 
-  at::Tensor micro_batch_loss(const data::Batch& batch) override {
+  // Every position counts (causal_lm_loss).
+  int64_t counted_tokens(const data::Batch& batch) override { return batch.labels.numel(); }
+  at::Tensor micro_batch_loss(const data::Batch& batch, double normalizer) override {
     auto ids = batch.input_ids.to(device_);
     at::Tensor hidden;
     if (checkpointing_ && at::GradMode::is_enabled()) {
@@ -51,7 +53,7 @@ class LongContextTask : public StudentTask {
       hidden = student_->forward(ids, fo).hidden;
     }
     return causal_lm_loss(hidden, student_->output_embedding(), batch.labels.to(device_),
-                          chunk_tokens_);
+                          chunk_tokens_, normalizer);
   }
 
  private:

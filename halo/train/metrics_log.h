@@ -1,7 +1,7 @@
 // MetricsLog: one JSON object per line (metrics.jsonl of a stage): training steps ({"step",
-// "loss", "lr", "grad_norm", "tokens", "tokens_per_s"}) and validation ({"step", "val_loss"}).
-// On resume the lines past the resumed step are dropped, so the file always describes one
-// uninterrupted run.
+// "loss", "lr", "grad_norm", "tokens", "seq_len", "tokens_per_s", "batch_hash"}) and validation
+// ({"step", "val_loss"}). On resume the lines past the resumed step are dropped, so the file
+// always describes one uninterrupted run. In a data-parallel run rank 0 alone writes it.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -1,10 +1,12 @@
-// Trainer: resume, the step loop, checkpoints, validation, signals.
+// Trainer: resume, the step loop (global token-mean loss, overlapped gradient sums), checkpoints,
+// validation, signals.
 #include "halo/train/trainer.h"
 
 #include "halo/checkpoint/checkpoint_store.h"
 #include "halo/checkpoint/training_state.h"
 #include "halo/common/error.h"
 #include "halo/train/adamw_groups.h"
+#include "halo/train/batch_fingerprint.h"
 #include "halo/train/lr_schedule.h"
 #include "halo/train/metrics_log.h"
 #include "halo/train/progress_bar.h"
@@ -15,6 +17,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 namespace halo::train {
 
@@ -80,6 +83,7 @@ Trainer::Trainer(TrainTask& task, TrainerSetup setup) : task_(task), s_(std::mov
   lo.seed = s_.data_seed;
   lo.prefetch = s_.prefetch;
   loader_ = std::make_unique<data::PackedLoader>(lo);
+  if (s_.sync) s_.sync->set_parameters(param_tensors_);
 }
 
 int64_t Trainer::maybe_resume() {
@@ -127,20 +131,40 @@ double Trainer::train_step(int64_t step, double* grad_norm) {
     shape_ = shape;
   }
   task_.set_training(true);
+  // The step's micro-batches first: their counted tokens, summed over ranks, divide every
+  // micro-batch's loss sum (and the fingerprint of the global batch rides along).
+  const int64_t micro_steps = s_.stage.grad_accum;
+  std::vector<data::Batch> batches;
+  std::vector<double> totals{0.0, 0.0};  // {counted tokens, batch fingerprint}
+  for (int64_t micro = 0; micro < micro_steps; ++micro) {
+    batches.push_back(loader_->next());
+    totals[0] += static_cast<double>(task_.counted_tokens(batches.back()));
+    totals[1] += batch_rows_fingerprint(batches.back(), micro, s_.rank * loader_->local_batch());
+  }
+  if (s_.sync) totals = s_.sync->all_reduce_sum(std::move(totals));
+  const double counted = totals[0];
+  HALO_CHECK(counted > 0, "stage ", s_.stage.name, ": step ", step + 1,
+             " has no counted token in its ", micro_steps, " micro-batches on any rank");
+  last_batch_fingerprint_ = static_cast<int64_t>(totals[1]);
+
   const bool autocast = s_.device.is_cuda() && s_.stage.precision == "bfloat16";
-  double loss_sum = 0;
-  for (int64_t micro = 0; micro < s_.stage.grad_accum; ++micro) {
-    data::Batch batch = loader_->next();
+  double loss_sum = 0;  // this rank's share of the global token mean
+  for (int64_t micro = 0; micro < micro_steps; ++micro) {
     at::Tensor loss;
     {
       AutocastScope scope(autocast);
-      loss = task_.micro_batch_loss(batch);
+      loss = task_.micro_batch_loss(batches[micro], counted);
     }
     HALO_CHECK(loss.dim() == 0, "stage ", s_.stage.name, ": the loss must be a scalar");
-    (loss / static_cast<double>(s_.stage.grad_accum)).backward();
+    // Data parallel: the last micro-batch's backward sums the accumulated gradients over ranks
+    // bucket by bucket while it runs; the earlier ones only accumulate.
+    if (s_.sync) {
+      s_.sync->backward(loss, /*reduce=*/micro == micro_steps - 1);
+    } else {
+      loss.backward();
+    }
     loss_sum += loss.detach().to(at::kDouble).item<double>();
   }
-  if (s_.sync) s_.sync->all_reduce_gradients(param_tensors_);
   double norm = 0;
   if (s_.stage.clip_grad_norm > 0) {
     norm = torch::nn::utils::clip_grad_norm_(param_tensors_, s_.stage.clip_grad_norm);
@@ -152,9 +176,7 @@ double Trainer::train_step(int64_t step, double* grad_norm) {
                     lr_at(s_.stage.schedule, s_.stage.optimizer.lr, step, s_.stage.steps));
   optimizer_->step();
   optimizer_->zero_grad(/*set_to_none=*/true);
-  double loss = loss_sum / static_cast<double>(s_.stage.grad_accum);
-  if (s_.sync) loss = s_.sync->all_reduce_mean(loss);
-  return loss;
+  return s_.sync ? s_.sync->all_reduce_sum({loss_sum})[0] : loss_sum;
 }
 
 TrainResult Trainer::train() {
@@ -164,7 +186,9 @@ TrainResult Trainer::train() {
   int64_t step = maybe_resume();
   const int64_t start_step = step;
   r.resumed = step > 0;
-  MetricsLog metrics(s_.stage_dir / "metrics.jsonl", step);
+  // Rank 0 alone owns metrics.jsonl (every rank logs the same global figures).
+  std::optional<MetricsLog> metrics;
+  if (s_.rank == 0) metrics.emplace(s_.stage_dir / "metrics.jsonl", step);
   ProgressBar bar(s_.stage.name, s_.stage.steps);
   checkpoint::CheckpointStore store(s_.stage_dir / "checkpoints", s_.stage.checkpoint.keep_last);
 
@@ -180,26 +204,27 @@ TrainResult Trainer::train() {
     const int64_t tokens = s_.stage.tokens_per_step();
     bar.update(step, loss, lr, tokens, dt,
                step % s_.stage.log_every == 0 || step == s_.stage.steps);
-    if (s_.rank == 0) {
-      metrics.write({{"step", step},
-                     {"loss", loss},
-                     {"lr", lr},
-                     {"grad_norm", grad_norm},
-                     {"tokens", tokens},
-                     {"seq_len", shape_.first},
-                     {"tokens_per_s", dt > 0 ? tokens / dt : 0.0}});
+    if (metrics) {
+      metrics->write({{"step", step},
+                      {"loss", loss},
+                      {"lr", lr},
+                      {"grad_norm", grad_norm},
+                      {"tokens", tokens},
+                      {"seq_len", shape_.first},
+                      {"tokens_per_s", dt > 0 ? tokens / dt : 0.0},
+                      {"batch_hash", last_batch_fingerprint_}});
     }
     r.last_loss = loss;
     if (s_.stage.eval.every > 0 && step % s_.stage.eval.every == 0 && step < s_.stage.steps) {
       double v = validation_loss(task_, s_.manifest, s_.stage.seq_len, s_.stage.batch_size,
                                  s_.stage.eval.batches, s_.rank, s_.world_size, s_.sync);
-      if (s_.rank == 0) metrics.write({{"step", step}, {"val_loss", v}});
+      if (metrics) metrics->write({{"step", step}, {"val_loss", v}});
       std::fprintf(stderr, "[%s] step %lld validation loss %.4f\n", s_.stage.name.c_str(),
                    static_cast<long long>(step), v);
     }
     // Every rank must stop at the same step (a SIGTERM may reach only one of them).
     bool stop = stop_requested();
-    if (s_.sync) stop = s_.sync->all_reduce_mean(stop ? 1.0 : 0.0) > 0;
+    if (s_.sync) stop = s_.sync->all_reduce_sum({stop ? 1.0 : 0.0})[0] > 0;
     if (stop || step % s_.stage.checkpoint.every == 0 || step == s_.stage.steps) {
       save_checkpoint(step);
     }
@@ -216,8 +241,7 @@ TrainResult Trainer::train() {
   if (!r.interrupted) {
     r.val_loss = validation_loss(task_, s_.manifest, s_.stage.seq_len, s_.stage.batch_size,
                                  s_.stage.eval.batches, s_.rank, s_.world_size, s_.sync);
-    if (s_.rank == 0 && step > start_step)
-      metrics.write({{"step", step}, {"val_loss", r.val_loss}});
+    if (metrics && step > start_step) metrics->write({{"step", step}, {"val_loss", r.val_loss}});
   }
   return r;
 }
@@ -237,13 +261,17 @@ double validation_loss(TrainTask& task, const fs::path& manifest, int64_t seq_le
   data::PackedLoader loader(lo);
   torch::NoGradGuard no_grad;
   task.set_training(false);
-  double sum = 0;
+  std::vector<double> totals{0.0, 0.0};  // {loss summed over counted tokens, counted tokens}
   for (int64_t i = 0; i < batches; ++i) {
-    sum += task.micro_batch_loss(loader.next()).to(at::kDouble).item<double>();
+    auto batch = loader.next();
+    totals[0] += task.micro_batch_loss(batch, 1.0).to(at::kDouble).item<double>();
+    totals[1] += static_cast<double>(task.counted_tokens(batch));
   }
   task.set_training(true);
-  double v = sum / static_cast<double>(batches);
-  return sync ? sync->all_reduce_mean(v) : v;
+  if (sync) totals = sync->all_reduce_sum(std::move(totals));
+  HALO_CHECK(totals[1] > 0, manifest.string(), ": the ", batches,
+             " validation batches hold no counted token");
+  return totals[0] / totals[1];
 }
 
 }  // namespace halo::train

@@ -1,14 +1,21 @@
 // Trainer: the training loop every training stage shares. Built in a fixed order: the stage's
 // TrainTask (model, trainable parameters, loss), the optimizer (AdamW, decay groups), the data
-// loader (PackedLoader), the checkpoint store; then resume from the newest complete checkpoint
-// of this stage (refusing one written by a different config), and loop: step, log, maybe
-// validate, maybe checkpoint, stop cleanly on SIGINT / SIGTERM.
+// loader (PackedLoader), the GradientSync (data parallelism) told the trained parameters, the
+// checkpoint store; then resume from the newest complete checkpoint of this stage (refusing one
+// written by a different config; any world size may resume it, the loader cursor is global),
+// and loop: step, log, maybe validate, maybe checkpoint, stop cleanly on SIGINT / SIGTERM.
 //
-// One optimizer step = grad_accum micro-batches (each its own loader batch of batch_size
-// sequences summed over ranks), backward of loss / grad_accum each, the GradientSync hook
-// (data parallelism) after the last backward, global-norm clipping, the scheduled learning
-// rate, AdamW. On CUDA with precision bfloat16 the forward runs under autocast (bfloat16
-// compute) while parameters and optimizer state stay float32 (master weights).
+// One optimizer step (train_step) = grad_accum micro-batches, each its own loader batch of
+// batch_size sequences summed over ranks. First the step's micro-batches are read and their
+// counted tokens summed over micro-batches and ranks (one small all-reduce, with the batch
+// fingerprint): the global count C. Each micro-batch then backpropagates its token-sum of the
+// loss divided by C, so the accumulated gradient, summed over ranks, is the gradient of the
+// global token mean; the last micro-batch's backward sums the gradients over ranks bucket by
+// bucket while it runs (GradientSync::backward with reduce on), the others accumulate locally.
+// Then global-norm clipping, the scheduled learning rate, AdamW. The logged loss is the global
+// token-weighted mean (the per-rank sums over C, summed over ranks). On CUDA with precision
+// bfloat16 the forward runs under autocast (bfloat16 compute) while parameters and optimizer
+// state stay float32 (master weights).
 #pragma once
 
 #include "data/packed_loader.h"
@@ -32,8 +39,14 @@ class TrainTask {
   virtual ~TrainTask() = default;
   // Named parameters the optimizer updates (2-D ones get weight decay), in a fixed order.
   virtual std::vector<std::pair<std::string, at::Tensor>> trainable_parameters() = 0;
-  // Mean loss over the counted tokens of one micro-batch (a float32 scalar with grad).
-  virtual at::Tensor micro_batch_loss(const data::Batch& batch) = 0;
+  // The number of tokens of `batch` whose loss counts, known before any forward (the trainer
+  // sums it over the step's micro-batches and all ranks into the loss normalizer).
+  virtual int64_t counted_tokens(const data::Batch& batch) = 0;
+  // The loss summed over the counted tokens of `batch`, divided by `normalizer`: a float32
+  // scalar with grad. The trainer passes the global count of counted tokens of the step (all
+  // micro-batches, all ranks), so the gradients add up to those of the global token mean;
+  // validation passes 1 (the plain sum).
+  virtual at::Tensor micro_batch_loss(const data::Batch& batch, double normalizer) = 0;
   // The trained model as a Hugging Face folder, and back into the live model.
   virtual void save_model(const std::filesystem::path& dir) = 0;
   virtual void load_model(const std::filesystem::path& dir) = 0;
@@ -69,10 +82,13 @@ class Trainer {
  public:
   Trainer(TrainTask& task, TrainerSetup setup);
   TrainResult train();
-  // One optimizer step at global step index `step` (0-based): grad_accum micro-batches from the
-  // loader, gradient sync, clipping, scheduled lr, AdamW. Returns the logged loss and sets
-  // *grad_norm. train() calls it; `halo-distill bench stage2` times it.
+  // One optimizer step at step index `step` (0-based; it sets the shape and learning rate of
+  // that step) on the loader's next batches: the loss (global token-weighted mean) and, in
+  // *grad_norm, the gradient norm before clipping. Every rank calls it together. train() calls
+  // it; `halo-distill bench stage2` times it.
   double train_step(int64_t step, double* grad_norm);
+  // The fingerprint of the global batch of the last train_step (train/batch_fingerprint.h).
+  int64_t last_batch_fingerprint() const { return last_batch_fingerprint_; }
 
  private:
   void save_checkpoint(int64_t step);
@@ -85,11 +101,12 @@ class Trainer {
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<data::PackedLoader> loader_;
   std::pair<int64_t, int64_t> shape_{0, 0};
+  int64_t last_batch_fingerprint_ = 0;
 };
 
-// Mean micro-batch loss of `task` over the first `batches` batches of the validation split
-// (unshuffled, so every call sees the same tokens), without gradients; averaged over ranks
-// through `sync` when given.
+// Token-weighted mean loss of `task` over the first `batches` batches of the validation split
+// (unshuffled, so every call sees the same tokens), without gradients; the sums and counts of
+// every rank through `sync` when given (then every rank returns the same value).
 double validation_loss(TrainTask& task, const std::filesystem::path& manifest, int64_t seq_len,
                        int64_t batch_size, int64_t batches, int rank = 0, int world_size = 1,
                        GradientSync* sync = nullptr);

@@ -1,0 +1,65 @@
+// read_step_records (metrics.jsonl), teacher_entropy (the teacher over the stage's batches).
+#include "tests/dist_run_metrics.h"
+
+#include "data/packed_loader.h"
+#include "halo/config/pipeline_config.h"
+#include "halo/stages/stage_context.h"
+#include "hypenet/qwen3_checkpoint.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+namespace halo::test {
+
+std::map<int64_t, StepRecord> read_step_records(const std::filesystem::path& metrics) {
+  std::map<int64_t, StepRecord> out;
+  std::ifstream in(metrics);
+  INFO(metrics.string());
+  REQUIRE(in.good());
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (!j.contains("loss")) continue;
+    const int64_t step = j["step"].get<int64_t>();
+    INFO("step " << step << " logged twice");
+    REQUIRE(out.emplace(step, StepRecord{j["loss"].get<double>(), j["batch_hash"].get<int64_t>()})
+                .second);
+  }
+  return out;
+}
+
+double teacher_entropy(const std::string& yaml, const std::vector<std::string>& overrides,
+                       const std::string& stage, const std::filesystem::path& teacher_dir) {
+  const auto pipeline = config::load_pipeline_config(yaml, overrides);
+  stages::StageContext ctx;
+  ctx.pipeline = &pipeline;
+  ctx.index = static_cast<size_t>(pipeline.stage_index(stage));
+  const auto setup = ctx.trainer_setup();  // the data seed and shapes the trainer uses
+  data::LoaderOptions lo;
+  lo.manifest = setup.manifest;
+  lo.seed = setup.data_seed;
+  lo.seq_len = setup.stage.shape_at(0).first;
+  lo.global_batch = setup.stage.shape_at(0).second;
+  lo.prefetch = 0;
+  data::PackedLoader loader(lo);
+  auto teacher = hypenet::load_qwen3(teacher_dir.string(), at::kFloat, at::kCPU);
+  teacher->eval();
+  torch::NoGradGuard no_grad;
+  double sum = 0;
+  int64_t tokens = 0;
+  for (int64_t step = 0; step < setup.stage.steps; ++step) {
+    const auto shape = setup.stage.shape_at(step);
+    loader.set_shape(shape.first, shape.second);
+    for (int64_t micro = 0; micro < setup.stage.grad_accum; ++micro) {
+      auto logits = teacher->forward(loader.next().input_ids, {}).logits;  // [B, T, V]
+      auto logp = at::log_softmax(logits.to(at::kDouble), -1);
+      sum += -(logp.exp() * logp).sum().item<double>();
+      tokens += logits.size(0) * logits.size(1);
+    }
+  }
+  return sum / static_cast<double>(tokens);
+}
+
+}  // namespace halo::test
