@@ -10,6 +10,7 @@
 #include "halo/losses/chunked_kl.h"
 #include "tests/test_util.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/autograd.h>
 
 #include <limits>
@@ -133,6 +134,71 @@ TEST_CASE("chunked KL: float32 and bfloat16 inputs compute in float32 close to f
     CHECK(test::max_rel_error(sh.grad(), sh64.grad()) < tol);
     CHECK(test::max_rel_error(sw.grad(), sw64.grad()) < tol);
   }
+}
+
+namespace {
+
+// CPU autocast to bfloat16 for the scope (the trainer turns CUDA autocast on the same way).
+class CpuAutocast {
+ public:
+  CpuAutocast() {
+    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCPU, true);
+    at::autocast::increment_nesting();
+  }
+  ~CpuAutocast() {
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(at::kCPU, false);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("chunked losses under autocast: float32 inputs run forward and backward as bfloat16",
+          "[losses]") {
+  // The backward runs on the autograd thread, where autocast is off; the losses cast their
+  // float32 inputs to the autocast dtype before the Function, so forward and backward matmuls
+  // both run in bfloat16 and the gradients come back in float32. Checked against the same
+  // losses called on explicitly bfloat16 inputs (bit for bit) and against float64.
+  auto p = make_problem(7);
+  const double norm = count(p.mask);
+  auto sh = leaf(p.sh, at::kFloat), sw = leaf(p.sw, at::kFloat);
+  at::Tensor kl, ce;
+  {
+    CpuAutocast autocast;
+    kl = losses::chunked_kl_loss(sh, sw, p.th.to(at::kFloat), p.tw.to(at::kFloat), p.mask, 8, norm);
+  }
+  kl.backward();
+  REQUIRE(sh.grad().scalar_type() == at::kFloat);
+  REQUIRE(sw.grad().scalar_type() == at::kFloat);
+
+  auto bh = leaf(p.sh, at::kBFloat16), bw = leaf(p.sw, at::kBFloat16);
+  auto kl_bf16 = losses::chunked_kl_loss(bh, bw, p.th.to(at::kBFloat16), p.tw.to(at::kBFloat16),
+                                         p.mask, 8, norm);
+  kl_bf16.backward();
+  CHECK(kl.item<float>() == kl_bf16.item<float>());
+  CHECK(at::equal(sh.grad(), bh.grad().to(at::kFloat)));
+  CHECK(at::equal(sw.grad(), bw.grad().to(at::kFloat)));
+  // And the bfloat16 run differs from the float32 one (the cast did happen), within bf16 error.
+  auto fh = leaf(p.sh, at::kFloat), fw = leaf(p.sw, at::kFloat);
+  losses::chunked_kl_loss(fh, fw, p.th.to(at::kFloat), p.tw.to(at::kFloat), p.mask, 8, norm)
+      .backward();
+  CHECK_FALSE(at::equal(sh.grad(), fh.grad()));
+  CHECK(test::max_rel_error(sh.grad().to(at::kDouble), fh.grad().to(at::kDouble)) < 3e-2);
+
+  auto ch = leaf(p.sh, at::kFloat), cw = leaf(p.sw, at::kFloat);
+  {
+    CpuAutocast autocast;
+    ce = losses::chunked_cross_entropy_loss(ch, cw, p.labels, p.mask, 8, norm);
+  }
+  ce.backward();
+  auto ceh = leaf(p.sh, at::kBFloat16), cew = leaf(p.sw, at::kBFloat16);
+  auto ce_bf16 = losses::chunked_cross_entropy_loss(ceh, cew, p.labels, p.mask, 8, norm);
+  ce_bf16.backward();
+  CHECK(ce.item<float>() == ce_bf16.item<float>());
+  CHECK(ch.grad().scalar_type() == at::kFloat);
+  CHECK(at::equal(ch.grad(), ceh.grad().to(at::kFloat)));
+  CHECK(at::equal(cw.grad(), cew.grad().to(at::kFloat)));
 }
 
 TEST_CASE("chunked KL: non-finite values in masked rows stay out of the loss and gradients",

@@ -99,7 +99,8 @@ at::Tensor chunked_cross_entropy_loss(const at::Tensor& hidden, const at::Tensor
     HALO_CHECK(lo >= 0 && hi < V, op, ": labels of counted positions must lie in [0, ", V,
                "), got values in [", lo, ", ", hi, "]. HINT: mark ignored positions false in mask");
   }
-  return ChunkedCrossEntropy::apply(hidden, head, safe_labels, mask, chunk_tokens, normalizer);
+  return ChunkedCrossEntropy::apply(autocast_operand(hidden), autocast_operand(head), safe_labels,
+                                    mask, chunk_tokens, normalizer);
 }
 
 }  // namespace halo::losses

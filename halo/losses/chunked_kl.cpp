@@ -102,8 +102,9 @@ at::Tensor chunked_kl_loss(const at::Tensor& student_hidden, const at::Tensor& s
              ": teacher and student tensors must share a device, got ", teacher_hidden.device(),
              " and ", student_hidden.device());
   check_mask_chunk_normalizer(op, student_hidden, mask, chunk_tokens, normalizer);
-  return ChunkedKL::apply(student_hidden, student_head, teacher_hidden.detach(),
-                          teacher_head.detach(), mask, chunk_tokens, normalizer);
+  return ChunkedKL::apply(autocast_operand(student_hidden), autocast_operand(student_head),
+                          autocast_operand(teacher_hidden.detach()),
+                          autocast_operand(teacher_head.detach()), mask, chunk_tokens, normalizer);
 }
 
 }  // namespace halo::losses

@@ -3,9 +3,17 @@
 
 #include "halo/common/error.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <cmath>
 
 namespace halo::losses {
+
+at::Tensor autocast_operand(const at::Tensor& t) {
+  const auto device = t.device().type();
+  if (t.scalar_type() != at::kFloat || !at::autocast::is_autocast_enabled(device)) return t;
+  return t.to(at::autocast::get_autocast_dtype(device));
+}
 
 at::ScalarType loss_compute_dtype(at::ScalarType input) {
   return input == at::kDouble ? at::kDouble : at::kFloat;

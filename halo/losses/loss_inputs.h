@@ -21,6 +21,14 @@ void check_hidden_and_head(const char* op, const char* what, const at::Tensor& h
 void check_mask_chunk_normalizer(const char* op, const at::Tensor& hidden, const at::Tensor& mask,
                                  int64_t chunk_tokens, double normalizer);
 
+// Under autocast on the calling thread (for t's device type): a float32 t cast to the autocast
+// dtype (a differentiable cast, so gradients come back in float32); otherwise t itself. The
+// chunked losses apply it to their inputs before their autograd Function, because the
+// Function's backward runs on the autograd thread, where autocast is off: without it the
+// backward's matmuls ran in float32 without tensor cores (3 x 73 ms of a 733 ms stage-2 step of
+// a Qwen3-1.7B shape on an H200, docs/benchmarks.md).
+at::Tensor autocast_operand(const at::Tensor& t);
+
 // Logits of rows [begin, begin + len) of hidden [N, D] against head [V, D] -> [len, V] in
 // `dtype`. The matmul runs in the input dtype (tensor cores accumulate in float32); softmax
 // and everything after it run in `dtype`.
