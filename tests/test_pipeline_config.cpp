@@ -238,6 +238,16 @@ TEST_CASE("malformed configs name the file, line and key", "[config]") {
        "teacher.path",
        "also pretrains a teacher"},
       {"invalid YAML", {{17, "      betas: [0.9, 0.95"}}, "cfg.yaml:", "", "invalid YAML"},
+      {"dist bucket of zero MiB",
+       {{3, "  seed: 1\ndist:\n  bucket_mb: 0"}},
+       "cfg.yaml:5:",
+       "dist.bucket_mb",
+       "must be > 0"},
+      {"dist key misspelt",
+       {{3, "  seed: 1\ndist:\n  timeout: 60"}},
+       "cfg.yaml:5:",
+       "dist.timeout",
+       "did you mean \"timeout_s\""},
   };
   for (const auto& c : cases) {
     SECTION(c.what) {
@@ -248,6 +258,19 @@ TEST_CASE("malformed configs name the file, line and key", "[config]") {
       CHECK_THAT(msg, Contains(c.reason));
     }
   }
+}
+
+TEST_CASE("the dist section is read and stays out of the stage hashes", "[config]") {
+  test::TempDir dir;
+  const std::string path = write_config(dir, {});
+  const auto plain = config::load_pipeline_config(path);
+  CHECK(plain.dist.timeout_s == 600.0);  // DistOptions' default
+  const auto tuned = config::load_pipeline_config(path, {"dist.timeout_s=30", "dist.bucket_mb=50"});
+  CHECK(tuned.dist.timeout_s == 30.0);
+  CHECK(tuned.dist.bucket_mb == 50.0);
+  CHECK(tuned.to_json()["dist"]["bucket_mb"] == 50.0);
+  for (size_t i = 0; i < plain.stages.size(); ++i)
+    CHECK(tuned.stage_hash(i) == plain.stage_hash(i));
 }
 
 TEST_CASE("overrides address stages by name and are validated like the file", "[config]") {

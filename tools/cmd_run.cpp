@@ -39,9 +39,10 @@ void run_stages(const RunArgs& a, std::optional<std::string> only) {
   std::unique_ptr<distributed::DistContext> dist;
   std::unique_ptr<distributed::DataParallelSync> sync;
   if (env.is_distributed()) {
-    const distributed::DistOptions dist_options;
+    const distributed::DistOptions& dist_options = config.dist;  // the YAML's `dist:`
     dist = std::make_unique<distributed::DistContext>(
-        env, dist_options, config.run.device == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU);
+        env, dist_options,
+        config.run.device == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU);
     sync = std::make_unique<distributed::DataParallelSync>(*dist, dist_options);
     std::fprintf(stderr, "data parallel: %s, backend %s\n", env.describe().c_str(),
                  dist->backend_name().c_str());

@@ -121,6 +121,12 @@ nlohmann::json PipelineConfig::to_json() const {
                        {"passkey_trials", quality_gate.passkey_trials},
                        {"key_value", quality_gate.key_value},
                        {"timeout_s", quality_gate.timeout_s}};
+  j["dist"] = {{"backend", dist.backend},
+               {"timeout_s", dist.timeout_s},
+               {"init_timeout_s", dist.init_timeout_s},
+               {"heartbeat_s", dist.heartbeat_s},
+               {"bucket_mb", dist.bucket_mb},
+               {"first_bucket_mb", dist.first_bucket_mb}};
   j["stages"] = nlohmann::json::array();
   for (const auto& s : stages) j["stages"].push_back(s.to_json());
   return j;
@@ -133,6 +139,7 @@ std::string PipelineConfig::stage_hash(size_t index) const {
   j["run"].erase("threads");
   j["data"].erase("prefetch");
   j.erase("quality_gate");
+  j.erase("dist");  // a resume may use other timeouts, buckets or another world size
   nlohmann::json kept = nlohmann::json::array();
   for (size_t i = 0; i <= index; ++i) {
     nlohmann::json s = j["stages"][i];
@@ -153,7 +160,8 @@ PipelineConfig load_pipeline_config(const std::string& path,
   c.file = path;
   MapReader r(root, path, "");
   // Unknown top-level sections first: a misspelt "stages:" should say so, not "stages missing".
-  for (const char* section : {"run", "teacher", "data", "student", "quality_gate", "stages"}) {
+  for (const char* section :
+       {"run", "teacher", "data", "student", "quality_gate", "dist", "stages"}) {
     r.has(section);
   }
   r.finish();
@@ -213,6 +221,25 @@ PipelineConfig load_pipeline_config(const std::string& path,
   qg.check(c.quality_gate.timeout_s > 0, "timeout_s",
            "must be > 0 (seconds the other ranks of a data-parallel run wait for rank 0's gate)");
   qg.finish();
+
+  // The same ranges as DistOptions::validate (halo/distributed), reported with file and line.
+  MapReader dr = r.map("dist");
+  auto& d = c.dist;
+  d.backend = dr.get_choice("backend", d.backend, {"auto", "gloo", "nccl"});
+  d.timeout_s = dr.get_double("timeout_s", d.timeout_s);
+  dr.check(d.timeout_s > 0, "timeout_s", "must be > 0 (seconds a collective waits for its peers)");
+  d.init_timeout_s = dr.get_double("init_timeout_s", d.init_timeout_s);
+  dr.check(d.init_timeout_s > 0, "init_timeout_s", "must be > 0 (seconds for the rendezvous)");
+  d.heartbeat_s = dr.get_double("heartbeat_s", d.heartbeat_s);
+  dr.check(d.heartbeat_s > 0 && d.heartbeat_s * 3 < d.timeout_s, "heartbeat_s",
+           str_cat("must be > 0 and less than a third of dist.timeout_s=", d.timeout_s,
+                   " (a dead rank is recognised after 3 missed heartbeats)"));
+  d.bucket_mb = dr.get_double("bucket_mb", d.bucket_mb);
+  dr.check(d.bucket_mb > 0, "bucket_mb", "must be > 0 MiB");
+  d.first_bucket_mb = dr.get_double("first_bucket_mb", d.first_bucket_mb);
+  dr.check(d.first_bucket_mb > 0 && d.first_bucket_mb <= d.bucket_mb, "first_bucket_mb",
+           str_cat("must be > 0 and at most dist.bucket_mb=", d.bucket_mb));
+  dr.finish();
 
   // Stages, then the rules between them.
   auto stage_readers = r.map_list("stages", true);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "halo/config/stage_config.h"
+#include "halo/distributed/dist_options.h"
 
 #include <string>
 #include <utility>
@@ -65,6 +66,7 @@ struct PipelineConfig {
   DataSection data;
   StudentSection student;
   QualityGateSection quality_gate;
+  distributed::DistOptions dist;  // `dist:` (data-parallel runs only; not part of stage hashes)
   std::vector<StageConfig> stages;
 
   const StageConfig& stage(const std::string& name) const;  // errors list the stage names
