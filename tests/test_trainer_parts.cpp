@@ -1,16 +1,21 @@
 // Trainer parts on a tiny model: activation checkpointing gives the same loss and gradients as
 // the plain forward; AdamW puts weight decay on 2-D parameters only; the batch fingerprint does
-// not depend on how rows are split over ranks but does on their order.
+// not depend on how rows are split over ranks but does on their order; FusedAdamW's fused
+// kernel (ATen's CPU build of it here) follows LibTorch's AdamW loop and shares its state.
 #include <catch2/catch.hpp>
 
 #include "halo/stages/lm_loss.h"
 #include "halo/stages/stage3_long_context.h"
 #include "halo/train/adamw_groups.h"
 #include "halo/train/batch_fingerprint.h"
+#include "halo/train/fused_adamw.h"
 #include "hypenet/parameter_init.h"
 #include "hypenet/weight_transfer.h"
 
+#include <torch/serialize.h>
+
 #include <cmath>
+#include <sstream>
 
 using namespace halo;
 
@@ -83,6 +88,78 @@ TEST_CASE("AdamW groups: weight decay on 2-D weights only", "[train]") {
   for (const auto& p : no_decay.params()) CHECK(p.dim() < 2);
   CHECK(decay.params().size() + no_decay.params().size() == params.size());
   CHECK(!no_decay.params().empty());  // the norms
+}
+
+TEST_CASE("FusedAdamW: the fused kernel follows LibTorch's AdamW, state interchangeable",
+          "[train]") {
+  // Two groups (decay on 2-D only) of random parameters, 5 steps of random gradients.
+  auto make_params = [] {
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+    return std::vector<at::Tensor>{at::randn({7, 5}, gen), at::randn({5}, gen),
+                                   at::randn({3, 4}, gen)};
+  };
+  auto groups_of = [](std::vector<at::Tensor>& ps) {
+    auto o = torch::optim::AdamWOptions(1e-2).betas(std::make_tuple(0.9, 0.95)).eps(1e-8);
+    auto decay = o;
+    decay.weight_decay(0.1);
+    auto none = o;
+    none.weight_decay(0.0);
+    std::vector<torch::optim::OptimizerParamGroup> g;
+    g.emplace_back(std::vector<at::Tensor>{ps[0], ps[2]},
+                   std::make_unique<torch::optim::AdamWOptions>(decay));
+    g.emplace_back(std::vector<at::Tensor>{ps[1]},
+                   std::make_unique<torch::optim::AdamWOptions>(none));
+    return g;
+  };
+  auto loop_params = make_params(), fused_params = make_params();
+  for (auto& p : loop_params) p.set_requires_grad(true);
+  for (auto& p : fused_params) p.set_requires_grad(true);
+  torch::optim::AdamW loop(groups_of(loop_params), torch::optim::AdamWOptions(1e-2));
+  train::FusedAdamW fused(groups_of(fused_params), torch::optim::AdamWOptions(1e-2), true);
+  REQUIRE(fused.fused());
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(12);
+  for (int step = 0; step < 5; ++step) {
+    for (size_t i = 0; i < loop_params.size(); ++i) {
+      auto g = at::randn(loop_params[i].sizes(), gen);
+      loop_params[i].mutable_grad() = g.clone();
+      fused_params[i].mutable_grad() = g.clone();
+    }
+    loop.step();
+    fused.step();
+  }
+  for (size_t i = 0; i < loop_params.size(); ++i) {
+    CAPTURE(i);
+    CHECK(at::allclose(fused_params[i], loop_params[i], 1e-6, 1e-7));
+    CHECK_FALSE(at::equal(fused_params[i], make_params()[i]));  // it did move
+  }
+  // The fused optimizer's state loads into LibTorch's AdamW (and the steps counted agree).
+  std::stringstream buf;
+  {
+    torch::serialize::OutputArchive out;
+    fused.save(out);
+    out.save_to(buf);
+  }
+  torch::optim::AdamW reloaded(groups_of(fused_params), torch::optim::AdamWOptions(1e-2));
+  {
+    torch::serialize::InputArchive in;
+    in.load_from(buf);
+    reloaded.load(in);
+  }
+  for (auto& p : fused_params) {
+    const auto& a = static_cast<const torch::optim::AdamWParamState&>(
+        *fused.state().at(p.unsafeGetTensorImpl()));
+    const auto& b = static_cast<const torch::optim::AdamWParamState&>(
+        *reloaded.state().at(p.unsafeGetTensorImpl()));
+    CHECK(a.step() == 5);
+    CHECK(b.step() == 5);
+    CHECK(at::equal(a.exp_avg(), b.exp_avg()));
+    CHECK(at::equal(a.exp_avg_sq(), b.exp_avg_sq()));
+  }
+  // make_adamw keeps LibTorch's loop for CPU parameters.
+  std::vector<std::pair<std::string, at::Tensor>> named{{"w", loop_params[0]}};
+  auto made = train::make_adamw(named, config::OptimizerConfig());
+  REQUIRE(dynamic_cast<train::FusedAdamW*>(made.get()) != nullptr);
+  CHECK_FALSE(static_cast<train::FusedAdamW&>(*made).fused());
 }
 
 TEST_CASE("batch fingerprint: any split over ranks sums to the same, moved rows change it",

@@ -2,6 +2,7 @@
 #include "halo/train/adamw_groups.h"
 
 #include "halo/common/error.h"
+#include "halo/train/fused_adamw.h"
 
 namespace halo::train {
 
@@ -10,7 +11,11 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(
     const config::OptimizerConfig& o) {
   HALO_CHECK(!params.empty(), "the optimizer got no trainable parameters");
   std::vector<at::Tensor> decay, no_decay;
-  for (const auto& [name, p] : params) (p.dim() >= 2 ? decay : no_decay).push_back(p);
+  bool all_cuda = true;
+  for (const auto& [name, p] : params) {
+    (p.dim() >= 2 ? decay : no_decay).push_back(p);
+    all_cuda = all_cuda && p.is_cuda();
+  }
   auto options = torch::optim::AdamWOptions(o.lr)
                      .betas(std::make_tuple(o.beta1, o.beta2))
                      .eps(o.eps)
@@ -24,7 +29,7 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(
     nd.weight_decay(0.0);
     groups.emplace_back(no_decay, std::make_unique<torch::optim::AdamWOptions>(nd));
   }
-  return std::make_unique<torch::optim::AdamW>(std::move(groups), options);
+  return std::make_unique<FusedAdamW>(std::move(groups), options, /*fused=*/all_cuda);
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {

@@ -14,7 +14,8 @@
 namespace halo::train {
 
 // Group 0: 2-D parameters with optimizer.weight_decay; group 1: the rest with none. Empty
-// groups are left out. Errors when `params` is empty.
+// groups are left out. Errors when `params` is empty. The optimizer is a FusedAdamW that uses
+// the fused multi-tensor kernel when every parameter is a CUDA tensor (fused_adamw.h).
 std::unique_ptr<torch::optim::AdamW> make_adamw(
     const std::vector<std::pair<std::string, at::Tensor>>& params,
     const config::OptimizerConfig& optimizer);
