@@ -45,3 +45,30 @@ TEST_CASE("rms_norm gradients match central differences", "[ops][rms_norm]") {
     }
   }
 }
+
+TEST_CASE("rms_norm with ATen's fused normalisation: reference values and gradients",
+          "[ops][rms_norm]") {
+  // The training path on CUDA (rms_norm_fused_normalize), run here on the CPU: same values and
+  // gradients as the reference for float32 and for bfloat16 inputs with a float32 weight (the
+  // autocast case: the normalised x is rounded to bfloat16 before the weight, as transformers
+  // does), and float64 gradients against central differences through the reference test above.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(13);
+  for (auto dt : {at::kFloat, at::kBFloat16}) {
+    CAPTURE(dt);
+    auto x0 = at::randn({4, 3, 96}, gen).to(dt);
+    auto w0 = at::randn({96}, gen);
+    auto probe = at::randn({4, 3, 96}, gen);
+    auto xr = x0.clone().requires_grad_(true), wr = w0.clone().requires_grad_(true);
+    auto xf = x0.clone().requires_grad_(true), wf = w0.clone().requires_grad_(true);
+    auto yr = ops::rms_norm_reference(xr, wr, 1e-6);
+    auto yf = ops::rms_norm_fused_normalize(xf, wf, 1e-6);
+    REQUIRE(yf.scalar_type() == yr.scalar_type());
+    CHECK(test::max_rel_error(yf.to(at::kDouble), yr.to(at::kDouble)) < 1e-5);
+    (yr * probe).sum().backward();
+    (yf * probe).sum().backward();
+    REQUIRE(xf.grad().scalar_type() == dt);
+    const double tol = dt == at::kFloat ? 1e-4 : 2e-2;
+    CHECK(test::max_rel_error(xf.grad().to(at::kDouble), xr.grad().to(at::kDouble)) < tol);
+    CHECK(test::max_rel_error(wf.grad().to(at::kDouble), wr.grad().to(at::kDouble)) < 1e-4);
+  }
+}

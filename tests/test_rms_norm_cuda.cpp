@@ -55,3 +55,31 @@ TEST_CASE("rms_norm CUDA kernel handles a misaligned view", "[cuda][ops][rms_nor
   auto ref = ops::rms_norm_reference(x, w, 1e-5);
   CHECK(test::max_rel_error(got, ref) <= 1.6e-2);
 }
+
+TEST_CASE("rms_norm with gradients on CUDA (ATen's fused normalisation) matches the CPU reference",
+          "[cuda][ops][rms_norm]") {
+  // The training path: x needs a gradient, so rms_norm takes rms_norm_fused_normalize. float32
+  // x and weight (the residual-stream norms), bfloat16 x with a float32 weight (q/k norms under
+  // autocast): values and both gradients against the CPU reference.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(23);
+  for (auto dt : {at::kFloat, at::kBFloat16}) {
+    for (int64_t cols : {128, 2048}) {
+      INFO("dtype " << dt << " cols " << cols);
+      auto x0 = (at::randn({37, cols}, gen) * 2.0).to(dt);
+      auto w0 = at::randn({cols}, gen) * 0.5 + 1.0;
+      auto probe = at::randn({37, cols}, gen);
+      auto xr = x0.clone().requires_grad_(true), wr = w0.clone().requires_grad_(true);
+      auto xg = x0.cuda().requires_grad_(true), wg = w0.cuda().requires_grad_(true);
+      auto yr = ops::rms_norm_reference(xr, wr, 1e-6);
+      auto yg = ops::rms_norm(xg, wg, 1e-6);
+      REQUIRE(yg.scalar_type() == yr.scalar_type());
+      (yr * probe).sum().backward();
+      (yg * probe.cuda()).sum().backward();
+      const double tol = dt == at::kFloat ? 1e-4 : 2e-2;
+      CHECK(test::max_rel_error(yg.cpu().to(at::kDouble), yr.to(at::kDouble)) <= tol);
+      CHECK(test::max_rel_error(xg.grad().cpu().to(at::kDouble), xr.grad().to(at::kDouble)) <= tol);
+      CHECK(test::max_rel_error(wg.grad().cpu().to(at::kDouble), wr.grad().to(at::kDouble)) <=
+            1e-3);
+    }
+  }
+}

@@ -14,14 +14,17 @@
 
 namespace halo::ops {
 
-bool rms_norm_has_cuda_kernel() { return HALO_WITH_CUDA != 0; }
+bool rms_norm_has_cuda_kernel() {
+  return HALO_WITH_CUDA != 0;
+}
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   HALO_CHECK(x.dim() >= 1 && weight.dim() == 1 && x.size(-1) == weight.size(0),
              "rms_norm: x [..., N] and weight [N] must agree, got x ", x.sizes(), " and weight ",
              weight.sizes());
 #if HALO_WITH_CUDA
-  const bool needs_grad = at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad());
+  const bool needs_grad =
+      at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad());
   const auto dt = x.scalar_type();
   const bool kernel_dtype = dt == at::kFloat || dt == at::kBFloat16 || dt == at::kHalf;
   if (x.is_cuda() && weight.device() == x.device() && weight.scalar_type() == dt && kernel_dtype &&
@@ -46,6 +49,7 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
                ", cols ", p.cols, ")");
     return y;
   }
+  if (x.is_cuda() && needs_grad && x.numel() > 0) return rms_norm_fused_normalize(x, weight, eps);
 #endif
   return rms_norm_reference(x, weight, eps);
 }

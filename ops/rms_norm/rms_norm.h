@@ -1,7 +1,10 @@
 // RMSNorm op, Qwen3/transformers semantics: y = w * cast(x * rsqrt(mean(x^2) + eps), x.dtype),
-// the statistics in float32. One API; the fused CUDA kernel runs for CUDA tensors when no
-// gradient is needed (inference, the frozen teacher), the ATen reference everywhere else
-// (and for autograd, which differentiates the reference).
+// the statistics in float32. One API; the fused CUDA kernel of this folder runs for CUDA
+// tensors when no gradient is needed (inference, the frozen teacher). CUDA tensors that need a
+// gradient (a training student) go through rms_norm_fused_normalize: ATen's fused
+// normalisation (_fused_rms_norm, its own CUDA forward and backward kernels) then the weight,
+// instead of the reference's six separate float32 ops (78.6 ms of a 733 ms stage-2 step of a
+// Qwen3-1.7B shape on an H200, docs/benchmarks.md). The CPU runs the reference.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -13,6 +16,11 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 
 // The readable reference in ATen ops (differentiable); every other path is tested against it.
 at::Tensor rms_norm_reference(const at::Tensor& x, const at::Tensor& weight, double eps);
+
+// The same semantics as the reference with the normalisation x / sqrt(mean(x^2) + eps) done by
+// ATen's _fused_rms_norm (in float32, no weight), cast to x's dtype, times the weight.
+// Differentiable on every device (on the CPU ATen decomposes it).
+at::Tensor rms_norm_fused_normalize(const at::Tensor& x, const at::Tensor& weight, double eps);
 
 // True when this build has the CUDA kernels.
 bool rms_norm_has_cuda_kernel();

@@ -1,4 +1,5 @@
-// The reference RMSNorm in ATen ops, exactly as transformers' Qwen3RMSNorm computes it.
+// The reference RMSNorm in ATen ops, exactly as transformers' Qwen3RMSNorm computes it, and the
+// variant with ATen's fused normalisation (the training path on CUDA).
 #include "ops/rms_norm/rms_norm.h"
 
 namespace halo::ops {
@@ -9,6 +10,12 @@ at::Tensor rms_norm_reference(const at::Tensor& x, const at::Tensor& weight, dou
   auto variance = x32.pow(2).mean(-1, /*keepdim=*/true);
   auto normed = (x32 * at::rsqrt(variance + eps)).to(x.scalar_type());
   return weight * normed;
+}
+
+at::Tensor rms_norm_fused_normalize(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  auto x32 = x.scalar_type() == at::kDouble || x.scalar_type() == at::kFloat ? x : x.to(at::kFloat);
+  auto normed = std::get<0>(at::_fused_rms_norm(x32, {x.size(-1)}, std::nullopt, eps));
+  return weight * normed.to(x.scalar_type());
 }
 
 }  // namespace halo::ops
