@@ -8,14 +8,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include <array>
-#include <cstdio>
-#include <fstream>
 #include <sys/wait.h>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 
 using namespace halo;
-using test::run_cli;
 using Catch::Matchers::Contains;
+using test::run_cli;
 
 namespace {
 
@@ -63,7 +65,8 @@ TEST_CASE("init-teacher, inspect and forward work together", "[cli]") {
 
   // bfloat16 compute stays within bfloat16 accuracy of float32.
   const std::string out16 = dir.str() + "/logits16.safetensors";
-  auto fwd16 = run_cli("forward --model " + model + " --ids \"3 1 4 1 5 9 2 6\" --dtype bfloat16 --out " + out16);
+  auto fwd16 = run_cli("forward --model " + model +
+                       " --ids \"3 1 4 1 5 9 2 6\" --dtype bfloat16 --out " + out16);
   REQUIRE(fwd16.exit_code == 0);
   CHECK(test::max_rel_error(hypenet::SafetensorsFile(out16).load_raw("logits"), logits) <= 2e-2);
 }
@@ -98,7 +101,8 @@ TEST_CASE("CLI reports bad input clearly", "[cli]") {
     CHECK_THAT(r.output, Contains("error") && Contains(c.expect));
   }
   // --help explains every subcommand.
-  for (const std::string sub : {"inspect", "init-teacher", "forward", "bench prefill"}) {
+  for (const std::string sub :
+       {"inspect", "init-teacher", "forward", "bench prefill", "bench stage2"}) {
     auto r = run_cli(sub + " --help");
     INFO(r.output);
     CHECK(r.exit_code == 0);
@@ -144,4 +148,29 @@ TEST_CASE("convert builds a HypeNet that inspect and forward accept", "[cli][hyp
     CHECK(r.exit_code == 1);
     CHECK_THAT(r.output, Contains(expect));
   }
+}
+
+TEST_CASE("bench stage2 runs the Trainer's stage-2 step on the CPU and cleans up", "[cli]") {
+  // The command a GPU user times stage 2 with (docs/benchmarks.md), at toy size on the CPU: it
+  // must run real steps (finite loss, tokens counted), report JSON and remove its shards.
+  test::TempDir dir;
+  const std::string cfg = dir.str() + "/cfg.json", work = dir.str() + "/work";
+  std::ofstream(cfg) << kTinyConfig;
+  auto r = run_cli("bench stage2 --model " + cfg +
+                       " --device cpu --precision float32 --batch 2 --seq-len 16 --warmup 1"
+                       " --iters 2 --attention-layers 1 --work-dir " +
+                       work + " --json",
+                   false);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.output);
+  CHECK(j["mixers"] == "LA");
+  CHECK(j["parameters"].get<int64_t>() > 0);
+  CHECK(j["tokens_per_s"].get<double>() > 0);
+  CHECK(std::isfinite(j["last_loss"].get<double>()));
+  CHECK(j["peak_bytes"].get<int64_t>() == -1);  // no CUDA device
+  CHECK_FALSE(std::filesystem::exists(work));
+  auto bad = run_cli("bench stage2 --model " + cfg + " --device cpu --attention-layers 5");
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.output, Contains("--attention-layers") && Contains("[0, 2)"));
 }
