@@ -8,7 +8,9 @@
 namespace halo::hypenet {
 
 HypeNetDecoderLayerImpl::HypeNetDecoderLayerImpl(const HypeNetConfig& c, MixerType mixer)
-    : mixer_type(mixer), attn_use_rope_(c.attn_use_rope), lightning_use_rope_(c.lightning_use_rope) {
+    : mixer_type(mixer),
+      attn_use_rope_(c.attn_use_rope),
+      lightning_use_rope_(c.lightning_use_rope) {
   const auto& b = c.base;
   input_layernorm = register_module("input_layernorm", RMSNorm(b.hidden_size, b.rms_norm_eps));
   if (mixer == MixerType::kAttention) {
@@ -53,8 +55,10 @@ HypeNetForCausalLMImpl::HypeNetForCausalLMImpl(const HypeNetConfig& c) : config_
   config_.validate("HypeNet config");
   model = register_module("model", HypeNetBody(c));
   if (!c.base.tie_word_embeddings) {
-    lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(
-                                             c.base.hidden_size, c.base.vocab_size).bias(false)));
+    lm_head = register_module(
+        "lm_head",
+        torch::nn::Linear(
+            torch::nn::LinearOptions(c.base.hidden_size, c.base.vocab_size).bias(false)));
   }
 }
 
@@ -62,11 +66,18 @@ at::Tensor HypeNetForCausalLMImpl::output_embedding() const {
   return lm_head ? lm_head->weight : model->embed_tokens->weight;
 }
 
+void HypeNetForCausalLMImpl::set_lightning_recurrence_in_autocast_dtype(bool on) {
+  for (size_t i = 0; i < model->layers->size(); ++i) {
+    if (layer(i).lightning) layer(i).lightning->set_recurrence_in_autocast_dtype(on);
+  }
+}
+
 CausalLMOutput HypeNetForCausalLMImpl::forward(const at::Tensor& ids, const ForwardOptions& opt,
                                                std::vector<LightningState>* states) {
   const auto& b = config_.base;
   HALO_CHECK(ids.dim() == 2 && ids.scalar_type() == at::kLong,
-             "HypeNet forward: ids must be int64 [B, T], got ", ids.sizes(), " ", ids.scalar_type());
+             "HypeNet forward: ids must be int64 [B, T], got ", ids.sizes(), " ",
+             ids.scalar_type());
   HALO_CHECK(ids.numel() == 0 ||
                  (ids.min().item<int64_t>() >= 0 && ids.max().item<int64_t>() < b.vocab_size),
              "HypeNet forward: token ids must lie in [0, ", b.vocab_size, ")");

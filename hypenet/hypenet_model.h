@@ -54,7 +54,11 @@ class HypeNetForCausalLMImpl : public torch::nn::Module {
                          std::vector<LightningState>* states = nullptr);
   const HypeNetConfig& config() const { return config_; }
   at::Tensor output_embedding() const;
-  HypeNetDecoderLayerImpl& layer(size_t i) { return *model->layers[i]->as<HypeNetDecoderLayerImpl>(); }
+  HypeNetDecoderLayerImpl& layer(size_t i) {
+    return *model->layers[i]->as<HypeNetDecoderLayerImpl>();
+  }
+  // LightningMixerImpl::set_recurrence_in_autocast_dtype on every Lightning layer.
+  void set_lightning_recurrence_in_autocast_dtype(bool on);
 
   HypeNetBody model{nullptr};
   torch::nn::Linear lm_head{nullptr};  // null when tie_word_embeddings

@@ -1,6 +1,8 @@
 // Implementation of lightning_mixer.h.
 #include "hypenet/lightning_mixer.h"
 
+#include <ATen/autocast_mode.h>
+
 #include "ops/lightning_attention/lightning_attention.h"
 
 namespace halo::hypenet {
@@ -21,7 +23,8 @@ LightningMixerImpl::LightningMixerImpl(const HypeNetConfig& c)
   if (c.lightning_use_output_norm) {
     o_norm = register_module("o_norm", RMSNorm(num_heads_ * head_dim_, c.base.rms_norm_eps));
   }
-  if (c.lightning_use_output_gate) z_proj = register_module("z_proj", linear(D, num_heads_ * head_dim_));
+  if (c.lightning_use_output_gate)
+    z_proj = register_module("z_proj", linear(D, num_heads_ * head_dim_));
   if (c.lightning_use_qk_norm) {
     q_norm = register_module("q_norm", RMSNorm(head_dim_, c.base.rms_norm_eps));
     k_norm = register_module("k_norm", RMSNorm(head_dim_, c.base.rms_norm_eps));
@@ -51,12 +54,17 @@ at::Tensor LightningMixerImpl::forward(const at::Tensor& x, const RotaryTables* 
     v = v.repeat_interleave(g, /*dim=*/2);
   }
   // The recurrence runs on float32 q, k, v and state, as in the public implementation (float64
-  // stays float64 so tests can compare against an exact reference).
-  const auto compute = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  // stays float64 so tests can compare against an exact reference), unless the training run
+  // asked for the autocast dtype (set_recurrence_in_autocast_dtype).
+  auto compute = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  const auto device_type = x.device().type();
+  if (autocast_recurrence_ && compute == at::kFloat &&
+      at::autocast::is_autocast_enabled(device_type)) {
+    compute = at::autocast::get_autocast_dtype(device_type);
+  }
   at::Tensor init = state ? state->state : at::Tensor();
   auto [o, final_state] = ops::lightning_attention(q.to(compute), k.to(compute), v.to(compute),
-                                                   decay.to(q.device()), scale_,
-                                                   init);
+                                                   decay.to(q.device()), scale_, init);
   if (state) state->state = final_state;
   o = o.reshape({B, T, num_heads_ * head_dim_}).to(x.scalar_type());  // [B, T, H*d]
   if (o_norm) o = o_norm(o);

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "hypenet/weight_transfer.h"
+
+#include <ATen/autocast_mode.h>
 #include "hypenet/qwen3_checkpoint.h"
 #include "tests/test_util.h"
 
@@ -35,4 +37,34 @@ TEST_CASE("HypeNet on CUDA matches the CPU model", "[cuda][hypenet]") {
   // bfloat16 activations through 300 steps of a slowly decaying state: measured 2.5e-2 on an
   // H100 (2026-11-28). Accept what the same-dtype CPU model does, with a margin.
   CHECK(e16 <= std::max(2e-2, 2.0 * e16_cpu));
+}
+
+TEST_CASE("Lightning recurrence in the autocast dtype: bf16 q, k, v only when asked",
+          "[cuda][hypenet]") {
+  // student.lightning_recurrence = autocast: under CUDA autocast the op gets bfloat16 q, k, v
+  // (its tensor-core kernels) instead of float32; the outputs differ by bf16 rounding only.
+  const std::string dir = test::fixtures_dir() + "/qwen3/untied_gqa2_sharded";
+  auto teacher = hypenet::load_qwen3(dir, at::kFloat, at::kCPU);
+  std::vector<hypenet::MixerType> mixers(teacher->config().num_hidden_layers,
+                                         hypenet::MixerType::kLightning);
+  auto config = hypenet::hypenet_config_like_release(teacher->config(), mixers);
+  auto student = hypenet::hypenet_from_teacher(teacher, config, 5);
+  student->to(at::kCUDA);
+  auto ids = at::randint(config.base.vocab_size, {2, 300}, at::kLong).cuda();
+  c10::InferenceMode guard;
+  auto run = [&](bool on) {
+    student->set_lightning_recurrence_in_autocast_dtype(on);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::increment_nesting();
+    auto logits = student->forward(ids).logits.to(at::kFloat).cpu();
+    at::autocast::decrement_nesting();
+    at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    return logits;
+  };
+  auto f32 = run(false), bf16 = run(true);
+  CHECK(bf16.isfinite().all().item<bool>());
+  CHECK_FALSE(at::equal(bf16, f32));
+  CHECK(test::max_rel_error(bf16, f32) <= 5e-2);
 }

@@ -6,11 +6,13 @@
 
 #include "halo/stages/lm_loss.h"
 #include "halo/stages/stage3_long_context.h"
+#include "halo/stages/student_builder.h"
 #include "halo/train/adamw_groups.h"
 #include "halo/train/batch_fingerprint.h"
 #include "halo/train/fused_adamw.h"
 #include "hypenet/parameter_init.h"
 #include "hypenet/weight_transfer.h"
+#include "tests/test_util.h"
 
 #include <torch/serialize.h>
 
@@ -160,6 +162,42 @@ TEST_CASE("FusedAdamW: the fused kernel follows LibTorch's AdamW, state intercha
   auto made = train::make_adamw(named, config::OptimizerConfig());
   REQUIRE(dynamic_cast<train::FusedAdamW*>(made.get()) != nullptr);
   CHECK_FALSE(static_cast<train::FusedAdamW&>(*made).fused());
+}
+
+TEST_CASE("student.lightning_recurrence reaches every Lightning layer, changes nothing unasked",
+          "[train]") {
+  // Whether the flag hands the recurrence bfloat16 shows on CUDA only (the CPU op's matmuls are
+  // themselves under autocast): [cuda] test in test_hypenet_cuda.cpp. Here: the builders apply
+  // the pipeline option to every Lightning layer, and without autocast the flag is inert.
+  hypenet::Qwen3Config t;
+  t.vocab_size = 61;
+  t.hidden_size = 24;
+  t.intermediate_size = 40;
+  t.num_hidden_layers = 3;
+  t.num_attention_heads = 4;
+  t.num_key_value_heads = 2;
+  t.head_dim = 6;
+  t.dtype = "float32";
+  hypenet::Qwen3ForCausalLM teacher(t);
+  hypenet::init_parameters_like_hf(*teacher, 0.2, 5);
+  config::StudentSection options;
+  options.lightning_recurrence = "autocast";
+  auto student = stages::all_rnn_student(teacher, options);
+  for (size_t i = 0; i < 3; ++i) {
+    REQUIRE(student->layer(i).lightning);
+    CHECK(student->layer(i).lightning->recurrence_in_autocast_dtype());
+  }
+  options.lightning_recurrence = "float32";
+  auto plain_student = stages::all_rnn_student(teacher, options);
+  CHECK_FALSE(plain_student->layer(0).lightning->recurrence_in_autocast_dtype());
+
+  auto ids = at::randint(0, 61, {2, 9}, at::TensorOptions().dtype(at::kLong));
+  hypenet::ForwardOptions fo;
+  fo.training = true;
+  fo.return_hidden = true;
+  fo.skip_logits = true;
+  at::NoGradGuard no_grad;
+  CHECK(at::equal(student->forward(ids, fo).hidden, plain_student->forward(ids, fo).hidden));
 }
 
 TEST_CASE("batch fingerprint: any split over ranks sums to the same, moved rows change it",

@@ -112,7 +112,8 @@ nlohmann::json PipelineConfig::to_json() const {
                   {"attn_use_rope", student.attn_use_rope},
                   {"attn_use_output_gate", student.attn_use_output_gate},
                   {"attn_logits_scaling", student.attn_logits_scaling},
-                  {"init_seed", student.init_seed}};
+                  {"init_seed", student.init_seed},
+                  {"lightning_recurrence", student.lightning_recurrence}};
   j["quality_gate"] = {{"enabled", quality_gate.enabled},
                        {"validation_batches", quality_gate.validation_batches},
                        {"seq_len", quality_gate.seq_len},
@@ -139,7 +140,11 @@ std::string PipelineConfig::stage_hash(size_t index) const {
   j["run"].erase("threads");
   j["data"].erase("prefetch");
   j.erase("quality_gate");
-  j.erase("dist");  // a resume may use other timeouts, buckets or another world size
+  j.erase("dist");
+  // Added in session 3; left out at its default so the hashes of earlier runs stay valid.
+  if (j["student"]["lightning_recurrence"] == "float32")
+    j["student"].erase(
+        "lightning_recurrence");  // a resume may use other timeouts, buckets or another world size
   nlohmann::json kept = nlohmann::json::array();
   for (size_t i = 0; i <= index; ++i) {
     nlohmann::json s = j["stages"][i];
@@ -200,6 +205,8 @@ PipelineConfig load_pipeline_config(const std::string& path,
   st.check(s.attn_logits_scaling == 0 || s.attn_logits_scaling > 1, "attn_logits_scaling",
            "must be 0 (off) or > 1 (the a of log(t + a) / log(a))");
   s.init_seed = static_cast<uint64_t>(st.get_int("init_seed", 0));
+  s.lightning_recurrence =
+      st.get_choice("lightning_recurrence", s.lightning_recurrence, {"float32", "autocast"});
   st.finish();
 
   MapReader qg = r.map("quality_gate");

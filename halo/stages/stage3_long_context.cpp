@@ -1,6 +1,8 @@
 // run_stage3: cross-entropy finetuning of the stage-2 student with the length curriculum.
 #include "halo/stages/stage3_long_context.h"
 
+#include "halo/stages/student_builder.h"
+
 #include "halo/common/error.h"
 #include "halo/stages/lm_loss.h"
 #include "halo/stages/student_task.h"
@@ -66,8 +68,9 @@ class LongContextTask : public StudentTask {
 StageOutput run_stage3(const StageContext& ctx) {
   HALO_CHECK(!ctx.inputs.student.empty(), "stage3 \"", ctx.stage().name,
              "\" needs the stage-2 student");
-  LongContextTask task(hypenet::load_hypenet(ctx.inputs.student.string(), at::kFloat, at::kCPU),
-                       ctx.device, ctx.stage().activation_checkpointing,
+  auto student = hypenet::load_hypenet(ctx.inputs.student.string(), at::kFloat, at::kCPU);
+  apply_student_runtime_options(student, ctx.pipeline->student);
+  LongContextTask task(std::move(student), ctx.device, ctx.stage().activation_checkpointing,
                        ctx.stage().loss_chunk_tokens);
   train::Trainer trainer(task, ctx.trainer_setup());
   return finish_training_stage(ctx, trainer.train());

@@ -31,7 +31,14 @@ hypenet::HypeNetForCausalLM all_rnn_student(hypenet::Qwen3ForCausalLM& teacher,
                                             const config::StudentSection& s) {
   const auto& tc = teacher->config();
   std::vector<hypenet::MixerType> mixers(tc.num_hidden_layers, hypenet::MixerType::kLightning);
-  return hypenet::hypenet_from_teacher(teacher, student_config(s, tc, mixers), s.init_seed);
+  auto student = hypenet::hypenet_from_teacher(teacher, student_config(s, tc, mixers), s.init_seed);
+  apply_student_runtime_options(student, s);
+  return student;
+}
+
+void apply_student_runtime_options(hypenet::HypeNetForCausalLM& student,
+                                   const config::StudentSection& s) {
+  student->set_lightning_recurrence_in_autocast_dtype(s.lightning_recurrence == "autocast");
 }
 
 hypenet::HypeNetForCausalLM hybrid_student(hypenet::Qwen3ForCausalLM& teacher,
@@ -59,6 +66,7 @@ hypenet::HypeNetForCausalLM hybrid_student(hypenet::Qwen3ForCausalLM& teacher,
                " has shape ", src->sizes(), ", the student needs ", p.value().sizes());
     p.value().copy_(*src);
   }
+  apply_student_runtime_options(student, s);
   return student;
 }
 

@@ -28,6 +28,11 @@ hypenet::HypeNetForCausalLM hybrid_student(hypenet::Qwen3ForCausalLM& teacher,
                                            const std::vector<hypenet::MixerType>& mixers,
                                            const std::filesystem::path& stage1_dir);
 
+// The student section's training-time model settings (not stored in checkpoints): the
+// Lightning recurrence dtype under autocast. Applied by the builders below and by stage 3.
+void apply_student_runtime_options(hypenet::HypeNetForCausalLM& student,
+                                   const config::StudentSection& s);
+
 // Reads the "mixer_types" list of a selection.json; errors name the file.
 std::vector<hypenet::MixerType> read_selection_mixers(const std::filesystem::path& path);
 
