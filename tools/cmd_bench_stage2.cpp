@@ -45,6 +45,7 @@ struct Stage2BenchOptions {
   int64_t loss_chunk_tokens = 2048;  // the Qwen3-1.7B recipe's value
   std::string device = "cuda";
   std::string precision = "bfloat16";
+  std::string lightning_recurrence = "float32";  // pipeline student.lightning_recurrence
   int warmup = 3, iters = 10;
   double peak_tflops = 989.0;  // dense bf16 datasheet peak of the H100 / H200 (HALO_NOTES 5)
   std::string work_dir;        // synthetic shards; empty: a folder under the system temp dir
@@ -149,8 +150,10 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
     hypenet::init_qwen3_random(teacher, 0);
   }
   config::StudentSection student_options;
+  student_options.lightning_recurrence = o.lightning_recurrence;
   auto student = hypenet::hypenet_from_teacher(
       teacher, stages::student_config(student_options, tc, mixers), student_options.init_seed);
+  stages::apply_student_runtime_options(student, student_options);
   const double n_params = static_cast<double>(tc.num_parameters());
   std::cerr << "bench stage2: moving both models to " << o.device << " ...\n";
   auto task =
@@ -192,6 +195,7 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
                       {"mixers", letters},
                       {"device", o.device},
                       {"precision", o.precision},
+                      {"lightning_recurrence", o.lightning_recurrence},
                       {"batch", o.batch},
                       {"seq_len", o.seq_len},
                       {"grad_accum", o.grad_accum},
@@ -211,8 +215,9 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
   }
   std::cout << std::fixed << "stage-2 step, " << o.model << " (" << tc.num_parameters()
             << " parameters), mixers " << letters << ", " << o.batch << " x " << o.seq_len
-            << " tokens x " << o.grad_accum << " micro-batches, " << o.precision << " on "
-            << o.device << ", median of " << o.iters << "\n"
+            << " tokens x " << o.grad_accum << " micro-batches, " << o.precision
+            << " (Lightning recurrence " << o.lightning_recurrence << ") on " << o.device
+            << ", median of " << o.iters << "\n"
             << "  step " << std::setprecision(1) << median << " ms (min " << ms.front() << ", max "
             << ms.back() << "), " << std::setprecision(0) << tokens_per_s << " tokens/s, "
             << std::setprecision(1) << tflops << " TFLOP/s (8N), MFU " << std::setprecision(1)
@@ -249,6 +254,11 @@ void add_bench_stage2_command(CLI::App& bench) {
   cmd->add_option("--precision", o->precision,
                   "bfloat16 (autocast compute, float32 master weights; teacher in bfloat16 on "
                   "CUDA) or float32")
+      ->capture_default_str();
+  cmd->add_option("--lightning-recurrence", o->lightning_recurrence,
+                  "float32 (the authors' numerics) or autocast (bf16 q, k, v for the Lightning "
+                  "op under bf16 autocast), as the pipeline's student.lightning_recurrence")
+      ->check(CLI::IsMember({"float32", "autocast"}))
       ->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "Untimed steps first")->capture_default_str();
   cmd->add_option("--iters", o->iters, "Timed steps (median reported)")->capture_default_str();
