@@ -10,10 +10,12 @@
 #include "halo/train/adamw_groups.h"
 #include "halo/train/batch_fingerprint.h"
 #include "halo/train/fused_adamw.h"
+#include "halo/train/grad_clip.h"
 #include "hypenet/parameter_init.h"
 #include "hypenet/weight_transfer.h"
 #include "tests/test_util.h"
 
+#include <torch/nn/utils/clip_grad.h>
 #include <torch/serialize.h>
 
 #include <cmath>
@@ -198,6 +200,32 @@ TEST_CASE("student.lightning_recurrence reaches every Lightning layer, changes n
   fo.skip_logits = true;
   at::NoGradGuard no_grad;
   CHECK(at::equal(student->forward(ids, fo).hidden, plain_student->forward(ids, fo).hidden));
+}
+
+TEST_CASE("foreach gradient clipping equals LibTorch's clip_grad_norm_", "[train]") {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(17);
+  for (double max_norm : {0.5, 1e3, 0.0}) {
+    CAPTURE(max_norm);
+    std::vector<at::Tensor> a, b;
+    for (auto shape : {std::vector<int64_t>{7, 5}, {5}, {3, 4, 2}}) {
+      auto p = at::randn(shape, gen).requires_grad_(true);
+      p.mutable_grad() = at::randn(shape, gen) * 3.0;
+      auto q = p.detach().clone().requires_grad_(true);
+      q.mutable_grad() = p.grad().clone();
+      a.push_back(p);
+      b.push_back(q);
+    }
+    auto no_grad = at::randn({4}, gen).requires_grad_(true);  // skipped, as LibTorch does
+    a.push_back(no_grad);
+    b.push_back(no_grad.detach().clone().requires_grad_(true));
+    const double mine = train::clip_grad_norm(a, max_norm);
+    const double theirs = torch::nn::utils::clip_grad_norm_(b, max_norm > 0 ? max_norm : 1e30);
+    CHECK(mine == Approx(theirs).epsilon(1e-6));
+    if (max_norm > 0 && max_norm < theirs) CHECK(mine > max_norm);  // it did clip
+    for (size_t i = 0; i + 1 < a.size(); ++i) {
+      CHECK(at::allclose(a[i].grad(), b[i].grad(), 1e-6, 1e-7));
+    }
+  }
 }
 
 TEST_CASE("batch fingerprint: any split over ranks sums to the same, moved rows change it",

@@ -53,6 +53,11 @@ void check_mask_chunk_normalizer(const char* op, const at::Tensor& hidden, const
              normalizer, ". HINT: with no counted token anywhere, skip the loss");
 }
 
+at::Tensor chunk_matmul_logits(const at::Tensor& hidden, const at::Tensor& head, int64_t begin,
+                               int64_t len) {
+  return at::mm(hidden.narrow(0, begin, len), head.t());  // [len, V]
+}
+
 at::Tensor chunk_logits(const at::Tensor& hidden, const at::Tensor& head, int64_t begin,
                         int64_t len, at::ScalarType dtype) {
   return at::mm(hidden.narrow(0, begin, len), head.t()).to(dtype);  // [len, V]

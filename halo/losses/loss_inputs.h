@@ -29,6 +29,11 @@ void check_mask_chunk_normalizer(const char* op, const at::Tensor& hidden, const
 // a Qwen3-1.7B shape on an H200, docs/benchmarks.md).
 at::Tensor autocast_operand(const at::Tensor& t);
 
+// Logits of rows [begin, begin + len) of hidden [N, D] against head [V, D] -> [len, V] in the
+// inputs' dtype, straight from the matmul (callers fold the cast to float32 into a softmax).
+at::Tensor chunk_matmul_logits(const at::Tensor& hidden, const at::Tensor& head, int64_t begin,
+                               int64_t len);
+
 // Logits of rows [begin, begin + len) of hidden [N, D] against head [V, D] -> [len, V] in
 // `dtype`. The matmul runs in the input dtype (tensor cores accumulate in float32); softmax
 // and everything after it run in `dtype`.

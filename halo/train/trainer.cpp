@@ -7,13 +7,13 @@
 #include "halo/common/error.h"
 #include "halo/train/adamw_groups.h"
 #include "halo/train/batch_fingerprint.h"
+#include "halo/train/grad_clip.h"
 #include "halo/train/lr_schedule.h"
 #include "halo/train/metrics_log.h"
 #include "halo/train/progress_bar.h"
 #include "halo/train/stop_signal.h"
 
 #include <ATen/autocast_mode.h>
-#include <torch/nn/utils/clip_grad.h>
 
 #include <chrono>
 #include <cstdio>
@@ -165,13 +165,7 @@ double Trainer::train_step(int64_t step, double* grad_norm) {
     }
     loss_sum += loss.detach().to(at::kDouble).item<double>();
   }
-  double norm = 0;
-  if (s_.stage.clip_grad_norm > 0) {
-    norm = torch::nn::utils::clip_grad_norm_(param_tensors_, s_.stage.clip_grad_norm);
-  } else {
-    norm = torch::nn::utils::clip_grad_norm_(param_tensors_, 1e30);
-  }
-  *grad_norm = norm;
+  *grad_norm = clip_grad_norm(param_tensors_, s_.stage.clip_grad_norm);
   set_learning_rate(*optimizer_,
                     lr_at(s_.stage.schedule, s_.stage.optimizer.lr, step, s_.stage.steps));
   optimizer_->step();
