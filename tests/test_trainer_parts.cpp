@@ -25,7 +25,7 @@ using namespace halo;
 
 namespace {
 
-hypenet::HypeNetForCausalLM tiny_hybrid() {
+hypenet::Qwen3Config tiny_teacher_config() {
   hypenet::Qwen3Config t;
   t.vocab_size = 61;
   t.hidden_size = 24;
@@ -36,6 +36,11 @@ hypenet::HypeNetForCausalLM tiny_hybrid() {
   t.head_dim = 6;
   t.tie_word_embeddings = false;
   t.dtype = "float32";
+  return t;
+}
+
+hypenet::HypeNetForCausalLM tiny_hybrid() {
+  const auto t = tiny_teacher_config();
   auto c = hypenet::hypenet_config_like_release(
       t, {hypenet::MixerType::kLightning, hypenet::MixerType::kAttention,
           hypenet::MixerType::kLightning});
@@ -171,15 +176,7 @@ TEST_CASE("student.lightning_recurrence reaches every Lightning layer, changes n
   // Whether the flag hands the recurrence bfloat16 shows on CUDA only (the CPU op's matmuls are
   // themselves under autocast): [cuda] test in test_hypenet_cuda.cpp. Here: the builders apply
   // the pipeline option to every Lightning layer, and without autocast the flag is inert.
-  hypenet::Qwen3Config t;
-  t.vocab_size = 61;
-  t.hidden_size = 24;
-  t.intermediate_size = 40;
-  t.num_hidden_layers = 3;
-  t.num_attention_heads = 4;
-  t.num_key_value_heads = 2;
-  t.head_dim = 6;
-  t.dtype = "float32";
+  const auto t = tiny_teacher_config();
   hypenet::Qwen3ForCausalLM teacher(t);
   hypenet::init_parameters_like_hf(*teacher, 0.2, 5);
   config::StudentSection options;
