@@ -158,7 +158,7 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
   std::cerr << "bench stage2: moving both models to " << o.device << " ...\n";
   auto task =
       stages::make_distillation_task(std::move(student), std::move(teacher), o.loss_chunk_tokens,
-                                     device, stages::stage2_teacher_dtype(stage, device));
+                                     device, stages::frozen_teacher_dtype(stage, device));
 
   train::TrainerSetup setup;
   setup.stage = stage;

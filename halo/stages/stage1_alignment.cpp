@@ -27,7 +27,8 @@ namespace {
 class AlignmentTask : public train::TrainTask {
  public:
   AlignmentTask(const StageContext& ctx)
-      : teacher_(hypenet::load_qwen3(ctx.inputs.teacher.string(), at::kFloat, ctx.device)),
+      : teacher_(hypenet::load_qwen3(ctx.inputs.teacher.string(),
+                                     frozen_teacher_dtype(ctx.stage(), ctx.device), ctx.device)),
         loss_kind_(ctx.stage().loss),
         device_(ctx.device) {
     teacher_->eval();

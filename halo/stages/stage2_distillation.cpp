@@ -60,10 +60,6 @@ std::unique_ptr<StudentTask> make_distillation_task(hypenet::HypeNetForCausalLM 
                                             device, teacher_dtype);
 }
 
-at::ScalarType stage2_teacher_dtype(const config::StageConfig& stage, c10::Device device) {
-  return device.is_cuda() && stage.precision == "bfloat16" ? at::kBFloat16 : at::kFloat;
-}
-
 StageOutput run_stage2(const StageContext& ctx) {
   HALO_CHECK(
       !ctx.inputs.teacher.empty() && !ctx.inputs.student.empty() && !ctx.inputs.selection.empty(),
@@ -73,7 +69,7 @@ StageOutput run_stage2(const StageContext& ctx) {
   auto student = hybrid_student(teacher, ctx.pipeline->student, mixers, ctx.inputs.student);
   auto task =
       make_distillation_task(std::move(student), std::move(teacher), ctx.stage().loss_chunk_tokens,
-                             ctx.device, stage2_teacher_dtype(ctx.stage(), ctx.device));
+                             ctx.device, frozen_teacher_dtype(ctx.stage(), ctx.device));
   train::Trainer trainer(*task, ctx.trainer_setup());
   return finish_training_stage(ctx, trainer.train());
 }

@@ -21,9 +21,6 @@ std::unique_ptr<StudentTask> make_distillation_task(hypenet::HypeNetForCausalLM 
                                                     int64_t chunk_tokens, c10::Device device,
                                                     at::ScalarType teacher_dtype);
 
-// The teacher's dtype for a stage: bfloat16 when the stage runs in bfloat16 on CUDA.
-at::ScalarType stage2_teacher_dtype(const config::StageConfig& stage, c10::Device device);
-
 StageOutput run_stage2(const StageContext& ctx);
 
 }  // namespace halo::stages

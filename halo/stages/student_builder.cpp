@@ -70,6 +70,10 @@ hypenet::HypeNetForCausalLM hybrid_student(hypenet::Qwen3ForCausalLM& teacher,
   return student;
 }
 
+at::ScalarType frozen_teacher_dtype(const config::StageConfig& stage, c10::Device device) {
+  return device.is_cuda() && stage.precision == "bfloat16" ? at::kBFloat16 : at::kFloat;
+}
+
 std::vector<hypenet::MixerType> read_selection_mixers(const std::filesystem::path& path) {
   std::ifstream in(path);
   HALO_CHECK(in.good(), path.string(), ": missing. HINT: run the selection stage first.");

@@ -33,6 +33,11 @@ hypenet::HypeNetForCausalLM hybrid_student(hypenet::Qwen3ForCausalLM& teacher,
 void apply_student_runtime_options(hypenet::HypeNetForCausalLM& student,
                                    const config::StudentSection& s);
 
+// The frozen teacher's dtype in a stage: bfloat16 when the stage runs in bfloat16 on CUDA (the
+// teacher only runs forward; issue 6: "the teacher runs on every rank in bfloat16"), float32
+// otherwise (CPU runs, float32 stages).
+at::ScalarType frozen_teacher_dtype(const config::StageConfig& stage, c10::Device device);
+
 // Reads the "mixer_types" list of a selection.json; errors name the file.
 std::vector<hypenet::MixerType> read_selection_mixers(const std::filesystem::path& path);
 
