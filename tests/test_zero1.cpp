@@ -153,7 +153,7 @@ TEST_CASE("dist.zero1: stopped by SIGTERM, resumed without it or by 3 processes"
   }
 }
 
-TEST_CASE("dist.zero1: the ranges cover every parameter once; each shard holds its own state",
+TEST_CASE("dist.zero1: the ranges cover every parameter once, each shard holds its own state",
           "[zero1][train]") {
   // Element counts with one dominant tensor and 1-D ones, as in a model.
   const std::vector<int64_t> numels{12, 3, 40, 5, 5, 64, 2, 9, 30};
