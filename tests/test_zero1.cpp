@@ -132,7 +132,8 @@ TEST_CASE("dist.zero1: stopped by SIGTERM, resumed without it or by 3 processes"
                              " --set dist.zero1=true");
   INFO("3 processes, zero1:\n" << three.output);
   REQUIRE(three.exit_code == 0);
-  CHECK_THAT(three.output, Contains("(step " + std::to_string(stopped) + ")"));
+  CHECK_THAT(three.output, Contains("(step " + std::to_string(stopped) + ")") &&
+                               Contains("[rank 2] [align] zero1: rank 2 holds"));
 
   auto a = test::read_step_records(dir.path() / "tiny/ref/align/metrics.jsonl");
   auto b2 = test::read_step_records(dir.path() / "tiny/z2/align/metrics.jsonl");
