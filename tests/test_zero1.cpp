@@ -24,6 +24,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <set>
 #include <thread>
 
@@ -142,9 +143,9 @@ TEST_CASE("dist.zero1: stopped by SIGTERM, resumed without it or by 3 processes"
   REQUIRE(b2.size() == a.size());
   REQUIRE(b3.size() == a.size());
   for (const auto& [step, rec] : a) {
-    INFO("step " << step << " (stopped at " << stopped << "): uninterrupted " << rec.loss
-                 << ", resumed by 2 without zero1 " << b2[step].loss << ", by 3 with zero1 "
-                 << b3[step].loss);
+    INFO(std::setprecision(9) << "step " << step << " (stopped at " << stopped
+                              << "): uninterrupted " << rec.loss << ", resumed by 2 without zero1 "
+                              << b2[step].loss << ", by 3 with zero1 " << b3[step].loss);
     CHECK(b2[step].loss == rec.loss);
     CHECK(b2[step].batch_hash == rec.batch_hash);
     // 3 processes sum the gradients of three third-batches: float32 round-off of the sum order.
