@@ -248,6 +248,11 @@ TEST_CASE("malformed configs name the file, line and key", "[config]") {
        "cfg.yaml:5:",
        "dist.timeout",
        "did you mean \"timeout_s\""},
+      {"dist zero1 not a bool",
+       {{3, "  seed: 1\ndist:\n  zero1: sometimes"}},
+       "cfg.yaml:5:",
+       "dist.zero1",
+       ""},
   };
   for (const auto& c : cases) {
     SECTION(c.what) {
@@ -265,7 +270,11 @@ TEST_CASE("the dist section is read and stays out of the stage hashes", "[config
   const std::string path = write_config(dir, {});
   const auto plain = config::load_pipeline_config(path);
   CHECK(plain.dist.timeout_s == 600.0);  // DistOptions' default
-  const auto tuned = config::load_pipeline_config(path, {"dist.timeout_s=30", "dist.bucket_mb=50"});
+  CHECK_FALSE(plain.dist.zero1);
+  const auto tuned = config::load_pipeline_config(
+      path, {"dist.timeout_s=30", "dist.bucket_mb=50", "dist.zero1=true"});
+  CHECK(tuned.dist.zero1);
+  CHECK(tuned.to_json()["dist"]["zero1"] == true);
   CHECK(tuned.dist.timeout_s == 30.0);
   CHECK(tuned.dist.bucket_mb == 50.0);
   CHECK(tuned.to_json()["dist"]["bucket_mb"] == 50.0);

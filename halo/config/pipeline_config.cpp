@@ -127,7 +127,8 @@ nlohmann::json PipelineConfig::to_json() const {
                {"init_timeout_s", dist.init_timeout_s},
                {"heartbeat_s", dist.heartbeat_s},
                {"bucket_mb", dist.bucket_mb},
-               {"first_bucket_mb", dist.first_bucket_mb}};
+               {"first_bucket_mb", dist.first_bucket_mb},
+               {"zero1", dist.zero1}};
   j["stages"] = nlohmann::json::array();
   for (const auto& s : stages) j["stages"].push_back(s.to_json());
   return j;
@@ -246,6 +247,7 @@ PipelineConfig load_pipeline_config(const std::string& path,
   d.first_bucket_mb = dr.get_double("first_bucket_mb", d.first_bucket_mb);
   dr.check(d.first_bucket_mb > 0 && d.first_bucket_mb <= d.bucket_mb, "first_bucket_mb",
            str_cat("must be > 0 and at most dist.bucket_mb=", d.bucket_mb));
+  d.zero1 = dr.get_bool("zero1", d.zero1);
   dr.finish();
 
   // Stages, then the rules between them.

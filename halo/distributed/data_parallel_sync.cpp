@@ -3,6 +3,8 @@
 
 #include "halo/common/error.h"
 
+#include <algorithm>
+
 namespace halo::distributed {
 
 DataParallelSync::DataParallelSync(DistContext& context, DistOptions options)
@@ -40,6 +42,34 @@ std::vector<double> DataParallelSync::all_reduce_sum(std::vector<double> values)
   t = t.cpu();
   const double* data = t.data_ptr<double>();
   return std::vector<double>(data, data + t.numel());
+}
+
+void DataParallelSync::broadcast(const std::vector<at::Tensor>& tensors, int root) {
+  HALO_CHECK(root >= 0 && root < context_.world_size(), "broadcast from rank ", root,
+             " outside the world of ", context_.world_size());
+  at::NoGradGuard no_grad;
+  // One flat buffer per dtype, in the order the dtypes first appear (the same on every rank).
+  std::vector<at::ScalarType> dtypes;
+  for (const auto& t : tensors) {
+    if (std::find(dtypes.begin(), dtypes.end(), t.scalar_type()) == dtypes.end()) {
+      dtypes.push_back(t.scalar_type());
+    }
+  }
+  for (const auto dtype : dtypes) {
+    std::vector<at::Tensor> parts;
+    for (const auto& t : tensors) {
+      if (t.scalar_type() == dtype) parts.push_back(t.detach().reshape({-1}).to(context_.device()));
+    }
+    at::Tensor flat = at::cat(parts);
+    context_.broadcast(flat, root, "broadcast from rank " + std::to_string(root));
+    int64_t offset = 0;
+    for (const auto& t : tensors) {
+      if (t.scalar_type() != dtype) continue;
+      const int64_t n = t.numel();
+      t.detach().copy_(flat.narrow(0, offset, n).view(t.sizes()));
+      offset += n;
+    }
+  }
 }
 
 void DataParallelSync::wait_for_all(const std::string& what, double timeout_s,

@@ -22,6 +22,7 @@ class DataParallelSync : public train::GradientSync {
   void set_parameters(const std::vector<at::Tensor>& params) override;
   void backward(const at::Tensor& loss, bool reduce) override;
   std::vector<double> all_reduce_sum(std::vector<double> values) override;
+  void broadcast(const std::vector<at::Tensor>& tensors, int root) override;
   void wait_for_all(const std::string& what, double timeout_s,
                     const std::string& timeout_key) override;
 

@@ -1,5 +1,6 @@
 // Options of the distributed layer (YAML section `dist`): backend, timeouts, fault detection and
-// gradient buckets. Defaults suit one node of H100s; validate() names the key to change.
+// gradient buckets, optimizer-state sharding (ZeRO-1). Defaults suit one node of H100s; validate()
+// names the key to change.
 #pragma once
 
 #include <string>
@@ -23,6 +24,10 @@ struct DistOptions {
   // Size of the first bucket reduced (the last layers' gradients) in MiB: small so that
   // communication starts early.
   double first_bucket_mb = 1.0;
+  // ZeRO stage 1: each rank's AdamW holds the state of its own contiguous share of the trained
+  // parameters (balanced by element count) and updates only those; the updated parameters are
+  // then broadcast from their owners. Checkpoints keep the full-optimizer format.
+  bool zero1 = false;
 
   // Throws HaloError naming `dist.<key>` for values out of range.
   void validate() const;

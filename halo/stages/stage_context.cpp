@@ -23,6 +23,7 @@ train::TrainerSetup StageContext::trainer_setup() const {
   s.rank = rank;
   s.world_size = world_size;
   s.sync = sync;
+  s.zero1 = pipeline->dist.zero1;
   s.device = device;
   return s;
 }

@@ -4,7 +4,8 @@
 // with all_reduce_sum before the first forward, runs every micro-batch's backward through
 // backward(loss, reduce) with reduce on for the last micro-batch only (its gradients are summed
 // over ranks bucket by bucket while backward runs; earlier micro-batches accumulate locally),
-// and sums the logged loss over ranks afterwards. With no GradientSync (one process) none of
+// and sums the logged loss over ranks afterwards; with ZeRO-1 (trainer.h) it broadcasts the
+// parameters each rank updated. With no GradientSync (one process) none of
 // this happens and the trainer calls loss.backward() itself.
 #pragma once
 
@@ -29,6 +30,11 @@ class GradientSync {
   // The element-wise sums over all ranks of `values` (float64: token counts and fingerprints,
   // integers below 2^53, are exact).
   virtual std::vector<double> all_reduce_sum(std::vector<double> values) = 0;
+  // Copies rank `root`'s values of `tensors` into every rank's (in place; the same shapes,
+  // dtypes and order on every rank), coalesced: one flat buffer and one broadcast per dtype.
+  // ZeRO-1 uses it to spread the parameters each rank updated, and to gather optimizer state
+  // for a checkpoint. Leaf parameters may be passed (the copy does not record autograd).
+  virtual void broadcast(const std::vector<at::Tensor>& tensors, int root) = 0;
   // Blocks until every rank has called it (the n-th call of each rank meets the n-th of the
   // others; `what` names the wait in errors). timeout_s > 0: fail after that many seconds,
   // naming the ranks that did not arrive, instead of after the collective timeout, for waits

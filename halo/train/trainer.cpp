@@ -71,7 +71,26 @@ Trainer::Trainer(TrainTask& task, TrainerSetup setup) : task_(task), s_(std::mov
     HALO_CHECK(p.requires_grad(), "trainable parameter ", name, " does not require grad");
     param_tensors_.push_back(p);
   }
-  optimizer_ = make_adamw(params_, s_.stage.optimizer);
+  if (s_.zero1 && s_.sync && s_.world_size > 1) {
+    std::vector<int64_t> numels;
+    for (const auto& p : param_tensors_) numels.push_back(p.numel());
+    zero1_ranges_ = partition_by_numel(numels, s_.world_size);
+    optimizer_ = make_shard_adamw(params_, zero1_ranges_.at(static_cast<size_t>(s_.rank)),
+                                  s_.stage.optimizer);
+    const ParamRange own = zero1_ranges_.at(static_cast<size_t>(s_.rank));
+    int64_t own_numel = 0, total_numel = 0;
+    for (size_t i = 0; i < numels.size(); ++i) {
+      total_numel += numels[i];
+      if (own.contains(i)) own_numel += numels[i];
+    }
+    std::fprintf(stderr,
+                 "[%s] zero1: rank %d holds the optimizer state of parameters %zu..%zu of %zu "
+                 "(%lld of %lld elements)\n",
+                 s_.stage.name.c_str(), s_.rank, own.begin, own.end, numels.size(),
+                 static_cast<long long>(own_numel), static_cast<long long>(total_numel));
+  } else {
+    optimizer_ = make_adamw(params_, s_.stage.optimizer);
+  }
   data::LoaderOptions lo;
   lo.manifest = s_.manifest;
   lo.split = "train";
@@ -100,7 +119,17 @@ int64_t Trainer::maybe_resume() {
   HALO_CHECK(meta.step <= s_.stage.steps, latest->string(), ": step ", meta.step,
              " is past the stage's ", s_.stage.steps, " steps");
   task_.load_model(*latest / "model");
-  checkpoint::load_training_state(*latest, *optimizer_);
+  if (zero1_ranges_.empty()) {
+    checkpoint::load_training_state(*latest, *optimizer_);
+  } else {
+    // The checkpoint holds one optimizer over all parameters; keep this rank's range.
+    auto full = make_adamw(params_, s_.stage.optimizer);
+    checkpoint::load_training_state(*latest, *full);
+    if (optimizer_) {
+      keep_own_state(*full, *optimizer_, param_tensors_,
+                     zero1_ranges_.at(static_cast<size_t>(s_.rank)));
+    }
+  }
   loader_->restore(data::LoaderCursor::from_json(meta.loader_cursor));
   std::fprintf(stderr, "[%s] resumed from %s (step %lld)\n", s_.stage.name.c_str(), latest->c_str(),
                static_cast<long long>(meta.step));
@@ -108,7 +137,15 @@ int64_t Trainer::maybe_resume() {
 }
 
 void Trainer::save_checkpoint(int64_t step) {
-  // Every rank holds the same model and optimizer state; rank 0 writes.
+  // Every rank holds the same model; rank 0 writes. Without ZeRO-1 every rank also holds the
+  // same optimizer state; with it, the owners first send rank 0 their ranges' state, which it
+  // writes as one optimizer over all parameters (the unsharded format).
+  std::unique_ptr<torch::optim::AdamW> full;
+  if (!zero1_ranges_.empty()) {
+    if (s_.rank == 0) full = make_adamw(params_, s_.stage.optimizer);
+    gather_adamw_state(*s_.sync, s_.rank, param_tensors_, zero1_ranges_, optimizer_.get(),
+                       full.get());
+  }
   if (s_.rank != 0) return;
   checkpoint::CheckpointStore store(s_.stage_dir / "checkpoints", s_.stage.checkpoint.keep_last);
   fs::path tmp = store.begin(step);
@@ -120,7 +157,7 @@ void Trainer::save_checkpoint(int64_t step) {
   meta.config_hash = s_.config_hash;
   meta.loader_cursor = loader_->cursor().to_json();
   meta.config = s_.resolved_config;
-  checkpoint::save_training_state(tmp, meta, *optimizer_);
+  checkpoint::save_training_state(tmp, meta, full ? *full : *optimizer_);
   store.commit(step);
 }
 
@@ -166,10 +203,18 @@ double Trainer::train_step(int64_t step, double* grad_norm) {
     loss_sum += loss.detach().to(at::kDouble).item<double>();
   }
   *grad_norm = clip_grad_norm(param_tensors_, s_.stage.clip_grad_norm);
-  set_learning_rate(*optimizer_,
-                    lr_at(s_.stage.schedule, s_.stage.optimizer.lr, step, s_.stage.steps));
-  optimizer_->step();
-  optimizer_->zero_grad(/*set_to_none=*/true);
+  if (optimizer_) {
+    set_learning_rate(*optimizer_,
+                      lr_at(s_.stage.schedule, s_.stage.optimizer.lr, step, s_.stage.steps));
+    optimizer_->step();
+  }
+  if (zero1_ranges_.empty()) {
+    optimizer_->zero_grad(/*set_to_none=*/true);
+  } else {
+    // ZeRO-1: this rank updated its range only; every range comes from its owner.
+    for (auto& p : param_tensors_) p.mutable_grad().reset();
+    broadcast_from_owners(*s_.sync, param_tensors_, zero1_ranges_);
+  }
   return s_.sync ? s_.sync->all_reduce_sum({loss_sum})[0] : loss_sum;
 }
 

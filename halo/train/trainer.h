@@ -15,14 +15,17 @@
 // Then global-norm clipping, the scheduled learning rate, AdamW. The logged loss is the global
 // token-weighted mean (the per-rank sums over C, summed over ranks). On CUDA with precision
 // bfloat16 the forward runs under autocast (bfloat16 compute) while parameters and optimizer
-// state stay float32 (master weights).
+// state stay float32 (master weights). With dist.zero1 each rank's AdamW holds and updates only
+// its own share of the parameters, which are then broadcast from their owners (zero1.h);
+// checkpoints keep the unsharded format.
 #pragma once
 
 #include "data/packed_loader.h"
 #include "halo/config/stage_config.h"
 #include "halo/train/gradient_sync.h"
+#include "halo/train/zero1.h"
 
-#include <torch/optim/optimizer.h>
+#include <torch/optim/adamw.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -64,6 +67,9 @@ struct TrainerSetup {
   int prefetch = 2;
   int rank = 0, world_size = 1;
   GradientSync* sync = nullptr;  // null: one process
+  // dist.zero1: shard the AdamW state over the ranks (zero1.h); only with a sync and
+  // world_size > 1, otherwise ignored.
+  bool zero1 = false;
   c10::Device device = c10::kCPU;
   bool handle_signals = true;  // install SIGINT / SIGTERM handlers while training
 };
@@ -89,6 +95,13 @@ class Trainer {
   double train_step(int64_t step, double* grad_norm);
   // The fingerprint of the global batch of the last train_step (train/batch_fingerprint.h).
   int64_t last_batch_fingerprint() const { return last_batch_fingerprint_; }
+  // This rank's optimizer: with ZeRO-1 over its own range of the trained parameters only (null
+  // when that range is empty).
+  const torch::optim::AdamW* optimizer() const { return optimizer_.get(); }
+  // The trained parameters, in the TrainTask's order.
+  const std::vector<at::Tensor>& parameters() const { return param_tensors_; }
+  // ZeRO-1: range r of parameters() is owned by rank r; empty when ZeRO-1 is off.
+  const std::vector<ParamRange>& zero1_ranges() const { return zero1_ranges_; }
 
  private:
   void save_checkpoint(int64_t step);
@@ -98,7 +111,8 @@ class Trainer {
   TrainerSetup s_;
   std::vector<std::pair<std::string, at::Tensor>> params_;
   std::vector<at::Tensor> param_tensors_;
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::vector<ParamRange> zero1_ranges_;
   std::unique_ptr<data::PackedLoader> loader_;
   std::pair<int64_t, int64_t> shape_{0, 0};
   int64_t last_batch_fingerprint_ = 0;
