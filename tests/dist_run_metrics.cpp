@@ -1,4 +1,5 @@
-// read_step_records (metrics.jsonl), teacher_entropy (the teacher over the stage's batches).
+// read_step_records and count_loss_lines (metrics.jsonl), teacher_entropy (the teacher over the
+// stage's batches).
 #include "tests/dist_run_metrics.h"
 
 #include "data/packed_loader.h"
@@ -60,6 +61,14 @@ double teacher_entropy(const std::string& yaml, const std::vector<std::string>& 
     }
   }
   return sum / static_cast<double>(tokens);
+}
+
+int64_t count_loss_lines(const std::filesystem::path& metrics) {
+  std::ifstream in(metrics);
+  std::string line;
+  int64_t n = 0;
+  while (std::getline(in, line)) n += line.find("\"loss\"") != std::string::npos;
+  return n;
 }
 
 }  // namespace halo::test

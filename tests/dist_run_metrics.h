@@ -19,6 +19,9 @@ struct StepRecord {
 // step -> record of the training lines of `metrics` (a step logged twice fails the test).
 std::map<int64_t, StepRecord> read_step_records(const std::filesystem::path& metrics);
 
+// How many training (loss) lines `metrics` holds so far: how far a running stage has got.
+int64_t count_loss_lines(const std::filesystem::path& metrics);
+
 // Mean next-token entropy (nats) of the teacher in `teacher_dir` over the training batches of
 // stage `stage` of the pipeline `yaml` (with `overrides`, "key=value" as for --set): the batches
 // its trainer reads on one process, all steps and micro-batches.

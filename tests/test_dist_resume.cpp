@@ -22,19 +22,8 @@
 
 using namespace halo;
 using Catch::Matchers::Contains;
+using test::count_loss_lines;
 namespace fs = std::filesystem;
-
-namespace {
-
-int64_t count_loss_lines(const fs::path& metrics) {
-  std::ifstream in(metrics);
-  std::string line;
-  int64_t n = 0;
-  while (std::getline(in, line)) n += line.find("\"loss\"") != std::string::npos;
-  return n;
-}
-
-}  // namespace
 
 TEST_CASE("2 processes stopped by SIGTERM, resumed by 3: the losses and batches of 1 process",
           "[dist][pipeline][resume]") {

@@ -30,17 +30,10 @@
 
 using namespace halo;
 using Catch::Matchers::Contains;
+using test::count_loss_lines;
 namespace fs = std::filesystem;
 
 namespace {
-
-int64_t count_loss_lines(const fs::path& metrics) {
-  std::ifstream in(metrics);
-  std::string line;
-  int64_t n = 0;
-  while (std::getline(in, line)) n += line.find("\"loss\"") != std::string::npos;
-  return n;
-}
 
 void require_cli(const std::string& args) {
   auto r = test::run_cli(args);
