@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <thread>
 
 namespace halo::test {
 
@@ -69,6 +70,14 @@ int64_t count_loss_lines(const std::filesystem::path& metrics) {
   int64_t n = 0;
   while (std::getline(in, line)) n += line.find("\"loss\"") != std::string::npos;
   return n;
+}
+
+void wait_for_loss_lines(const std::filesystem::path& metrics, int64_t lines,
+                         std::chrono::seconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (count_loss_lines(metrics) < lines && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 }  // namespace halo::test

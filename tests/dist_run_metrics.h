@@ -3,6 +3,7 @@
 // compared (the teacher's next-token entropy, see tests/test_dist_pipeline.cpp for why).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -21,6 +22,11 @@ std::map<int64_t, StepRecord> read_step_records(const std::filesystem::path& met
 
 // How many training (loss) lines `metrics` holds so far: how far a running stage has got.
 int64_t count_loss_lines(const std::filesystem::path& metrics);
+
+// Polls `metrics` until it holds `lines` loss lines or `timeout` has passed (the caller checks
+// what the run then did): how the resume tests time their SIGTERM.
+void wait_for_loss_lines(const std::filesystem::path& metrics, int64_t lines,
+                         std::chrono::seconds timeout);
 
 // Mean next-token entropy (nats) of the teacher in `teacher_dir` over the training batches of
 // stage `stage` of the pipeline `yaml` (with `overrides`, "key=value" as for --set): the batches

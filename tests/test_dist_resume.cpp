@@ -18,11 +18,9 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 using namespace halo;
 using Catch::Matchers::Contains;
-using test::count_loss_lines;
 namespace fs = std::filesystem;
 
 TEST_CASE("2 processes stopped by SIGTERM, resumed by 3: the losses and batches of 1 process",
@@ -60,11 +58,7 @@ TEST_CASE("2 processes stopped by SIGTERM, resumed by 3: the losses and batches 
     std::vector<std::string> args{"launch", "--nproc-per-node", "2", "--", "stage", stage, dp};
     for (const auto& o : overrides) args.insert(args.end(), {"--set", o});
     test::Child two(args, {}, log2);
-    const auto guard = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-    while (count_loss_lines(stage_dir / "metrics.jsonl") < 3 &&
-           std::chrono::steady_clock::now() < guard) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+    test::wait_for_loss_lines(stage_dir / "metrics.jsonl", 3, std::chrono::seconds(300));
     two.signal(SIGTERM);
     auto status = two.wait(std::chrono::seconds(300));
     INFO(stage << ", 2 processes:\n" << two.log());

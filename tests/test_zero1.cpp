@@ -26,11 +26,9 @@
 #include <fstream>
 #include <iomanip>
 #include <set>
-#include <thread>
 
 using namespace halo;
 using Catch::Matchers::Contains;
-using test::count_loss_lines;
 namespace fs = std::filesystem;
 
 namespace {
@@ -102,11 +100,7 @@ TEST_CASE("dist.zero1: stopped by SIGTERM, resumed without it or by 3 processes"
   test::Child two({"launch", "--nproc-per-node", "2", "--", "stage", "align", zero, "--set",
                    "stages.align.batch_size=6", "--set", "dist.zero1=true"},
                   {}, dir.str() + "/zero.log");
-  const auto guard = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-  while (count_loss_lines(stage_dir / "metrics.jsonl") < 3 &&
-         std::chrono::steady_clock::now() < guard) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  test::wait_for_loss_lines(stage_dir / "metrics.jsonl", 3, std::chrono::seconds(300));
   two.signal(SIGTERM);
   auto status = two.wait(std::chrono::seconds(300));
   INFO("2 processes, zero1:\n" << two.log());

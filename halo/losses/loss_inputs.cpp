@@ -60,7 +60,7 @@ at::Tensor chunk_matmul_logits(const at::Tensor& hidden, const at::Tensor& head,
 
 at::Tensor chunk_logits(const at::Tensor& hidden, const at::Tensor& head, int64_t begin,
                         int64_t len, at::ScalarType dtype) {
-  return at::mm(hidden.narrow(0, begin, len), head.t()).to(dtype);  // [len, V]
+  return chunk_matmul_logits(hidden, head, begin, len).to(dtype);  // [len, V]
 }
 
 }  // namespace halo::losses
