@@ -75,9 +75,8 @@ Trainer::Trainer(TrainTask& task, TrainerSetup setup) : task_(task), s_(std::mov
     std::vector<int64_t> numels;
     for (const auto& p : param_tensors_) numels.push_back(p.numel());
     zero1_ranges_ = partition_by_numel(numels, s_.world_size);
-    optimizer_ = make_shard_adamw(params_, zero1_ranges_.at(static_cast<size_t>(s_.rank)),
-                                  s_.stage.optimizer);
     const ParamRange own = zero1_ranges_.at(static_cast<size_t>(s_.rank));
+    optimizer_ = make_shard_adamw(params_, own, s_.stage.optimizer);
     int64_t own_numel = 0, total_numel = 0;
     for (size_t i = 0; i < numels.size(); ++i) {
       total_numel += numels[i];
@@ -208,13 +207,10 @@ double Trainer::train_step(int64_t step, double* grad_norm) {
                       lr_at(s_.stage.schedule, s_.stage.optimizer.lr, step, s_.stage.steps));
     optimizer_->step();
   }
-  if (zero1_ranges_.empty()) {
-    optimizer_->zero_grad(/*set_to_none=*/true);
-  } else {
-    // ZeRO-1: this rank updated its range only; every range comes from its owner.
-    for (auto& p : param_tensors_) p.mutable_grad().reset();
-    broadcast_from_owners(*s_.sync, param_tensors_, zero1_ranges_);
-  }
+  // zero_grad(set_to_none) of every trained parameter (with ZeRO-1 the optimizer holds a range).
+  for (auto& p : param_tensors_) p.mutable_grad().reset();
+  // ZeRO-1: this rank updated its range only; every range comes from its owner.
+  if (!zero1_ranges_.empty()) broadcast_from_owners(*s_.sync, param_tensors_, zero1_ranges_);
   return s_.sync ? s_.sync->all_reduce_sum({loss_sum})[0] : loss_sum;
 }
 
