@@ -1,6 +1,8 @@
 // Implementation of rotary.h.
 #include "hypenet/rotary.h"
 
+#include <ATen/autocast_mode.h>
+
 namespace halo::hypenet {
 
 RotaryTables rotary_tables(const at::Tensor& positions, int64_t head_dim, double theta,
@@ -25,6 +27,15 @@ at::Tensor apply_rotary(const at::Tensor& x, const RotaryTables& tables) {
   // cos/sin: [T, d] or [B, T, d] -> broadcast over heads: [.., T, 1, d].
   auto cos = tables.cos.unsqueeze(-2);
   auto sin = tables.sin.unsqueeze(-2);
+  // Under autocast, 16-bit q and k (a float32 model's projections) stay 16-bit, as in a 16-bit
+  // model (transformers casts cos/sin to the activation dtype): float32 tables would promote
+  // them and the next matmul would cast them back.
+  const auto dt = x.scalar_type();
+  if ((dt == at::kBFloat16 || dt == at::kHalf) && cos.scalar_type() != dt &&
+      at::autocast::is_autocast_enabled(x.device().type())) {
+    cos = cos.to(dt);
+    sin = sin.to(dt);
+  }
   return x * cos + rotated * sin;
 }
 

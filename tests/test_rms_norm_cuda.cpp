@@ -6,6 +6,7 @@
 #include "ops/rms_norm/rms_norm.h"
 #include "tests/test_util.h"
 
+#include <ATen/autocast_mode.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 
 using namespace halo;
@@ -82,4 +83,33 @@ TEST_CASE("rms_norm with gradients on CUDA (ATen's fused normalisation) matches 
             1e-3);
     }
   }
+}
+
+TEST_CASE("rms_norm with gradients under CUDA autocast returns the autocast dtype",
+          "[cuda][ops][rms_norm]") {
+  // A float32 student's residual-stream norm under bfloat16 autocast: one bfloat16 output (the
+  // matmuls it feeds would cast it anyway), float32 gradients for the float32 x and weight,
+  // all close to the float32 reference. Without autocast the output stays float32.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(24);
+  auto x0 = at::randn({37, 2048}, gen) * 2.0;
+  auto w0 = at::randn({2048}, gen) * 0.5 + 1.0;
+  auto probe = at::randn({37, 2048}, gen);
+  auto xr = x0.clone().requires_grad_(true), wr = w0.clone().requires_grad_(true);
+  auto yr = ops::rms_norm_reference(xr, wr, 1e-6);
+  (yr * probe).sum().backward();
+
+  auto xg = x0.cuda().requires_grad_(true), wg = w0.cuda().requires_grad_(true);
+  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+  at::autocast::set_autocast_enabled(at::kCUDA, true);
+  auto yg = ops::rms_norm(xg, wg, 1e-6);
+  at::autocast::set_autocast_enabled(at::kCUDA, false);
+  REQUIRE(yg.scalar_type() == at::kBFloat16);
+  (yg.to(at::kFloat) * probe.cuda()).sum().backward();
+  REQUIRE(xg.grad().scalar_type() == at::kFloat);
+  CHECK(test::max_rel_error(yg.cpu().to(at::kDouble), yr.to(at::kDouble)) <= 1.6e-2);
+  CHECK(test::max_rel_error(xg.grad().cpu().to(at::kDouble), xr.grad().to(at::kDouble)) <= 2e-2);
+  CHECK(test::max_rel_error(wg.grad().cpu().to(at::kDouble), wr.grad().to(at::kDouble)) <= 1e-2);
+
+  auto plain = ops::rms_norm(x0.cuda().requires_grad_(true), wg, 1e-6);
+  CHECK(plain.scalar_type() == at::kFloat);
 }

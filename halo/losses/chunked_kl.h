@@ -6,8 +6,9 @@
 //          sum_v p_t[n, v] * (log p_t[n, v] - log p_s[n, v])
 //   p_s = softmax(student_hidden @ student_head^T), p_t = softmax(teacher_hidden @ teacher_head^T)
 //
-// A torch::autograd::Function: forward runs the chunks and keeps nothing per chunk; backward
-// recomputes each chunk's softmaxes and writes that chunk's gradient. Every
+// A torch::autograd::Function: forward runs the chunks and, when the student tensors take
+// gradients, also writes each chunk's gradient while its softmaxes exist (kept: [N, D] in the
+// input dtype and [V, D] in the math dtype); backward only scales them. Every
 // chunk is visited, the last partial one included, and rows whose mask is false add nothing to
 // the loss or the gradients (at::where, so even non-finite values there stay out).
 // The logits matmul runs in the input dtype (float32 accumulation on tensor cores); softmax,

@@ -5,6 +5,7 @@
 #include "halo/common/error.h"
 #include "ops/rms_norm/rms_norm_params.h"
 
+#include <ATen/autocast_mode.h>
 #include <ATen/core/grad_mode.h>
 
 #if HALO_WITH_CUDA
@@ -49,7 +50,17 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
                ", cols ", p.cols, ")");
     return y;
   }
-  if (x.is_cuda() && needs_grad && x.numel() > 0) return rms_norm_fused_normalize(x, weight, eps);
+  if (x.is_cuda() && needs_grad && x.numel() > 0) {
+    // Under CUDA autocast a float32 result leaves in the autocast dtype: every consumer is a
+    // matmul that autocast would feed in that dtype anyway, once per consumer (q, k, v and
+    // gate projections: four casts forward, four casts back and three float32 gradient sums
+    // per norm in backward). One cast here, and the gradient sums run in 16 bits.
+    auto y = rms_norm_fused_normalize(x, weight, eps);
+    if (y.scalar_type() == at::kFloat && at::autocast::is_autocast_enabled(at::kCUDA)) {
+      y = y.to(at::autocast::get_autocast_dtype(at::kCUDA));
+    }
+    return y;
+  }
 #endif
   return rms_norm_reference(x, weight, eps);
 }

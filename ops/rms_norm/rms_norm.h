@@ -4,7 +4,9 @@
 // gradient (a training student) go through rms_norm_fused_normalize: ATen's fused
 // normalisation (_fused_rms_norm, its own CUDA forward and backward kernels) then the weight,
 // instead of the reference's six separate float32 ops (78.6 ms of a 733 ms stage-2 step of a
-// Qwen3-1.7B shape on an H200, docs/benchmarks.md). The CPU runs the reference.
+// Qwen3-1.7B shape on an H200, docs/benchmarks.md); under CUDA autocast that path returns a
+// float32 result in the autocast dtype (the matmuls it feeds take that dtype). The CPU runs the
+// reference.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -18,7 +20,8 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 at::Tensor rms_norm_reference(const at::Tensor& x, const at::Tensor& weight, double eps);
 
 // The same semantics as the reference with the normalisation x / sqrt(mean(x^2) + eps) done by
-// ATen's _fused_rms_norm (in float32, no weight), cast to x's dtype, times the weight.
+// ATen's _fused_rms_norm (in float32), cast to x's dtype, times the weight; for float32 and
+// float64 x with a weight of x's dtype the weight is applied inside _fused_rms_norm.
 // Differentiable on every device (on the CPU ATen decomposes it).
 at::Tensor rms_norm_fused_normalize(const at::Tensor& x, const at::Tensor& weight, double eps);
 

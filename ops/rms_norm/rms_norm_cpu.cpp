@@ -13,7 +13,13 @@ at::Tensor rms_norm_reference(const at::Tensor& x, const at::Tensor& weight, dou
 }
 
 at::Tensor rms_norm_fused_normalize(const at::Tensor& x, const at::Tensor& weight, double eps) {
-  auto x32 = x.scalar_type() == at::kDouble || x.scalar_type() == at::kFloat ? x : x.to(at::kFloat);
+  const bool wide = x.scalar_type() == at::kDouble || x.scalar_type() == at::kFloat;
+  if (wide && weight.scalar_type() == x.scalar_type()) {
+    // No rounding between the normalisation and the weight, so the weight goes into the fused
+    // kernel: one pass instead of a second broadcast multiply (and its backward).
+    return std::get<0>(at::_fused_rms_norm(x, {x.size(-1)}, weight, eps));
+  }
+  auto x32 = wide ? x : x.to(at::kFloat);
   auto normed = std::get<0>(at::_fused_rms_norm(x32, {x.size(-1)}, std::nullopt, eps));
   return weight * normed.to(x.scalar_type());
 }
