@@ -199,6 +199,26 @@ TEST_CASE("chunked losses under autocast: float32 inputs run forward and backwar
   CHECK(ch.grad().scalar_type() == at::kFloat);
   CHECK(at::equal(ch.grad(), ceh.grad().to(at::kFloat)));
   CHECK(at::equal(cw.grad(), cew.grad().to(at::kFloat)));
+
+  // A float32 model's final norm under CUDA autocast hands the losses bfloat16 hidden states
+  // with the float32 head: accepted, and the same as both in bfloat16.
+  auto mh = leaf(p.sh, at::kBFloat16), mw = leaf(p.sw, at::kFloat);
+  at::Tensor kl_mixed, ce_mixed;
+  {
+    CpuAutocast autocast;
+    kl_mixed = losses::chunked_kl_loss(mh, mw, p.th.to(at::kBFloat16), p.tw.to(at::kFloat),
+                                       p.mask, 8, norm);
+    ce_mixed = losses::chunked_cross_entropy_loss(mh, mw, p.labels, p.mask, 8, norm);
+  }
+  CHECK(kl_mixed.item<float>() == kl_bf16.item<float>());
+  CHECK(ce_mixed.item<float>() == ce_bf16.item<float>());
+  kl_mixed.backward();
+  CHECK(mw.grad().scalar_type() == at::kFloat);
+  CHECK(at::equal(mh.grad(), bh.grad()));
+  CHECK(at::equal(mw.grad(), bw.grad().to(at::kFloat)));
+  // Outside autocast the mismatch is still an error that names both dtypes.
+  CHECK_THROWS_WITH(losses::chunked_kl_loss(mh, mw, p.th, p.tw, p.mask, 8, norm),
+                    Catch::Contains("student_head must have student_hidden's dtype BFloat16"));
 }
 
 TEST_CASE("chunked KL: non-finite values in masked rows stay out of the loss and gradients",

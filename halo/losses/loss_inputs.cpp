@@ -9,10 +9,17 @@
 
 namespace halo::losses {
 
-at::Tensor autocast_operand(const at::Tensor& t) {
+at::ScalarType autocast_operand_dtype(const at::Tensor& t) {
   const auto device = t.device().type();
-  if (t.scalar_type() != at::kFloat || !at::autocast::is_autocast_enabled(device)) return t;
-  return t.to(at::autocast::get_autocast_dtype(device));
+  if (t.scalar_type() != at::kFloat || !at::autocast::is_autocast_enabled(device)) {
+    return t.scalar_type();
+  }
+  return at::autocast::get_autocast_dtype(device);
+}
+
+at::Tensor autocast_operand(const at::Tensor& t) {
+  const auto dt = autocast_operand_dtype(t);
+  return dt == t.scalar_type() ? t : t.to(dt);
 }
 
 at::ScalarType loss_compute_dtype(at::ScalarType input) {
@@ -28,8 +35,11 @@ void check_hidden_and_head(const char* op, const char* what, const at::Tensor& h
   HALO_CHECK(head.dim() == 2, op, ": ", what, "head must be [V, D], got ", head.sizes());
   HALO_CHECK(at::isFloatingType(hidden.scalar_type()), op, ": ", what,
              "hidden must be a floating dtype, got ", hidden.scalar_type());
-  HALO_CHECK(head.scalar_type() == hidden.scalar_type(), op, ": ", what, "head must have ", what,
-             "hidden's dtype ", hidden.scalar_type(), ", got ", head.scalar_type());
+  // Compared as the losses will see them: under autocast a float32 head meets a 16-bit hidden
+  // state (a float32 model's final norm leaves autocast in its dtype) and both become 16-bit.
+  HALO_CHECK(autocast_operand_dtype(head) == autocast_operand_dtype(hidden), op, ": ", what,
+             "head must have ", what, "hidden's dtype ", hidden.scalar_type(), ", got ",
+             head.scalar_type());
   HALO_CHECK(head.size(1) == hidden.size(1), op, ": ", what,
              "head [V, D] must have D = ", hidden.size(1), " like ", what, "hidden, got ",
              head.sizes());

@@ -28,6 +28,8 @@ void check_mask_chunk_normalizer(const char* op, const at::Tensor& hidden, const
 // backward's matmuls ran in float32 without tensor cores (3 x 73 ms of a 733 ms stage-2 step of
 // a Qwen3-1.7B shape on an H200, docs/benchmarks.md).
 at::Tensor autocast_operand(const at::Tensor& t);
+// The dtype autocast_operand(t) has.
+at::ScalarType autocast_operand_dtype(const at::Tensor& t);
 
 // Logits of rows [begin, begin + len) of hidden [N, D] against head [V, D] -> [len, V] in the
 // inputs' dtype, straight from the matmul (callers fold the cast to float32 into a softmax).

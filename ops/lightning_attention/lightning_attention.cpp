@@ -210,15 +210,12 @@ ChunkLayout chunk_layout(int64_t B, int64_t T, const std::vector<int64_t>& cu_ho
   return layout;
 }
 
-void run_sweep(const char* what, const at::Tensor& x, const at::Tensor& y, const at::Tensor& z,
-               const at::Tensor& out, const at::Tensor& decay, const at::Tensor& cu_seqlens,
-               int64_t num_seqs, const ChunkLayout& chunks, const SweepStates& st,
-               const SweepConstants& c) {
-  // [chunks, H, Dxy, Dz] float32: the state entering each chunk.
-  auto chunk_states =
-      at::empty({chunks.total, x.size(2), x.size(3), z.size(3)}, x.options().dtype(at::kFloat));
+// A sweep's inputs, sizes, chunk layout and constants (no states, no workspace).
+LightningSweepParams sweep_params(const at::Tensor& x, const at::Tensor& y, const at::Tensor& z,
+                                  const at::Tensor& out, const at::Tensor& decay,
+                                  const at::Tensor& cu_seqlens, int64_t num_seqs,
+                                  const ChunkLayout& chunks, const SweepConstants& c) {
   LightningSweepParams p;
-  p.chunk_states = chunk_states.data_ptr<float>();
   p.chunk_offsets = chunks.offsets.defined() ? chunks.offsets.data_ptr<int64_t>() : nullptr;
   p.total_chunks = chunks.total;
   p.x = x.data_ptr(), p.y = y.data_ptr(), p.z = z.data_ptr(), p.out = out.data_ptr();
@@ -228,14 +225,6 @@ void run_sweep(const char* what, const at::Tensor& x, const at::Tensor& y, const
   p.out_batch_stride = out.stride(0), p.out_time_stride = out.stride(1);
   p.out_head_stride = out.stride(2);
   p.decay = decay.data_ptr<float>();
-  if (st.initial.defined()) {
-    p.initial_state = st.initial.data_ptr<float>();
-    p.initial_row_stride = st.initial_row_stride, p.initial_col_stride = st.initial_col_stride;
-  }
-  if (st.final_state.defined()) {
-    p.final_state = st.final_state.data_ptr<float>();
-    p.final_row_stride = st.final_row_stride, p.final_col_stride = st.final_col_stride;
-  }
   p.cu_seqlens = cu_seqlens.defined() ? cu_seqlens.data_ptr<int64_t>() : nullptr;
   p.batch = x.size(0), p.seqlen = x.size(1), p.heads = x.size(2);
   p.dim_xy = x.size(3), p.dim_z = z.size(3), p.num_seqs = num_seqs;
@@ -244,19 +233,58 @@ void run_sweep(const char* what, const at::Tensor& x, const at::Tensor& y, const
   p.out_scale = c.out_scale, p.state_out_scale = c.state_out_scale;
   p.update_scale = c.update_scale;
   p.dtype = params_dtype(x.scalar_type());
-  lightning_sweep_segments(p, &p.segments, &p.segment_chunks);
+  return p;
+}
+
+// A sweep with its states and the workspace of its state pass, which `p` points into.
+struct SweepWork {
+  LightningSweepParams p;
+  at::Tensor chunk_states;                     // [chunks, H, Dxy, Dz] float32
   at::Tensor segment_finals, segment_entries;  // [N * segments, H, Dxy, Dz] float32
-  if (p.segments > 1) {
-    segment_finals = at::empty({num_seqs * p.segments, x.size(2), x.size(3), z.size(3)},
-                               x.options().dtype(at::kFloat));
-    segment_entries = at::empty_like(segment_finals);
-    p.segment_finals = segment_finals.data_ptr<float>();
-    p.segment_entries = segment_entries.data_ptr<float>();
+};
+
+SweepWork sweep_work(const LightningSweepParams& params, const SweepStates& st,
+                     const at::TensorOptions& float_options) {
+  SweepWork w;
+  w.p = params;
+  LightningSweepParams& p = w.p;
+  w.chunk_states = at::empty({p.total_chunks, p.heads, p.dim_xy, p.dim_z}, float_options);
+  p.chunk_states = w.chunk_states.data_ptr<float>();
+  if (st.initial.defined()) {
+    p.initial_state = st.initial.data_ptr<float>();
+    p.initial_row_stride = st.initial_row_stride, p.initial_col_stride = st.initial_col_stride;
   }
-  const int err = lightning_sweep_cuda(p, c10::cuda::getCurrentCUDAStream().stream());
+  if (st.final_state.defined()) {
+    p.final_state = st.final_state.data_ptr<float>();
+    p.final_row_stride = st.final_row_stride, p.final_col_stride = st.final_col_stride;
+  }
+  lightning_sweep_segments(p, &p.segments, &p.segment_chunks);
+  if (p.segments > 1) {
+    w.segment_finals =
+        at::empty({p.num_seqs * p.segments, p.heads, p.dim_xy, p.dim_z}, float_options);
+    w.segment_entries = at::empty_like(w.segment_finals);
+    p.segment_finals = w.segment_finals.data_ptr<float>();
+    p.segment_entries = w.segment_entries.data_ptr<float>();
+  }
+  return w;
+}
+
+void check_launch(int err, const char* what, const LightningSweepParams& p) {
   HALO_CHECK(err == 0, "lightning_attention: CUDA ", what, " kernel failed with error ", err,
              " (B ", p.batch, ", T ", p.seqlen, ", H ", p.heads, ", Dxy ", p.dim_xy, ", Dz ",
              p.dim_z, ")");
+}
+
+cudaStream_t current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
+
+// One whole sweep (state pass and output pass) on the current stream.
+void run_sweep(const char* what, const at::Tensor& x, const at::Tensor& y, const at::Tensor& z,
+               const at::Tensor& out, const at::Tensor& decay, const at::Tensor& cu_seqlens,
+               int64_t num_seqs, const ChunkLayout& chunks, const SweepStates& st,
+               const SweepConstants& c) {
+  const auto w = sweep_work(sweep_params(x, y, z, out, decay, cu_seqlens, num_seqs, chunks, c), st,
+                            x.options().dtype(at::kFloat));
+  check_launch(lightning_sweep_cuda(w.p, current_stream()), what, w.p);
 }
 
 // The forward on the GPU: (q, k, v) sweep forward with S [Dk, Dv].
@@ -288,7 +316,8 @@ std::tuple<at::Tensor, at::Tensor> cuda_forward(const at::Tensor& q_in, const at
 // The backward on the GPU, three sweeps (see LightningSweepParams):
 //   dv = (k, q, dO) in reverse with the adjoint R [Dk, Dv], starting at dS_final, ending at
 //        d initial_state;
-//   dk = (v, dO, q) in reverse with R^T;
+//   dk = (v, dO, q) in reverse with R^T: the same state, so only its output pass runs, reading
+//        dv's chunk states transposed (one state pass fewer of four per forward+backward);
 //   dq = (dO, v, k) forward with S^T, starting at initial_state^T.
 // In reverse the state enters undecayed (exponent 0) and the update carries scale and one more
 // decay (exponent 1): R_in = a^L R + scale sum_i a^(i+1) q_i^T dO_i (lightning_attention_cpu.cpp).
@@ -312,28 +341,18 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cuda_backward(
   const float s = static_cast<float>(scale);
   const SweepConstants reverse{true, 0, 1, s, 1.f, s};
 
-  // The three sweeps are independent: dk and dq run on side streams beside dv, so their
-  // sequential state passes (each a few CTAs per SM) overlap. Every input was written on the
-  // current stream before `ready`; the current stream waits for both side streams before
-  // returning, so nothing they read or write is freed or reused early.
+  // dq runs on a side stream beside the adjoint's state pass (each a few CTAs per SM, so they
+  // overlap); dk's output pass on another once that state pass is done, beside dv's. Every
+  // input was written on the current stream before `ready`; the current stream waits for both
+  // side streams before returning, so nothing they read or write is freed or reused early.
   const auto current = c10::cuda::getCurrentCUDAStream();
-  at::cuda::CUDAEvent ready;
+  at::cuda::CUDAEvent ready, adjoint_ready;
   ready.record(current);
   const std::array<c10::cuda::CUDAStream, 2> side = {
       c10::cuda::getStreamFromPool(false, q.device().index()),
       c10::cuda::getStreamFromPool(false, q.device().index())};
   std::array<at::cuda::CUDAEvent, 2> done;
 
-  {
-    c10::cuda::CUDAStreamGuard on(side[0]);
-    ready.block(side[0]);
-    SweepStates adjoint_t;  // R^T [Dv, Dk]
-    if (d_final.defined()) adjoint_t.initial = d_final;
-    adjoint_t.initial_row_stride = 1, adjoint_t.initial_col_stride = Dv;
-    run_sweep("backward (dk)", v, d_o, q, dk, decay, cu_seqlens, num_seqs, chunks, adjoint_t,
-              reverse);
-    done[0].record(side[0]);
-  }
   {
     c10::cuda::CUDAStreamGuard on(side[1]);
     ready.block(side[1]);
@@ -348,7 +367,24 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cuda_backward(
   if (d_final.defined()) adjoint.initial = d_final;
   adjoint.initial_row_stride = Dv, adjoint.initial_col_stride = 1;
   adjoint.final_state = d_initial, adjoint.final_row_stride = Dv, adjoint.final_col_stride = 1;
-  run_sweep("backward (dv)", k, q, d_o, dv, decay, cu_seqlens, num_seqs, chunks, adjoint, reverse);
+  const auto wv =
+      sweep_work(sweep_params(k, q, d_o, dv, decay, cu_seqlens, num_seqs, chunks, reverse),
+                 adjoint, q.options().dtype(at::kFloat));
+  check_launch(lightning_sweep_state_cuda(wv.p, current.stream()), "backward (adjoint state)",
+               wv.p);
+  adjoint_ready.record(current);
+  {
+    c10::cuda::CUDAStreamGuard on(side[0]);
+    adjoint_ready.block(side[0]);
+    auto pk = sweep_params(v, d_o, q, dk, decay, cu_seqlens, num_seqs, chunks, reverse);
+    pk.state_transposed = true;  // R^T from dv's [Dk, Dv] blocks
+    pk.chunk_states = wv.p.chunk_states;
+    pk.segments = wv.p.segments, pk.segment_chunks = wv.p.segment_chunks;
+    pk.segment_entries = wv.p.segment_entries;
+    check_launch(lightning_sweep_output_cuda(pk, side[0].stream()), "backward (dk)", pk);
+    done[0].record(side[0]);
+  }
+  check_launch(lightning_sweep_output_cuda(wv.p, current.stream()), "backward (dv)", wv.p);
   done[0].block(current);
   done[1].block(current);
   return {dq, dk, dv, d_initial};

@@ -60,17 +60,19 @@ struct StateSmem {
 };
 
 // Shared memory of the output pass. Pb reuses Y's space, O1 P's and O2 X's once they are dead:
-// 80 KB for bfloat16 at Dxy 128, WO 64 (two CTAs per SM).
+// 80 KB for bfloat16 at Dxy 128, WO 64 (two CTAs per SM). The entering state is S [DXY, kLdZ],
+// or its transpose St [WO, kLdSt] when the sweep reads another sweep's state transposed.
 template <typename T, int DXY, int WO, int C>
 struct OutputSmem {
   static constexpr int kLdX = DXY + Pad<T>::kT, kLdZ = WO + Pad<T>::kT, kLdP = C + Pad<T>::kF,
-                       kLdPb = C + Pad<T>::kT, kLdO = WO + Pad<T>::kF;
+                       kLdPb = C + Pad<T>::kT, kLdO = WO + Pad<T>::kF, kLdSt = DXY + Pad<T>::kT;
   static_assert(kLdPb <= kLdX, "Pb must fit in Y's space");
+  static constexpr size_t kSElems = DXY * kLdZ > WO * kLdSt ? DXY * kLdZ : WO * kLdSt;
   static constexpr size_t kX = 0;
   static constexpr size_t kY = kX + align128(sizeof(T) * C * kLdX);  // Y, then Pb
   static constexpr size_t kZ = kY + align128(sizeof(T) * C * kLdX);
   static constexpr size_t kS = kZ + align128(sizeof(T) * C * kLdZ);
-  static constexpr size_t kScratch = kS + align128(sizeof(T) * DXY * kLdZ);  // P, then O
+  static constexpr size_t kScratch = kS + align128(sizeof(T) * kSElems);  // P, then O
   static constexpr size_t kScratchBytes = sizeof(float) * (kLdP > kLdO ? C * kLdP : C * kLdO);
   static constexpr size_t kPow = kScratch + align128(kScratchBytes);
   // O2 [C, kLdO] float goes over X when it fits (Dxy 128), else after everything (Dxy 64).
@@ -429,7 +431,8 @@ __global__ void __launch_bounds__(NWARPS * 32)
   }
 }
 
-template <typename T, int DXY, int WO, int C, int NWARPS>
+// TS: the entering states are stored transposed ([Dz, Dxy] blocks; p.state_transposed).
+template <typename T, int DXY, int WO, int C, int NWARPS, bool TS>
 __global__ void __launch_bounds__(NWARPS * 32)
     lightning_output_kernel(const LightningSweepParams p) {
   namespace wmma = nvcuda::wmma;
@@ -477,7 +480,10 @@ __global__ void __launch_bounds__(NWARPS * 32)
   load_rows<T, C, DXY, L::kLdX, NT>(X, xb, p.x_time_stride, t0, time_step, rows);
   load_rows<T, C, DXY, L::kLdX, NT>(Y, yb, p.y_time_stride, t0, time_step, rows);
   load_rows<T, C, WO, L::kLdZ, NT>(Z, zb, p.z_time_stride, t0, time_step, rows);
-  const float* entry = p.chunk_states + (g * p.heads + h) * p.dim_xy * p.dim_z + col0;
+  // This CTA's slice of the entering state: S[:, col0:col0+WO] at entry + i * dim_z + j, or
+  // with TS rows col0.. of the stored [Dz, Dxy] block, S[i][j] at entry + j * dim_xy + i.
+  const int64_t slice_offset = TS ? col0 * p.dim_xy : col0;
+  const float* entry = p.chunk_states + (g * p.heads + h) * p.dim_xy * p.dim_z + slice_offset;
   const float lambda = p.decay[h];
   // With segments, the chunk state was computed from the segment's start as if it began at zero:
   // add the segment's true entering state decayed over the chunks before this one.
@@ -487,28 +493,32 @@ __global__ void __launch_bounds__(NWARPS * 32)
     const int64_t seg = c / p.segment_chunks;
     if (seg > 0) {
       seg_entry = p.segment_entries + ((n * p.segments + seg) * p.heads + h) * p.dim_xy * p.dim_z +
-                  col0;
+                  slice_offset;
       seg_decay = expf(-lambda * static_cast<float>(C * (c - seg * p.segment_chunks)));
     }
   }
+  // Stored rows of the slice: DXY rows of WO (S) or, with TS, WO rows of DXY (St).
+  constexpr int kRows = TS ? WO : DXY, kCols = TS ? DXY : WO, kLdS = TS ? L::kLdSt : L::kLdZ;
+  const int64_t entry_row_stride = TS ? p.dim_xy : p.dim_z;
   if constexpr (std::is_same<T, float>::value) {
-    load_rows<T, DXY, WO, L::kLdZ, NT>(S, entry, p.dim_z, 0, 1, DXY);
+    load_rows<T, kRows, kCols, kLdS, NT>(S, entry, entry_row_stride, 0, 1, kRows);
   }
   cp_async_commit();
   if constexpr (!std::is_same<T, float>::value) {  // float32 entries, converted on the way
-    for (int idx = tid; idx < DXY * WO / 8; idx += NT) {
-      const int i = idx / (WO / 8), j = (idx % (WO / 8)) * 8;
-      const float4 a = *reinterpret_cast<const float4*>(entry + i * p.dim_z + j);
-      const float4 b = *reinterpret_cast<const float4*>(entry + i * p.dim_z + j + 4);
+    for (int idx = tid; idx < kRows * kCols / 8; idx += NT) {
+      const int i = idx / (kCols / 8), j = (idx % (kCols / 8)) * 8;
+      const float4 a = *reinterpret_cast<const float4*>(entry + i * entry_row_stride + j);
+      const float4 b = *reinterpret_cast<const float4*>(entry + i * entry_row_stride + j + 4);
       float v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
       if (seg_entry != nullptr) {
-        const float4 ca = *reinterpret_cast<const float4*>(seg_entry + i * p.dim_z + j);
-        const float4 cb = *reinterpret_cast<const float4*>(seg_entry + i * p.dim_z + j + 4);
+        const float4 ca = *reinterpret_cast<const float4*>(seg_entry + i * entry_row_stride + j);
+        const float4 cb =
+            *reinterpret_cast<const float4*>(seg_entry + i * entry_row_stride + j + 4);
         const float cv[8] = {ca.x, ca.y, ca.z, ca.w, cb.x, cb.y, cb.z, cb.w};
 #pragma unroll
         for (int e = 0; e < 8; ++e) v[e] += seg_decay * cv[e];
       }
-      store8(S + i * L::kLdZ + j, v);
+      store8(S + i * kLdS + j, v);
     }
   }
   for (int i = tid; i < C + 2; i += NT) pw[i] = expf(-lambda * static_cast<float>(i));
@@ -516,9 +526,9 @@ __global__ void __launch_bounds__(NWARPS * 32)
   __syncthreads();
   if constexpr (std::is_same<T, float>::value) {
     if (seg_entry != nullptr) {  // (no later write to S; read after further barriers)
-      for (int idx = tid; idx < DXY * WO; idx += NT) {
-        const int i = idx / WO, j = idx % WO;
-        S[i * L::kLdZ + j] += seg_decay * seg_entry[i * p.dim_z + j];
+      for (int idx = tid; idx < kRows * kCols; idx += NT) {
+        const int i = idx / kCols, j = idx % kCols;
+        S[i * kLdS + j] += seg_decay * seg_entry[i * entry_row_stride + j];
       }
     }
   }
@@ -591,10 +601,16 @@ __global__ void __launch_bounds__(NWARPS * 32)
       }
 #pragma unroll
       for (int kk = 0; kk < DXY / 16; ++kk) {
+        // B = S[kk tile, tj tile]; with TS, S[k][n] = St[n][k]: St read column-major.
+        using BLayout = std::conditional_t<TS, wmma::col_major, wmma::row_major>;
         wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, BLayout> fb;
         wmma::load_matrix_sync(fa, X + ti * 16 * L::kLdX + kk * 16, L::kLdX);
-        wmma::load_matrix_sync(fb, S + kk * 16 * L::kLdZ + tj * 16, L::kLdZ);
+        if constexpr (TS) {
+          wmma::load_matrix_sync(fb, S + tj * 16 * L::kLdSt + kk * 16, L::kLdSt);
+        } else {
+          wmma::load_matrix_sync(fb, S + kk * 16 * L::kLdZ + tj * 16, L::kLdZ);
+        }
         wmma::mma_sync(acc2[u], fa, fb, acc2[u]);
       }
     }
@@ -621,7 +637,8 @@ __global__ void __launch_bounds__(NWARPS * 32)
         a1[u] += to_float(pb[r * L::kLdPb + r2]) * to_float(Z[r2 * L::kLdZ + j]);
       }
       for (int kk = 0; kk < DXY; ++kk) {
-        a2[u] += to_float(X[r * L::kLdX + kk]) * to_float(S[kk * L::kLdZ + j]);
+        const T s_kj = TS ? S[j * L::kLdSt + kk] : S[kk * L::kLdZ + j];
+        a2[u] += to_float(X[r * L::kLdX + kk]) * to_float(s_kj);
       }
     }
     __syncthreads();  // X is dead

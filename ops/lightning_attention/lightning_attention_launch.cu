@@ -94,30 +94,37 @@ int64_t state_blocks(const LightningSweepParams& p, int64_t w) {
 }
 bool wide_state(const LightningSweepParams& p) { return state_blocks(p, 32) >= 2 * num_sms(); }
 
-template <typename T, int DXY>
-int launch_sweep_typed(const LightningSweepParams& p, cudaStream_t stream) {
+template <typename T>
+int launch_state_typed(const LightningSweepParams& p, cudaStream_t stream) {
   int err = wide_state(p) ? launch_state<T, 32>(p, stream) : launch_state<T, 16>(p, stream);
-  if (err != 0) return err;
-  if (p.segments > 1) {
-    const int64_t threads = p.num_seqs * p.heads * p.dim_xy * p.dim_z;
-    kernels::lightning_segment_combine_kernel<<<static_cast<unsigned>((threads + 255) / 256), 256,
-                                                0, stream>>>(p);
-    err = static_cast<int>(cudaGetLastError());
-    if (err != 0) return err;
-  }
+  if (err != 0 || p.segments <= 1) return err;
+  const int64_t threads = p.num_seqs * p.heads * p.dim_xy * p.dim_z;
+  kernels::lightning_segment_combine_kernel<<<static_cast<unsigned>((threads + 255) / 256), 256, 0,
+                                              stream>>>(p);
+  return static_cast<int>(cudaGetLastError());
+}
+
+template <typename T, int DXY, bool TS>
+int launch_output_typed(const LightningSweepParams& p, cudaStream_t stream) {
   using Layout = kernels::OutputSmem<T, DXY, kOutputWidth, kChunk>;
-  return launch(kernels::lightning_output_kernel<T, DXY, kOutputWidth, kChunk, kOutputWarps>,
+  return launch(kernels::lightning_output_kernel<T, DXY, kOutputWidth, kChunk, kOutputWarps, TS>,
                 Layout::kBytes, p.total_chunks * p.heads * (p.dim_z / kOutputWidth),
                 kOutputWarps * 32, stream, p);
 }
 
-template <typename T>
-int launch_sweep_dim(const LightningSweepParams& p, cudaStream_t stream) {
+template <typename T, bool TS>
+int launch_output_dim(const LightningSweepParams& p, cudaStream_t stream) {
   switch (p.dim_xy) {
-    case 64: return launch_sweep_typed<T, 64>(p, stream);
-    case 128: return launch_sweep_typed<T, 128>(p, stream);
+    case 64: return launch_output_typed<T, 64, TS>(p, stream);
+    case 128: return launch_output_typed<T, 128, TS>(p, stream);
     default: return static_cast<int>(cudaErrorInvalidValue);
   }
+}
+
+template <typename T>
+int launch_output(const LightningSweepParams& p, cudaStream_t stream) {
+  return p.state_transposed ? launch_output_dim<T, true>(p, stream)
+                            : launch_output_dim<T, false>(p, stream);
 }
 
 template <typename T>
@@ -171,15 +178,43 @@ void lightning_sweep_segments(const LightningSweepParams& p, int64_t* segments,
   *segments = (chunks + *segment_chunks - 1) / *segment_chunks;
 }
 
-int lightning_sweep_cuda(const LightningSweepParams& p, void* stream) {
+namespace {
+
+// Runs Launch<T>::run(p, stream) for p's dtype T.
+template <template <typename> class Launch>
+int dispatch_dtype(const LightningSweepParams& p, void* stream) {
   if (!lightning_sweep_supports(p.dim_xy, p.dim_z)) return static_cast<int>(cudaErrorInvalidValue);
   auto s = static_cast<cudaStream_t>(stream);
   switch (p.dtype) {
-    case LightningAttentionDtype::kFloat32: return launch_sweep_dim<float>(p, s);
-    case LightningAttentionDtype::kBFloat16: return launch_sweep_dim<__nv_bfloat16>(p, s);
-    case LightningAttentionDtype::kFloat16: return launch_sweep_dim<__half>(p, s);
+    case LightningAttentionDtype::kFloat32: return Launch<float>::run(p, s);
+    case LightningAttentionDtype::kBFloat16: return Launch<__nv_bfloat16>::run(p, s);
+    case LightningAttentionDtype::kFloat16: return Launch<__half>::run(p, s);
     default: return static_cast<int>(cudaErrorInvalidValue);
   }
+}
+template <typename T>
+struct StateLaunch {
+  static int run(const LightningSweepParams& p, cudaStream_t s) { return launch_state_typed<T>(p, s); }
+};
+template <typename T>
+struct OutputLaunch {
+  static int run(const LightningSweepParams& p, cudaStream_t s) { return launch_output<T>(p, s); }
+};
+
+}  // namespace
+
+int lightning_sweep_state_cuda(const LightningSweepParams& p, void* stream) {
+  if (p.state_transposed) return static_cast<int>(cudaErrorInvalidValue);  // output pass only
+  return dispatch_dtype<StateLaunch>(p, stream);
+}
+
+int lightning_sweep_output_cuda(const LightningSweepParams& p, void* stream) {
+  return dispatch_dtype<OutputLaunch>(p, stream);
+}
+
+int lightning_sweep_cuda(const LightningSweepParams& p, void* stream) {
+  const int err = lightning_sweep_state_cuda(p, stream);
+  return err != 0 ? err : lightning_sweep_output_cuda(p, stream);
 }
 
 int lightning_decode_cuda(const LightningAttentionParams& p, void* stream) {

@@ -101,6 +101,9 @@ struct LightningSweepParams {
   float* segment_entries = nullptr;  // [N * segments, H, Dxy, Dz]
 
   int64_t batch = 0, seqlen = 0, heads = 0, dim_xy = 0, dim_z = 0, num_seqs = 0;
+  // Output pass only: chunk_states (and segment_entries) hold the transposed state, [Dz, Dxy]
+  // blocks, written by another sweep's state pass (the dk sweep reads the dv sweep's R as R^T).
+  bool state_transposed = false;
   bool reverse = false;
   int in_exponent = 1, update_exponent = 0;
   float out_scale = 1.f, state_out_scale = 1.f, update_scale = 1.f;
@@ -120,8 +123,11 @@ inline bool lightning_sweep_supports(int64_t dim_xy, int64_t dim_z) {
 void lightning_sweep_segments(const LightningSweepParams& params, int64_t* segments,
                               int64_t* segment_chunks);
 // Launch on `stream` (a cudaStream_t passed as void*); return the CUDA error code (0 = success).
-// One sweep: the state pass, the segment combine (segments > 1), then the output pass (tensor
-// cores for bfloat16 / float16).
+// A sweep is its state pass (with the segment combine when segments > 1), then its output pass
+// (tensor cores for bfloat16 / float16); lightning_sweep_cuda runs both. The halves exist apart
+// so that two sweeps with one state (the backward's dv and dk) run one state pass.
+int lightning_sweep_state_cuda(const LightningSweepParams& params, void* stream);
+int lightning_sweep_output_cuda(const LightningSweepParams& params, void* stream);
 int lightning_sweep_cuda(const LightningSweepParams& params, void* stream);
 // The single-step decode kernel: T == 1, no cu_seqlens; o and final_state set by the caller,
 // final_state = a * initial_state + k^T v and o = scale * q final_state. Any Dk, Dv.
