@@ -170,7 +170,11 @@ TEST_CASE("bench stage2 runs the Trainer's stage-2 step on the CPU and cleans up
   CHECK(std::isfinite(j["last_loss"].get<double>()));
   CHECK(j["peak_bytes"].get<int64_t>() == -1);  // no CUDA device
   CHECK_FALSE(std::filesystem::exists(work));
-  auto bad = run_cli("bench stage2 --model " + cfg + " --device cpu --attention-layers 5");
+  auto bad = run_cli("bench stage2 --model " + cfg +
+                     " --device cpu --precision float32 --attention-layers 5");
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.output, Contains("--attention-layers") && Contains("[0, 2)"));
+  auto cpu16 = run_cli("bench stage2 --model " + cfg + " --device cpu --precision bfloat16");
+  CHECK(cpu16.exit_code == 1);
+  CHECK_THAT(cpu16.output, Contains("--precision bfloat16 needs --device cuda"));
 }

@@ -4,11 +4,15 @@
 #include <catch2/catch.hpp>
 
 #include "halo/common/error.h"
+#include "halo/losses/chunked_kl.h"
 #include "hypenet/causal_lm.h"
 #include "hypenet/checkpoint_files.h"
 #include "hypenet/hypenet_checkpoint.h"
 #include "hypenet/weight_transfer.h"
 #include "tests/test_util.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
 
 #include <cmath>
 #include <fstream>
@@ -232,4 +236,56 @@ TEST_CASE("malformed HypeNet configs are rejected with the file and key", "[hype
   j = good;
   j["model_type"] = "qwen3";
   expect(j, "model_type");
+}
+
+TEST_CASE("a float32 HypeNet under autocast: stage 2's loss and gradients run in bfloat16",
+          "[hypenet][losses]") {
+  // What a bfloat16 stage does on the GPU (CUDA autocast, float32 master weights), on the CPU's
+  // autocast: the norms hand their consumers bfloat16, the final hidden state reaches the
+  // chunked KL in bfloat16 beside the float32 head, and the gradients land in float32 close to
+  // those of the float32 step.
+  const std::string dir = test::fixtures_dir() + kTeacher;
+  auto teacher = hypenet::load_qwen3(dir, at::kFloat, at::kCPU);
+  auto config = hypenet::hypenet_config_like_release(teacher->config(), mixers("LAL"));
+  auto ids = at::randint(config.base.vocab_size, {2, 70}, at::kLong);
+  hypenet::ForwardOptions fo;
+  fo.return_hidden = true;
+  fo.skip_logits = true;
+  at::Tensor teacher_hidden;
+  {
+    torch::NoGradGuard no_grad;
+    teacher_hidden = teacher->forward(ids, fo).hidden.reshape({-1, config.base.hidden_size});
+  }
+  fo.training = true;
+  const auto mask = at::ones({ids.numel()}, at::kBool);
+  auto step = [&](bool autocast) {
+    auto student = hypenet::hypenet_from_teacher(teacher, config, 3);
+    if (autocast) {
+      at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+      at::autocast::set_autocast_enabled(at::kCPU, true);
+      at::autocast::increment_nesting();
+    }
+    auto hidden = student->forward(ids, fo).hidden;
+    auto loss = losses::chunked_kl_loss(hidden.reshape({-1, config.base.hidden_size}),
+                                        student->output_embedding(), teacher_hidden,
+                                        teacher->output_embedding(), mask, 64,
+                                        static_cast<double>(ids.numel()));
+    if (autocast) {
+      at::autocast::decrement_nesting();
+      at::autocast::clear_cache();
+      at::autocast::set_autocast_enabled(at::kCPU, false);
+    }
+    CHECK(hidden.scalar_type() == (autocast ? at::kBFloat16 : at::kFloat));
+    loss.backward();
+    auto q = student->layer(0).lightning->q_proj->weight.grad();
+    REQUIRE(q.defined());
+    CHECK(q.scalar_type() == at::kFloat);
+    return std::make_pair(loss.item<double>(), q.clone());
+  };
+  const auto [l32, g32] = step(false);
+  const auto [l16, g16] = step(true);
+  INFO("loss float32 " << l32 << ", autocast " << l16);
+  CHECK(std::isfinite(l16));
+  CHECK(std::abs(l16 - l32) <= 5e-2 * std::abs(l32));
+  CHECK(test::max_rel_error(g16, g32) <= 1e-1);
 }

@@ -121,6 +121,11 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
              "--seq-len >= 2");
   HALO_CHECK(o.precision == "bfloat16" || o.precision == "float32",
              "bench stage2: --precision must be bfloat16 or float32, got \"", o.precision, "\"");
+  // As a stage config: bfloat16 is CUDA autocast; on the CPU the step would silently run (and
+  // be reported as) something else.
+  HALO_CHECK(o.precision == "float32" || device.is_cuda(),
+             "bench stage2: --precision bfloat16 needs --device cuda (CUDA autocast), got --device ",
+             o.device, ". HINT: --precision float32 on the CPU");
   auto tc = hypenet::Qwen3Config::from_json_file(o.model);
   const auto mixers = bench_mixers(o.attention_layers, tc.num_hidden_layers);
 

@@ -23,9 +23,9 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   HALO_CHECK(x.dim() >= 1 && weight.dim() == 1 && x.size(-1) == weight.size(0),
              "rms_norm: x [..., N] and weight [N] must agree, got x ", x.sizes(), " and weight ",
              weight.sizes());
-#if HALO_WITH_CUDA
   const bool needs_grad =
       at::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad());
+#if HALO_WITH_CUDA
   const auto dt = x.scalar_type();
   const bool kernel_dtype = dt == at::kFloat || dt == at::kBFloat16 || dt == at::kHalf;
   if (x.is_cuda() && weight.device() == x.device() && weight.scalar_type() == dt && kernel_dtype &&
@@ -50,19 +50,19 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
                ", cols ", p.cols, ")");
     return y;
   }
-  if (x.is_cuda() && needs_grad && x.numel() > 0) {
-    // Under CUDA autocast a float32 result leaves in the autocast dtype: every consumer is a
-    // matmul that autocast would feed in that dtype anyway, once per consumer (q, k, v and
-    // gate projections: four casts forward, four casts back and three float32 gradient sums
-    // per norm in backward). One cast here, and the gradient sums run in 16 bits.
-    auto y = rms_norm_fused_normalize(x, weight, eps);
-    if (y.scalar_type() == at::kFloat && at::autocast::is_autocast_enabled(at::kCUDA)) {
-      y = y.to(at::autocast::get_autocast_dtype(at::kCUDA));
-    }
-    return y;
-  }
 #endif
-  return rms_norm_reference(x, weight, eps);
+  const bool fused = x.is_cuda() && needs_grad && x.numel() > 0;
+  auto y = fused ? rms_norm_fused_normalize(x, weight, eps) : rms_norm_reference(x, weight, eps);
+  // In training under autocast a float32 result leaves in the autocast dtype: every consumer is
+  // a matmul that autocast would feed in that dtype anyway, once per consumer (q, k, v and gate
+  // projections: four casts forward, four casts back and three float32 gradient sums per norm
+  // in backward). One cast here, and the gradient sums run in 16 bits. Same on every device,
+  // so CPU autocast runs see the dtypes a GPU run sees.
+  const auto device = x.device().type();
+  if (needs_grad && y.scalar_type() == at::kFloat && at::autocast::is_autocast_enabled(device)) {
+    y = y.to(at::autocast::get_autocast_dtype(device));
+  }
+  return y;
 }
 
 }  // namespace halo::ops
