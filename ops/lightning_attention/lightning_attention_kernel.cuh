@@ -7,7 +7,8 @@
 //                            WMMA accumulators (registers); float32 (_fma) in smem.
 //   lightning_output_kernel  one CTA per (chunk, head, slice of WO output columns), all chunks
 //                            at once: P = X Y^T, Pb = P * a^(r - r2) (r2 <= r),
-//                            out = out_scale Pb Z + state_out_scale a^(r + e_in) X S_entry.
+//                            out = out_scale Pb Z + state_out_scale a^(r + e_in) X S_entry;
+//                            with TS the entering states are another sweep's, read transposed.
 // bfloat16 / float16 run the matmuls on tensor cores (WMMA 16x16x16, float32 accumulation);
 // float32 runs them as FMA loops (exact float32: the 1e-4 tolerance rules out TF32).
 //   lightning_decode_kernel  one step (T = 1) with a state: S' = a S + k^T v, o = scale q S'.

@@ -62,7 +62,9 @@ struct LightningAttentionParams {
 // with S^T, dv = (k, q, dO) and dk = (v, dO, q) in reverse with the state adjoint (lightning_
 // attention.cpp spells out each one's constants). A sweep runs as two kernels: the state pass
 // walks each sequence's chunks in order and stores every chunk's entering state in
-// `chunk_states`; the output pass then computes all chunks' outputs in parallel.
+// `chunk_states`; the output pass then computes all chunks' outputs in parallel. dv's and dk's
+// states are transposes of each other (R, R^T), so dk runs only its output pass, on dv's chunk
+// states (`state_transposed`).
 constexpr int64_t kLightningCudaChunk = 64;
 
 struct LightningSweepParams {
