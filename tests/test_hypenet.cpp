@@ -11,11 +11,11 @@
 #include "hypenet/weight_transfer.h"
 #include "tests/test_util.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <cmath>
 #include <fstream>
+#include <optional>
 
 using namespace halo;
 using Catch::Matchers::Contains;
@@ -260,20 +260,15 @@ TEST_CASE("a float32 HypeNet under autocast: stage 2's loss and gradients run in
   const auto mask = at::ones({ids.numel()}, at::kBool);
   auto step = [&](bool autocast) {
     auto student = hypenet::hypenet_from_teacher(teacher, config, 3);
-    if (autocast) {
-      at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
-      at::autocast::set_autocast_enabled(at::kCPU, true);
-      at::autocast::increment_nesting();
-    }
-    auto hidden = student->forward(ids, fo).hidden;
-    auto loss = losses::chunked_kl_loss(hidden.reshape({-1, config.base.hidden_size}),
-                                        student->output_embedding(), teacher_hidden,
-                                        teacher->output_embedding(), mask, 64,
-                                        static_cast<double>(ids.numel()));
-    if (autocast) {
-      at::autocast::decrement_nesting();
-      at::autocast::clear_cache();
-      at::autocast::set_autocast_enabled(at::kCPU, false);
+    at::Tensor hidden, loss;
+    {
+      std::optional<test::Autocast> scope;
+      if (autocast) scope.emplace(at::kCPU);
+      hidden = student->forward(ids, fo).hidden;
+      loss = losses::chunked_kl_loss(hidden.reshape({-1, config.base.hidden_size}),
+                                     student->output_embedding(), teacher_hidden,
+                                     teacher->output_embedding(), mask, 64,
+                                     static_cast<double>(ids.numel()));
     }
     CHECK(hidden.scalar_type() == (autocast ? at::kBFloat16 : at::kFloat));
     loss.backward();

@@ -4,7 +4,6 @@
 
 #include "hypenet/weight_transfer.h"
 
-#include <ATen/autocast_mode.h>
 #include "hypenet/qwen3_checkpoint.h"
 #include "tests/test_util.h"
 
@@ -54,14 +53,8 @@ TEST_CASE("Lightning recurrence in the autocast dtype: bf16 q, k, v only when as
   c10::InferenceMode guard;
   auto run = [&](bool on) {
     student->set_lightning_recurrence_in_autocast_dtype(on);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::increment_nesting();
-    auto logits = student->forward(ids).logits.to(at::kFloat).cpu();
-    at::autocast::decrement_nesting();
-    at::autocast::clear_cache();
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-    return logits;
+    test::Autocast autocast(at::kCUDA);
+    return student->forward(ids).logits.to(at::kFloat).cpu();
   };
   auto f32 = run(false), bf16 = run(true);
   CHECK(bf16.isfinite().all().item<bool>());

@@ -10,7 +10,6 @@
 #include "halo/losses/chunked_kl.h"
 #include "tests/test_util.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/autograd.h>
 
 #include <limits>
@@ -139,18 +138,6 @@ TEST_CASE("chunked KL: float32 and bfloat16 inputs compute in float32 close to f
 namespace {
 
 // CPU autocast to bfloat16 for the scope (the trainer turns CUDA autocast on the same way).
-class CpuAutocast {
- public:
-  CpuAutocast() {
-    at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCPU, true);
-    at::autocast::increment_nesting();
-  }
-  ~CpuAutocast() {
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-    at::autocast::set_autocast_enabled(at::kCPU, false);
-  }
-};
 
 }  // namespace
 
@@ -165,7 +152,7 @@ TEST_CASE("chunked losses under autocast: float32 inputs run forward and backwar
   auto sh = leaf(p.sh, at::kFloat), sw = leaf(p.sw, at::kFloat);
   at::Tensor kl, ce;
   {
-    CpuAutocast autocast;
+    test::Autocast autocast(at::kCPU);
     kl = losses::chunked_kl_loss(sh, sw, p.th.to(at::kFloat), p.tw.to(at::kFloat), p.mask, 8, norm);
   }
   kl.backward();
@@ -188,7 +175,7 @@ TEST_CASE("chunked losses under autocast: float32 inputs run forward and backwar
 
   auto ch = leaf(p.sh, at::kFloat), cw = leaf(p.sw, at::kFloat);
   {
-    CpuAutocast autocast;
+    test::Autocast autocast(at::kCPU);
     ce = losses::chunked_cross_entropy_loss(ch, cw, p.labels, p.mask, 8, norm);
   }
   ce.backward();
@@ -205,7 +192,7 @@ TEST_CASE("chunked losses under autocast: float32 inputs run forward and backwar
   auto mh = leaf(p.sh, at::kBFloat16), mw = leaf(p.sw, at::kFloat);
   at::Tensor kl_mixed, ce_mixed;
   {
-    CpuAutocast autocast;
+    test::Autocast autocast(at::kCPU);
     kl_mixed = losses::chunked_kl_loss(mh, mw, p.th.to(at::kBFloat16), p.tw.to(at::kFloat),
                                        p.mask, 8, norm);
     ce_mixed = losses::chunked_cross_entropy_loss(mh, mw, p.labels, p.mask, 8, norm);

@@ -6,7 +6,6 @@
 #include "ops/rms_norm/rms_norm.h"
 #include "tests/test_util.h"
 
-#include <ATen/autocast_mode.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 
 using namespace halo;
@@ -99,10 +98,11 @@ TEST_CASE("rms_norm with gradients under CUDA autocast returns the autocast dtyp
   (yr * probe).sum().backward();
 
   auto xg = x0.cuda().requires_grad_(true), wg = w0.cuda().requires_grad_(true);
-  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-  at::autocast::set_autocast_enabled(at::kCUDA, true);
-  auto yg = ops::rms_norm(xg, wg, 1e-6);
-  at::autocast::set_autocast_enabled(at::kCUDA, false);
+  at::Tensor yg;
+  {
+    test::Autocast autocast(at::kCUDA);
+    yg = ops::rms_norm(xg, wg, 1e-6);
+  }
   REQUIRE(yg.scalar_type() == at::kBFloat16);
   (yg.to(at::kFloat) * probe.cuda()).sum().backward();
   REQUIRE(xg.grad().scalar_type() == at::kFloat);

@@ -4,7 +4,6 @@
 #include "hypenet/rotary.h"
 #include "tests/test_util.h"
 
-#include <ATen/autocast_mode.h>
 
 using namespace halo;
 
@@ -18,10 +17,11 @@ TEST_CASE("apply_rotary keeps 16-bit q under autocast, float32 outside it", "[hy
   auto exact = hypenet::apply_rotary(q.to(at::kFloat), tables);
   CHECK(hypenet::apply_rotary(q, tables).scalar_type() == at::kFloat);
 
-  at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
-  at::autocast::set_autocast_enabled(at::kCPU, true);
-  auto got = hypenet::apply_rotary(q, tables);
-  at::autocast::set_autocast_enabled(at::kCPU, false);
+  at::Tensor got;
+  {
+    test::Autocast autocast(at::kCPU);
+    got = hypenet::apply_rotary(q, tables);
+  }
   REQUIRE(got.scalar_type() == at::kBFloat16);
   // Rounded tables and products: a few bfloat16 ulps of the largest value.
   CHECK(test::max_rel_error(got, exact) <= 2e-2);

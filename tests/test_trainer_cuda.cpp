@@ -8,7 +8,6 @@
 #include "halo/train/grad_clip.h"
 #include "tests/test_util.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/nn/utils/clip_grad.h>
 
 using namespace halo;
@@ -83,13 +82,8 @@ TEST_CASE("chunked KL under CUDA autocast runs forward and backward in bfloat16"
   auto sh = sh0.clone().requires_grad_(true), sw = sw0.clone().requires_grad_(true);
   at::Tensor loss;
   {
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::increment_nesting();
+    test::Autocast autocast(at::kCUDA);
     loss = losses::chunked_kl_loss(sh, sw, th, tw, mask, 128, double(N));
-    at::autocast::decrement_nesting();
-    at::autocast::clear_cache();
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
   }
   loss.backward();
   auto bh = sh0.to(at::kBFloat16).requires_grad_(true),

@@ -3,6 +3,7 @@
 
 #include "halo/common/remove_tree.h"
 
+#include <ATen/autocast_mode.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -60,6 +61,17 @@ CliResult run_cli(const std::string& args, bool merge_stderr) {
   const int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+Autocast::Autocast(c10::DeviceType device) : device_(device) {
+  at::autocast::set_autocast_dtype(device_, at::kBFloat16);
+  at::autocast::set_autocast_enabled(device_, true);
+  at::autocast::increment_nesting();
+}
+
+Autocast::~Autocast() {
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_autocast_enabled(device_, false);
 }
 
 double max_rel_error(const at::Tensor& a, const at::Tensor& ref) {

@@ -36,6 +36,19 @@ struct CliResult {
 // merge_stderr is false (then it is discarded, for commands whose stdout is parsed).
 CliResult run_cli(const std::string& args, bool merge_stderr = true);
 
+// Autocast to bfloat16 on `device` for the scope (as the trainer's bf16 stages run; clears the
+// weight-cast cache on exit).
+class Autocast {
+ public:
+  explicit Autocast(c10::DeviceType device);
+  ~Autocast();
+  Autocast(const Autocast&) = delete;
+  Autocast& operator=(const Autocast&) = delete;
+
+ private:
+  c10::DeviceType device_;
+};
+
 // max |a - b| / max |b| (b is the reference), computed in float64.
 double max_rel_error(const at::Tensor& a, const at::Tensor& ref);
 

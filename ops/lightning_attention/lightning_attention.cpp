@@ -269,13 +269,22 @@ SweepWork sweep_work(const LightningSweepParams& params, const SweepStates& st,
   return w;
 }
 
+// The output pass of sweep `reader` on the states of `owner`'s state pass, transposed (the dk
+// sweep on the dv sweep's adjoint: R^T from its [Dk, Dv] blocks). Same chunk layout.
+LightningSweepParams reading_transposed_states(LightningSweepParams reader,
+                                               const LightningSweepParams& owner) {
+  reader.state_transposed = true;
+  reader.chunk_states = owner.chunk_states;
+  reader.segments = owner.segments, reader.segment_chunks = owner.segment_chunks;
+  reader.segment_entries = owner.segment_entries;
+  return reader;
+}
+
 void check_launch(int err, const char* what, const LightningSweepParams& p) {
   HALO_CHECK(err == 0, "lightning_attention: CUDA ", what, " kernel failed with error ", err,
              " (B ", p.batch, ", T ", p.seqlen, ", H ", p.heads, ", Dxy ", p.dim_xy, ", Dz ",
              p.dim_z, ")");
 }
-
-cudaStream_t current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
 
 // One whole sweep (state pass and output pass) on the current stream.
 void run_sweep(const char* what, const at::Tensor& x, const at::Tensor& y, const at::Tensor& z,
@@ -284,7 +293,7 @@ void run_sweep(const char* what, const at::Tensor& x, const at::Tensor& y, const
                const SweepConstants& c) {
   const auto w = sweep_work(sweep_params(x, y, z, out, decay, cu_seqlens, num_seqs, chunks, c), st,
                             x.options().dtype(at::kFloat));
-  check_launch(lightning_sweep_cuda(w.p, current_stream()), what, w.p);
+  check_launch(lightning_sweep_cuda(w.p, c10::cuda::getCurrentCUDAStream().stream()), what, w.p);
 }
 
 // The forward on the GPU: (q, k, v) sweep forward with S [Dk, Dv].
@@ -376,11 +385,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cuda_backward(
   {
     c10::cuda::CUDAStreamGuard on(side[0]);
     adjoint_ready.block(side[0]);
-    auto pk = sweep_params(v, d_o, q, dk, decay, cu_seqlens, num_seqs, chunks, reverse);
-    pk.state_transposed = true;  // R^T from dv's [Dk, Dv] blocks
-    pk.chunk_states = wv.p.chunk_states;
-    pk.segments = wv.p.segments, pk.segment_chunks = wv.p.segment_chunks;
-    pk.segment_entries = wv.p.segment_entries;
+    const auto pk = reading_transposed_states(
+        sweep_params(v, d_o, q, dk, decay, cu_seqlens, num_seqs, chunks, reverse), wv.p);
     check_launch(lightning_sweep_output_cuda(pk, side[0].stream()), "backward (dk)", pk);
     done[0].record(side[0]);
   }

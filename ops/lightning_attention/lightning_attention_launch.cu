@@ -180,36 +180,39 @@ void lightning_sweep_segments(const LightningSweepParams& p, int64_t* segments,
 
 namespace {
 
-// Runs Launch<T>::run(p, stream) for p's dtype T.
-template <template <typename> class Launch>
-int dispatch_dtype(const LightningSweepParams& p, void* stream) {
-  if (!lightning_sweep_supports(p.dim_xy, p.dim_z)) return static_cast<int>(cudaErrorInvalidValue);
-  auto s = static_cast<cudaStream_t>(stream);
-  switch (p.dtype) {
-    case LightningAttentionDtype::kFloat32: return Launch<float>::run(p, s);
-    case LightningAttentionDtype::kBFloat16: return Launch<__nv_bfloat16>::run(p, s);
-    case LightningAttentionDtype::kFloat16: return Launch<__half>::run(p, s);
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
+// fn(TypeTag<T>{}) for the element type T of `dtype` (float32, bfloat16, float16).
+template <typename Fn>
+int dispatch_dtype(LightningAttentionDtype dtype, Fn&& fn) {
+  switch (dtype) {
+    case LightningAttentionDtype::kFloat32: return fn(TypeTag<float>{});
+    case LightningAttentionDtype::kBFloat16: return fn(TypeTag<__nv_bfloat16>{});
+    case LightningAttentionDtype::kFloat16: return fn(TypeTag<__half>{});
     default: return static_cast<int>(cudaErrorInvalidValue);
   }
 }
-template <typename T>
-struct StateLaunch {
-  static int run(const LightningSweepParams& p, cudaStream_t s) { return launch_state_typed<T>(p, s); }
-};
-template <typename T>
-struct OutputLaunch {
-  static int run(const LightningSweepParams& p, cudaStream_t s) { return launch_output<T>(p, s); }
-};
 
 }  // namespace
 
 int lightning_sweep_state_cuda(const LightningSweepParams& p, void* stream) {
-  if (p.state_transposed) return static_cast<int>(cudaErrorInvalidValue);  // output pass only
-  return dispatch_dtype<StateLaunch>(p, stream);
+  // A transposed-state sweep reads another sweep's states: it has no state pass of its own.
+  if (p.state_transposed || !lightning_sweep_supports(p.dim_xy, p.dim_z)) {
+    return static_cast<int>(cudaErrorInvalidValue);
+  }
+  return dispatch_dtype(p.dtype, [&](auto tag) {
+    return launch_state_typed<typename decltype(tag)::type>(p, static_cast<cudaStream_t>(stream));
+  });
 }
 
 int lightning_sweep_output_cuda(const LightningSweepParams& p, void* stream) {
-  return dispatch_dtype<OutputLaunch>(p, stream);
+  if (!lightning_sweep_supports(p.dim_xy, p.dim_z)) return static_cast<int>(cudaErrorInvalidValue);
+  return dispatch_dtype(p.dtype, [&](auto tag) {
+    return launch_output<typename decltype(tag)::type>(p, static_cast<cudaStream_t>(stream));
+  });
 }
 
 int lightning_sweep_cuda(const LightningSweepParams& p, void* stream) {
@@ -218,13 +221,9 @@ int lightning_sweep_cuda(const LightningSweepParams& p, void* stream) {
 }
 
 int lightning_decode_cuda(const LightningAttentionParams& p, void* stream) {
-  auto s = static_cast<cudaStream_t>(stream);
-  switch (p.dtype) {
-    case LightningAttentionDtype::kFloat32: return launch_decode_typed<float>(p, s);
-    case LightningAttentionDtype::kBFloat16: return launch_decode_typed<__nv_bfloat16>(p, s);
-    case LightningAttentionDtype::kFloat16: return launch_decode_typed<__half>(p, s);
-    default: return static_cast<int>(cudaErrorInvalidValue);
-  }
+  return dispatch_dtype(p.dtype, [&](auto tag) {
+    return launch_decode_typed<typename decltype(tag)::type>(p, static_cast<cudaStream_t>(stream));
+  });
 }
 
 }  // namespace halo::ops
