@@ -66,9 +66,9 @@ at::Tensor HypeNetForCausalLMImpl::output_embedding() const {
   return lm_head ? lm_head->weight : model->embed_tokens->weight;
 }
 
-void HypeNetForCausalLMImpl::set_lightning_recurrence_in_autocast_dtype(bool on) {
+void HypeNetForCausalLMImpl::set_lightning_recurrence(LightningRecurrence r) {
   for (size_t i = 0; i < model->layers->size(); ++i) {
-    if (layer(i).lightning) layer(i).lightning->set_recurrence_in_autocast_dtype(on);
+    if (layer(i).lightning) layer(i).lightning->set_recurrence(r);
   }
 }
 

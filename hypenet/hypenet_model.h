@@ -57,8 +57,8 @@ class HypeNetForCausalLMImpl : public torch::nn::Module {
   HypeNetDecoderLayerImpl& layer(size_t i) {
     return *model->layers[i]->as<HypeNetDecoderLayerImpl>();
   }
-  // LightningMixerImpl::set_recurrence_in_autocast_dtype on every Lightning layer.
-  void set_lightning_recurrence_in_autocast_dtype(bool on);
+  // LightningMixerImpl::set_recurrence on every Lightning layer.
+  void set_lightning_recurrence(LightningRecurrence r);
 
   HypeNetBody model{nullptr};
   torch::nn::Linear lm_head{nullptr};  // null when tie_word_embeddings

@@ -55,16 +55,18 @@ at::Tensor LightningMixerImpl::forward(const at::Tensor& x, const RotaryTables* 
   }
   // The recurrence runs on float32 q, k, v and state, as in the public implementation (float64
   // stays float64 so tests can compare against an exact reference), unless the training run
-  // asked for the autocast dtype (set_recurrence_in_autocast_dtype).
+  // asked for TF32 products or the autocast dtype (set_recurrence).
   auto compute = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   const auto device_type = x.device().type();
-  if (autocast_recurrence_ && compute == at::kFloat &&
+  if (recurrence_ == LightningRecurrence::kAutocast && compute == at::kFloat &&
       at::autocast::is_autocast_enabled(device_type)) {
     compute = at::autocast::get_autocast_dtype(device_type);
   }
+  const bool tf32 = recurrence_ == LightningRecurrence::kTf32;
   at::Tensor init = state ? state->state : at::Tensor();
-  auto [o, final_state] = ops::lightning_attention(q.to(compute), k.to(compute), v.to(compute),
-                                                   decay.to(q.device()), scale_, init);
+  auto [o, final_state] =
+      ops::lightning_attention(q.to(compute), k.to(compute), v.to(compute), decay.to(q.device()),
+                               scale_, init, /*cu_seqlens=*/{}, tf32);
   if (state) state->state = final_state;
   o = o.reshape({B, T, num_heads_ * head_dim_}).to(x.scalar_type());  // [B, T, H*d]
   if (o_norm) o = o_norm(o);

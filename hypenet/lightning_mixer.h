@@ -14,6 +14,8 @@
 
 namespace halo::hypenet {
 
+enum class LightningRecurrence { kFloat32, kTf32, kAutocast };
+
 // Recurrent state of one Lightning layer across calls (prefill, then decode steps).
 struct LightningState {
   at::Tensor state;  // [B, H, Dk, Dv] float32; undefined = zeros
@@ -25,13 +27,18 @@ class LightningMixerImpl : public torch::nn::Module {
   // x: [B, T, D]; rope: null when lightning_use_rope is off; state: optional in/out.
   at::Tensor forward(const at::Tensor& x, const RotaryTables* rope,
                      LightningState* state = nullptr);
-  // Off (default): the recurrence always gets float32 q, k, v, as the public implementation
-  // (HALO_NOTES 2). On: under autocast it gets them in the autocast dtype (bfloat16), and the
-  // op's bf16 tensor-core kernels run (state and accumulation stay float32): 5.7x faster
-  // forward+backward at 1 x 16384 on an H100, at bf16 input rounding. A training-time choice
-  // (pipeline `student.lightning_recurrence`), not part of the checkpoint.
-  void set_recurrence_in_autocast_dtype(bool on) { autocast_recurrence_ = on; }
-  bool recurrence_in_autocast_dtype() const { return autocast_recurrence_; }
+  // What the recurrence computes in, a training-time choice (pipeline
+  // `student.lightning_recurrence`), not part of the checkpoint:
+  //   kFloat32 (default)  float32 q, k, v and state, exact float32 products, as the public
+  //                       implementation hands fla float32 q, k, v (HALO_NOTES 2);
+  //   kTf32               float32 q, k, v and state, products on TF32 tensor cores on CUDA
+  //                       (ops/lightning_attention.h): what fla's Triton kernels compute for
+  //                       those float32 inputs on Ampere and later;
+  //   kAutocast           under autocast, q, k, v in the autocast dtype (bfloat16): the op's bf16
+  //                       tensor-core kernels (state and accumulation float32), at bf16 input
+  //                       rounding; float32 otherwise.
+  void set_recurrence(LightningRecurrence r) { recurrence_ = r; }
+  LightningRecurrence recurrence() const { return recurrence_; }
 
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   torch::nn::Linear z_proj{nullptr};         // output gate (null when off)
@@ -42,7 +49,7 @@ class LightningMixerImpl : public torch::nn::Module {
  private:
   int64_t num_heads_, num_kv_heads_, head_dim_;
   double scale_;
-  bool autocast_recurrence_ = false;
+  LightningRecurrence recurrence_ = LightningRecurrence::kFloat32;
 };
 TORCH_MODULE(LightningMixer);
 

@@ -8,8 +8,9 @@
 #   --python  Python with torch + transformers (default /opt/torch/.venv/bin/python3 if it
 #             exists, else python3)
 #   --out     folder for the results (default: print only)
-# Runs `halo-distill bench stage2` with the Lightning recurrence in float32 (the authors'
-# numerics) and in the autocast dtype, a kernel profile of the latter, and
+# Runs `halo-distill bench stage2` with the Lightning recurrence in float32 (exact products),
+# tf32 (float32 inputs, TF32 products: the authors' numerics as fla runs them) and in the
+# autocast dtype, a kernel profile of the latter, and
 # scripts/bench_stage2_hf.py. Needs a CUDA build in build/ (scripts/build-gpu.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +20,7 @@ PY=""
 OUT=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --config) CONFIG="$2"; shift 2 ;;
     --batch) BATCH="$2"; shift 2 ;;
     --python) PY="$2"; shift 2 ;;
@@ -33,7 +34,7 @@ BIN="$ROOT/build/halo-distill"
 [ -z "$OUT" ] || mkdir -p "$OUT"
 save() { if [ -n "$OUT" ]; then tee "$OUT/$1"; else cat; fi; }
 
-for rec in float32 autocast; do
+for rec in float32 tf32 autocast; do
   "$BIN" bench stage2 --model "$CONFIG" --batch "$BATCH" --lightning-recurrence "$rec" --json \
     | save "stage2-halo-$rec.json"
 done

@@ -4,6 +4,7 @@
 
 #include "hypenet/weight_transfer.h"
 
+#include "hypenet/lightning_mixer.h"
 #include "hypenet/qwen3_checkpoint.h"
 #include "tests/test_util.h"
 
@@ -51,13 +52,42 @@ TEST_CASE("Lightning recurrence in the autocast dtype: bf16 q, k, v only when as
   student->to(at::kCUDA);
   auto ids = at::randint(config.base.vocab_size, {2, 300}, at::kLong).cuda();
   c10::InferenceMode guard;
-  auto run = [&](bool on) {
-    student->set_lightning_recurrence_in_autocast_dtype(on);
+  auto run = [&](hypenet::LightningRecurrence r) {
+    student->set_lightning_recurrence(r);
     test::Autocast autocast(at::kCUDA);
     return student->forward(ids).logits.to(at::kFloat).cpu();
   };
-  auto f32 = run(false), bf16 = run(true);
+  auto f32 = run(hypenet::LightningRecurrence::kFloat32);
+  auto bf16 = run(hypenet::LightningRecurrence::kAutocast);
   CHECK(bf16.isfinite().all().item<bool>());
   CHECK_FALSE(at::equal(bf16, f32));
   CHECK(test::max_rel_error(bf16, f32) <= 5e-2);
+}
+
+TEST_CASE("Lightning recurrence tf32: the mixer hands the op TF32 products only when asked",
+          "[cuda][hypenet]") {
+  // student.lightning_recurrence = tf32 on a mixer whose heads the CUDA kernels take (head dim 64;
+  // the fixture teacher's heads go to the ATen path, where tf32 changes nothing): float32 q, k, v
+  // in every mode, outputs within TF32 rounding of exact float32, and not equal to it.
+  const std::string dir = test::fixtures_dir() + "/qwen3/untied_gqa2_sharded";
+  auto teacher = hypenet::load_qwen3(dir, at::kFloat, at::kCPU);
+  std::vector<hypenet::MixerType> mixers(teacher->config().num_hidden_layers,
+                                         hypenet::MixerType::kLightning);
+  auto config = hypenet::hypenet_config_like_release(teacher->config(), mixers);
+  config.lightning_nh = 3, config.lightning_nkv = 3, config.lightning_head_dim = 64;
+  hypenet::LightningMixer mixer(config);
+  mixer->to(at::kCUDA);
+  auto x = at::randn({2, 200, config.base.hidden_size}, at::kCUDA);
+  c10::InferenceMode guard;
+  auto run = [&](hypenet::LightningRecurrence r) {
+    mixer->set_recurrence(r);
+    return mixer->forward(x, nullptr).cpu();
+  };
+  const auto f32 = run(hypenet::LightningRecurrence::kFloat32);
+  const auto tf32 = run(hypenet::LightningRecurrence::kTf32);
+  const auto autocast_off = run(hypenet::LightningRecurrence::kAutocast);  // no autocast: float32
+  CHECK(tf32.isfinite().all().item<bool>());
+  CHECK_FALSE(at::equal(tf32, f32));
+  CHECK(test::max_rel_error(tf32, f32) <= 5e-3);
+  CHECK(at::equal(autocast_off, f32));
 }

@@ -59,6 +59,14 @@ at::Tensor leaf(const at::Tensor& x, at::ScalarType dt) {
   return x.to(dt, /*non_blocking=*/false, /*copy=*/true).requires_grad_(true);
 }
 
+// ops::lightning_attention with its default tf32 = false (TF32 exists on CUDA only: [cuda] tests).
+std::tuple<at::Tensor, at::Tensor> lightning_op(const at::Tensor& q, const at::Tensor& k,
+                                                const at::Tensor& v, const at::Tensor& decay,
+                                                double scale, const at::Tensor& initial_state,
+                                                const at::Tensor& cu_seqlens) {
+  return ops::lightning_attention(q, k, v, decay, scale, initial_state, cu_seqlens);
+}
+
 // Runs `op` with q, k, v in `dt` (initial state in float32, float64 for float64 inputs) and
 // returns o, final_state and the gradients of sum(o * go) + sum(final_state * gf).
 Result run(OpFn op, const Problem& p, at::ScalarType dt) {
@@ -113,8 +121,8 @@ TEST_CASE("lightning_attention chunked matches the naive recurrence", "[ops][lig
                       std::to_string(s.H) + " Dk" + std::to_string(s.Dk) + " Dv" +
                       std::to_string(s.Dv) + (s.with_state ? " state" : "");
     const auto ref = run(ops::lightning_attention_naive, p, at::kDouble);
-    check_close(run(ops::lightning_attention, p, at::kDouble), ref, 1e-10, "float64 " + what);
-    check_close(run(ops::lightning_attention, p, at::kFloat), ref, 1e-4, "float32 " + what);
+    check_close(run(lightning_op, p, at::kDouble), ref, 1e-10, "float64 " + what);
+    check_close(run(lightning_op, p, at::kFloat), ref, 1e-4, "float32 " + what);
   }
 }
 
@@ -127,9 +135,9 @@ TEST_CASE("lightning_attention packed sequences equal separate runs", "[ops][lig
     auto p = make_problem(gen, 1, 200, 6, 5, 3, with_state, cu);
     const std::string what = with_state ? "packed, state" : "packed";
     const auto ref = run(ops::lightning_attention_naive, p, at::kDouble);
-    const auto got = run(ops::lightning_attention, p, at::kDouble);
+    const auto got = run(lightning_op, p, at::kDouble);
     check_close(got, ref, 1e-10, "float64 " + what);
-    check_close(run(ops::lightning_attention, p, at::kFloat), ref, 1e-4, "float32 " + what);
+    check_close(run(lightning_op, p, at::kFloat), ref, 1e-4, "float32 " + what);
 
     // The same sequences one call each, gradients gathered through narrow() into full leaves.
     auto q = leaf(p.q, at::kDouble), k = leaf(p.k, at::kDouble), v = leaf(p.v, at::kDouble);
@@ -190,7 +198,7 @@ TEST_CASE("lightning_attention gradients match central differences", "[ops][ligh
                                 make_problem(gen, 1, 67, 1, 2, 1, true, {}, false),
                                 make_problem(gen, 1, 7, 2, 2, 2, true, {0, 3, 3, 7})};
   for (auto& p : problems) {
-    const auto analytic = run(ops::lightning_attention, p, at::kDouble);
+    const auto analytic = run(lightning_op, p, at::kDouble);
     auto objective = [&p]() {
       auto [o, fs] = ops::lightning_attention(p.q, p.k, p.v, p.decay, p.scale, p.s0, p.cu);
       return ((o * p.go).sum() + (fs * p.gf).sum()).item<double>();
@@ -262,7 +270,7 @@ TEST_CASE("lightning_attention bf16 and f16 against a float64 reference", "[ops]
     rounded.v = p.v.to(dt).to(at::kDouble);
     rounded.s0 = p.s0.to(at::kFloat).to(at::kDouble);
     const auto ref = run(ops::lightning_attention_naive, rounded, at::kDouble);
-    check_close(run(ops::lightning_attention, rounded, dt), ref, 2e-2, c10::toString(dt));
+    check_close(run(lightning_op, rounded, dt), ref, 2e-2, c10::toString(dt));
 
     auto [o, fs] = ops::lightning_attention(p.q.to(dt), p.k.to(dt), p.v.to(dt), p.decay, p.scale,
                                             p.s0.to(at::kFloat));

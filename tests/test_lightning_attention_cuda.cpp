@@ -1,5 +1,6 @@
 // [cuda] The Lightning Attention op on CUDA tensors against the float64 CPU recurrence: forward,
-// final state and every gradient for float32, bfloat16 and float16, through the sweep kernels
+// final state and every gradient for float32 (exact, and with TF32 products), bfloat16 and
+// float16, through the sweep kernels
 // (Dk, Dv in {64, 128}; one walk per sequence and segmented walks) and the ATen fallback (other
 // head sizes); T not a multiple of the chunk, heads not a power of two, B > 1, initial states,
 // packed sequences with empty ones, strided inputs; the decode kernel (T = 1). Outputs are poisoned with NaN before every kernel runs so an
@@ -29,7 +30,18 @@ uint64_t test_seed() {
   return std::random_device{}();
 }
 
-double tolerance(at::ScalarType dt) { return dt == at::kFloat ? 1e-4 : 2e-2; }
+// The op's inputs: a dtype, and for float32 whether its products run on TF32 tensor cores.
+struct Mode {
+  at::ScalarType dtype;
+  bool tf32;
+};
+
+// float32 exact 1e-4 and 16-bit 2e-2 (the bounds); TF32 products keep a 10-bit mantissa
+// like float16 but round only the products' operands, not the inputs: 5e-3.
+double tolerance(const Mode& m) {
+  if (m.dtype != at::kFloat) return 2e-2;
+  return m.tf32 ? 5e-3 : 1e-4;
+}
 
 // Poisons the CUDA paths' outputs for the lifetime of the guard.
 struct PoisonGuard {
@@ -69,9 +81,11 @@ TEST_CASE("lightning_attention on CUDA matches the float64 CPU recurrence",
       // The ATen fallback (head sizes the kernels do not take).
       {2, 70, 3, 16, 24, true, false, false},
   };
-  for (auto dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+  for (const Mode mode : {Mode{at::kFloat, false}, Mode{at::kFloat, true},
+                          Mode{at::kBFloat16, false}, Mode{at::kHalf, false}}) {
+    const auto dtype = mode.dtype;
     for (const auto& c : cases) {
-      INFO("dtype " << dtype << " B " << c.B << " T " << c.T << " H " << c.H << " Dk " << c.Dk
+      INFO("dtype " << dtype << " tf32 " << mode.tf32 << " B " << c.B << " T " << c.T << " H " << c.H << " Dk " << c.Dk
                     << " Dv " << c.Dv << " init " << c.init << " packed " << c.packed
                     << " strided " << c.strided);
       auto q = at::randn({c.B, c.T, c.H, c.Dk}, gen, at::kDouble) * 0.5;
@@ -105,9 +119,16 @@ TEST_CASE("lightning_attention on CUDA matches the float64 CPU recurrence",
       CHECK(ops::lightning_attention_uses_cuda_kernels(in[0], in[2]) == kernel_sizes);
       auto [o, s] = ops::lightning_attention(in[0], in[1], in[2], decay.cuda(), scale,
                                              c.init ? in[3] : at::Tensor(),
-                                             c.packed ? cu.cuda() : at::Tensor());
+                                             c.packed ? cu.cuda() : at::Tensor(), mode.tf32);
       auto g = torch::autograd::grad({o, s}, in, {d_o.to(dtype).cuda(), d_s.to(at::kFloat).cuda()});
-      const double tol = tolerance(dtype);
+      const double tol = tolerance(mode);
+      if (mode.tf32 && kernel_sizes && c.T > 1) {  // TF32 ran: not the exact float32 result
+        at::NoGradGuard no_grad;
+        auto [o32, s32] = ops::lightning_attention(in[0], in[1], in[2], decay.cuda(), scale,
+                                                   c.init ? in[3] : at::Tensor(),
+                                                   c.packed ? cu.cuda() : at::Tensor());
+        CHECK_FALSE(at::equal(o, o32));
+      }
       CHECK(o.scalar_type() == dtype);
       CHECK(s.scalar_type() == at::kFloat);
       CHECK(test::max_rel_error(o.cpu(), ref_o) <= tol);
@@ -155,8 +176,8 @@ TEST_CASE("lightning_attention decode kernel (T = 1) continues a prefill",
         state = s_t;
       }
       auto o = at::cat(outs, 1);
-      CHECK(test::max_rel_error(o.cpu(), ref_o) <= tolerance(dtype));
-      CHECK(test::max_rel_error(state.cpu(), ref_s) <= tolerance(dtype));
+      CHECK(test::max_rel_error(o.cpu(), ref_o) <= tolerance(Mode{dtype, false}));
+      CHECK(test::max_rel_error(state.cpu(), ref_s) <= tolerance(Mode{dtype, false}));
     }
   }
 }

@@ -173,9 +173,10 @@ TEST_CASE("FusedAdamW: the fused kernel follows LibTorch's AdamW, state intercha
 
 TEST_CASE("student.lightning_recurrence reaches every Lightning layer, changes nothing unasked",
           "[train]") {
-  // Whether the flag hands the recurrence bfloat16 shows on CUDA only (the CPU op's matmuls are
-  // themselves under autocast): [cuda] test in test_hypenet_cuda.cpp. Here: the builders apply
-  // the pipeline option to every Lightning layer, and without autocast the flag is inert.
+  // Whether the flag hands the recurrence bfloat16 or TF32 shows on CUDA only (the CPU op's
+  // matmuls are themselves under autocast; TF32 exists on CUDA only): [cuda] tests in
+  // test_hypenet_cuda.cpp. Here: the builders apply the pipeline option to every Lightning layer,
+  // and on the CPU without autocast each choice computes the same as float32.
   const auto t = tiny_teacher_config();
   hypenet::Qwen3ForCausalLM teacher(t);
   hypenet::init_parameters_like_hf(*teacher, 0.2, 5);
@@ -184,11 +185,17 @@ TEST_CASE("student.lightning_recurrence reaches every Lightning layer, changes n
   auto student = stages::all_rnn_student(teacher, options);
   for (size_t i = 0; i < 3; ++i) {
     REQUIRE(student->layer(i).lightning);
-    CHECK(student->layer(i).lightning->recurrence_in_autocast_dtype());
+    CHECK(student->layer(i).lightning->recurrence() == hypenet::LightningRecurrence::kAutocast);
+  }
+  options.lightning_recurrence = "tf32";
+  auto tf32_student = stages::all_rnn_student(teacher, options);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(tf32_student->layer(i).lightning->recurrence() == hypenet::LightningRecurrence::kTf32);
   }
   options.lightning_recurrence = "float32";
   auto plain_student = stages::all_rnn_student(teacher, options);
-  CHECK_FALSE(plain_student->layer(0).lightning->recurrence_in_autocast_dtype());
+  CHECK(plain_student->layer(0).lightning->recurrence() ==
+        hypenet::LightningRecurrence::kFloat32);
 
   auto ids = at::randint(0, 61, {2, 9}, at::TensorOptions().dtype(at::kLong));
   hypenet::ForwardOptions fo;
@@ -196,7 +203,9 @@ TEST_CASE("student.lightning_recurrence reaches every Lightning layer, changes n
   fo.return_hidden = true;
   fo.skip_logits = true;
   at::NoGradGuard no_grad;
-  CHECK(at::equal(student->forward(ids, fo).hidden, plain_student->forward(ids, fo).hidden));
+  const auto plain = plain_student->forward(ids, fo).hidden;
+  CHECK(at::equal(student->forward(ids, fo).hidden, plain));
+  CHECK(at::equal(tf32_student->forward(ids, fo).hidden, plain));
 }
 
 TEST_CASE("foreach gradient clipping equals LibTorch's clip_grad_norm_", "[train]") {

@@ -2,7 +2,9 @@
 // forward+backward, at the shapes of HALO_NOTES 5 (B x T = 8 x 2048, 1 x 16384, 1 x 65536; H 16,
 // D 128), CUDA events, medians after warm-up, and prints for each the bytes-moved floor (q, k, v
 // read and o written forward; q, k, v, dO read and dq, dk, dv written backward) and the ratio to
-// it, next to flash-linear-attention's chunk_simple_gla anchors measured on an H100.
+// it, next to flash-linear-attention's chunk_simple_gla anchors measured on an H100. The dtype
+// "tf32" is float32 inputs with TF32 products (lightning_attention's tf32), what fla computes
+// for float32 inputs: its fp32 anchor is the comparison.
 #include "halo/common/error.h"
 #include "hypenet/qwen3_checkpoint.h"
 #include "ops/lightning_attention/lightning_attention.h"
@@ -51,7 +53,8 @@ void run_lightning(const LightningBenchOptions& o) {
   std::stringstream dts(o.dtypes);
   std::string dt_name;
   while (std::getline(dts, dt_name, ',')) {
-    const auto dtype = hypenet::parse_dtype(dt_name, "--dtypes");
+    const bool tf32 = dt_name == "tf32";
+    const auto dtype = tf32 ? at::kFloat : hypenet::parse_dtype(dt_name, "--dtypes");
     std::stringstream shapes(o.shapes);
     std::string shape;
     while (std::getline(shapes, shape, ',')) {
@@ -68,9 +71,9 @@ void run_lightning(const LightningBenchOptions& o) {
         auto ms = time_runs(device, o.warmup, o.iters, [&] {
           if (!backward) {
             at::NoGradGuard ng;
-            ops::lightning_attention(q, k, v, decay, scale);
+            ops::lightning_attention(q, k, v, decay, scale, {}, {}, tf32);
           } else {
-            auto [out, state] = ops::lightning_attention(q, k, v, decay, scale);
+            auto [out, state] = ops::lightning_attention(q, k, v, decay, scale, {}, {}, tf32);
             torch::autograd::grad({out}, {q, k, v}, {d_o});
           }
         });
@@ -116,7 +119,7 @@ void add_bench_lightning_command(CLI::App& bench) {
       "lightning", "Time the Lightning Attention op (forward, forward+backward) against the "
                    "bytes-moved floor and flash-linear-attention's chunk_simple_gla anchors");
   cmd->add_option("--device", o->device, "cuda, cuda:N or cpu")->capture_default_str();
-  cmd->add_option("--dtypes", o->dtypes, "Comma-separated: bfloat16, float32, float16")
+  cmd->add_option("--dtypes", o->dtypes, "Comma-separated: bfloat16, float32, float16, tf32 (float32 inputs, TF32 products)")
       ->capture_default_str();
   cmd->add_option("--shapes", o->shapes, "Comma-separated BxT")->capture_default_str();
   cmd->add_option("--heads", o->heads, "H")->capture_default_str();

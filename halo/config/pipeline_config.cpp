@@ -207,7 +207,7 @@ PipelineConfig load_pipeline_config(const std::string& path,
            "must be 0 (off) or > 1 (the a of log(t + a) / log(a))");
   s.init_seed = static_cast<uint64_t>(st.get_int("init_seed", 0));
   s.lightning_recurrence =
-      st.get_choice("lightning_recurrence", s.lightning_recurrence, {"float32", "autocast"});
+      st.get_choice("lightning_recurrence", s.lightning_recurrence, {"float32", "tf32", "autocast"});
   st.finish();
 
   MapReader qg = r.map("quality_gate");

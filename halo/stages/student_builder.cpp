@@ -38,7 +38,10 @@ hypenet::HypeNetForCausalLM all_rnn_student(hypenet::Qwen3ForCausalLM& teacher,
 
 void apply_student_runtime_options(hypenet::HypeNetForCausalLM& student,
                                    const config::StudentSection& s) {
-  student->set_lightning_recurrence_in_autocast_dtype(s.lightning_recurrence == "autocast");
+  using hypenet::LightningRecurrence;
+  student->set_lightning_recurrence(s.lightning_recurrence == "autocast" ? LightningRecurrence::kAutocast
+                                    : s.lightning_recurrence == "tf32"   ? LightningRecurrence::kTf32
+                                                                         : LightningRecurrence::kFloat32);
 }
 
 hypenet::HypeNetForCausalLM hybrid_student(hypenet::Qwen3ForCausalLM& teacher,

@@ -214,7 +214,7 @@ ChunkLayout chunk_layout(int64_t B, int64_t T, const std::vector<int64_t>& cu_ho
 LightningSweepParams sweep_params(const at::Tensor& x, const at::Tensor& y, const at::Tensor& z,
                                   const at::Tensor& out, const at::Tensor& decay,
                                   const at::Tensor& cu_seqlens, int64_t num_seqs,
-                                  const ChunkLayout& chunks, const SweepConstants& c) {
+                                  const ChunkLayout& chunks, const SweepConstants& c, bool tf32) {
   LightningSweepParams p;
   p.chunk_offsets = chunks.offsets.defined() ? chunks.offsets.data_ptr<int64_t>() : nullptr;
   p.total_chunks = chunks.total;
@@ -233,6 +233,7 @@ LightningSweepParams sweep_params(const at::Tensor& x, const at::Tensor& y, cons
   p.out_scale = c.out_scale, p.state_out_scale = c.state_out_scale;
   p.update_scale = c.update_scale;
   p.dtype = params_dtype(x.scalar_type());
+  p.tf32 = tf32 && p.dtype == LightningAttentionDtype::kFloat32;
   return p;
 }
 
@@ -290,9 +291,10 @@ void check_launch(int err, const char* what, const LightningSweepParams& p) {
 void run_sweep(const char* what, const at::Tensor& x, const at::Tensor& y, const at::Tensor& z,
                const at::Tensor& out, const at::Tensor& decay, const at::Tensor& cu_seqlens,
                int64_t num_seqs, const ChunkLayout& chunks, const SweepStates& st,
-               const SweepConstants& c) {
-  const auto w = sweep_work(sweep_params(x, y, z, out, decay, cu_seqlens, num_seqs, chunks, c), st,
-                            x.options().dtype(at::kFloat));
+               const SweepConstants& c, bool tf32) {
+  const auto w = sweep_work(
+      sweep_params(x, y, z, out, decay, cu_seqlens, num_seqs, chunks, c, tf32), st,
+      x.options().dtype(at::kFloat));
   check_launch(lightning_sweep_cuda(w.p, c10::cuda::getCurrentCUDAStream().stream()), what, w.p);
 }
 
@@ -302,7 +304,7 @@ std::tuple<at::Tensor, at::Tensor> cuda_forward(const at::Tensor& q_in, const at
                                                 double scale, const at::Tensor& initial_state,
                                                 const at::Tensor& cu_seqlens,
                                                 const std::vector<int64_t>& cu_host,
-                                                int64_t num_seqs) {
+                                                int64_t num_seqs, bool tf32) {
   c10::cuda::CUDAGuard guard(q_in.device());
   auto q = aligned_rows(q_in), k = aligned_rows(k_in), v = aligned_rows(v_in);
   const int64_t B = q.size(0), T = q.size(1), H = q.size(2), Dk = q.size(3), Dv = v.size(3);
@@ -318,7 +320,7 @@ std::tuple<at::Tensor, at::Tensor> cuda_forward(const at::Tensor& q_in, const at
   st.final_state = final_state, st.final_row_stride = Dv, st.final_col_stride = 1;
   const float s = static_cast<float>(scale);
   run_sweep("forward", q, k, v, o, decay, cu_seqlens, num_seqs, chunks, st,
-            {false, 1, 0, s, s, 1.f});
+            {false, 1, 0, s, s, 1.f}, tf32);
   return {o, final_state};
 }
 
@@ -334,7 +336,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cuda_backward(
     const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in,
     const at::Tensor& decay, double scale, const at::Tensor& initial_state,
     const at::Tensor& cu_seqlens, const std::vector<int64_t>& cu_host, int64_t num_seqs,
-    const at::Tensor& d_o_in, const at::Tensor& d_final_in) {
+    const at::Tensor& d_o_in, const at::Tensor& d_final_in, bool tf32) {
   c10::cuda::CUDAGuard guard(q_in.device());
   auto q = aligned_rows(q_in), k = aligned_rows(k_in), v = aligned_rows(v_in);
   const int64_t B = q.size(0), T = q.size(1), H = q.size(2), Dk = q.size(3), Dv = v.size(3);
@@ -369,7 +371,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cuda_backward(
     if (initial_state.defined()) state_t.initial = initial_state.contiguous();
     state_t.initial_row_stride = 1, state_t.initial_col_stride = Dv;
     run_sweep("backward (dq)", d_o, v, k, dq, decay, cu_seqlens, num_seqs, chunks, state_t,
-              {false, 1, 0, s, s, 1.f});
+              {false, 1, 0, s, s, 1.f}, tf32);
     done[1].record(side[1]);
   }
   SweepStates adjoint;  // R [Dk, Dv]
@@ -377,7 +379,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cuda_backward(
   adjoint.initial_row_stride = Dv, adjoint.initial_col_stride = 1;
   adjoint.final_state = d_initial, adjoint.final_row_stride = Dv, adjoint.final_col_stride = 1;
   const auto wv =
-      sweep_work(sweep_params(k, q, d_o, dv, decay, cu_seqlens, num_seqs, chunks, reverse),
+      sweep_work(sweep_params(k, q, d_o, dv, decay, cu_seqlens, num_seqs, chunks, reverse, tf32),
                  adjoint, q.options().dtype(at::kFloat));
   check_launch(lightning_sweep_state_cuda(wv.p, current.stream()), "backward (adjoint state)",
                wv.p);
@@ -386,7 +388,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cuda_backward(
     c10::cuda::CUDAStreamGuard on(side[0]);
     adjoint_ready.block(side[0]);
     const auto pk = reading_transposed_states(
-        sweep_params(v, d_o, q, dk, decay, cu_seqlens, num_seqs, chunks, reverse), wv.p);
+        sweep_params(v, d_o, q, dk, decay, cu_seqlens, num_seqs, chunks, reverse, tf32), wv.p);
     check_launch(lightning_sweep_output_cuda(pk, side[0].stream()), "backward (dk)", pk);
     done[0].record(side[0]);
   }
@@ -427,7 +429,7 @@ std::tuple<at::Tensor, at::Tensor> cuda_decode(const at::Tensor& q_in, const at:
 
 // Inputs: q, k, v, decay, scale, initial_state (nullopt = zeros: autograd Functions take no
 // undefined tensors), the host copy of cu_seqlens (empty = not packed), the device tensor of
-// cu_seqlens (for the CUDA kernels) and the chunk length.
+// cu_seqlens (for the CUDA kernels), the chunk length and tf32 (lightning_attention.h).
 // Outputs: o (input dtype), final_state (compute dtype).
 class LightningAttentionFunction : public torch::autograd::Function<LightningAttentionFunction> {
  public:
@@ -437,18 +439,19 @@ class LightningAttentionFunction : public torch::autograd::Function<LightningAtt
                                const std::optional<at::Tensor>& maybe_initial_state,
                                std::vector<int64_t> offsets,
                                const std::optional<at::Tensor>& maybe_cu_seqlens,
-                               int64_t chunk_size) {
+                               int64_t chunk_size, [[maybe_unused]] bool tf32) {
     const auto initial_state = maybe_initial_state.value_or(at::Tensor());
     const auto cu_seqlens = maybe_cu_seqlens.value_or(at::Tensor());
     ctx->save_for_backward({q, k, v, decay, initial_state, cu_seqlens});
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["offsets"] = offsets;
     ctx->saved_data["chunk_size"] = chunk_size;
+    ctx->saved_data["tf32"] = tf32;
 #if HALO_WITH_CUDA
     if (lightning_attention_uses_cuda_kernels(q, v)) {
       const int64_t N = offsets.empty() ? q.size(0) : static_cast<int64_t>(offsets.size()) - 1;
       auto [o, final_state] = cuda_forward(q, k, v, decay, scale, initial_state, cu_seqlens,
-                                               offsets, N);
+                                           offsets, N, tf32);
       return {o, final_state};
     }
 #endif
@@ -459,7 +462,7 @@ class LightningAttentionFunction : public torch::autograd::Function<LightningAtt
   }
 
   // grads: (d o [B, T, H, Dv] in the input dtype, d final_state). Returns one entry per forward
-  // argument: dq, dk, dv, none (decay is fixed), none, d initial_state, none, none, none.
+  // argument: dq, dk, dv, none (decay is fixed), none, d initial_state, none, none, none, none.
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const auto& q = saved[0];
@@ -471,13 +474,15 @@ class LightningAttentionFunction : public torch::autograd::Function<LightningAtt
     const double scale = ctx->saved_data["scale"].toDouble();
     const auto offsets = ctx->saved_data["offsets"].toIntVector();
     const int64_t chunk_size = ctx->saved_data["chunk_size"].toInt();
+    [[maybe_unused]] const bool tf32 = ctx->saved_data["tf32"].toBool();
     const auto dt = q.scalar_type();
     at::Tensor dq, dk, dv, d_initial;
 #if HALO_WITH_CUDA
     if (lightning_attention_uses_cuda_kernels(q, v)) {
       const int64_t N = offsets.empty() ? q.size(0) : static_cast<int64_t>(offsets.size()) - 1;
-      std::tie(dq, dk, dv, d_initial) = cuda_backward(q, k, v, decay, scale, initial_state,
-                                                      cu_seqlens, offsets, N, grads[0], grads[1]);
+      std::tie(dq, dk, dv, d_initial) =
+          cuda_backward(q, k, v, decay, scale, initial_state, cu_seqlens, offsets, N, grads[0],
+                        grads[1], tf32);
     }
 #endif
     if (!dq.defined()) {
@@ -490,7 +495,7 @@ class LightningAttentionFunction : public torch::autograd::Function<LightningAtt
     }
     return {dq.to(dt),    dk.to(dt),    dv.to(dt),
             at::Tensor(), at::Tensor(), initial_state.defined() ? d_initial : at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor()};
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -500,7 +505,7 @@ std::tuple<at::Tensor, at::Tensor> lightning_attention(const at::Tensor& q, cons
                                                        const at::Tensor& v, const at::Tensor& decay,
                                                        double scale,
                                                        const at::Tensor& initial_state,
-                                                       const at::Tensor& cu_seqlens) {
+                                                       const at::Tensor& cu_seqlens, bool tf32) {
   std::vector<int64_t> offsets;
   const auto p = check_and_describe("lightning_attention", q, k, v, decay, scale, initial_state,
                                     cu_seqlens, offsets);
@@ -519,7 +524,7 @@ std::tuple<at::Tensor, at::Tensor> lightning_attention(const at::Tensor& q, cons
   const auto maybe_cu_seqlens =
       cu_seqlens.defined() ? std::optional<at::Tensor>(cu_seqlens) : std::nullopt;
   auto outs = LightningAttentionFunction::apply(q, k, v, decay, scale, maybe_initial_state, offsets,
-                                                maybe_cu_seqlens, p.chunk_size);
+                                                maybe_cu_seqlens, p.chunk_size, tf32);
   return {outs[0], outs[1]};
 }
 

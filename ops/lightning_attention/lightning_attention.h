@@ -20,6 +20,11 @@
 // ([N, H, Dk, Dv] with cu_seqlens) in float32. Accumulation and state are float32 whatever the
 // input dtype (float64 inputs compute in float64: the reference for tests).
 // Differentiable with respect to q, k, v and initial_state (not decay: it is fixed).
+// tf32: float32 inputs on the CUDA kernels multiply on TF32 tensor cores (products of values
+// rounded to a 10-bit mantissa, float32 accumulation and state), as flash-linear-attention's
+// Triton kernels compute float32 inputs (tl.dot's default input precision on Ampere and later);
+// relative error about 1e-3 instead of 1e-6. Ignored for other dtypes, on the CPU and on the
+// ATen path. Forward and backward both.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -34,7 +39,8 @@ std::tuple<at::Tensor, at::Tensor> lightning_attention(const at::Tensor& q, cons
                                                        const at::Tensor& v, const at::Tensor& decay,
                                                        double scale,
                                                        const at::Tensor& initial_state = {},
-                                                       const at::Tensor& cu_seqlens = {});
+                                                       const at::Tensor& cu_seqlens = {},
+                                                       bool tf32 = false);
 
 // Whether lightning_attention runs the CUDA kernels for these inputs (q [B, T, H, Dk] and
 // v [B, T, H, Dv]): a CUDA build, CUDA tensors, float32 / bfloat16 / float16, and Dk, Dv each 64

@@ -10,7 +10,10 @@
 //                            out = out_scale Pb Z + state_out_scale a^(r + e_in) X S_entry;
 //                            with TS the entering states are another sweep's, read transposed.
 // bfloat16 / float16 run the matmuls on tensor cores (WMMA 16x16x16, float32 accumulation);
-// float32 runs them as FMA loops (exact float32: the 1e-4 tolerance rules out TF32).
+// float32 runs them as FMA loops (exact float32: the 1e-4 tolerance rules out TF32), or, when
+// the caller asks for TF32 (LightningSweepParams::tf32), on tensor cores too: the tensor-core
+// kernels with T = float load float32 tiles and round them to TF32 (WMMA 16x16x8), as fla's
+// Triton kernels compute float32 inputs (tl.dot's default input precision).
 //   lightning_decode_kernel  one step (T = 1) with a state: S' = a S + k^T v, o = scale q S'.
 #pragma once
 
@@ -28,6 +31,38 @@
 namespace halo::ops::kernels {
 
 __host__ __device__ constexpr size_t align128(size_t n) { return (n + 127) / 128 * 128; }
+
+// The WMMA tile of element type T: 16-bit types multiply 16 x 16 x 16 tiles; float32 multiplies
+// 16 x 16 x 8 TF32 tiles (values loaded as float32, then rounded to TF32's 10-bit mantissa).
+template <typename T>
+struct Mma {
+  using Elem = T;
+  static constexpr int kK = 16;
+};
+template <>
+struct Mma<float> {
+  using Elem = nvcuda::wmma::precision::tf32;
+  static constexpr int kK = 8;
+};
+template <typename T>
+using AccFrag = nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, Mma<T>::kK, float>;
+template <typename T, typename Layout>
+using AFrag = nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, Mma<T>::kK,
+                                     typename Mma<T>::Elem, Layout>;
+template <typename T, typename Layout>
+using BFrag = nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, Mma<T>::kK,
+                                     typename Mma<T>::Elem, Layout>;
+
+// Loads an A or B tile of T from shared memory (leading dimension ld elements); float32 values
+// are rounded to TF32 on the way.
+template <typename Frag, typename T>
+__device__ __forceinline__ void load_operand(Frag& f, const T* src, int ld) {
+  nvcuda::wmma::load_matrix_sync(f, src, static_cast<unsigned>(ld));
+  if constexpr (std::is_same<T, float>::value) {
+#pragma unroll
+    for (int e = 0; e < f.num_elements; ++e) f.x[e] = nvcuda::wmma::__float_to_tf32(f.x[e]);
+  }
+}
 
 // Row paddings (8 16-bit or 4 float elements) against bank conflicts that keep WMMA's 32-byte
 // tile alignment; every smem region starts 128-byte aligned.
@@ -320,7 +355,8 @@ __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
   }
 }
 
-// The state pass for bfloat16 / float16: one warp per 16 x 16 tile of the state, held in a WMMA
+// The state pass on tensor cores (bfloat16 / float16, and float32 as TF32): one warp per 16 x 16
+// tile of the state, held in a WMMA
 // accumulator (registers) for the whole walk; one barrier per chunk. Per chunk: wait for the
 // chunk's Y and Z (fetched STAGES - 1 chunks ahead), scale the Z rows this thread loaded by
 // a^(L-1-r+e) * update_scale in place, barrier, fetch a later chunk into the buffer the previous
@@ -350,7 +386,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
   auto tile_tj = [&](int u) { return (warp + u * NWARPS) % (W / 16); };
 
   fill_decay_powers<C, NT>(pw, p.decay[h]);
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[kPerWarp];
+  AccFrag<T> acc[kPerWarp];
 #pragma unroll
   for (int u = 0; u < kPerWarp; ++u) {
     const int64_t tile_row = row0 + tile_si(u) * 16, tile_col = col0 + tile_tj(u) * 16;
@@ -403,13 +439,14 @@ __global__ void __launch_bounds__(NWARPS * 32)
                               static_cast<unsigned>(p.dim_z), wmma::mem_row_major);
 #pragma unroll
       for (int e = 0; e < acc[u].num_elements; ++e) acc[u].x[e] *= a_chunk;
+      constexpr int K = Mma<T>::kK;
 #pragma unroll
-      for (int kk = 0; kk < C / 16; ++kk) {
+      for (int kk = 0; kk < C / K; ++kk) {
         // A = Y^T: element (m, k) = Y[k][m], i.e. Y read column-major.
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::col_major> fa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
-        wmma::load_matrix_sync(fa, Y + kk * 16 * L::kLdY + si * 16, L::kLdY);
-        wmma::load_matrix_sync(fb, Z + kk * 16 * L::kLdZ + tj * 16, L::kLdZ);
+        AFrag<T, wmma::col_major> fa;
+        BFrag<T, wmma::row_major> fb;
+        load_operand(fa, Y + kk * K * L::kLdY + si * 16, L::kLdY);
+        load_operand(fb, Z + kk * K * L::kLdZ + tj * 16, L::kLdZ);
         wmma::mma_sync(acc[u], fa, fb, acc[u]);
       }
     }
@@ -433,13 +470,15 @@ __global__ void __launch_bounds__(NWARPS * 32)
 }
 
 // TS: the entering states are stored transposed ([Dz, Dxy] blocks; p.state_transposed).
-template <typename T, int DXY, int WO, int C, int NWARPS, bool TS>
+// TC: the matmuls run on tensor cores (always for 16-bit T; TF32 for float), else FMA loops.
+template <typename T, int DXY, int WO, int C, int NWARPS, bool TS, bool TC>
 __global__ void __launch_bounds__(NWARPS * 32)
     lightning_output_kernel(const LightningSweepParams p) {
   namespace wmma = nvcuda::wmma;
   using L = OutputSmem<T, DXY, WO, C>;
-  constexpr int NT = NWARPS * 32;
-  constexpr bool kTensorCores = !std::is_same<T, float>::value;
+  constexpr int NT = NWARPS * 32, K = Mma<T>::kK;
+  constexpr bool kTensorCores = TC;
+  static_assert(TC || std::is_same<T, float>::value, "16-bit inputs run on tensor cores");
   extern __shared__ __align__(128) unsigned char smem[];
   T* X = reinterpret_cast<T*>(smem + L::kX);
   T* Y = reinterpret_cast<T*>(smem + L::kY);
@@ -540,14 +579,14 @@ __global__ void __launch_bounds__(NWARPS * 32)
     for (int tile = warp; tile < kTiles * kTiles; tile += NWARPS) {
       const int ti = tile / kTiles, tj = tile % kTiles;
       if (tj > ti) continue;
-      wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+      AccFrag<T> acc;
       wmma::fill_fragment(acc, 0.f);
 #pragma unroll
-      for (int kk = 0; kk < DXY / 16; ++kk) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> fb;
-        wmma::load_matrix_sync(fa, X + ti * 16 * L::kLdX + kk * 16, L::kLdX);
-        wmma::load_matrix_sync(fb, Y + tj * 16 * L::kLdX + kk * 16, L::kLdX);
+      for (int kk = 0; kk < DXY / K; ++kk) {
+        AFrag<T, wmma::row_major> fa;
+        BFrag<T, wmma::col_major> fb;
+        load_operand(fa, X + ti * 16 * L::kLdX + kk * K, L::kLdX);
+        load_operand(fb, Y + tj * 16 * L::kLdX + kk * K, L::kLdX);
         wmma::mma_sync(acc, fa, fb, acc);
       }
       wmma::store_matrix_sync(scratch + ti * 16 * L::kLdP + tj * 16, acc, L::kLdP,
@@ -585,7 +624,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
   if constexpr (kTensorCores) {
     constexpr int kColTiles = WO / 16, kTiles = (C / 16) * kColTiles;
     constexpr int kPerWarp = (kTiles + NWARPS - 1) / NWARPS;
-    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc1[kPerWarp], acc2[kPerWarp];
+    AccFrag<T> acc1[kPerWarp], acc2[kPerWarp];
 #pragma unroll
     for (int u = 0; u < kPerWarp; ++u) {
       const int tile = warp + u * NWARPS;
@@ -593,24 +632,25 @@ __global__ void __launch_bounds__(NWARPS * 32)
       const int ti = tile / kColTiles, tj = tile % kColTiles;
       wmma::fill_fragment(acc1[u], 0.f);
       wmma::fill_fragment(acc2[u], 0.f);
-      for (int kk = 0; kk <= ti; ++kk) {  // causal: Pb's k-tiles beyond ti are zero
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> fb;
-        wmma::load_matrix_sync(fa, pb + ti * 16 * L::kLdPb + kk * 16, L::kLdPb);
-        wmma::load_matrix_sync(fb, Z + kk * 16 * L::kLdZ + tj * 16, L::kLdZ);
+      // causal: Pb's columns beyond row tile ti are zero
+      for (int kk = 0; kk < (ti + 1) * (16 / K); ++kk) {
+        AFrag<T, wmma::row_major> fa;
+        BFrag<T, wmma::row_major> fb;
+        load_operand(fa, pb + ti * 16 * L::kLdPb + kk * K, L::kLdPb);
+        load_operand(fb, Z + kk * K * L::kLdZ + tj * 16, L::kLdZ);
         wmma::mma_sync(acc1[u], fa, fb, acc1[u]);
       }
 #pragma unroll
-      for (int kk = 0; kk < DXY / 16; ++kk) {
+      for (int kk = 0; kk < DXY / K; ++kk) {
         // B = S[kk tile, tj tile]; with TS, S[k][n] = St[n][k]: St read column-major.
         using BLayout = std::conditional_t<TS, wmma::col_major, wmma::row_major>;
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> fa;
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, BLayout> fb;
-        wmma::load_matrix_sync(fa, X + ti * 16 * L::kLdX + kk * 16, L::kLdX);
+        AFrag<T, wmma::row_major> fa;
+        BFrag<T, BLayout> fb;
+        load_operand(fa, X + ti * 16 * L::kLdX + kk * K, L::kLdX);
         if constexpr (TS) {
-          wmma::load_matrix_sync(fb, S + tj * 16 * L::kLdSt + kk * 16, L::kLdSt);
+          load_operand(fb, S + tj * 16 * L::kLdSt + kk * K, L::kLdSt);
         } else {
-          wmma::load_matrix_sync(fb, S + kk * 16 * L::kLdZ + tj * 16, L::kLdZ);
+          load_operand(fb, S + kk * K * L::kLdZ + tj * 16, L::kLdZ);
         }
         wmma::mma_sync(acc2[u], fa, fb, acc2[u]);
       }

@@ -62,30 +62,31 @@ int num_sms() {
 // here (H100, 2026-11-28, ncu, 1 x 16384 bf16 forward): 720 us against 474 us for 64 x 16
 // blocks (256 CTAs): the walk is bound by per-chunk instruction latency, so more CTAs with less
 // work each win even though every y row is then read Dz / 16 times.
-template <typename T, int W>
+// TC: tensor cores (16-bit T, or float as TF32), else the float32 FMA kernel.
+template <typename T, int W, bool TC>
 auto state_kernel() {
-  if constexpr (std::is_same<T, float>::value) {
+  if constexpr (!TC) {
     return kernels::lightning_state_kernel_fma<T, kStateRows, W, kChunk, kStages>;
   } else {
     return kernels::lightning_state_kernel_tc<T, kStateRows, W, kChunk, kTcStages,
                                               (kStateRows / 16) * (W / 16)>;
   }
 }
-template <typename T, int W>
+template <typename T, int W, bool TC>
 size_t state_smem() {
-  if constexpr (std::is_same<T, float>::value) {
+  if constexpr (!TC) {
     return kernels::StateSmem<T, kStateRows, W, kChunk, kStages>::kBytes;
   } else {
     return kernels::TcStateSmem<T, kStateRows, W, kChunk, kTcStages>::kBytes;
   }
 }
 
-template <typename T, int W>
+template <typename T, bool TC, int W>
 int launch_state(const LightningSweepParams& p, cudaStream_t stream) {
   constexpr int kThreads = (kStateRows / 16) * (W / 16) * 32;
   const int64_t blocks =
       p.num_seqs * p.segments * p.heads * (p.dim_xy / kStateRows) * (p.dim_z / W);
-  return launch(state_kernel<T, W>(), state_smem<T, W>(), blocks, kThreads, stream, p);
+  return launch(state_kernel<T, W, TC>(), state_smem<T, W, TC>(), blocks, kThreads, stream, p);
 }
 
 // State-pass CTAs of 64 x W blocks for one walk per sequence.
@@ -94,9 +95,10 @@ int64_t state_blocks(const LightningSweepParams& p, int64_t w) {
 }
 bool wide_state(const LightningSweepParams& p) { return state_blocks(p, 32) >= 2 * num_sms(); }
 
-template <typename T>
+template <typename T, bool TC>
 int launch_state_typed(const LightningSweepParams& p, cudaStream_t stream) {
-  int err = wide_state(p) ? launch_state<T, 32>(p, stream) : launch_state<T, 16>(p, stream);
+  int err =
+      wide_state(p) ? launch_state<T, TC, 32>(p, stream) : launch_state<T, TC, 16>(p, stream);
   if (err != 0 || p.segments <= 1) return err;
   const int64_t threads = p.num_seqs * p.heads * p.dim_xy * p.dim_z;
   kernels::lightning_segment_combine_kernel<<<static_cast<unsigned>((threads + 255) / 256), 256, 0,
@@ -104,27 +106,28 @@ int launch_state_typed(const LightningSweepParams& p, cudaStream_t stream) {
   return static_cast<int>(cudaGetLastError());
 }
 
-template <typename T, int DXY, bool TS>
+template <typename T, bool TC, int DXY, bool TS>
 int launch_output_typed(const LightningSweepParams& p, cudaStream_t stream) {
   using Layout = kernels::OutputSmem<T, DXY, kOutputWidth, kChunk>;
-  return launch(kernels::lightning_output_kernel<T, DXY, kOutputWidth, kChunk, kOutputWarps, TS>,
-                Layout::kBytes, p.total_chunks * p.heads * (p.dim_z / kOutputWidth),
-                kOutputWarps * 32, stream, p);
+  return launch(
+      kernels::lightning_output_kernel<T, DXY, kOutputWidth, kChunk, kOutputWarps, TS, TC>,
+      Layout::kBytes, p.total_chunks * p.heads * (p.dim_z / kOutputWidth), kOutputWarps * 32,
+      stream, p);
 }
 
-template <typename T, bool TS>
+template <typename T, bool TC, bool TS>
 int launch_output_dim(const LightningSweepParams& p, cudaStream_t stream) {
   switch (p.dim_xy) {
-    case 64: return launch_output_typed<T, 64, TS>(p, stream);
-    case 128: return launch_output_typed<T, 128, TS>(p, stream);
+    case 64: return launch_output_typed<T, TC, 64, TS>(p, stream);
+    case 128: return launch_output_typed<T, TC, 128, TS>(p, stream);
     default: return static_cast<int>(cudaErrorInvalidValue);
   }
 }
 
-template <typename T>
+template <typename T, bool TC>
 int launch_output(const LightningSweepParams& p, cudaStream_t stream) {
-  return p.state_transposed ? launch_output_dim<T, true>(p, stream)
-                            : launch_output_dim<T, false>(p, stream);
+  return p.state_transposed ? launch_output_dim<T, TC, true>(p, stream)
+                            : launch_output_dim<T, TC, false>(p, stream);
 }
 
 template <typename T>
@@ -142,8 +145,8 @@ template <typename T>
 int64_t resident_state_blocks() {
   static std::atomic<int> cache[kMaxDevices];
   const int per_sm = per_device_cached(cache, [](int) {
-    auto kernel = state_kernel<T, 16>();
-    const size_t smem = state_smem<T, 16>();
+    auto kernel = state_kernel<T, 16, true>();
+    const size_t smem = state_smem<T, 16, true>();
     int n = 0;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              static_cast<int>(smem)) != cudaSuccess ||
@@ -168,7 +171,11 @@ void lightning_sweep_segments(const LightningSweepParams& p, int64_t* segments,
   switch (p.dtype) {
     case LightningAttentionDtype::kBFloat16: resident = resident_state_blocks<__nv_bfloat16>(); break;
     case LightningAttentionDtype::kFloat16: resident = resident_state_blocks<__half>(); break;
-    default: return;  // float32: the FMA walk is not the bottleneck of that path
+    case LightningAttentionDtype::kFloat32:
+      if (!p.tf32) return;  // exact float32: the FMA walk is not the bottleneck of that path
+      resident = resident_state_blocks<float>();
+      break;
+    default: return;
   }
   const int64_t base = state_blocks(p, 16);
   int64_t g = base > 0 ? resident / base : 1;
@@ -196,6 +203,20 @@ int dispatch_dtype(LightningAttentionDtype dtype, Fn&& fn) {
   }
 }
 
+// fn(TypeTag<T>{}, std::bool_constant<TC>{}) for a sweep: T its element type, TC whether its
+// matmuls run on tensor cores (16-bit types always, float32 when p.tf32).
+template <typename Fn>
+int dispatch_sweep(const LightningSweepParams& p, Fn&& fn) {
+  return dispatch_dtype(p.dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same<T, float>::value) {
+      return p.tf32 ? fn(tag, std::true_type{}) : fn(tag, std::false_type{});
+    } else {
+      return fn(tag, std::true_type{});
+    }
+  });
+}
+
 }  // namespace
 
 int lightning_sweep_state_cuda(const LightningSweepParams& p, void* stream) {
@@ -203,15 +224,17 @@ int lightning_sweep_state_cuda(const LightningSweepParams& p, void* stream) {
   if (p.state_transposed || !lightning_sweep_supports(p.dim_xy, p.dim_z)) {
     return static_cast<int>(cudaErrorInvalidValue);
   }
-  return dispatch_dtype(p.dtype, [&](auto tag) {
-    return launch_state_typed<typename decltype(tag)::type>(p, static_cast<cudaStream_t>(stream));
+  return dispatch_sweep(p, [&](auto tag, auto tc) {
+    return launch_state_typed<typename decltype(tag)::type, decltype(tc)::value>(
+        p, static_cast<cudaStream_t>(stream));
   });
 }
 
 int lightning_sweep_output_cuda(const LightningSweepParams& p, void* stream) {
   if (!lightning_sweep_supports(p.dim_xy, p.dim_z)) return static_cast<int>(cudaErrorInvalidValue);
-  return dispatch_dtype(p.dtype, [&](auto tag) {
-    return launch_output<typename decltype(tag)::type>(p, static_cast<cudaStream_t>(stream));
+  return dispatch_sweep(p, [&](auto tag, auto tc) {
+    return launch_output<typename decltype(tag)::type, decltype(tc)::value>(
+        p, static_cast<cudaStream_t>(stream));
   });
 }
 

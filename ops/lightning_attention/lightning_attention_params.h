@@ -110,6 +110,9 @@ struct LightningSweepParams {
   int in_exponent = 1, update_exponent = 0;
   float out_scale = 1.f, state_out_scale = 1.f, update_scale = 1.f;
   LightningAttentionDtype dtype = LightningAttentionDtype::kFloat32;
+  // float32 only: multiply on tensor cores with the tiles rounded to TF32 (10-bit mantissa,
+  // float32 accumulation and state) instead of exact float32 FMA loops.
+  bool tf32 = false;
 };
 
 // Whether the sweep kernels handle these sizes (Dxy and Dz in {64, 128}); the caller also
@@ -126,7 +129,7 @@ void lightning_sweep_segments(const LightningSweepParams& params, int64_t* segme
                               int64_t* segment_chunks);
 // Launch on `stream` (a cudaStream_t passed as void*); return the CUDA error code (0 = success).
 // A sweep is its state pass (with the segment combine when segments > 1), then its output pass
-// (tensor cores for bfloat16 / float16); lightning_sweep_cuda runs both. The halves exist apart
+// (tensor cores for bfloat16 / float16, and float32 with tf32); lightning_sweep_cuda runs both. The halves exist apart
 // so that two sweeps with one state (the backward's dv and dk) run one state pass.
 int lightning_sweep_state_cuda(const LightningSweepParams& params, void* stream);
 int lightning_sweep_output_cuda(const LightningSweepParams& params, void* stream);
