@@ -313,4 +313,5 @@ TEST_CASE("the shipped pipeline configs load", "[config]") {
   CHECK(recipe.stage("stage2").optimizer.lr == 1e-4);
   CHECK(recipe.stage("stage3").activation_checkpointing);
   CHECK(recipe.stage("selection").selection.num_attention_layers == 7);
+  CHECK(recipe.student.lightning_recurrence == "tf32");  // the authors' numerics (TF32 in fla)
 }
