@@ -3,9 +3,9 @@
 // float16, through the sweep kernels
 // (Dk, Dv in {64, 128}; one walk per sequence and segmented walks) and the ATen fallback (other
 // head sizes); T not a multiple of the chunk, heads not a power of two, B > 1, initial states,
-// packed sequences with empty ones, strided inputs; the decode kernel (T = 1). Outputs are poisoned with NaN before every kernel runs so an
-// unwritten element fails the comparison. Inputs are fresh random numbers each run; the seed is
-// printed on failure (set HALO_TEST_SEED to replay one).
+// packed sequences with empty ones, strided inputs; the decode kernel (T = 1). Outputs are poisoned
+// with NaN before every kernel runs so an unwritten element fails the comparison. Inputs are fresh
+// random numbers each run; the seed is printed on failure (set HALO_TEST_SEED to replay one).
 #include <catch2/catch.hpp>
 
 #include "ops/lightning_attention/lightning_attention.h"
@@ -85,9 +85,9 @@ TEST_CASE("lightning_attention on CUDA matches the float64 CPU recurrence",
                           Mode{at::kBFloat16, false}, Mode{at::kHalf, false}}) {
     const auto dtype = mode.dtype;
     for (const auto& c : cases) {
-      INFO("dtype " << dtype << " tf32 " << mode.tf32 << " B " << c.B << " T " << c.T << " H " << c.H << " Dk " << c.Dk
-                    << " Dv " << c.Dv << " init " << c.init << " packed " << c.packed
-                    << " strided " << c.strided);
+      INFO("dtype " << dtype << " tf32 " << mode.tf32 << " B " << c.B << " T " << c.T << " H "
+                    << c.H << " Dk " << c.Dk << " Dv " << c.Dv << " init " << c.init << " packed "
+                    << c.packed << " strided " << c.strided);
       auto q = at::randn({c.B, c.T, c.H, c.Dk}, gen, at::kDouble) * 0.5;
       auto k = at::randn({c.B, c.T, c.H, c.Dk}, gen, at::kDouble) * 0.5;
       auto v = at::randn({c.B, c.T, c.H, c.Dv}, gen, at::kDouble);
@@ -166,8 +166,8 @@ TEST_CASE("lightning_attention decode kernel (T = 1) continues a prefill",
       auto dev = [&](const at::Tensor& t, int64_t from, int64_t len) {
         return t.narrow(1, from, len).to(dtype).cuda();
       };
-      auto [o_pre, state] = ops::lightning_attention(dev(q, 0, P), dev(k, 0, P), dev(v, 0, P),
-                                                     decay.cuda(), scale);
+      auto [o_pre, state] =
+          ops::lightning_attention(dev(q, 0, P), dev(k, 0, P), dev(v, 0, P), decay.cuda(), scale);
       std::vector<at::Tensor> outs = {o_pre};
       for (int64_t t = P; t < T; ++t) {
         auto [o_t, s_t] = ops::lightning_attention(dev(q, t, 1), dev(k, t, 1), dev(v, t, 1),

@@ -39,9 +39,11 @@ hypenet::HypeNetForCausalLM all_rnn_student(hypenet::Qwen3ForCausalLM& teacher,
 void apply_student_runtime_options(hypenet::HypeNetForCausalLM& student,
                                    const config::StudentSection& s) {
   using hypenet::LightningRecurrence;
-  student->set_lightning_recurrence(s.lightning_recurrence == "autocast" ? LightningRecurrence::kAutocast
-                                    : s.lightning_recurrence == "tf32"   ? LightningRecurrence::kTf32
-                                                                         : LightningRecurrence::kFloat32);
+  // The config loader admits only these three names (pipeline_config.cpp).
+  const auto& name = s.lightning_recurrence;
+  student->set_lightning_recurrence(name == "autocast" ? LightningRecurrence::kAutocast
+                                    : name == "tf32"   ? LightningRecurrence::kTf32
+                                                       : LightningRecurrence::kFloat32);
 }
 
 hypenet::HypeNetForCausalLM hybrid_student(hypenet::Qwen3ForCausalLM& teacher,

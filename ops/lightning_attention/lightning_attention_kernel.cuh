@@ -356,12 +356,11 @@ __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
 }
 
 // The state pass on tensor cores (bfloat16 / float16, and float32 as TF32): one warp per 16 x 16
-// tile of the state, held in a WMMA
-// accumulator (registers) for the whole walk; one barrier per chunk. Per chunk: wait for the
-// chunk's Y and Z (fetched STAGES - 1 chunks ahead), scale the Z rows this thread loaded by
-// a^(L-1-r+e) * update_scale in place, barrier, fetch a later chunk into the buffer the previous
-// chunk used, store the entering state (float32, straight from the registers), then
-// S = a^L S + Y^T Zk. Measured on H100 (2026-11-28, ncu, 1 x 16384): the smem-resident version
+// tile of the state, held in a WMMA accumulator (registers) for the whole walk; one barrier per
+// chunk. Per chunk: wait for the chunk's Y and Z (fetched STAGES - 1 chunks ahead), scale the Z
+// rows this thread loaded by a^(L-1-r+e) * update_scale in place, barrier, fetch a later chunk
+// into the buffer the previous chunk used, store the entering state (float32, straight from the
+// registers), then S = a^L S + Y^T Zk. Measured on H100 (2026-11-28, ncu, 1 x 16384): the smem-resident version
 // (state loaded and stored through smem, three barriers per chunk) took 2.2 us per chunk.
 template <typename T, int RT, int W, int C, int STAGES, int NWARPS>
 __global__ void __launch_bounds__(NWARPS * 32)
