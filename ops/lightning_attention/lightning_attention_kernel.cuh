@@ -95,20 +95,24 @@ struct StateSmem {
   static constexpr size_t kBytes = kPow + align128(sizeof(float) * (C + 2));
 };
 
-// Shared memory of the output pass. Pb reuses Y's space, O1 P's and O2 X's once they are dead:
-// 80 KB for bfloat16 at Dxy 128, WO 64 (two CTAs per SM). The entering state is S [DXY, kLdZ],
-// or its transpose St [WO, kLdSt] when the sweep reads another sweep's state transposed.
+// Shared memory of the output pass, in the order the kernel uses it: X [C, kLdX] and Z [C, kLdZ]
+// for the whole CTA; the entering state slice S [DXY, kLdZ] (or its transpose St [WO, kLdSt])
+// until X S is in registers, then Y [C, kLdX] over it, then Pb over Y once P is computed; the
+// scratch holds P, then O1; O2 [C, kLdO] float goes over X once X is dead (when it fits).
+// Dxy 128, WO 64: 104 KB for float32 (TF32; two CTAs per SM), 63 KB for bfloat16. Holding S and
+// Y at once took 137 KB and 80 KB (one and two CTAs per SM): the TF32 pass ran at 0.37 ms per
+// call against bf16's 0.13 ms in the stage-2 step (H100, 2026-12-06).
 template <typename T, int DXY, int WO, int C>
 struct OutputSmem {
   static constexpr int kLdX = DXY + Pad<T>::kT, kLdZ = WO + Pad<T>::kT, kLdP = C + Pad<T>::kF,
                        kLdPb = C + Pad<T>::kT, kLdO = WO + Pad<T>::kF, kLdSt = DXY + Pad<T>::kT;
   static_assert(kLdPb <= kLdX, "Pb must fit in Y's space");
   static constexpr size_t kSElems = DXY * kLdZ > WO * kLdSt ? DXY * kLdZ : WO * kLdSt;
+  static constexpr size_t kSYElems = kSElems > C * kLdX ? kSElems : C * kLdX;
   static constexpr size_t kX = 0;
-  static constexpr size_t kY = kX + align128(sizeof(T) * C * kLdX);  // Y, then Pb
-  static constexpr size_t kZ = kY + align128(sizeof(T) * C * kLdX);
-  static constexpr size_t kS = kZ + align128(sizeof(T) * C * kLdZ);
-  static constexpr size_t kScratch = kS + align128(sizeof(T) * kSElems);  // P, then O
+  static constexpr size_t kSY = kX + align128(sizeof(T) * C * kLdX);  // S, then Y, then Pb
+  static constexpr size_t kZ = kSY + align128(sizeof(T) * kSYElems);
+  static constexpr size_t kScratch = kZ + align128(sizeof(T) * C * kLdZ);  // P, then O1
   static constexpr size_t kScratchBytes = sizeof(float) * (kLdP > kLdO ? C * kLdP : C * kLdO);
   static constexpr size_t kPow = kScratch + align128(kScratchBytes);
   // O2 [C, kLdO] float goes over X when it fits (Dxy 128), else after everything (Dxy 64).
@@ -480,10 +484,10 @@ __global__ void __launch_bounds__(NWARPS * 32)
   static_assert(TC || std::is_same<T, float>::value, "16-bit inputs run on tensor cores");
   extern __shared__ __align__(128) unsigned char smem[];
   T* X = reinterpret_cast<T*>(smem + L::kX);
-  T* Y = reinterpret_cast<T*>(smem + L::kY);
+  T* S = reinterpret_cast<T*>(smem + L::kSY);
+  T* Y = S;  // once X S is in registers
   T* Z = reinterpret_cast<T*>(smem + L::kZ);
-  T* S = reinterpret_cast<T*>(smem + L::kS);
-  float* scratch = reinterpret_cast<float*>(smem + L::kScratch);  // P, then O
+  float* scratch = reinterpret_cast<float*>(smem + L::kScratch);  // P, then O1
   T* pb = Y;                                                       // once P is computed
   float* pw = reinterpret_cast<float*>(smem + L::kPow);
 
@@ -517,7 +521,6 @@ __global__ void __launch_bounds__(NWARPS * 32)
   const T* zb =
       static_cast<const T*>(p.z) + span.b * p.z_batch_stride + h * p.z_head_stride + col0;
   load_rows<T, C, DXY, L::kLdX, NT>(X, xb, p.x_time_stride, t0, time_step, rows);
-  load_rows<T, C, DXY, L::kLdX, NT>(Y, yb, p.y_time_stride, t0, time_step, rows);
   load_rows<T, C, WO, L::kLdZ, NT>(Z, zb, p.z_time_stride, t0, time_step, rows);
   // This CTA's slice of the entering state: S[:, col0:col0+WO] at entry + i * dim_z + j, or
   // with TS rows col0.. of the stored [Dz, Dxy] block, S[i][j] at entry + j * dim_xy + i.
@@ -564,13 +567,61 @@ __global__ void __launch_bounds__(NWARPS * 32)
   cp_async_wait<0>();
   __syncthreads();
   if constexpr (std::is_same<T, float>::value) {
-    if (seg_entry != nullptr) {  // (no later write to S; read after further barriers)
+    if (seg_entry != nullptr) {  // the same for every thread of the CTA
       for (int idx = tid; idx < kRows * kCols; idx += NT) {
         const int i = idx / kCols, j = idx % kCols;
         S[i * kLdS + j] += seg_decay * seg_entry[i * entry_row_stride + j];
       }
+      __syncthreads();
     }
   }
+
+  // O2 = X S into registers first, so that Y can take S's space.
+  constexpr int kColTiles = WO / 16, kOutTiles = (C / 16) * kColTiles;
+  constexpr int kPerWarp = (kOutTiles + NWARPS - 1) / NWARPS;
+  constexpr int kPerThread = (C * WO + NT - 1) / NT;  // FMA path: outputs per thread
+  AccFrag<T> acc1[kTensorCores ? kPerWarp : 1], acc2[kTensorCores ? kPerWarp : 1];
+  float a1[kTensorCores ? 1 : kPerThread], a2[kTensorCores ? 1 : kPerThread];
+  if constexpr (kTensorCores) {
+#pragma unroll
+    for (int u = 0; u < kPerWarp; ++u) {
+      const int tile = warp + u * NWARPS;
+      if (tile >= kOutTiles) break;
+      const int ti = tile / kColTiles, tj = tile % kColTiles;
+      wmma::fill_fragment(acc2[u], 0.f);
+#pragma unroll
+      for (int kk = 0; kk < DXY / K; ++kk) {
+        // B = S[kk tile, tj tile]; with TS, S[k][n] = St[n][k]: St read column-major.
+        using BLayout = std::conditional_t<TS, wmma::col_major, wmma::row_major>;
+        AFrag<T, wmma::row_major> fa;
+        BFrag<T, BLayout> fb;
+        load_operand(fa, X + ti * 16 * L::kLdX + kk * K, L::kLdX);
+        if constexpr (TS) {
+          load_operand(fb, S + tj * 16 * L::kLdSt + kk * K, L::kLdSt);
+        } else {
+          load_operand(fb, S + kk * K * L::kLdZ + tj * 16, L::kLdZ);
+        }
+        wmma::mma_sync(acc2[u], fa, fb, acc2[u]);
+      }
+    }
+  } else {
+#pragma unroll
+    for (int u = 0; u < kPerThread; ++u) {
+      const int idx = tid + u * NT;
+      a2[u] = 0.f;
+      if (idx >= C * WO) break;
+      const int r = idx / WO, j = idx % WO;
+      for (int kk = 0; kk < DXY; ++kk) {
+        const T s_kj = TS ? S[j * L::kLdSt + kk] : S[kk * L::kLdZ + j];
+        a2[u] += to_float(X[r * L::kLdX + kk]) * to_float(s_kj);
+      }
+    }
+  }
+  __syncthreads();  // S is dead: Y over it
+  load_rows<T, C, DXY, L::kLdX, NT>(Y, yb, p.y_time_stride, t0, time_step, rows);
+  cp_async_commit();
+  cp_async_wait<0>();
+  __syncthreads();
 
   // P = X Y^T on and below the diagonal.
   if constexpr (kTensorCores) {
@@ -616,21 +667,17 @@ __global__ void __launch_bounds__(NWARPS * 32)
   }
   __syncthreads();
 
-  // O1 = Pb Z (into P's space) and O2 = X S (into X's space once every warp is done with X, when
-  // it fits); out = O1 + state_out_scale a^(r + e_in) O2.
+  // O1 = Pb Z (into P's space) and, with O2 = X S from above (into X's space once every warp is
+  // done with X, when it fits), out = O1 + state_out_scale a^(r + e_in) O2.
   float* o1 = scratch;
   float* o2 = reinterpret_cast<float*>(smem + L::kO2);
   if constexpr (kTensorCores) {
-    constexpr int kColTiles = WO / 16, kTiles = (C / 16) * kColTiles;
-    constexpr int kPerWarp = (kTiles + NWARPS - 1) / NWARPS;
-    AccFrag<T> acc1[kPerWarp], acc2[kPerWarp];
 #pragma unroll
     for (int u = 0; u < kPerWarp; ++u) {
       const int tile = warp + u * NWARPS;
-      if (tile >= kTiles) break;
+      if (tile >= kOutTiles) break;
       const int ti = tile / kColTiles, tj = tile % kColTiles;
       wmma::fill_fragment(acc1[u], 0.f);
-      wmma::fill_fragment(acc2[u], 0.f);
       // causal: Pb's columns beyond row tile ti are zero
       for (int kk = 0; kk < (ti + 1) * (16 / K); ++kk) {
         AFrag<T, wmma::row_major> fa;
@@ -639,26 +686,12 @@ __global__ void __launch_bounds__(NWARPS * 32)
         load_operand(fb, Z + kk * K * L::kLdZ + tj * 16, L::kLdZ);
         wmma::mma_sync(acc1[u], fa, fb, acc1[u]);
       }
-#pragma unroll
-      for (int kk = 0; kk < DXY / K; ++kk) {
-        // B = S[kk tile, tj tile]; with TS, S[k][n] = St[n][k]: St read column-major.
-        using BLayout = std::conditional_t<TS, wmma::col_major, wmma::row_major>;
-        AFrag<T, wmma::row_major> fa;
-        BFrag<T, BLayout> fb;
-        load_operand(fa, X + ti * 16 * L::kLdX + kk * K, L::kLdX);
-        if constexpr (TS) {
-          load_operand(fb, S + tj * 16 * L::kLdSt + kk * K, L::kLdSt);
-        } else {
-          load_operand(fb, S + kk * K * L::kLdZ + tj * 16, L::kLdZ);
-        }
-        wmma::mma_sync(acc2[u], fa, fb, acc2[u]);
-      }
     }
     __syncthreads();  // X is dead
 #pragma unroll
     for (int u = 0; u < kPerWarp; ++u) {
       const int tile = warp + u * NWARPS;
-      if (tile >= kTiles) break;
+      if (tile >= kOutTiles) break;
       const int ti = tile / kColTiles, tj = tile % kColTiles;
       wmma::store_matrix_sync(o1 + ti * 16 * L::kLdO + tj * 16, acc1[u], L::kLdO,
                               wmma::mem_row_major);
@@ -666,24 +699,19 @@ __global__ void __launch_bounds__(NWARPS * 32)
                               wmma::mem_row_major);
     }
   } else {
-    float a1[(C * WO + NT - 1) / NT], a2[(C * WO + NT - 1) / NT];
 #pragma unroll
-    for (int u = 0; u < (C * WO + NT - 1) / NT; ++u) {
+    for (int u = 0; u < kPerThread; ++u) {
       const int idx = tid + u * NT;
-      a1[u] = a2[u] = 0.f;
+      a1[u] = 0.f;
       if (idx >= C * WO) break;
       const int r = idx / WO, j = idx % WO;
       for (int r2 = 0; r2 <= r; ++r2) {
         a1[u] += to_float(pb[r * L::kLdPb + r2]) * to_float(Z[r2 * L::kLdZ + j]);
       }
-      for (int kk = 0; kk < DXY; ++kk) {
-        const T s_kj = TS ? S[j * L::kLdSt + kk] : S[kk * L::kLdZ + j];
-        a2[u] += to_float(X[r * L::kLdX + kk]) * to_float(s_kj);
-      }
     }
     __syncthreads();  // X is dead
 #pragma unroll
-    for (int u = 0; u < (C * WO + NT - 1) / NT; ++u) {
+    for (int u = 0; u < kPerThread; ++u) {
       const int idx = tid + u * NT;
       if (idx >= C * WO) break;
       const int r = idx / WO, j = idx % WO;
