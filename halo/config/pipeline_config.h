@@ -43,8 +43,9 @@ struct StudentSection {
   bool attn_use_output_gate = true;           // o * sigmoid(o_gate(x)) in attention layers
   double attn_logits_scaling = 0;             // a of "hype a" (inference-only q scale; 0 = off)
   uint64_t init_seed = 0;                     // seed of the new weights (o_gate, z_proj)
-  // "float32": the Lightning recurrence gets float32 q, k, v (the authors' implementation);
-  // "autocast": in bfloat16 stages on CUDA it gets them in bfloat16 (faster kernels).
+  // "float32": the Lightning recurrence gets float32 q, k, v, exact products; "tf32": float32
+  // q, k, v with TF32 products on CUDA (the authors' implementation as fla runs it); "autocast":
+  // in bfloat16 stages on CUDA it gets them in bfloat16 (fastest kernels).
   std::string lightning_recurrence = "float32";
 };
 

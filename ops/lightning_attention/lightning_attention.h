@@ -23,8 +23,8 @@
 // tf32: float32 inputs on the CUDA kernels multiply on TF32 tensor cores (products of values
 // rounded to a 10-bit mantissa, float32 accumulation and state), as flash-linear-attention's
 // Triton kernels compute float32 inputs (tl.dot's default input precision on Ampere and later);
-// relative error about 1e-3 instead of 1e-6. Ignored for other dtypes, on the CPU and on the
-// ATen path. Forward and backward both.
+// the [cuda] tests hold it to 5e-3 of the float64 recurrence (exact float32: 1e-4). Ignored for
+// other dtypes, on the CPU and on the ATen path. Forward and backward both.
 #pragma once
 
 #include <ATen/ATen.h>
