@@ -102,7 +102,7 @@ TEST_CASE("CLI reports bad input clearly", "[cli]") {
   }
   // --help explains every subcommand.
   for (const std::string sub :
-       {"inspect", "init-teacher", "forward", "bench prefill", "bench stage2"}) {
+       {"inspect", "init-teacher", "forward", "bench prefill", "bench stage2", "bench lightning"}) {
     auto r = run_cli(sub + " --help");
     INFO(r.output);
     CHECK(r.exit_code == 0);
@@ -148,6 +148,31 @@ TEST_CASE("convert builds a HypeNet that inspect and forward accept", "[cli][hyp
     CHECK(r.exit_code == 1);
     CHECK_THAT(r.output, Contains(expect));
   }
+}
+
+TEST_CASE("bench lightning times every dtype and pass, profiles on stderr", "[cli]") {
+  // On the CPU the op takes its ATen path (tf32 changes nothing there); the command must still
+  // time each (dtype, shape, pass), keep --json parseable with --profile on, and refuse an
+  // unknown dtype by name.
+  auto r = run_cli(
+      "bench lightning --device cpu --dtypes float32,tf32 --shapes 1x70,2x16 "
+      "--heads 3 --head-dim 16 --warmup 1 --iters 2 --json --profile 3",
+      false);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.output);
+  REQUIRE(j.size() == 8);  // 2 dtypes x 2 shapes x (fwd, fwd+bwd)
+  CHECK(j[0]["dtype"] == "float32");
+  CHECK(j[4]["dtype"] == "tf32");
+  CHECK(j[5]["pass"] == "fwd+bwd");
+  CHECK(j[6]["B"] == 2);
+  for (const auto& row : j) {
+    CHECK(row["path"] == "aten");
+    CHECK(row["median_ms"].get<double>() > 0);
+  }
+  auto bad = run_cli("bench lightning --device cpu --dtypes fp8 --shapes 1x16");
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.output, Contains("unknown dtype \"fp8\"") && Contains("tf32"));
 }
 
 TEST_CASE("bench stage2 runs the Trainer's stage-2 step on the CPU and cleans up", "[cli]") {
