@@ -12,6 +12,24 @@
 
 using namespace halo;
 
+namespace {
+
+// The fixture teacher (float32, CPU) and the release-style HypeNet config of it with every layer
+// a Lightning mixer.
+struct AllLightning {
+  hypenet::Qwen3ForCausalLM teacher;
+  hypenet::HypeNetConfig config;
+};
+AllLightning all_lightning_fixture() {
+  auto teacher = hypenet::load_qwen3(test::fixtures_dir() + "/qwen3/untied_gqa2_sharded",
+                                     at::kFloat, at::kCPU);
+  std::vector<hypenet::MixerType> mixers(teacher->config().num_hidden_layers,
+                                         hypenet::MixerType::kLightning);
+  return {teacher, hypenet::hypenet_config_like_release(teacher->config(), mixers)};
+}
+
+}  // namespace
+
 TEST_CASE("HypeNet on CUDA matches the CPU model", "[cuda][hypenet]") {
   const std::string dir = test::fixtures_dir() + "/qwen3/untied_gqa2_sharded";
   auto teacher = hypenet::load_qwen3(dir, at::kFloat, at::kCPU);
@@ -43,11 +61,7 @@ TEST_CASE("Lightning recurrence in the autocast dtype: bf16 q, k, v only when as
           "[cuda][hypenet]") {
   // student.lightning_recurrence = autocast: under CUDA autocast the op gets bfloat16 q, k, v
   // (its tensor-core kernels) instead of float32; the outputs differ by bf16 rounding only.
-  const std::string dir = test::fixtures_dir() + "/qwen3/untied_gqa2_sharded";
-  auto teacher = hypenet::load_qwen3(dir, at::kFloat, at::kCPU);
-  std::vector<hypenet::MixerType> mixers(teacher->config().num_hidden_layers,
-                                         hypenet::MixerType::kLightning);
-  auto config = hypenet::hypenet_config_like_release(teacher->config(), mixers);
+  auto [teacher, config] = all_lightning_fixture();
   auto student = hypenet::hypenet_from_teacher(teacher, config, 5);
   student->to(at::kCUDA);
   auto ids = at::randint(config.base.vocab_size, {2, 300}, at::kLong).cuda();
@@ -69,11 +83,7 @@ TEST_CASE("Lightning recurrence tf32: the mixer hands the op TF32 products only 
   // student.lightning_recurrence = tf32 on a mixer whose heads the CUDA kernels take (head dim 64;
   // the fixture teacher's heads go to the ATen path, where tf32 changes nothing): float32 q, k, v
   // in every mode, outputs within TF32 rounding of exact float32, and not equal to it.
-  const std::string dir = test::fixtures_dir() + "/qwen3/untied_gqa2_sharded";
-  auto teacher = hypenet::load_qwen3(dir, at::kFloat, at::kCPU);
-  std::vector<hypenet::MixerType> mixers(teacher->config().num_hidden_layers,
-                                         hypenet::MixerType::kLightning);
-  auto config = hypenet::hypenet_config_like_release(teacher->config(), mixers);
+  auto config = all_lightning_fixture().config;
   config.lightning_nh = 3, config.lightning_nkv = 3, config.lightning_head_dim = 64;
   hypenet::LightningMixer mixer(config);
   mixer->to(at::kCUDA);

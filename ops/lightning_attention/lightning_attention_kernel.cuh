@@ -64,6 +64,30 @@ __device__ __forceinline__ void load_operand(Frag& f, const T* src, int ld) {
   }
 }
 
+// fn(u, ti, tj) for this warp's tiles of a grid of kTiles 16 x 16 tiles, kColTiles per row:
+// tile warp + u * NWARPS (row-major) for u = 0, 1, ... while tiles remain.
+template <int kTiles, int kColTiles, int NWARPS, typename Fn>
+__device__ __forceinline__ void for_warp_tiles(int warp, Fn&& fn) {
+#pragma unroll
+  for (int u = 0; u < (kTiles + NWARPS - 1) / NWARPS; ++u) {
+    const int tile = warp + u * NWARPS;
+    if (tile >= kTiles) break;
+    fn(u, tile / kColTiles, tile % kColTiles);
+  }
+}
+
+// fn(u, r, j) for this thread's elements of a [ROWS, COLS] grid: element tid + u * NT
+// (row-major) for u = 0, 1, ... while elements remain.
+template <int ROWS, int COLS, int NT, typename Fn>
+__device__ __forceinline__ void for_thread_elements(int tid, Fn&& fn) {
+#pragma unroll
+  for (int u = 0; u < (ROWS * COLS + NT - 1) / NT; ++u) {
+    const int idx = tid + u * NT;
+    if (idx >= ROWS * COLS) break;
+    fn(u, idx / COLS, idx % COLS);
+  }
+}
+
 // Row paddings (8 16-bit or 4 float elements) against bank conflicts that keep WMMA's 32-byte
 // tile alignment; every smem region starts 128-byte aligned.
 template <typename T>
@@ -578,16 +602,12 @@ __global__ void __launch_bounds__(NWARPS * 32)
 
   // O2 = X S into registers first, so that Y can take S's space.
   constexpr int kColTiles = WO / 16, kOutTiles = (C / 16) * kColTiles;
-  constexpr int kPerWarp = (kOutTiles + NWARPS - 1) / NWARPS;
-  constexpr int kPerThread = (C * WO + NT - 1) / NT;  // FMA path: outputs per thread
+  constexpr int kPerWarp = (kOutTiles + NWARPS - 1) / NWARPS;  // for_warp_tiles' u range
+  constexpr int kPerThread = (C * WO + NT - 1) / NT;  // FMA path: for_thread_elements' u range
   AccFrag<T> acc1[kTensorCores ? kPerWarp : 1], acc2[kTensorCores ? kPerWarp : 1];
   float a1[kTensorCores ? 1 : kPerThread], a2[kTensorCores ? 1 : kPerThread];
   if constexpr (kTensorCores) {
-#pragma unroll
-    for (int u = 0; u < kPerWarp; ++u) {
-      const int tile = warp + u * NWARPS;
-      if (tile >= kOutTiles) break;
-      const int ti = tile / kColTiles, tj = tile % kColTiles;
+    for_warp_tiles<kOutTiles, kColTiles, NWARPS>(warp, [&](int u, int ti, int tj) {
       wmma::fill_fragment(acc2[u], 0.f);
 #pragma unroll
       for (int kk = 0; kk < DXY / K; ++kk) {
@@ -603,19 +623,15 @@ __global__ void __launch_bounds__(NWARPS * 32)
         }
         wmma::mma_sync(acc2[u], fa, fb, acc2[u]);
       }
-    }
+    });
   } else {
-#pragma unroll
-    for (int u = 0; u < kPerThread; ++u) {
-      const int idx = tid + u * NT;
+    for_thread_elements<C, WO, NT>(tid, [&](int u, int r, int j) {
       a2[u] = 0.f;
-      if (idx >= C * WO) break;
-      const int r = idx / WO, j = idx % WO;
       for (int kk = 0; kk < DXY; ++kk) {
         const T s_kj = TS ? S[j * L::kLdSt + kk] : S[kk * L::kLdZ + j];
         a2[u] += to_float(X[r * L::kLdX + kk]) * to_float(s_kj);
       }
-    }
+    });
   }
   __syncthreads();  // S is dead: Y over it
   load_rows<T, C, DXY, L::kLdX, NT>(Y, yb, p.y_time_stride, t0, time_step, rows);
@@ -672,11 +688,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
   float* o1 = scratch;
   float* o2 = reinterpret_cast<float*>(smem + L::kO2);
   if constexpr (kTensorCores) {
-#pragma unroll
-    for (int u = 0; u < kPerWarp; ++u) {
-      const int tile = warp + u * NWARPS;
-      if (tile >= kOutTiles) break;
-      const int ti = tile / kColTiles, tj = tile % kColTiles;
+    for_warp_tiles<kOutTiles, kColTiles, NWARPS>(warp, [&](int u, int ti, int tj) {
       wmma::fill_fragment(acc1[u], 0.f);
       // causal: Pb's columns beyond row tile ti are zero
       for (int kk = 0; kk < (ti + 1) * (16 / K); ++kk) {
@@ -686,38 +698,26 @@ __global__ void __launch_bounds__(NWARPS * 32)
         load_operand(fb, Z + kk * K * L::kLdZ + tj * 16, L::kLdZ);
         wmma::mma_sync(acc1[u], fa, fb, acc1[u]);
       }
-    }
+    });
     __syncthreads();  // X is dead
-#pragma unroll
-    for (int u = 0; u < kPerWarp; ++u) {
-      const int tile = warp + u * NWARPS;
-      if (tile >= kOutTiles) break;
-      const int ti = tile / kColTiles, tj = tile % kColTiles;
+    for_warp_tiles<kOutTiles, kColTiles, NWARPS>(warp, [&](int u, int ti, int tj) {
       wmma::store_matrix_sync(o1 + ti * 16 * L::kLdO + tj * 16, acc1[u], L::kLdO,
                               wmma::mem_row_major);
       wmma::store_matrix_sync(o2 + ti * 16 * L::kLdO + tj * 16, acc2[u], L::kLdO,
                               wmma::mem_row_major);
-    }
+    });
   } else {
-#pragma unroll
-    for (int u = 0; u < kPerThread; ++u) {
-      const int idx = tid + u * NT;
+    for_thread_elements<C, WO, NT>(tid, [&](int u, int r, int j) {
       a1[u] = 0.f;
-      if (idx >= C * WO) break;
-      const int r = idx / WO, j = idx % WO;
       for (int r2 = 0; r2 <= r; ++r2) {
         a1[u] += to_float(pb[r * L::kLdPb + r2]) * to_float(Z[r2 * L::kLdZ + j]);
       }
-    }
+    });
     __syncthreads();  // X is dead
-#pragma unroll
-    for (int u = 0; u < kPerThread; ++u) {
-      const int idx = tid + u * NT;
-      if (idx >= C * WO) break;
-      const int r = idx / WO, j = idx % WO;
+    for_thread_elements<C, WO, NT>(tid, [&](int u, int r, int j) {
       o1[r * L::kLdO + j] = a1[u];
       o2[r * L::kLdO + j] = a2[u];
-    }
+    });
   }
   __syncthreads();
 
