@@ -10,7 +10,9 @@ top-level package, which imports its model zoo, is bypassed). Needs torch and tr
 Same inputs as `bench lightning`: q, k, v, dO ~ N(0, 1) of [B, T, H, D], per-head decay
 lambda_h = ALiBi slopes (g_gamma = -lambda_h, the log of the per-step decay), scale
 1/sqrt(D), the final state returned. Forward runs under no_grad; forward+backward takes the
-gradients of q, k, v. Times are CUDA-event medians after warm-up. Prints JSON lines.
+gradients of q, k, v. Times are CUDA-event medians after warm-up. Prints JSON lines; with
+--profile N, also each case's N most costly GPU kernels (torch.profiler, one more call) on
+stderr, to set beside `halo-distill bench lightning --profile N`.
 
   python3 scripts/bench-fla.py --fla /path/to/flash-linear-attention [--dtypes bfloat16,float32]
 """
@@ -67,6 +69,26 @@ def time_ms(torch, fn, warmup, iters):
     return statistics.median(out)
 
 
+def print_profile(torch, fn, top, label):
+    # One more call under torch.profiler: GPU kernel time by name, largest first.
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    rows = {}
+    for e in prof.events():
+        if e.device_type == torch.autograd.DeviceType.CUDA:
+            t = rows.setdefault(e.name, [0.0, 0])
+            t[0] += e.time_range.elapsed_us()
+            t[1] += 1
+    total = sum(t[0] for t in rows.values())
+    print(f"{label}: profile of one call: GPU activities {total / 1e3:.3f} ms", file=sys.stderr)
+    for name, (us, n) in sorted(rows.items(), key=lambda kv: -kv[1][0])[:top]:
+        print(f"  {us / 1e3:8.3f} ms {100 * us / max(total, 1e-9):5.1f}% {n:4d}  {name[:100]}",
+              file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fla", required=True, help="root of a flash-linear-attention checkout")
@@ -76,6 +98,8 @@ def main():
     ap.add_argument("--head-dim", type=int, default=128)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="after timing each case, print its N most costly GPU kernels on stderr")
     a = ap.parse_args()
     import torch
 
@@ -101,6 +125,8 @@ def main():
 
             for name, fn in (("fwd", fwd), ("fwd+bwd", fwd_bwd)):
                 ms = time_ms(torch, fn, a.warmup, a.iters)
+                if a.profile > 0:
+                    print_profile(torch, fn, a.profile, f"{dt_name} {shape} {name}")
                 print(json.dumps({"impl": "fla.chunk_simple_gla", "device": torch.cuda.get_device_name(),
                                   "dtype": dt_name, "B": B, "T": T, "H": H, "D": D, "pass": name,
                                   "median_ms": round(ms, 4)}), flush=True)

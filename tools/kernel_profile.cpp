@@ -2,6 +2,7 @@
 #include "tools/kernel_profile.h"
 
 #include <torch/csrc/autograd/profiler_kineto.h>
+#include <torch/cuda.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,6 +22,10 @@ void print_kernel_profile(std::ostream& out, const std::function<void()>& fn, in
   torch::autograd::profiler::enableProfiler(config, activities);
   const auto t0 = std::chrono::steady_clock::now();
   fn();
+  // The kernels fn launched may still be running: CUPTI records a kernel only once it ends, so
+  // stopping without this lost every kernel of a call that did not synchronise itself (the
+  // bench lightning forward listed only the decay check, 2026-12-06).
+  if (torch::cuda::is_available()) torch::cuda::synchronize();
   const auto t1 = std::chrono::steady_clock::now();
   auto result = torch::autograd::profiler::disableProfiler();
   if (!trace_path.empty()) result->save(trace_path);
