@@ -240,17 +240,18 @@ LightningSweepParams sweep_params(const at::Tensor& x, const at::Tensor& y, cons
 // A sweep with its states and the workspace of its state pass, which `p` points into.
 struct SweepWork {
   LightningSweepParams p;
-  at::Tensor chunk_states;                     // [chunks, H, Dxy, Dz] float32
+  at::Tensor chunk_states;                     // [chunks, H, Dxy, Dz] input dtype
   at::Tensor segment_finals, segment_entries;  // [N * segments, H, Dxy, Dz] float32
 };
 
 SweepWork sweep_work(const LightningSweepParams& params, const SweepStates& st,
-                     const at::TensorOptions& float_options) {
+                     const at::TensorOptions& input_options) {
   SweepWork w;
   w.p = params;
   LightningSweepParams& p = w.p;
-  w.chunk_states = at::empty({p.total_chunks, p.heads, p.dim_xy, p.dim_z}, float_options);
-  p.chunk_states = w.chunk_states.data_ptr<float>();
+  const auto float_options = input_options.dtype(at::kFloat);
+  w.chunk_states = at::empty({p.total_chunks, p.heads, p.dim_xy, p.dim_z}, input_options);
+  p.chunk_states = w.chunk_states.data_ptr();
   if (st.initial.defined()) {
     p.initial_state = st.initial.data_ptr<float>();
     p.initial_row_stride = st.initial_row_stride, p.initial_col_stride = st.initial_col_stride;
@@ -293,8 +294,7 @@ void run_sweep(const char* what, const at::Tensor& x, const at::Tensor& y, const
                int64_t num_seqs, const ChunkLayout& chunks, const SweepStates& st,
                const SweepConstants& c, bool tf32) {
   const auto w = sweep_work(
-      sweep_params(x, y, z, out, decay, cu_seqlens, num_seqs, chunks, c, tf32), st,
-      x.options().dtype(at::kFloat));
+      sweep_params(x, y, z, out, decay, cu_seqlens, num_seqs, chunks, c, tf32), st, x.options());
   check_launch(lightning_sweep_cuda(w.p, c10::cuda::getCurrentCUDAStream().stream()), what, w.p);
 }
 
@@ -380,7 +380,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> cuda_backward(
   adjoint.final_state = d_initial, adjoint.final_row_stride = Dv, adjoint.final_col_stride = 1;
   const auto wv =
       sweep_work(sweep_params(k, q, d_o, dv, decay, cu_seqlens, num_seqs, chunks, reverse, tf32),
-                 adjoint, q.options().dtype(at::kFloat));
+                 adjoint, k.options());
   check_launch(lightning_sweep_state_cuda(wv.p, current.stream()), "backward (adjoint state)",
                wv.p);
   adjoint_ready.record(current);

@@ -2,7 +2,7 @@
 // forward and each of the three backward passes) runs as two kernels:
 //   lightning_state_kernel_tc / _fma   one CTA per (sequence, head, block of the [Dxy, Dz]
 //                            state) walks the sequence chunk by chunk: stores the state entering
-//                            each chunk in the float32 workspace, then S = a^L S + Y^T Zk. The
+//                            each chunk in the workspace (input dtype), then S = a^L S + Y^T Zk. The
 //                            only sequential part. bfloat16 / float16 (_tc) keep the block in
 //                            WMMA accumulators (registers); float32 (_fma) in smem.
 //   lightning_output_kernel  one CTA per (chunk, head, slice of WO output columns), all chunks
@@ -96,15 +96,22 @@ struct Pad {
   static constexpr int kF = 4;
 };
 
+// A warp's float32 staging tile, 16 x kStageLd, through which a 16-bit accumulator tile is
+// converted on its way to global memory (WMMA stores accumulators only as float).
+constexpr int kStageLd = 16 + 4;
+
 // Shared memory of the tensor-core state pass: STAGES buffers of Y [C, RT] and Z [C, W] in
-// flight and the decay powers (the state itself lives in registers).
-template <typename T, int RT, int W, int C, int STAGES>
+// flight, the decay powers, and (16-bit T) a staging tile per warp for the chunk states (the
+// state itself lives in registers).
+template <typename T, int RT, int W, int C, int STAGES, int NWARPS>
 struct TcStateSmem {
   static constexpr int kLdY = RT + Pad<T>::kT, kLdZ = W + Pad<T>::kT;
   static constexpr size_t kY = 0;
   static constexpr size_t kZ = kY + align128(sizeof(T) * STAGES * C * kLdY);
   static constexpr size_t kPow = kZ + align128(sizeof(T) * STAGES * C * kLdZ);
-  static constexpr size_t kBytes = kPow + align128(sizeof(float) * (C + 2));
+  static constexpr size_t kStage = kPow + align128(sizeof(float) * (C + 2));
+  static constexpr size_t kBytes =
+      kStage + (std::is_same<T, float>::value ? 0 : align128(sizeof(float) * NWARPS * 16 * kStageLd));
 };
 
 // Shared memory of the float32 state pass: STAGES buffers of Y [C, RT] and Z [C, W] in flight.
@@ -120,25 +127,35 @@ struct StateSmem {
 };
 
 // Shared memory of the output pass, in the order the kernel uses it: X [C, kLdX] and Z [C, kLdZ]
-// for the whole CTA; the entering state slice S [DXY, kLdZ] (or its transpose St [WO, kLdSt])
-// until X S is in registers, then Y [C, kLdX] over it, then Pb over Y once P is computed; the
-// scratch holds P, then O1; O2 [C, kLdO] float goes over X once X is dead (when it fits).
-// Dxy 128, WO 64: 104 KB for float32 (TF32; two CTAs per SM), 63 KB for bfloat16. Holding S and
-// Y at once took 137 KB and 80 KB (one and two CTAs per SM): the TF32 pass ran at 0.37 ms per
-// call against bf16's 0.13 ms in the stage-2 step (H100, 2026-12-06).
+// for the whole CTA; region A holds the entering state slice S [DXY, kLdZ] (or its transpose
+// St [WO, kLdSt]) until X S is in registers; Y [C, kLdX], then Pb over it once P is computed;
+// P [C, kLdP] float, then O1 over it; O2 [C, kLdO] float goes over X once X is dead (when it
+// fits). 16-bit T (kYEarly): Y is copied in region B together with X, Z and S, so a CTA waits
+// for global memory once, and P then takes A (S is dead by then). Float32: Y goes over S in A
+// after X S, P in B (copying Y early would add 16 KB: one TF32 CTA per SM instead of two).
+// Dxy 128, WO 64: 104 KB for float32 (TF32), 63 KB for bfloat16 (three CTAs per SM). Holding S
+// and Y at once took 137 KB and 80 KB (one and two CTAs per SM): the TF32 pass ran at 0.37 ms
+// per call against bf16's 0.13 ms in the stage-2 step (H100, 2026-12-06).
 template <typename T, int DXY, int WO, int C>
 struct OutputSmem {
   static constexpr int kLdX = DXY + Pad<T>::kT, kLdZ = WO + Pad<T>::kT, kLdP = C + Pad<T>::kF,
                        kLdPb = C + Pad<T>::kT, kLdO = WO + Pad<T>::kF, kLdSt = DXY + Pad<T>::kT;
   static_assert(kLdPb <= kLdX, "Pb must fit in Y's space");
-  static constexpr size_t kSElems = DXY * kLdZ > WO * kLdSt ? DXY * kLdZ : WO * kLdSt;
-  static constexpr size_t kSYElems = kSElems > C * kLdX ? kSElems : C * kLdX;
+  static constexpr bool kYEarly = !std::is_same<T, float>::value;
+  static constexpr size_t max2(size_t a, size_t b) { return a > b ? a : b; }
+  static constexpr size_t kSBytes = sizeof(T) * max2(DXY * kLdZ, WO * kLdSt);
+  static constexpr size_t kYBytes = sizeof(T) * C * kLdX;                 // Y, then Pb
+  static constexpr size_t kPBytes = sizeof(float) * C * max2(kLdP, kLdO);  // P, then O1
+  static constexpr size_t kABytes = kYEarly ? max2(kSBytes, kPBytes) : max2(kSBytes, kYBytes);
+  static constexpr size_t kBBytes = kYEarly ? kYBytes : kPBytes;
   static constexpr size_t kX = 0;
-  static constexpr size_t kSY = kX + align128(sizeof(T) * C * kLdX);  // S, then Y, then Pb
-  static constexpr size_t kZ = kSY + align128(sizeof(T) * kSYElems);
-  static constexpr size_t kScratch = kZ + align128(sizeof(T) * C * kLdZ);  // P, then O1
-  static constexpr size_t kScratchBytes = sizeof(float) * (kLdP > kLdO ? C * kLdP : C * kLdO);
-  static constexpr size_t kPow = kScratch + align128(kScratchBytes);
+  static constexpr size_t kA = kX + align128(sizeof(T) * C * kLdX);
+  static constexpr size_t kZ = kA + align128(kABytes);
+  static constexpr size_t kB = kZ + align128(sizeof(T) * C * kLdZ);
+  static constexpr size_t kS = kA;
+  static constexpr size_t kY = kYEarly ? kB : kA;
+  static constexpr size_t kP = kYEarly ? kA : kB;
+  static constexpr size_t kPow = kB + align128(kBBytes);
   // O2 [C, kLdO] float goes over X when it fits (Dxy 128), else after everything (Dxy 64).
   static constexpr bool kO2OverX = sizeof(float) * kLdO <= sizeof(T) * kLdX;
   static constexpr size_t kO2 = kO2OverX ? kX : kPow + align128(sizeof(float) * (C + 2));
@@ -170,6 +187,27 @@ __device__ __forceinline__ void store8(T* dst, const float (&v)[8]) {
 #pragma unroll
   for (int w = 0; w < static_cast<int>(8 * sizeof(T) / 16); ++w) {
     reinterpret_cast<uint4*>(dst)[w] = pack.u[w];
+  }
+}
+
+// Stores a 16 x 16 float32 accumulator tile as T at dst (rows ld elements apart, 16-byte
+// aligned). float32 goes straight from the fragment; 16-bit T through the warp's staging tile
+// `stage`, each lane converting half a row (8 values, one 16-byte store).
+template <typename T>
+__device__ __forceinline__ void store_acc_tile(T* dst, int64_t ld, const AccFrag<T>& acc,
+                                               float* stage, int lane) {
+  if constexpr (std::is_same<T, float>::value) {
+    nvcuda::wmma::store_matrix_sync(dst, acc, static_cast<unsigned>(ld),
+                                    nvcuda::wmma::mem_row_major);
+  } else {
+    nvcuda::wmma::store_matrix_sync(stage, acc, kStageLd, nvcuda::wmma::mem_row_major);
+    __syncwarp();
+    const int r = lane / 2, c0 = (lane % 2) * 8;
+    const float4 a = *reinterpret_cast<const float4*>(stage + r * kStageLd + c0);
+    const float4 b = *reinterpret_cast<const float4*>(stage + r * kStageLd + c0 + 4);
+    const float v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
+    store8(dst + r * ld + c0, v);
+    __syncwarp();  // the stage is free for the next tile
   }
 }
 
@@ -346,12 +384,12 @@ __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
     const int rows = chunk_rows(task.span, c, C);
 
     // The state entering this chunk, for the output pass; Z rows scaled for the update.
-    float* entry = p.chunk_states +
-                   ((task.span.first_chunk + c) * p.heads + h) * p.dim_xy * p.dim_z +
-                   row0 * p.dim_z + col0;
+    T* entry = static_cast<T*>(p.chunk_states) +
+               ((task.span.first_chunk + c) * p.heads + h) * p.dim_xy * p.dim_z + row0 * p.dim_z +
+               col0;
     for (int idx = tid; idx < RT * W; idx += NT) {
       const int i = idx / W, j = idx % W;
-      entry[i * p.dim_z + j] = ss[i * L::kLdS + j];
+      entry[i * p.dim_z + j] = from_float<T>(ss[i * L::kLdS + j]);
     }
     for (int idx = tid; idx < C * W; idx += NT) {
       const int r = idx / W, j = idx % W;
@@ -383,40 +421,51 @@ __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
   }
 }
 
-// The state pass on tensor cores (bfloat16 / float16, and float32 as TF32): one warp per 16 x 16
-// tile of the state, held in a WMMA accumulator (registers) for the whole walk; one barrier per
-// chunk. Per chunk: wait for the chunk's Y and Z (fetched STAGES - 1 chunks ahead), scale the Z
-// rows this thread loaded by a^(L-1-r+e) * update_scale in place, barrier, fetch a later chunk
-// into the buffer the previous chunk used, store the entering state (float32, straight from the
-// registers), then S = a^L S + Y^T Zk. Measured on H100 (2026-11-28, ncu, 1 x 16384): the smem-resident version
-// (state loaded and stored through smem, three barriers per chunk) took 2.2 us per chunk.
+// The state pass on tensor cores (bfloat16 / float16, and float32 as TF32): the [RT, W] block
+// as 16 x 16 tiles held in WMMA accumulators (registers) for the whole walk, kPerWarp tiles per
+// warp, all in one column of tiles so that a warp loads each Z operand once per k-step and runs
+// its tiles' MMA chains interleaved; one barrier per chunk. Per chunk: wait for the chunk's Y
+// and Z (fetched STAGES - 1 chunks ahead), scale the Z rows this thread loaded by
+// a^(L-1-r+e) * update_scale in place, barrier, fetch a later chunk into the buffer the previous
+// chunk used, store the entering state (in T, see LightningSweepParams::chunk_states), then
+// S = a^L S + Y^T Zk. Measured on H100 (2026-11-28, ncu, 1 x 16384): the smem-resident version
+// (state loaded and stored through smem, three barriers per chunk) took 2.2 us per chunk. One
+// tile per warp in 64 x 32 blocks (1024 CTAs, 4 waves at 8 x 2048) ran at 1.5 TB/s of DRAM and
+// 4.1 TB/s of L2 traffic, k read 4 times and v twice: 262 us against fla's 93 us for the same
+// walk (H100, ncu, 2026-12-06); hence 64 x 64 blocks of 4 warps x 4 tiles, one wave there: at
+// most 128 registers a thread so that four CTAs fit an SM (unbounded it took 138: three CTAs,
+// 396 slots for 512 CTAs).
 template <typename T, int RT, int W, int C, int STAGES, int NWARPS>
-__global__ void __launch_bounds__(NWARPS * 32)
+__global__ void __launch_bounds__(NWARPS * 32, 512 / (NWARPS * 32 > 512 ? 512 : NWARPS * 32))
     lightning_state_kernel_tc(const LightningSweepParams p) {
   namespace wmma = nvcuda::wmma;
-  using L = TcStateSmem<T, RT, W, C, STAGES>;
-  constexpr int NT = NWARPS * 32, kTiles = (RT / 16) * (W / 16), kPerWarp = kTiles / NWARPS;
+  using L = TcStateSmem<T, RT, W, C, STAGES, NWARPS>;
+  constexpr int NT = NWARPS * 32, kColTiles = W / 16, kTiles = (RT / 16) * kColTiles,
+                kPerWarp = kTiles / NWARPS, K = Mma<T>::kK;
   static_assert(kTiles % NWARPS == 0, "whole tiles per warp");
+  static_assert(NWARPS % kColTiles == 0, "a warp's tiles share one column of tiles");
   constexpr int kVecPerRow = W * static_cast<int>(sizeof(T)) / 16, kElemsPerVec = 16 / sizeof(T);
   extern __shared__ __align__(128) unsigned char smem[];
   T* sy = reinterpret_cast<T*>(smem + L::kY);
   T* sz = reinterpret_cast<T*>(smem + L::kZ);
   float* pw = reinterpret_cast<float*>(smem + L::kPow);
 
-  const int tid = threadIdx.x, warp = tid / 32;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  float* stage = reinterpret_cast<float*>(smem + L::kStage) + warp * 16 * kStageLd;
   const StateBlock<T> blk = state_block<T, RT, W, C>(p);
   const StateTask& task = blk.task;
   const SeqSpan& span = task.span;
   const int64_t row0 = blk.row0, col0 = blk.col0, h = blk.h;
-  // This warp's tiles u = 0..kPerWarp-1: tile warp + u * NWARPS of the block, row-major.
-  auto tile_si = [&](int u) { return (warp + u * NWARPS) / (W / 16); };
-  auto tile_tj = [&](int u) { return (warp + u * NWARPS) % (W / 16); };
+  // This warp's tiles u = 0..kPerWarp-1: tile warp + u * NWARPS of the block, row-major, i.e.
+  // row of tiles tile_si(u), column of tiles tj.
+  const int tj = warp % kColTiles;
+  auto tile_si = [&](int u) { return (warp + u * NWARPS) / kColTiles; };
 
   fill_decay_powers<C, NT>(pw, p.decay[h]);
   AccFrag<T> acc[kPerWarp];
 #pragma unroll
   for (int u = 0; u < kPerWarp; ++u) {
-    const int64_t tile_row = row0 + tile_si(u) * 16, tile_col = col0 + tile_tj(u) * 16;
+    const int64_t tile_row = row0 + tile_si(u) * 16, tile_col = col0 + tj * 16;
     if (!task.from_initial || p.initial_state == nullptr) {
       wmma::fill_fragment(acc[u], 0.f);
       continue;
@@ -456,24 +505,25 @@ __global__ void __launch_bounds__(NWARPS * 32)
     __syncthreads();
     fetch(c + STAGES - 1);  // into the buffer of chunk c - 1, which every warp is done with
 
-    float* entry = p.chunk_states + ((span.first_chunk + c) * p.heads + h) * p.dim_xy * p.dim_z +
-                   row0 * p.dim_z + col0;
+    T* entry = static_cast<T*>(p.chunk_states) +
+               ((span.first_chunk + c) * p.heads + h) * p.dim_xy * p.dim_z + row0 * p.dim_z +
+               col0;
     const float a_chunk = pw[rows];
 #pragma unroll
     for (int u = 0; u < kPerWarp; ++u) {
-      const int si = tile_si(u), tj = tile_tj(u);
-      wmma::store_matrix_sync(entry + si * 16 * p.dim_z + tj * 16, acc[u],
-                              static_cast<unsigned>(p.dim_z), wmma::mem_row_major);
+      store_acc_tile(entry + tile_si(u) * 16 * p.dim_z + tj * 16, p.dim_z, acc[u], stage, lane);
 #pragma unroll
       for (int e = 0; e < acc[u].num_elements; ++e) acc[u].x[e] *= a_chunk;
-      constexpr int K = Mma<T>::kK;
+    }
+#pragma unroll 2  // fully unrolled, the wide bf16 block spilled 52 bytes at 128 registers
+    for (int kk = 0; kk < C / K; ++kk) {
+      BFrag<T, wmma::row_major> fb;
+      load_operand(fb, Z + kk * K * L::kLdZ + tj * 16, L::kLdZ);
 #pragma unroll
-      for (int kk = 0; kk < C / K; ++kk) {
+      for (int u = 0; u < kPerWarp; ++u) {
         // A = Y^T: element (m, k) = Y[k][m], i.e. Y read column-major.
         AFrag<T, wmma::col_major> fa;
-        BFrag<T, wmma::row_major> fb;
-        load_operand(fa, Y + kk * K * L::kLdY + si * 16, L::kLdY);
-        load_operand(fb, Z + kk * K * L::kLdZ + tj * 16, L::kLdZ);
+        load_operand(fa, Y + kk * K * L::kLdY + tile_si(u) * 16, L::kLdY);
         wmma::mma_sync(acc[u], fa, fb, acc[u]);
       }
     }
@@ -484,7 +534,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
 #pragma unroll
     for (int u = 0; u < kPerWarp; ++u) {
       float* dst = task.final_state + (row0 + tile_si(u) * 16) * task.final_row_stride +
-                   (col0 + tile_tj(u) * 16) * task.final_col_stride;
+                   (col0 + tj * 16) * task.final_col_stride;
       if (task.final_col_stride == 1) {
         wmma::store_matrix_sync(dst, acc[u], static_cast<unsigned>(task.final_row_stride),
                                 wmma::mem_row_major);
@@ -508,11 +558,11 @@ __global__ void __launch_bounds__(NWARPS * 32)
   static_assert(TC || std::is_same<T, float>::value, "16-bit inputs run on tensor cores");
   extern __shared__ __align__(128) unsigned char smem[];
   T* X = reinterpret_cast<T*>(smem + L::kX);
-  T* S = reinterpret_cast<T*>(smem + L::kSY);
-  T* Y = S;  // once X S is in registers
+  T* S = reinterpret_cast<T*>(smem + L::kS);
+  T* Y = reinterpret_cast<T*>(smem + L::kY);  // float32: over S, once X S is in registers
   T* Z = reinterpret_cast<T*>(smem + L::kZ);
-  float* scratch = reinterpret_cast<float*>(smem + L::kScratch);  // P, then O1
-  T* pb = Y;                                                       // once P is computed
+  float* P = reinterpret_cast<float*>(smem + L::kP);  // P, then O1
+  T* pb = Y;                                          // once P is computed
   float* pw = reinterpret_cast<float*>(smem + L::kPow);
 
   const int tid = threadIdx.x, warp = tid / 32;
@@ -549,7 +599,8 @@ __global__ void __launch_bounds__(NWARPS * 32)
   // This CTA's slice of the entering state: S[:, col0:col0+WO] at entry + i * dim_z + j, or
   // with TS rows col0.. of the stored [Dz, Dxy] block, S[i][j] at entry + j * dim_xy + i.
   const int64_t slice_offset = TS ? col0 * p.dim_xy : col0;
-  const float* entry = p.chunk_states + (g * p.heads + h) * p.dim_xy * p.dim_z + slice_offset;
+  const T* entry = static_cast<const T*>(p.chunk_states) + (g * p.heads + h) * p.dim_xy * p.dim_z +
+                   slice_offset;
   const float lambda = p.decay[h];
   // With segments, the chunk state was computed from the segment's start as if it began at zero:
   // add the segment's true entering state decayed over the chunks before this one.
@@ -566,38 +617,42 @@ __global__ void __launch_bounds__(NWARPS * 32)
   // Stored rows of the slice: DXY rows of WO (S) or, with TS, WO rows of DXY (St).
   constexpr int kRows = TS ? WO : DXY, kCols = TS ? DXY : WO, kLdS = TS ? L::kLdSt : L::kLdZ;
   const int64_t entry_row_stride = TS ? p.dim_xy : p.dim_z;
-  if constexpr (std::is_same<T, float>::value) {
-    load_rows<T, kRows, kCols, kLdS, NT>(S, entry, entry_row_stride, 0, 1, kRows);
-  }
+  load_rows<T, kRows, kCols, kLdS, NT>(S, entry, entry_row_stride, 0, 1, kRows);
   cp_async_commit();
-  if constexpr (!std::is_same<T, float>::value) {  // float32 entries, converted on the way
-    for (int idx = tid; idx < kRows * kCols / 8; idx += NT) {
-      const int i = idx / (kCols / 8), j = (idx % (kCols / 8)) * 8;
-      const float4 a = *reinterpret_cast<const float4*>(entry + i * entry_row_stride + j);
-      const float4 b = *reinterpret_cast<const float4*>(entry + i * entry_row_stride + j + 4);
-      float v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
-      if (seg_entry != nullptr) {
-        const float4 ca = *reinterpret_cast<const float4*>(seg_entry + i * entry_row_stride + j);
-        const float4 cb =
-            *reinterpret_cast<const float4*>(seg_entry + i * entry_row_stride + j + 4);
-        const float cv[8] = {ca.x, ca.y, ca.z, ca.w, cb.x, cb.y, cb.z, cb.w};
+  if constexpr (L::kYEarly) {
+    load_rows<T, C, DXY, L::kLdX, NT>(Y, yb, p.y_time_stride, t0, time_step, rows);
+    cp_async_commit();
+  }
+  // This thread's 8-column pieces of the segment's (float32) entering state, read into registers
+  // while the copies fly: a plain load loop after the wait serialised its round trips.
+  constexpr int kSegVecs = kRows * kCols / 8, kSegPerThread = (kSegVecs + NT - 1) / NT;
+  float seg[kSegPerThread][8];
+  if (seg_entry != nullptr) {
 #pragma unroll
-        for (int e = 0; e < 8; ++e) v[e] += seg_decay * cv[e];
-      }
-      store8(S + i * kLdS + j, v);
+    for (int u = 0; u < kSegPerThread; ++u) {
+      const int idx = tid + u * NT;
+      if (idx >= kSegVecs) break;
+      const int i = idx / (kCols / 8), j = (idx % (kCols / 8)) * 8;
+      const float4 a = *reinterpret_cast<const float4*>(seg_entry + i * entry_row_stride + j);
+      const float4 b = *reinterpret_cast<const float4*>(seg_entry + i * entry_row_stride + j + 4);
+      seg[u][0] = a.x, seg[u][1] = a.y, seg[u][2] = a.z, seg[u][3] = a.w;
+      seg[u][4] = b.x, seg[u][5] = b.y, seg[u][6] = b.z, seg[u][7] = b.w;
     }
   }
   for (int i = tid; i < C + 2; i += NT) pw[i] = expf(-lambda * static_cast<float>(i));
-  cp_async_wait<0>();
+  cp_async_wait<L::kYEarly ? 1 : 0>();  // X, Z and S (Y may still be in flight)
   __syncthreads();
-  if constexpr (std::is_same<T, float>::value) {
-    if (seg_entry != nullptr) {  // the same for every thread of the CTA
-      for (int idx = tid; idx < kRows * kCols; idx += NT) {
-        const int i = idx / kCols, j = idx % kCols;
-        S[i * kLdS + j] += seg_decay * seg_entry[i * entry_row_stride + j];
-      }
-      __syncthreads();
+  if (seg_entry != nullptr) {  // the same for every thread of the CTA
+#pragma unroll
+    for (int u = 0; u < kSegPerThread; ++u) {
+      const int idx = tid + u * NT;
+      if (idx >= kSegVecs) break;
+      const int i = idx / (kCols / 8), j = (idx % (kCols / 8)) * 8;
+      T* d = S + i * kLdS + j;
+#pragma unroll
+      for (int e = 0; e < 8; ++e) d[e] = from_float<T>(to_float(d[e]) + seg_decay * seg[u][e]);
     }
+    __syncthreads();
   }
 
   // O2 = X S into registers first, so that Y can take S's space.
@@ -633,11 +688,13 @@ __global__ void __launch_bounds__(NWARPS * 32)
       }
     });
   }
-  __syncthreads();  // S is dead: Y over it
-  load_rows<T, C, DXY, L::kLdX, NT>(Y, yb, p.y_time_stride, t0, time_step, rows);
-  cp_async_commit();
+  if constexpr (!L::kYEarly) {
+    __syncthreads();  // S is dead: Y over it
+    load_rows<T, C, DXY, L::kLdX, NT>(Y, yb, p.y_time_stride, t0, time_step, rows);
+    cp_async_commit();
+  }
   cp_async_wait<0>();
-  __syncthreads();
+  __syncthreads();  // Y has landed; S is dead (P may take its space)
 
   // P = X Y^T on and below the diagonal.
   if constexpr (kTensorCores) {
@@ -655,7 +712,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
         load_operand(fb, Y + tj * 16 * L::kLdX + kk * K, L::kLdX);
         wmma::mma_sync(acc, fa, fb, acc);
       }
-      wmma::store_matrix_sync(scratch + ti * 16 * L::kLdP + tj * 16, acc, L::kLdP,
+      wmma::store_matrix_sync(P + ti * 16 * L::kLdP + tj * 16, acc, L::kLdP,
                               wmma::mem_row_major);
     }
   } else {
@@ -666,7 +723,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
       for (int kk = 0; kk < DXY; ++kk) {
         acc += to_float(X[r * L::kLdX + kk]) * to_float(Y[r2 * L::kLdX + kk]);
       }
-      scratch[r * L::kLdP + r2] = acc;
+      P[r * L::kLdP + r2] = acc;
     }
   }
   __syncthreads();
@@ -677,7 +734,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
       const int r2 = r0 + e;
-      v[e] = r2 <= r ? p.out_scale * scratch[r * L::kLdP + r2] * pw[r - r2] : 0.f;
+      v[e] = r2 <= r ? p.out_scale * P[r * L::kLdP + r2] * pw[r - r2] : 0.f;
     }
     store8(pb + r * L::kLdPb + r0, v);
   }
@@ -685,7 +742,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
 
   // O1 = Pb Z (into P's space) and, with O2 = X S from above (into X's space once every warp is
   // done with X, when it fits), out = O1 + state_out_scale a^(r + e_in) O2.
-  float* o1 = scratch;
+  float* o1 = P;
   float* o2 = reinterpret_cast<float*>(smem + L::kO2);
   if constexpr (kTensorCores) {
     for_warp_tiles<kOutTiles, kColTiles, NWARPS>(warp, [&](int u, int ti, int tj) {

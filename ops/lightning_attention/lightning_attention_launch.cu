@@ -1,10 +1,12 @@
 // Launchers of the Lightning Attention kernels: map the runtime dtype, Dxy and slice widths onto
 // template instances, size the grids and shared memory, and report the launch status.
 //
-// State pass: one CTA per (sequence, head, 64 state rows, W state columns), a warp per 16 x 16
-// tile. The pass is a sequential walk over chunks, so its time is chunks x per-chunk latency;
-// smaller blocks mean more CTAs with less work per chunk. W = 32 when that gives two CTAs per
-// SM (8 x 2048 x 16 heads x 128 x 128: 1024 CTAs), else W = 16 (1 x 16384 x 16 heads: 256).
+// State pass: one CTA per (sequence, head, 64 state rows, W state columns). The pass is a
+// sequential walk over chunks, so its time is chunks x per-chunk latency, over as many waves as
+// its CTAs need. Tensor cores: 64 x 64 blocks of 4 warps x 4 tiles (8 x 2048 x 16 heads x 128 x
+// 128: 512 CTAs, one wave), with segments where sequences x heads are too few (1 x 16384); 64 x 16
+// blocks of one tile per warp only for packed sequences too few to fill the GPU (no segments
+// there). Float32 FMA: W = 32 when that gives two CTAs per SM, else W = 16.
 // Output pass: WO = 64 columns per CTA, one CTA per (chunk, head, slice): 2048+ CTAs at the
 // benchmark shapes.
 #include "ops/lightning_attention/lightning_attention_kernel.cuh"
@@ -18,7 +20,11 @@ namespace halo::ops {
 namespace {
 
 constexpr int kChunk = static_cast<int>(kLightningCudaChunk);  // C: 4 WMMA tiles
-constexpr int kStateRows = 64, kStages = 4, kTcStages = 3, kOutputWarps = 8, kOutputWidth = 64;
+constexpr int kStateRows = 64, kStages = 4, kOutputWarps = 8, kOutputWidth = 64;
+// Tensor-core state pass: the wide block (64 x 64, 4 warps, two buffers: 43 KB of smem for
+// bfloat16, five CTAs per SM) and the narrow one (64 x 16, 4 warps, three buffers).
+constexpr int kWideState = 64, kNarrowState = 16, kTcWarps = 4;
+constexpr int tc_stages(int w) { return w == kWideState ? 2 : 3; }
 
 template <typename Kernel>
 int launch(Kernel kernel, size_t smem, int64_t blocks, int threads, cudaStream_t stream,
@@ -58,18 +64,21 @@ int num_sms() {
   return sms > 0 ? sms : 1;
 }
 
-// One warp per 16 x 16 tile. fla's split (64 x 64 blocks, 64 CTAs at 1 x 16384) measured slower
-// here (H100, 2026-11-28, ncu, 1 x 16384 bf16 forward): 720 us against 474 us for 64 x 16
-// blocks (256 CTAs): the walk is bound by per-chunk instruction latency, so more CTAs with less
-// work each win even though every y row is then read Dz / 16 times.
+// The narrow tensor-core block keeps one warp per 16 x 16 tile: fla's split (64 x 64 blocks,
+// 64 CTAs at 1 x 16384) measured slower with one tile per warp (H100, 2026-11-28, ncu, 1 x 16384
+// bf16 forward): 720 us against 474 us for 64 x 16 blocks (256 CTAs). With 4 tiles per warp and
+// segments the wide block fills the GPU at every shape that is not packed.
 // TC: tensor cores (16-bit T, or float as TF32), else the float32 FMA kernel.
+template <bool TC>
+constexpr int state_warps(int w) {
+  return TC ? kTcWarps : (kStateRows / 16) * (w / 16);
+}
 template <typename T, int W, bool TC>
 auto state_kernel() {
   if constexpr (!TC) {
     return kernels::lightning_state_kernel_fma<T, kStateRows, W, kChunk, kStages>;
   } else {
-    return kernels::lightning_state_kernel_tc<T, kStateRows, W, kChunk, kTcStages,
-                                              (kStateRows / 16) * (W / 16)>;
+    return kernels::lightning_state_kernel_tc<T, kStateRows, W, kChunk, tc_stages(W), kTcWarps>;
   }
 }
 template <typename T, int W, bool TC>
@@ -77,28 +86,41 @@ size_t state_smem() {
   if constexpr (!TC) {
     return kernels::StateSmem<T, kStateRows, W, kChunk, kStages>::kBytes;
   } else {
-    return kernels::TcStateSmem<T, kStateRows, W, kChunk, kTcStages>::kBytes;
+    return kernels::TcStateSmem<T, kStateRows, W, kChunk, tc_stages(W), kTcWarps>::kBytes;
   }
 }
 
 template <typename T, bool TC, int W>
 int launch_state(const LightningSweepParams& p, cudaStream_t stream) {
-  constexpr int kThreads = (kStateRows / 16) * (W / 16) * 32;
   const int64_t blocks =
       p.num_seqs * p.segments * p.heads * (p.dim_xy / kStateRows) * (p.dim_z / W);
-  return launch(state_kernel<T, W, TC>(), state_smem<T, W, TC>(), blocks, kThreads, stream, p);
+  return launch(state_kernel<T, W, TC>(), state_smem<T, W, TC>(), blocks,
+                state_warps<TC>(W) * 32, stream, p);
 }
 
 // State-pass CTAs of 64 x W blocks for one walk per sequence.
 int64_t state_blocks(const LightningSweepParams& p, int64_t w) {
   return p.num_seqs * p.heads * (p.dim_xy / kStateRows) * (p.dim_z / w);
 }
-bool wide_state(const LightningSweepParams& p) { return state_blocks(p, 32) >= 2 * num_sms(); }
+// Float32 FMA: 64 x 32 blocks when they give two CTAs per SM.
+bool wide_fma_state(const LightningSweepParams& p) {
+  return state_blocks(p, 32) >= 2 * num_sms();
+}
+// Tensor cores: the narrow block only for a single walk per sequence (packed sequences) whose
+// wide blocks would leave SMs idle.
+bool narrow_tc_state(const LightningSweepParams& p) {
+  return p.segments <= 1 && p.cu_seqlens != nullptr && state_blocks(p, kWideState) < num_sms();
+}
 
 template <typename T, bool TC>
 int launch_state_typed(const LightningSweepParams& p, cudaStream_t stream) {
-  int err =
-      wide_state(p) ? launch_state<T, TC, 32>(p, stream) : launch_state<T, TC, 16>(p, stream);
+  int err = 0;
+  if constexpr (TC) {
+    err = narrow_tc_state(p) ? launch_state<T, TC, kNarrowState>(p, stream)
+                             : launch_state<T, TC, kWideState>(p, stream);
+  } else {
+    err = wide_fma_state(p) ? launch_state<T, TC, 32>(p, stream) : launch_state<T, TC, 16>(p, stream);
+  }
   if (err != 0 || p.segments <= 1) return err;
   const int64_t threads = p.num_seqs * p.heads * p.dim_xy * p.dim_z;
   kernels::lightning_segment_combine_kernel<<<static_cast<unsigned>((threads + 255) / 256), 256, 0,
@@ -139,18 +161,18 @@ int launch_decode_typed(const LightningAttentionParams& p, cudaStream_t stream) 
   return static_cast<int>(cudaGetLastError());
 }
 
-// Segments: as many as keep every SM's resident state-pass CTAs busy (occupancy of the 64 x 16
-// tensor-core kernel), at most one per chunk. 1 x 16384 x 16 heads: 256 CTAs per walk.
+// Segments: as many as keep every SM's resident state-pass CTAs busy (occupancy of the wide
+// tensor-core kernel), at most one per chunk. 1 x 16384 x 16 heads: 64 CTAs per walk.
 template <typename T>
 int64_t resident_state_blocks() {
   static std::atomic<int> cache[kMaxDevices];
   const int per_sm = per_device_cached(cache, [](int) {
-    auto kernel = state_kernel<T, 16, true>();
-    const size_t smem = state_smem<T, 16, true>();
+    auto kernel = state_kernel<T, kWideState, true>();
+    const size_t smem = state_smem<T, kWideState, true>();
     int n = 0;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              static_cast<int>(smem)) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, (kStateRows / 16) * 32, smem) !=
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kTcWarps * 32, smem) !=
             cudaSuccess) {
       return 0;
     }
@@ -166,7 +188,7 @@ void lightning_sweep_segments(const LightningSweepParams& p, int64_t* segments,
   *segments = 1;
   *segment_chunks = 0;
   const int64_t chunks = (p.seqlen + kChunk - 1) / kChunk;
-  if (p.cu_seqlens != nullptr || chunks < 2 || wide_state(p)) return;
+  if (p.cu_seqlens != nullptr || chunks < 2) return;
   int64_t resident = 0;
   switch (p.dtype) {
     case LightningAttentionDtype::kBFloat16: resident = resident_state_blocks<__nv_bfloat16>(); break;
@@ -177,7 +199,7 @@ void lightning_sweep_segments(const LightningSweepParams& p, int64_t* segments,
       break;
     default: return;
   }
-  const int64_t base = state_blocks(p, 16);
+  const int64_t base = state_blocks(p, kWideState);
   int64_t g = base > 0 ? resident / base : 1;
   g = g < chunks ? g : chunks;
   if (g < 2) return;
