@@ -174,20 +174,42 @@ __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
 }
 
-// Writes 8 float values as 8 consecutive T at dst (16-byte aligned for 16-bit T, 32 for float)
-// with 16-byte stores.
-template <typename T>
-__device__ __forceinline__ void store8(T* dst, const float (&v)[8]) {
+// N consecutive T at src (16-byte aligned, N * sizeof(T) a multiple of 16) as float, and back,
+// with 16-byte shared or global accesses: element-wise 2-byte accesses by a warp whose lanes
+// sit 16 bytes apart hit the same banks 4 ways (the state pass's Z scaling did 16 of them per
+// 8 values).
+template <typename T, int N>
+__device__ __forceinline__ void load_vec(const T* src, float (&v)[N]) {
+  static_assert(N * sizeof(T) % 16 == 0, "whole 16-byte vectors");
   union {
-    uint4 u[8 * sizeof(T) / 16];
-    T t[8];
+    uint4 u[N * sizeof(T) / 16];
+    T t[N];
   } pack;
 #pragma unroll
-  for (int e = 0; e < 8; ++e) pack.t[e] = from_float<T>(v[e]);
+  for (int w = 0; w < static_cast<int>(N * sizeof(T) / 16); ++w) {
+    pack.u[w] = reinterpret_cast<const uint4*>(src)[w];
+  }
 #pragma unroll
-  for (int w = 0; w < static_cast<int>(8 * sizeof(T) / 16); ++w) {
+  for (int e = 0; e < N; ++e) v[e] = to_float(pack.t[e]);
+}
+template <typename T, int N>
+__device__ __forceinline__ void store_vec(T* dst, const float (&v)[N]) {
+  static_assert(N * sizeof(T) % 16 == 0, "whole 16-byte vectors");
+  union {
+    uint4 u[N * sizeof(T) / 16];
+    T t[N];
+  } pack;
+#pragma unroll
+  for (int e = 0; e < N; ++e) pack.t[e] = from_float<T>(v[e]);
+#pragma unroll
+  for (int w = 0; w < static_cast<int>(N * sizeof(T) / 16); ++w) {
     reinterpret_cast<uint4*>(dst)[w] = pack.u[w];
   }
+}
+// Writes 8 float values as 8 consecutive T at dst (16-byte aligned).
+template <typename T>
+__device__ __forceinline__ void store8(T* dst, const float (&v)[8]) {
+  store_vec<T, 8>(dst, v);
 }
 
 // Stores a 16 x 16 float32 accumulator tile as T at dst (rows ld elements apart, 16-byte
@@ -499,8 +521,11 @@ __global__ void __launch_bounds__(NWARPS * 32, 512 / (NWARPS * 32 > 512 ? 512 : 
       if (r >= rows) continue;
       const float f = pw[rows - 1 - r + p.update_exponent] * p.update_scale;
       T* z = Z + r * L::kLdZ + v * kElemsPerVec;
+      float zv[kElemsPerVec];
+      load_vec(z, zv);
 #pragma unroll
-      for (int e = 0; e < kElemsPerVec; ++e) z[e] = from_float<T>(to_float(z[e]) * f);
+      for (int e = 0; e < kElemsPerVec; ++e) zv[e] *= f;
+      store_vec(z, zv);
     }
     __syncthreads();
     fetch(c + STAGES - 1);  // into the buffer of chunk c - 1, which every warp is done with
@@ -649,8 +674,11 @@ __global__ void __launch_bounds__(NWARPS * 32)
       if (idx >= kSegVecs) break;
       const int i = idx / (kCols / 8), j = (idx % (kCols / 8)) * 8;
       T* d = S + i * kLdS + j;
+      float sv[8];
+      load_vec(d, sv);
 #pragma unroll
-      for (int e = 0; e < 8; ++e) d[e] = from_float<T>(to_float(d[e]) + seg_decay * seg[u][e]);
+      for (int e = 0; e < 8; ++e) sv[e] += seg_decay * seg[u][e];
+      store8(d, sv);
     }
     __syncthreads();
   }
@@ -731,10 +759,11 @@ __global__ void __launch_bounds__(NWARPS * 32)
   for (int idx = tid; idx < C * C / 8; idx += NT) {
     const int r = idx / (C / 8), r0 = (idx % (C / 8)) * 8;
     float v[8];
+    load_vec(P + r * L::kLdP + r0, v);
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
       const int r2 = r0 + e;
-      v[e] = r2 <= r ? p.out_scale * P[r * L::kLdP + r2] * pw[r - r2] : 0.f;
+      v[e] = r2 <= r ? p.out_scale * v[e] * pw[r - r2] : 0.f;
     }
     store8(pb + r * L::kLdPb + r0, v);
   }
@@ -784,9 +813,11 @@ __global__ void __launch_bounds__(NWARPS * 32)
   for (int idx = tid; idx < rows * (WO / 8); idx += NT) {
     const int r = idx / (WO / 8), j0 = (idx % (WO / 8)) * 8;
     const float f = p.state_out_scale * pw[r + p.in_exponent];
-    float v[8];
+    float v[8], v2[8];
+    load_vec(o1 + r * L::kLdO + j0, v);
+    load_vec(o2 + r * L::kLdO + j0, v2);
 #pragma unroll
-    for (int e = 0; e < 8; ++e) v[e] = o1[r * L::kLdO + j0 + e] + f * o2[r * L::kLdO + j0 + e];
+    for (int e = 0; e < 8; ++e) v[e] += f * v2[e];
     store8(outb + (t0 + time_step * r) * p.out_time_stride + j0, v);
   }
 }

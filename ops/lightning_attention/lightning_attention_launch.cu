@@ -13,6 +13,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 #include <type_traits>
 
 namespace halo::ops {
@@ -71,14 +73,24 @@ int num_sms() {
 // TC: tensor cores (16-bit T, or float as TF32), else the float32 FMA kernel.
 template <bool TC>
 constexpr int state_warps(int w) {
-  return TC ? kTcWarps : (kStateRows / 16) * (w / 16);
+  return TC && w == kWideState ? kTcWarps : (kStateRows / 16) * (w / 16);
+}
+// EXPERIMENT (not for main): HALO_LIGHTNING_STATE=tiles selects the one-tile-per-warp blocks
+// (64 x 32 with 8 warps, or 64 x 16) for every tensor-core state pass.
+bool tiles_geometry() {
+  static const bool tiles = [] {
+    const char* v = std::getenv("HALO_LIGHTNING_STATE");
+    return v != nullptr && std::string(v) == "tiles";
+  }();
+  return tiles;
 }
 template <typename T, int W, bool TC>
 auto state_kernel() {
   if constexpr (!TC) {
     return kernels::lightning_state_kernel_fma<T, kStateRows, W, kChunk, kStages>;
   } else {
-    return kernels::lightning_state_kernel_tc<T, kStateRows, W, kChunk, tc_stages(W), kTcWarps>;
+    return kernels::lightning_state_kernel_tc<T, kStateRows, W, kChunk, tc_stages(W),
+                                              state_warps<true>(W)>;
   }
 }
 template <typename T, int W, bool TC>
@@ -86,7 +98,8 @@ size_t state_smem() {
   if constexpr (!TC) {
     return kernels::StateSmem<T, kStateRows, W, kChunk, kStages>::kBytes;
   } else {
-    return kernels::TcStateSmem<T, kStateRows, W, kChunk, tc_stages(W), kTcWarps>::kBytes;
+    return kernels::TcStateSmem<T, kStateRows, W, kChunk, tc_stages(W),
+                                state_warps<true>(W)>::kBytes;
   }
 }
 
@@ -116,6 +129,10 @@ template <typename T, bool TC>
 int launch_state_typed(const LightningSweepParams& p, cudaStream_t stream) {
   int err = 0;
   if constexpr (TC) {
+    if (tiles_geometry()) {
+      err = wide_fma_state(p) ? launch_state<T, TC, 32>(p, stream)
+                              : launch_state<T, TC, 16>(p, stream);
+    } else
     err = narrow_tc_state(p) ? launch_state<T, TC, kNarrowState>(p, stream)
                              : launch_state<T, TC, kWideState>(p, stream);
   } else {
@@ -163,16 +180,16 @@ int launch_decode_typed(const LightningAttentionParams& p, cudaStream_t stream) 
 
 // Segments: as many as keep every SM's resident state-pass CTAs busy (occupancy of the wide
 // tensor-core kernel), at most one per chunk. 1 x 16384 x 16 heads: 64 CTAs per walk.
-template <typename T>
+template <typename T, int W>
 int64_t resident_state_blocks() {
   static std::atomic<int> cache[kMaxDevices];
   const int per_sm = per_device_cached(cache, [](int) {
-    auto kernel = state_kernel<T, kWideState, true>();
-    const size_t smem = state_smem<T, kWideState, true>();
+    auto kernel = state_kernel<T, W, true>();
+    const size_t smem = state_smem<T, W, true>();
     int n = 0;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              static_cast<int>(smem)) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kTcWarps * 32, smem) !=
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, state_warps<true>(W) * 32, smem) !=
             cudaSuccess) {
       return 0;
     }
@@ -189,17 +206,24 @@ void lightning_sweep_segments(const LightningSweepParams& p, int64_t* segments,
   *segment_chunks = 0;
   const int64_t chunks = (p.seqlen + kChunk - 1) / kChunk;
   if (p.cu_seqlens != nullptr || chunks < 2) return;
+  const bool tiles = tiles_geometry();
+  if (tiles && wide_fma_state(p)) return;
   int64_t resident = 0;
   switch (p.dtype) {
-    case LightningAttentionDtype::kBFloat16: resident = resident_state_blocks<__nv_bfloat16>(); break;
-    case LightningAttentionDtype::kFloat16: resident = resident_state_blocks<__half>(); break;
+    case LightningAttentionDtype::kBFloat16:
+      resident = tiles ? resident_state_blocks<__nv_bfloat16, 16>()
+                       : resident_state_blocks<__nv_bfloat16, kWideState>();
+      break;
+    case LightningAttentionDtype::kFloat16:
+      resident = tiles ? resident_state_blocks<__half, 16>() : resident_state_blocks<__half, kWideState>();
+      break;
     case LightningAttentionDtype::kFloat32:
       if (!p.tf32) return;  // exact float32: the FMA walk is not the bottleneck of that path
-      resident = resident_state_blocks<float>();
+      resident = tiles ? resident_state_blocks<float, 16>() : resident_state_blocks<float, kWideState>();
       break;
     default: return;
   }
-  const int64_t base = state_blocks(p, kWideState);
+  const int64_t base = state_blocks(p, tiles ? 16 : kWideState);
   int64_t g = base > 0 ? resident / base : 1;
   g = g < chunks ? g : chunks;
   if (g < 2) return;
