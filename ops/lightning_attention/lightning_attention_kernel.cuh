@@ -2,9 +2,10 @@
 // forward and each of the three backward passes) runs as two kernels:
 //   lightning_state_kernel_tc / _fma   one CTA per (sequence, head, block of the [Dxy, Dz]
 //                            state) walks the sequence chunk by chunk: stores the state entering
-//                            each chunk in the workspace (input dtype), then S = a^L S + Y^T Zk. The
-//                            only sequential part. bfloat16 / float16 (_tc) keep the block in
-//                            WMMA accumulators (registers); float32 (_fma) in smem.
+//                            each chunk in the workspace (input dtype), then
+//                            S = a^L S + Y^T Zk. The only sequential part. bfloat16 /
+//                            float16 (_tc; and float32 as TF32) keep the block in WMMA
+//                            accumulators (registers); exact float32 (_fma) in smem.
 //   lightning_output_kernel  one CTA per (chunk, head, slice of WO output columns), all chunks
 //                            at once: P = X Y^T, Pb = P * a^(r - r2) (r2 <= r),
 //                            out = out_scale Pb Z + state_out_scale a^(r + e_in) X S_entry;
@@ -110,8 +111,9 @@ struct TcStateSmem {
   static constexpr size_t kZ = kY + align128(sizeof(T) * STAGES * C * kLdY);
   static constexpr size_t kPow = kZ + align128(sizeof(T) * STAGES * C * kLdZ);
   static constexpr size_t kStage = kPow + align128(sizeof(float) * (C + 2));
-  static constexpr size_t kBytes =
-      kStage + (std::is_same<T, float>::value ? 0 : align128(sizeof(float) * NWARPS * 16 * kStageLd));
+  static constexpr size_t kStageBytes =
+      std::is_same<T, float>::value ? 0 : align128(sizeof(float) * NWARPS * 16 * kStageLd);
+  static constexpr size_t kBytes = kStage + kStageBytes;
 };
 
 // Shared memory of the float32 state pass: STAGES buffers of Y [C, RT] and Z [C, W] in flight.

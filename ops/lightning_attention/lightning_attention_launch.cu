@@ -2,19 +2,20 @@
 // template instances, size the grids and shared memory, and report the launch status.
 //
 // State pass: one CTA per (sequence, head, 64 state rows, W state columns). The pass is a
-// sequential walk over chunks, so its time is chunks x per-chunk latency, over as many waves as
-// its CTAs need. Tensor cores: 64 x 64 blocks of 4 warps x 4 tiles (8 x 2048 x 16 heads x 128 x
-// 128: 512 CTAs, one wave), with segments where sequences x heads are too few (1 x 16384); 64 x 16
-// blocks of one tile per warp only for packed sequences too few to fill the GPU (no segments
-// there). Float32 FMA: W = 32 when that gives two CTAs per SM, else W = 16.
+// sequential walk over chunks, so its time is chunks x per-chunk time, over as many waves as its
+// CTAs need. Tensor cores: 64 x 64 blocks of 4 warps x 4 tiles (8 x 2048 x 16 heads x 128 x 128:
+// 512 CTAs, one wave), with segments where sequences x heads are too few (1 x 16384: 10
+// segments); 64 x 16 blocks of one tile per warp only for packed sequences too few to fill the
+// GPU (no segments there). Float32 FMA: W = 32 when that gives two CTAs per SM, else W = 16.
+// The 64 x 64 blocks against one tile per warp in 64 x 32 / 64 x 16 blocks, same build and H100
+// (2026-12-06, docs/benchmarks.md), bf16 forward+backward: 1.76 / 1.90 / 7.01 ms against
+// 2.04 / 2.13 / 7.95 ms at 8 x 2048 / 1 x 16384 / 1 x 65536.
 // Output pass: WO = 64 columns per CTA, one CTA per (chunk, head, slice): 2048+ CTAs at the
 // benchmark shapes.
 #include "ops/lightning_attention/lightning_attention_kernel.cuh"
 
 #include <atomic>
 #include <cstdint>
-#include <cstdlib>
-#include <string>
 #include <type_traits>
 
 namespace halo::ops {
@@ -66,23 +67,14 @@ int num_sms() {
   return sms > 0 ? sms : 1;
 }
 
-// The narrow tensor-core block keeps one warp per 16 x 16 tile: fla's split (64 x 64 blocks,
-// 64 CTAs at 1 x 16384) measured slower with one tile per warp (H100, 2026-11-28, ncu, 1 x 16384
+// The narrow tensor-core block keeps one warp per 16 x 16 tile: with one tile per warp, fla's
+// split (64 x 64 blocks, 64 CTAs at 1 x 16384) measured slower (H100, 2026-11-28, ncu, 1 x 16384
 // bf16 forward): 720 us against 474 us for 64 x 16 blocks (256 CTAs). With 4 tiles per warp and
 // segments the wide block fills the GPU at every shape that is not packed.
 // TC: tensor cores (16-bit T, or float as TF32), else the float32 FMA kernel.
 template <bool TC>
 constexpr int state_warps(int w) {
   return TC && w == kWideState ? kTcWarps : (kStateRows / 16) * (w / 16);
-}
-// EXPERIMENT (not for main): HALO_LIGHTNING_STATE=tiles selects the one-tile-per-warp blocks
-// (64 x 32 with 8 warps, or 64 x 16) for every tensor-core state pass.
-bool tiles_geometry() {
-  static const bool tiles = [] {
-    const char* v = std::getenv("HALO_LIGHTNING_STATE");
-    return v != nullptr && std::string(v) == "tiles";
-  }();
-  return tiles;
 }
 template <typename T, int W, bool TC>
 auto state_kernel() {
@@ -129,14 +121,11 @@ template <typename T, bool TC>
 int launch_state_typed(const LightningSweepParams& p, cudaStream_t stream) {
   int err = 0;
   if constexpr (TC) {
-    if (tiles_geometry()) {
-      err = wide_fma_state(p) ? launch_state<T, TC, 32>(p, stream)
-                              : launch_state<T, TC, 16>(p, stream);
-    } else
     err = narrow_tc_state(p) ? launch_state<T, TC, kNarrowState>(p, stream)
                              : launch_state<T, TC, kWideState>(p, stream);
   } else {
-    err = wide_fma_state(p) ? launch_state<T, TC, 32>(p, stream) : launch_state<T, TC, 16>(p, stream);
+    err = wide_fma_state(p) ? launch_state<T, TC, 32>(p, stream)
+                            : launch_state<T, TC, 16>(p, stream);
   }
   if (err != 0 || p.segments <= 1) return err;
   const int64_t threads = p.num_seqs * p.heads * p.dim_xy * p.dim_z;
@@ -180,16 +169,16 @@ int launch_decode_typed(const LightningAttentionParams& p, cudaStream_t stream) 
 
 // Segments: as many as keep every SM's resident state-pass CTAs busy (occupancy of the wide
 // tensor-core kernel), at most one per chunk. 1 x 16384 x 16 heads: 64 CTAs per walk.
-template <typename T, int W>
+template <typename T>
 int64_t resident_state_blocks() {
   static std::atomic<int> cache[kMaxDevices];
   const int per_sm = per_device_cached(cache, [](int) {
-    auto kernel = state_kernel<T, W, true>();
-    const size_t smem = state_smem<T, W, true>();
+    auto kernel = state_kernel<T, kWideState, true>();
+    const size_t smem = state_smem<T, kWideState, true>();
     int n = 0;
     if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              static_cast<int>(smem)) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, state_warps<true>(W) * 32, smem) !=
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kTcWarps * 32, smem) !=
             cudaSuccess) {
       return 0;
     }
@@ -206,24 +195,17 @@ void lightning_sweep_segments(const LightningSweepParams& p, int64_t* segments,
   *segment_chunks = 0;
   const int64_t chunks = (p.seqlen + kChunk - 1) / kChunk;
   if (p.cu_seqlens != nullptr || chunks < 2) return;
-  const bool tiles = tiles_geometry();
-  if (tiles && wide_fma_state(p)) return;
   int64_t resident = 0;
   switch (p.dtype) {
-    case LightningAttentionDtype::kBFloat16:
-      resident = tiles ? resident_state_blocks<__nv_bfloat16, 16>()
-                       : resident_state_blocks<__nv_bfloat16, kWideState>();
-      break;
-    case LightningAttentionDtype::kFloat16:
-      resident = tiles ? resident_state_blocks<__half, 16>() : resident_state_blocks<__half, kWideState>();
-      break;
+    case LightningAttentionDtype::kBFloat16: resident = resident_state_blocks<__nv_bfloat16>(); break;
+    case LightningAttentionDtype::kFloat16: resident = resident_state_blocks<__half>(); break;
     case LightningAttentionDtype::kFloat32:
       if (!p.tf32) return;  // exact float32: the FMA walk is not the bottleneck of that path
-      resident = tiles ? resident_state_blocks<float, 16>() : resident_state_blocks<float, kWideState>();
+      resident = resident_state_blocks<float>();
       break;
     default: return;
   }
-  const int64_t base = state_blocks(p, tiles ? 16 : kWideState);
+  const int64_t base = state_blocks(p, kWideState);
   int64_t g = base > 0 ? resident / base : 1;
   g = g < chunks ? g : chunks;
   if (g < 2) return;
