@@ -208,11 +208,6 @@ __device__ __forceinline__ void store_vec(T* dst, const float (&v)[N]) {
     reinterpret_cast<uint4*>(dst)[w] = pack.u[w];
   }
 }
-// Writes 8 float values as 8 consecutive T at dst (16-byte aligned).
-template <typename T>
-__device__ __forceinline__ void store8(T* dst, const float (&v)[8]) {
-  store_vec<T, 8>(dst, v);
-}
 
 // Stores a 16 x 16 float32 accumulator tile as T at dst (rows ld elements apart, 16-byte
 // aligned). float32 goes straight from the fragment; 16-bit T through the warp's staging tile
@@ -230,7 +225,7 @@ __device__ __forceinline__ void store_acc_tile(T* dst, int64_t ld, const AccFrag
     const float4 a = *reinterpret_cast<const float4*>(stage + r * kStageLd + c0);
     const float4 b = *reinterpret_cast<const float4*>(stage + r * kStageLd + c0 + 4);
     const float v[8] = {a.x, a.y, a.z, a.w, b.x, b.y, b.z, b.w};
-    store8(dst + r * ld + c0, v);
+    store_vec(dst + r * ld + c0, v);
     __syncwarp();  // the stage is free for the next tile
   }
 }
@@ -459,8 +454,13 @@ __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
 // walk (H100, ncu, 2026-12-06); hence 64 x 64 blocks of 4 warps x 4 tiles, one wave there: at
 // most 128 registers a thread so that four CTAs fit an SM (unbounded it took 138: three CTAs,
 // 396 slots for 512 CTAs).
+template <int THREADS>
+constexpr int blocks_for_128_registers() {  // the minimum CTAs per SM that caps a thread at 128
+  static_assert(THREADS <= 512, "128 registers need at least one CTA of at most 512 threads");
+  return 65536 / 128 / THREADS;
+}
 template <typename T, int RT, int W, int C, int STAGES, int NWARPS>
-__global__ void __launch_bounds__(NWARPS * 32, 512 / (NWARPS * 32 > 512 ? 512 : NWARPS * 32))
+__global__ void __launch_bounds__(NWARPS * 32, blocks_for_128_registers<NWARPS * 32>())
     lightning_state_kernel_tc(const LightningSweepParams p) {
   namespace wmma = nvcuda::wmma;
   using L = TcStateSmem<T, RT, W, C, STAGES, NWARPS>;
@@ -660,10 +660,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
       const int idx = tid + u * NT;
       if (idx >= kSegVecs) break;
       const int i = idx / (kCols / 8), j = (idx % (kCols / 8)) * 8;
-      const float4 a = *reinterpret_cast<const float4*>(seg_entry + i * entry_row_stride + j);
-      const float4 b = *reinterpret_cast<const float4*>(seg_entry + i * entry_row_stride + j + 4);
-      seg[u][0] = a.x, seg[u][1] = a.y, seg[u][2] = a.z, seg[u][3] = a.w;
-      seg[u][4] = b.x, seg[u][5] = b.y, seg[u][6] = b.z, seg[u][7] = b.w;
+      load_vec(seg_entry + i * entry_row_stride + j, seg[u]);
     }
   }
   for (int i = tid; i < C + 2; i += NT) pw[i] = expf(-lambda * static_cast<float>(i));
@@ -680,7 +677,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
       load_vec(d, sv);
 #pragma unroll
       for (int e = 0; e < 8; ++e) sv[e] += seg_decay * seg[u][e];
-      store8(d, sv);
+      store_vec(d, sv);
     }
     __syncthreads();
   }
@@ -767,7 +764,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
       const int r2 = r0 + e;
       v[e] = r2 <= r ? p.out_scale * v[e] * pw[r - r2] : 0.f;
     }
-    store8(pb + r * L::kLdPb + r0, v);
+    store_vec(pb + r * L::kLdPb + r0, v);
   }
   __syncthreads();
 
@@ -820,7 +817,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
     load_vec(o2 + r * L::kLdO + j0, v2);
 #pragma unroll
     for (int e = 0; e < 8; ++e) v[e] += f * v2[e];
-    store8(outb + (t0 + time_step * r) * p.out_time_stride + j0, v);
+    store_vec(outb + (t0 + time_step * r) * p.out_time_stride + j0, v);
   }
 }
 
