@@ -2,6 +2,7 @@
 #include "hypenet/lightning_mixer.h"
 
 #include <ATen/autocast_mode.h>
+#include <c10/core/InferenceMode.h>
 
 #include "ops/lightning_attention/lightning_attention.h"
 
@@ -32,6 +33,20 @@ LightningMixerImpl::LightningMixerImpl(const HypeNetConfig& c)
   // Not a checkpoint tensor (the public implementation rebuilds it too) and not a buffer: a
   // model-wide dtype cast to bfloat16 would round the slopes.
   decay = ops::alibi_decay_rates(num_heads_);
+}
+
+// Copied once per device (and again if `decay` changes): a copy from pageable host memory on
+// every call waits for the stream's queued work (CUDA's documented behaviour for such copies),
+// and the op's positivity check then runs once for the copy, not once per call.
+const at::Tensor& LightningMixerImpl::decay_on(const at::Device& device) {
+  const int64_t version = decay.is_inference() ? 0 : decay._version();  // inference: no version
+  if (!decay_on_device_.defined() || decay_on_device_.device() != device ||
+      decay_on_device_version_ != version) {
+    c10::InferenceMode versioned(false);  // an inference tensor could not be remembered as checked
+    decay_on_device_ = decay.to(device);
+    decay_on_device_version_ = version;
+  }
+  return decay_on_device_;
 }
 
 at::Tensor LightningMixerImpl::forward(const at::Tensor& x, const RotaryTables* rope,
@@ -65,7 +80,7 @@ at::Tensor LightningMixerImpl::forward(const at::Tensor& x, const RotaryTables* 
   const bool tf32 = recurrence_ == LightningRecurrence::kTf32;
   at::Tensor init = state ? state->state : at::Tensor();
   auto [o, final_state] =
-      ops::lightning_attention(q.to(compute), k.to(compute), v.to(compute), decay.to(q.device()),
+      ops::lightning_attention(q.to(compute), k.to(compute), v.to(compute), decay_on(q.device()),
                                scale_, init, /*cu_seqlens=*/{}, tf32);
   if (state) state->state = final_state;
   o = o.reshape({B, T, num_heads_ * head_dim_}).to(x.scalar_type());  // [B, T, H*d]

@@ -50,6 +50,10 @@ class LightningMixerImpl : public torch::nn::Module {
   int64_t num_heads_, num_kv_heads_, head_dim_;
   double scale_;
   LightningRecurrence recurrence_ = LightningRecurrence::kFloat32;
+  const at::Tensor& decay_on(const at::Device& device);
+  // `decay` on the device of the last forward, and the version of `decay` it was copied from.
+  at::Tensor decay_on_device_;
+  int64_t decay_on_device_version_ = -1;
 };
 TORCH_MODULE(LightningMixer);
 

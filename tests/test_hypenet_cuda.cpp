@@ -101,3 +101,25 @@ TEST_CASE("Lightning recurrence tf32: the mixer hands the op TF32 products only 
   CHECK(test::max_rel_error(tf32, f32) <= 5e-3);
   CHECK(at::equal(autocast_off, f32));
 }
+
+TEST_CASE("Lightning mixer on CUDA follows its decay rates when they change", "[cuda][hypenet]") {
+  // The mixer keeps a device copy of its (CPU) decay rates, so that neither the copy nor the op's
+  // positivity check waits for the GPU on every call; a change in place must reach the GPU.
+  auto config = all_lightning_fixture().config;
+  config.lightning_nh = 3, config.lightning_nkv = 3, config.lightning_head_dim = 64;
+  hypenet::LightningMixer mixer(config);
+  auto x = at::randn({2, 150, config.base.hidden_size});
+  auto cpu_before = mixer->forward(x, nullptr);
+  mixer->to(at::kCUDA);
+  auto gpu_before = mixer->forward(x.cuda(), nullptr).cpu();
+  mixer->decay.mul_(0.25);
+  auto gpu_after = mixer->forward(x.cuda(), nullptr).cpu();
+  mixer->to(at::kCPU);
+  auto cpu_after = mixer->forward(x, nullptr);
+  CHECK(test::max_rel_error(gpu_before, cpu_before) <= 1e-3);
+  CHECK(test::max_rel_error(gpu_after, cpu_after) <= 1e-3);
+  CHECK(test::max_rel_error(cpu_after, cpu_before) > 1e-2);  // the change matters
+  mixer->to(at::kCUDA);
+  mixer->decay.fill_(0.f);
+  CHECK_THROWS_WITH(mixer->forward(x.cuda(), nullptr), Catch::Contains("decay must be positive"));
+}

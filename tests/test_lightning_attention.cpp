@@ -1,12 +1,15 @@
 // Lightning Attention op on the CPU: the chunked forward and backward against the naive
 // recurrence (float64 and float32, odd T and H, packed sequences with empty ones), central
 // differences, prefill-then-decode chaining, bf16/f16 against float64, the ALiBi decay rates
-// from their formula, and the argument checks.
+// from their formula, and the argument checks (and that a remembered decay is checked again once
+// it changes).
 #include <catch2/catch.hpp>
 
 #include "ops/lightning_attention/lightning_attention.h"
+
 #include "tests/test_util.h"
 
+#include <c10/core/InferenceMode.h>
 #include <torch/autograd.h>
 
 #include <algorithm>
@@ -357,4 +360,37 @@ TEST_CASE("lightning_attention rejects malformed arguments by name", "[ops][ligh
   // The naive reference goes through the same checks.
   CHECK_THROWS_WITH(ops::lightning_attention_naive(q, k, v, decay.narrow(0, 0, 1), 0.5),
                     Contains("lightning_attention_naive: decay must be [H]"));
+}
+
+// The op remembers decay tensors it found positive (the check costs a host-device sync on a
+// GPU); a remembered tensor changed in place, or a new tensor, is checked again.
+TEST_CASE("lightning_attention checks a decay again once it changes", "[ops][lightning]") {
+  auto q = at::randn({1, 8, 2, 4});
+  auto k = at::randn({1, 8, 2, 4});
+  auto v = at::randn({1, 8, 2, 3});
+  auto decay = ops::alibi_decay_rates(2);
+  CHECK_NOTHROW(ops::lightning_attention(q, k, v, decay, 0.5));
+  CHECK_NOTHROW(ops::lightning_attention(q, k, v, decay, 0.5));  // remembered
+  decay.narrow(0, 1, 1).fill_(0.f);  // through a view: the version is shared
+  CHECK_THROWS_WITH(ops::lightning_attention(q, k, v, decay, 0.5),
+                    Catch::Contains("decay must be positive"));
+  decay.fill_(-1.f);
+  CHECK_THROWS_WITH(ops::lightning_attention(q, k, v, decay, 0.5),
+                    Catch::Contains("decay must be positive"));
+  // Many remembered tensors, then one that is not positive.
+  std::vector<at::Tensor> good;
+  for (int i = 0; i < 100; ++i) {
+    good.push_back(ops::alibi_decay_rates(2));
+    CHECK_NOTHROW(ops::lightning_attention(q, k, v, good.back(), 0.5));
+  }
+  CHECK_THROWS_WITH(ops::lightning_attention(q, k, v, -good.front(), 0.5),
+                    Catch::Contains("decay must be positive"));
+  {
+    c10::InferenceMode guard;  // inference tensors have no version: checked every time
+    auto inf = ops::alibi_decay_rates(2);
+    CHECK_NOTHROW(ops::lightning_attention(q, k, v, inf, 0.5));
+    inf.fill_(0.f);
+    CHECK_THROWS_WITH(ops::lightning_attention(q, k, v, inf, 0.5),
+                      Catch::Contains("decay must be positive"));
+  }
 }

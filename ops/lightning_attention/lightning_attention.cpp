@@ -21,8 +21,10 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <optional>
+#include <utility>
 
 namespace halo::ops {
 
@@ -54,6 +56,28 @@ LightningAttentionDtype params_dtype(at::ScalarType dt) {
     default:
       return LightningAttentionDtype::kFloat32;
   }
+}
+
+// Whether every rate of `decay` is > 0, remembering the tensors this thread found so with the
+// version they had then: on a GPU the check is a device-to-host copy (.item()) that waits for all
+// queued work, and a model passes the same decay tensor on every call. An in-place change bumps
+// the version and is checked again; holding the (tiny) tensors keeps their addresses from being
+// reused by others. Inference tensors have no version: always checked.
+bool decay_known_positive(const at::Tensor& decay) {
+  constexpr size_t kRemembered = 64;
+  thread_local std::deque<std::pair<at::Tensor, int64_t>> known;
+  const bool versioned = !decay.is_inference();
+  if (versioned) {
+    for (const auto& [t, version] : known) {
+      if (t.is_same(decay) && version == decay._version()) return true;
+    }
+  }
+  if (!decay.gt(0).all().item<bool>()) return false;
+  if (versioned) {
+    if (known.size() == kRemembered) known.pop_front();
+    known.emplace_back(decay, decay._version());
+  }
+  return true;
 }
 
 // Checks every argument (the message names it and says what it needs) and describes the
@@ -95,7 +119,7 @@ LightningAttentionParams check_and_describe(const char* op, const at::Tensor& q,
              decay.scalar_type());
   HALO_CHECK(decay.device() == q.device(), op, ": decay must be on q's device ", q.device(),
              ", got ", decay.device());
-  HALO_CHECK(decay.gt(0).all().item<bool>(), op,
+  HALO_CHECK(decay_known_positive(decay), op,
              ": decay must be positive (lambda_h > 0, e.g. alibi_decay_rates(H)), got ", decay);
 
   int64_t N = B;
