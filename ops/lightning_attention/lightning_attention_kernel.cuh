@@ -181,32 +181,27 @@ __device__ __forceinline__ void cp_async_wait() {
 // sit 16 bytes apart hit the same banks 4 ways (the state pass's Z scaling did 16 of them per
 // 8 values).
 template <typename T, int N>
-__device__ __forceinline__ void load_vec(const T* src, float (&v)[N]) {
+union Vec16 {  // N values of T as whole 16-byte words
   static_assert(N * sizeof(T) % 16 == 0, "whole 16-byte vectors");
-  union {
-    uint4 u[N * sizeof(T) / 16];
-    T t[N];
-  } pack;
+  static constexpr int kWords = static_cast<int>(N * sizeof(T) / 16);
+  uint4 u[kWords];
+  T t[N];
+};
+template <typename T, int N>
+__device__ __forceinline__ void load_vec(const T* src, float (&v)[N]) {
+  Vec16<T, N> pack;
 #pragma unroll
-  for (int w = 0; w < static_cast<int>(N * sizeof(T) / 16); ++w) {
-    pack.u[w] = reinterpret_cast<const uint4*>(src)[w];
-  }
+  for (int w = 0; w < pack.kWords; ++w) pack.u[w] = reinterpret_cast<const uint4*>(src)[w];
 #pragma unroll
   for (int e = 0; e < N; ++e) v[e] = to_float(pack.t[e]);
 }
 template <typename T, int N>
 __device__ __forceinline__ void store_vec(T* dst, const float (&v)[N]) {
-  static_assert(N * sizeof(T) % 16 == 0, "whole 16-byte vectors");
-  union {
-    uint4 u[N * sizeof(T) / 16];
-    T t[N];
-  } pack;
+  Vec16<T, N> pack;
 #pragma unroll
   for (int e = 0; e < N; ++e) pack.t[e] = from_float<T>(v[e]);
 #pragma unroll
-  for (int w = 0; w < static_cast<int>(N * sizeof(T) / 16); ++w) {
-    reinterpret_cast<uint4*>(dst)[w] = pack.u[w];
-  }
+  for (int w = 0; w < pack.kWords; ++w) reinterpret_cast<uint4*>(dst)[w] = pack.u[w];
 }
 
 // Stores a 16 x 16 float32 accumulator tile as T at dst (rows ld elements apart, 16-byte
