@@ -35,16 +35,18 @@ LightningMixerImpl::LightningMixerImpl(const HypeNetConfig& c)
   decay = ops::alibi_decay_rates(num_heads_);
 }
 
-// Copied once per device (and again if `decay` changes): a copy from pageable host memory on
-// every call waits for the stream's queued work (CUDA's documented behaviour for such copies),
-// and the op's positivity check then runs once for the copy, not once per call.
+// Copied once per device (and again if `decay` is replaced or changed in place): a copy from
+// pageable host memory on every call waits for the stream's queued work (CUDA's documented
+// behaviour for such copies), and the op's positivity check then runs once for the copy, not
+// once per call.
 const at::Tensor& LightningMixerImpl::decay_on(const at::Device& device) {
   const int64_t version = decay.is_inference() ? 0 : decay._version();  // inference: no version
   if (!decay_on_device_.defined() || decay_on_device_.device() != device ||
-      decay_on_device_version_ != version) {
+      !decay_source_.is_same(decay) || decay_source_version_ != version) {
     c10::InferenceMode versioned(false);  // an inference tensor could not be remembered as checked
     decay_on_device_ = decay.to(device);
-    decay_on_device_version_ = version;
+    decay_source_ = decay;
+    decay_source_version_ = version;
   }
   return decay_on_device_;
 }

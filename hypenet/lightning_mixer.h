@@ -51,9 +51,10 @@ class LightningMixerImpl : public torch::nn::Module {
   double scale_;
   LightningRecurrence recurrence_ = LightningRecurrence::kFloat32;
   const at::Tensor& decay_on(const at::Device& device);
-  // `decay` on the device of the last forward, and the version of `decay` it was copied from.
-  at::Tensor decay_on_device_;
-  int64_t decay_on_device_version_ = -1;
+  // `decay` on the device of the last forward, copied from decay_source_ (the tensor `decay`
+  // held then) at decay_source_version_.
+  at::Tensor decay_on_device_, decay_source_;
+  int64_t decay_source_version_ = -1;
 };
 TORCH_MODULE(LightningMixer);
 

@@ -8,6 +8,7 @@
 #include "hypenet/causal_lm.h"
 #include "hypenet/checkpoint_files.h"
 #include "hypenet/hypenet_checkpoint.h"
+#include "hypenet/lightning_mixer.h"
 #include "hypenet/weight_transfer.h"
 #include "tests/test_util.h"
 
@@ -283,4 +284,27 @@ TEST_CASE("a float32 HypeNet under autocast: stage 2's loss and gradients run in
   CHECK(std::isfinite(l16));
   CHECK(std::abs(l16 - l32) <= 5e-2 * std::abs(l32));
   CHECK(test::max_rel_error(g16, g32) <= 1e-1);
+}
+
+TEST_CASE("a Lightning mixer follows its decay rates when they are changed or replaced",
+          "[hypenet]") {
+  // The mixer keeps the rates it hands the op on the device of its last call (so that on a GPU
+  // neither the copy nor the op's positivity check waits on every call); a change in place or a
+  // new tensor (whose version starts at 0 again) must reach the op.
+  auto teacher = hypenet::load_qwen3(test::fixtures_dir() + kTeacher, at::kFloat, at::kCPU);
+  auto config = hypenet::hypenet_config_like_release(teacher->config(), mixers("LLL"));
+  hypenet::LightningMixer mixer(config);
+  auto x = at::randn({2, 40, config.base.hidden_size});
+  torch::NoGradGuard no_grad;
+  const auto slopes = mixer->decay.clone();
+  const auto y_slopes = mixer->forward(x, nullptr);
+  mixer->decay.mul_(0.25);
+  const auto y_quarter = mixer->forward(x, nullptr);
+  CHECK(test::max_rel_error(y_quarter, y_slopes) > 1e-2);
+  mixer->decay = slopes * 0.25;
+  CHECK(at::equal(mixer->forward(x, nullptr), y_quarter));
+  mixer->decay = slopes.clone();
+  CHECK(at::equal(mixer->forward(x, nullptr), y_slopes));
+  mixer->decay.fill_(0.f);
+  CHECK_THROWS_WITH(mixer->forward(x, nullptr), Contains("decay must be positive"));
 }

@@ -6,6 +6,7 @@
 
 #include "hypenet/lightning_mixer.h"
 #include "hypenet/qwen3_checkpoint.h"
+#include "ops/lightning_attention/lightning_attention.h"
 #include "tests/test_util.h"
 
 #include <algorithm>
@@ -120,6 +121,10 @@ TEST_CASE("Lightning mixer on CUDA follows its decay rates when they change", "[
   CHECK(test::max_rel_error(gpu_after, cpu_after) <= 1e-3);
   CHECK(test::max_rel_error(cpu_after, cpu_before) > 1e-2);  // the change matters
   mixer->to(at::kCUDA);
+  mixer->decay = ops::alibi_decay_rates(3) * 0.25;  // a new tensor (version 0 again)
+  CHECK(test::max_rel_error(mixer->forward(x.cuda(), nullptr).cpu(), cpu_after) <= 1e-3);
+  mixer->decay = ops::alibi_decay_rates(3);
+  CHECK(test::max_rel_error(mixer->forward(x.cuda(), nullptr).cpu(), cpu_before) <= 1e-3);
   mixer->decay.fill_(0.f);
   CHECK_THROWS_WITH(mixer->forward(x.cuda(), nullptr), Catch::Contains("decay must be positive"));
 }
