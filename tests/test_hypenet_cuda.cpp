@@ -29,6 +29,14 @@ AllLightning all_lightning_fixture() {
   return {teacher, hypenet::hypenet_config_like_release(teacher->config(), mixers)};
 }
 
+// That config with 3 Lightning heads of dim 64: heads the CUDA kernels take (the fixture's go to
+// the ATen path).
+hypenet::HypeNetConfig kernel_sized_lightning_config() {
+  auto config = all_lightning_fixture().config;
+  config.lightning_nh = 3, config.lightning_nkv = 3, config.lightning_head_dim = 64;
+  return config;
+}
+
 }  // namespace
 
 TEST_CASE("HypeNet on CUDA matches the CPU model", "[cuda][hypenet]") {
@@ -84,8 +92,7 @@ TEST_CASE("Lightning recurrence tf32: the mixer hands the op TF32 products only 
   // student.lightning_recurrence = tf32 on a mixer whose heads the CUDA kernels take (head dim 64;
   // the fixture teacher's heads go to the ATen path, where tf32 changes nothing): float32 q, k, v
   // in every mode, outputs within TF32 rounding of exact float32, and not equal to it.
-  auto config = all_lightning_fixture().config;
-  config.lightning_nh = 3, config.lightning_nkv = 3, config.lightning_head_dim = 64;
+  const auto config = kernel_sized_lightning_config();
   hypenet::LightningMixer mixer(config);
   mixer->to(at::kCUDA);
   auto x = at::randn({2, 200, config.base.hidden_size}, at::kCUDA);
@@ -106,8 +113,7 @@ TEST_CASE("Lightning recurrence tf32: the mixer hands the op TF32 products only 
 TEST_CASE("Lightning mixer on CUDA follows its decay rates when they change", "[cuda][hypenet]") {
   // The mixer keeps a device copy of its (CPU) decay rates, so that neither the copy nor the op's
   // positivity check waits for the GPU on every call; a change in place must reach the GPU.
-  auto config = all_lightning_fixture().config;
-  config.lightning_nh = 3, config.lightning_nkv = 3, config.lightning_head_dim = 64;
+  const auto config = kernel_sized_lightning_config();
   hypenet::LightningMixer mixer(config);
   auto x = at::randn({2, 150, config.base.hidden_size});
   auto cpu_before = mixer->forward(x, nullptr);

@@ -264,7 +264,7 @@ void add_bench_stage2_command(CLI::App& bench) {
                   "float32 (float32 q, k, v, exact products), tf32 (float32 q, k, v, TF32 "
                   "products as fla computes them) or autocast (bf16 q, k, v for the Lightning "
                   "op under bf16 autocast), as the pipeline's student.lightning_recurrence")
-      ->check(CLI::IsMember({"float32", "tf32", "autocast"}))
+      ->check(CLI::IsMember(config::kLightningRecurrences))
       ->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "Untimed steps first")->capture_default_str();
   cmd->add_option("--iters", o->iters, "Timed steps (median reported)")->capture_default_str();

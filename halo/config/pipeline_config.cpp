@@ -206,8 +206,8 @@ PipelineConfig load_pipeline_config(const std::string& path,
   st.check(s.attn_logits_scaling == 0 || s.attn_logits_scaling > 1, "attn_logits_scaling",
            "must be 0 (off) or > 1 (the a of log(t + a) / log(a))");
   s.init_seed = static_cast<uint64_t>(st.get_int("init_seed", 0));
-  s.lightning_recurrence = st.get_choice("lightning_recurrence", s.lightning_recurrence,
-                                         {"float32", "tf32", "autocast"});
+  s.lightning_recurrence =
+      st.get_choice("lightning_recurrence", s.lightning_recurrence, kLightningRecurrences);
   st.finish();
 
   MapReader qg = r.map("quality_gate");

@@ -46,8 +46,10 @@ struct StudentSection {
   // "float32": the Lightning recurrence gets float32 q, k, v, exact products; "tf32": float32
   // q, k, v with TF32 products on CUDA (the authors' implementation as fla runs it); "autocast":
   // in bfloat16 stages on CUDA it gets them in bfloat16 (fastest kernels).
-  std::string lightning_recurrence = "float32";
+  std::string lightning_recurrence = "float32";  // one of kLightningRecurrences
 };
+// The values of student.lightning_recurrence (also `bench stage2 --lightning-recurrence`).
+inline const std::vector<std::string> kLightningRecurrences = {"float32", "tf32", "autocast"};
 
 // `quality_gate:` run after every training stage, appended to RUN_DIR/report.md.
 struct QualityGateSection {

@@ -5,7 +5,9 @@
 #include "hypenet/hypenet_checkpoint.h"
 #include "hypenet/weight_transfer.h"
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 
 namespace halo::stages {
 
@@ -39,11 +41,15 @@ hypenet::HypeNetForCausalLM all_rnn_student(hypenet::Qwen3ForCausalLM& teacher,
 void apply_student_runtime_options(hypenet::HypeNetForCausalLM& student,
                                    const config::StudentSection& s) {
   using hypenet::LightningRecurrence;
-  // The config loader admits only these three names (pipeline_config.cpp).
-  const auto& name = s.lightning_recurrence;
-  student->set_lightning_recurrence(name == "autocast" ? LightningRecurrence::kAutocast
-                                    : name == "tf32"   ? LightningRecurrence::kTf32
-                                                       : LightningRecurrence::kFloat32);
+  // In the order of config::kLightningRecurrences, the names the loader admits.
+  constexpr LightningRecurrence kByIndex[] = {
+      LightningRecurrence::kFloat32, LightningRecurrence::kTf32, LightningRecurrence::kAutocast};
+  const auto& names = config::kLightningRecurrences;
+  const auto it = std::find(names.begin(), names.end(), s.lightning_recurrence);
+  HALO_CHECK(it != names.end() && names.size() == std::size(kByIndex),
+             "student.lightning_recurrence must be float32, tf32 or autocast, got \"",
+             s.lightning_recurrence, "\"");
+  student->set_lightning_recurrence(kByIndex[it - names.begin()]);
 }
 
 hypenet::HypeNetForCausalLM hybrid_student(hypenet::Qwen3ForCausalLM& teacher,

@@ -132,8 +132,9 @@ void lightning_sweep_segments(const LightningSweepParams& params, int64_t* segme
                               int64_t* segment_chunks);
 // Launch on `stream` (a cudaStream_t passed as void*); return the CUDA error code (0 = success).
 // A sweep is its state pass (with the segment combine when segments > 1), then its output pass
-// (tensor cores for bfloat16 / float16, and float32 with tf32); lightning_sweep_cuda runs both. The halves exist apart
-// so that two sweeps with one state (the backward's dv and dk) run one state pass.
+// (tensor cores for bfloat16 / float16, and float32 with tf32); lightning_sweep_cuda runs both.
+// The halves exist apart so that two sweeps with one state (the backward's dv and dk) run one
+// state pass.
 int lightning_sweep_state_cuda(const LightningSweepParams& params, void* stream);
 int lightning_sweep_output_cuda(const LightningSweepParams& params, void* stream);
 int lightning_sweep_cuda(const LightningSweepParams& params, void* stream);
