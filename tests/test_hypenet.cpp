@@ -301,10 +301,12 @@ TEST_CASE("a Lightning mixer follows its decay rates when they are changed or re
   mixer->decay.mul_(0.25);
   const auto y_quarter = mixer->forward(x, nullptr);
   CHECK(test::max_rel_error(y_quarter, y_slopes) > 1e-2);
+  // Not bit-exact: the CPU matmuls may split their work differently from call to call (one run
+  // in 20 differed in the last bits with two busy cores); a stale rate differs by > 1e-2.
   mixer->decay = slopes * 0.25;
-  CHECK(at::equal(mixer->forward(x, nullptr), y_quarter));
+  CHECK(test::max_rel_error(mixer->forward(x, nullptr), y_quarter) <= 1e-5);
   mixer->decay = slopes.clone();
-  CHECK(at::equal(mixer->forward(x, nullptr), y_slopes));
+  CHECK(test::max_rel_error(mixer->forward(x, nullptr), y_slopes) <= 1e-5);
   mixer->decay.fill_(0.f);
   CHECK_THROWS_WITH(mixer->forward(x, nullptr), Contains("decay must be positive"));
 }
