@@ -568,6 +568,71 @@ __global__ void __launch_bounds__(NWARPS * 32, blocks_for_128_registers<NWARPS *
   }
 }
 
+// What an output-pass CTA (blockIdx.x = (global chunk g, head h, slice of WO output columns),
+// slice fastest) computes: its rows and the time of row 0, and where its operands live.
+template <typename T>
+struct OutputChunk {
+  int64_t t0, time_step;
+  int rows;      // C, or fewer for a sequence's last chunk
+  float lambda;  // the head's decay rate
+  const T* xb;   // x at (batch entry, head); row r at (t0 + time_step * r) * x_time_stride
+  const T* yb;   // y likewise
+  const T* zb;   // z likewise, from column col0
+  T* outb;       // out likewise, from column col0
+  // The slice of the state entering the chunk: S[:, col0:col0+WO], S[i][j] at entry + i * dim_z
+  // + j, or with TS (stored [Dz, Dxy] blocks) rows col0.. of St, S[i][j] at entry + j * dim_xy
+  // + i. With segments, the chunk state was computed from the segment's start as if it began at
+  // zero: seg_decay * seg_entry (float32, same layout) is to be added; nullptr when not.
+  const T* entry;
+  const float* seg_entry;
+  float seg_decay;
+};
+template <typename T, int WO, int C, bool TS>
+__device__ __forceinline__ OutputChunk<T> output_chunk(const LightningSweepParams& p) {
+  const int64_t num_slices = p.dim_z / WO;
+  const int64_t slice = blockIdx.x % num_slices;
+  const int64_t h = (blockIdx.x / num_slices) % p.heads;
+  const int64_t g = blockIdx.x / (num_slices * p.heads);  // global chunk number
+  // Its sequence: n with chunk_offsets[n] <= g < chunk_offsets[n + 1] (binary search; empty
+  // sequences own no chunk).
+  int64_t n;
+  if (p.chunk_offsets == nullptr) {
+    n = g / ((p.seqlen + C - 1) / C);
+  } else {
+    int64_t lo = 0, hi = p.num_seqs;  // invariant: offsets[lo] <= g < offsets[hi]
+    while (hi - lo > 1) {
+      const int64_t mid = (lo + hi) / 2;
+      if (p.chunk_offsets[mid] <= g) lo = mid; else hi = mid;
+    }
+    n = lo;
+  }
+  const SeqSpan span = seq_span(p, n, C);
+  const int64_t c = g - span.first_chunk, col0 = slice * WO;
+  OutputChunk<T> oc;
+  oc.t0 = chunk_first_time(p, span, c, C);
+  oc.time_step = p.reverse ? -1 : 1;
+  oc.rows = chunk_rows(span, c, C);
+  oc.lambda = p.decay[h];
+  oc.xb = static_cast<const T*>(p.x) + span.b * p.x_batch_stride + h * p.x_head_stride;
+  oc.yb = static_cast<const T*>(p.y) + span.b * p.y_batch_stride + h * p.y_head_stride;
+  oc.zb = static_cast<const T*>(p.z) + span.b * p.z_batch_stride + h * p.z_head_stride + col0;
+  oc.outb = static_cast<T*>(p.out) + span.b * p.out_batch_stride + h * p.out_head_stride + col0;
+  const int64_t slice_offset = TS ? col0 * p.dim_xy : col0;
+  oc.entry = static_cast<const T*>(p.chunk_states) + (g * p.heads + h) * p.dim_xy * p.dim_z +
+             slice_offset;
+  oc.seg_entry = nullptr;
+  oc.seg_decay = 0.f;
+  if (p.segments > 1) {
+    const int64_t seg = c / p.segment_chunks;
+    if (seg > 0) {
+      oc.seg_entry = p.segment_entries +
+                     ((n * p.segments + seg) * p.heads + h) * p.dim_xy * p.dim_z + slice_offset;
+      oc.seg_decay = expf(-oc.lambda * static_cast<float>(C * (c - seg * p.segment_chunks)));
+    }
+  }
+  return oc;
+}
+
 // TS: the entering states are stored transposed ([Dz, Dxy] blocks; p.state_transposed).
 // TC: the matmuls run on tensor cores (always for 16-bit T; TF32 for float), else FMA loops.
 template <typename T, int DXY, int WO, int C, int NWARPS, bool TS, bool TC>
@@ -588,54 +653,15 @@ __global__ void __launch_bounds__(NWARPS * 32)
   float* pw = reinterpret_cast<float*>(smem + L::kPow);
 
   const int tid = threadIdx.x, warp = tid / 32;
-  const int64_t num_slices = p.dim_z / WO;
-  const int64_t slice = blockIdx.x % num_slices;
-  const int64_t h = (blockIdx.x / num_slices) % p.heads;
-  const int64_t g = blockIdx.x / (num_slices * p.heads);  // global chunk number
-  // Its sequence: n with chunk_offsets[n] <= g < chunk_offsets[n + 1] (binary search; empty
-  // sequences own no chunk).
-  int64_t n;
-  if (p.chunk_offsets == nullptr) {
-    n = g / ((p.seqlen + C - 1) / C);
-  } else {
-    int64_t lo = 0, hi = p.num_seqs;  // invariant: offsets[lo] <= g < offsets[hi]
-    while (hi - lo > 1) {
-      const int64_t mid = (lo + hi) / 2;
-      if (p.chunk_offsets[mid] <= g) lo = mid; else hi = mid;
-    }
-    n = lo;
-  }
-  const SeqSpan span = seq_span(p, n, C);
-  const int64_t c = g - span.first_chunk;
-  const int64_t col0 = slice * WO;
-  const int rows = chunk_rows(span, c, C);
-  const int64_t t0 = chunk_first_time(p, span, c, C);
-  const int64_t time_step = p.reverse ? -1 : 1;
-
-  const T* xb = static_cast<const T*>(p.x) + span.b * p.x_batch_stride + h * p.x_head_stride;
-  const T* yb = static_cast<const T*>(p.y) + span.b * p.y_batch_stride + h * p.y_head_stride;
-  const T* zb =
-      static_cast<const T*>(p.z) + span.b * p.z_batch_stride + h * p.z_head_stride + col0;
-  load_rows<T, C, DXY, L::kLdX, NT>(X, xb, p.x_time_stride, t0, time_step, rows);
-  load_rows<T, C, WO, L::kLdZ, NT>(Z, zb, p.z_time_stride, t0, time_step, rows);
-  // This CTA's slice of the entering state: S[:, col0:col0+WO] at entry + i * dim_z + j, or
-  // with TS rows col0.. of the stored [Dz, Dxy] block, S[i][j] at entry + j * dim_xy + i.
-  const int64_t slice_offset = TS ? col0 * p.dim_xy : col0;
-  const T* entry = static_cast<const T*>(p.chunk_states) + (g * p.heads + h) * p.dim_xy * p.dim_z +
-                   slice_offset;
-  const float lambda = p.decay[h];
-  // With segments, the chunk state was computed from the segment's start as if it began at zero:
-  // add the segment's true entering state decayed over the chunks before this one.
-  const float* seg_entry = nullptr;
-  float seg_decay = 0.f;
-  if (p.segments > 1) {
-    const int64_t seg = c / p.segment_chunks;
-    if (seg > 0) {
-      seg_entry = p.segment_entries + ((n * p.segments + seg) * p.heads + h) * p.dim_xy * p.dim_z +
-                  slice_offset;
-      seg_decay = expf(-lambda * static_cast<float>(C * (c - seg * p.segment_chunks)));
-    }
-  }
+  const OutputChunk<T> oc = output_chunk<T, WO, C, TS>(p);
+  const int rows = oc.rows;
+  const int64_t t0 = oc.t0, time_step = oc.time_step;
+  const T* yb = oc.yb;
+  const T* entry = oc.entry;
+  const float* seg_entry = oc.seg_entry;
+  const float seg_decay = oc.seg_decay, lambda = oc.lambda;
+  load_rows<T, C, DXY, L::kLdX, NT>(X, oc.xb, p.x_time_stride, t0, time_step, rows);
+  load_rows<T, C, WO, L::kLdZ, NT>(Z, oc.zb, p.z_time_stride, t0, time_step, rows);
   // Stored rows of the slice: DXY rows of WO (S) or, with TS, WO rows of DXY (St).
   constexpr int kRows = TS ? WO : DXY, kCols = TS ? DXY : WO, kLdS = TS ? L::kLdSt : L::kLdZ;
   const int64_t entry_row_stride = TS ? p.dim_xy : p.dim_z;
@@ -803,7 +829,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
 
   // 8 columns per step, one or two 16-byte stores (out rows are 16-byte aligned: the wrapper
   // allocates out contiguous, and WO and Dz are multiples of 8).
-  T* outb = static_cast<T*>(p.out) + span.b * p.out_batch_stride + h * p.out_head_stride + col0;
+  T* outb = oc.outb;
   for (int idx = tid; idx < rows * (WO / 8); idx += NT) {
     const int r = idx / (WO / 8), j0 = (idx % (WO / 8)) * 8;
     const float f = p.state_out_scale * pw[r + p.in_exponent];

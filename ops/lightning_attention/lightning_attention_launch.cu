@@ -13,9 +13,12 @@
 // Output pass: WO = 64 columns per CTA, one CTA per (chunk, head, slice): 2048+ CTAs at the
 // benchmark shapes.
 #include "ops/lightning_attention/lightning_attention_kernel.cuh"
+#include "ops/lightning_attention/lightning_attention_output_mma.cuh"
 
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 #include <type_traits>
 
 namespace halo::ops {
@@ -136,11 +139,24 @@ int launch_state_typed(const LightningSweepParams& p, cudaStream_t stream) {
 
 template <typename T, bool TC, int DXY, bool TS>
 int launch_output_typed(const LightningSweepParams& p, cudaStream_t stream) {
+  const int64_t blocks = p.total_chunks * p.heads * (p.dim_z / kOutputWidth);
+  static const bool wmma16 = std::getenv("HALO_LIGHTNING_OUTPUT") != nullptr &&
+                             std::string(std::getenv("HALO_LIGHTNING_OUTPUT")) == "wmma";
+  if constexpr (!std::is_same<T, float>::value) {
+    if (!wmma16) {
+      auto kernel = kernels::lightning_output_kernel_mma<T, DXY, TS>;
+      // Four CTAs per SM need the whole 228 KB as shared memory.
+      const cudaError_t carve = cudaFuncSetAttribute(
+          kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
+      if (carve != cudaSuccess) return static_cast<int>(carve);
+      return launch(kernel, kernels::OutputMmaSmem<T, DXY, kOutputWidth, kChunk>::kBytes, blocks,
+                    128, stream, p);
+    }
+  }
   using Layout = kernels::OutputSmem<T, DXY, kOutputWidth, kChunk>;
   return launch(
       kernels::lightning_output_kernel<T, DXY, kOutputWidth, kChunk, kOutputWarps, TS, TC>,
-      Layout::kBytes, p.total_chunks * p.heads * (p.dim_z / kOutputWidth), kOutputWarps * 32,
-      stream, p);
+      Layout::kBytes, blocks, kOutputWarps * 32, stream, p);
 }
 
 template <typename T, bool TC, bool TS>

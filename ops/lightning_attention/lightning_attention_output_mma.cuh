@@ -1,0 +1,273 @@
+// The Lightning output pass for bfloat16 / float16 on mma.sync (no LibTorch headers):
+//   lightning_output_kernel_mma  one CTA of 4 warps per (chunk, head, 64 output columns); warp w
+//                                owns chunk rows 16w..16w+15 and keeps everything of them in
+//                                registers: O = f_r (X S) + Pb Z, with P = X Y^T, its decay mask
+//                                and scale applied to the accumulators, which then serve as the
+//                                A operand of Pb Z directly (their layouts match, m16n8k16).
+// Why not the WMMA kernel (lightning_attention_kernel.cuh, which still runs float32): WMMA
+// fragments have no defined layout, so P, O1 and O2 each went through shared memory between
+// barriers; at 8 x 2048 bf16 that pass took 0.26 ms per forward against 0.143 ms for fla's
+// chunk_fwd_kernel_o (H100, 2026-12-06, docs/benchmarks.md).
+// Shared memory holds X, Y [C, Dxy], Z [C, 64] and the state slice [Dxy, 64] (St: [64, Dxy]) with
+// no padding (56 KB at Dxy 128: four CTAs per SM); rows are XOR-swizzled in 16-byte pieces so
+// that ldmatrix and the output staging hit distinct banks. Two cp.async groups: X and S first,
+// so that X S runs while Y and Z land.
+#pragma once
+
+#include "ops/lightning_attention/lightning_attention_kernel.cuh"
+
+#include <cstdint>
+#include <type_traits>
+
+namespace halo::ops::kernels {
+
+// Element (r, c) of a row-major [rows, LEN] tile of 16-bit values, its 16-byte pieces XOR-swizzled
+// by the row (piece c / 8 of row r sits at piece (c / 8) ^ (r % 8)): the 8 rows an ldmatrix
+// reads, or 8 rows written at one column, fall in 8 different bank groups. LEN >= 64.
+template <int LEN>
+__device__ __forceinline__ int swz(int r, int c) {
+  static_assert(LEN % 64 == 0, "rows of whole 128-byte lines");
+  return r * LEN + ((((c >> 3) ^ r) & 7) | ((c >> 3) & ~7)) * 8 + (c & 7);
+}
+
+// Copies `rows_valid` rows of LEN 16-bit values (row r at src + (first_time + time_step * r) *
+// time_stride) into a swizzled [ROWS, LEN] tile, zero-filling the rest (partial chunks need no
+// masks), 16 bytes per cp.async.
+template <typename T, int ROWS, int LEN, int NT>
+__device__ __forceinline__ void load_rows_swz(T* dst, const T* src, int64_t time_stride,
+                                              int64_t first_time, int64_t time_step,
+                                              int rows_valid) {
+  constexpr int kPieces = LEN / 8;
+  for (int idx = threadIdx.x; idx < ROWS * kPieces; idx += NT) {
+    const int r = idx / kPieces, c = (idx % kPieces) * 8;
+    T* d = dst + swz<LEN>(r, c);
+    if (r < rows_valid) {
+      cp_async16(d, src + (first_time + time_step * r) * time_stride + c);
+    } else {
+      *reinterpret_cast<uint4*>(d) = make_uint4(0, 0, 0, 0);
+    }
+  }
+}
+
+// ldmatrix: four 8 x 8 tiles of 16-bit values; lane l gives the address of row l % 8 of tile l / 8.
+// Without .trans lane l receives row l / 4, elements 2 (l % 4) and +1 of each tile; with .trans
+// the same of the transposed tile.
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void* p) {
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], const void* p) {
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(a));
+}
+
+// d += a b for one m16n8k16 tile, float32 accumulation. With g = lane / 4, t = lane % 4:
+// a (16 x 16): a[0] row g, columns 2t, 2t+1; a[1] row g+8; a[2] row g, columns 2t+8, 2t+9;
+// a[3] row g+8, columns 2t+8, 2t+9. b (16 x 8): b[0] rows 2t, 2t+1 of column g; b[1] rows
+// 2t+8, 2t+9. d (16 x 8): d[0], d[1] row g, columns 2t, 2t+1; d[2], d[3] row g+8.
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                         uint32_t b1) {
+  if constexpr (std::is_same<T, __nv_bfloat16>::value) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    static_assert(std::is_same<T, __half>::value, "16-bit inputs only");
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+}
+
+// Two float32 values as one register of two T (lo in the low half).
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+  union {
+    T t[2];
+    uint32_t u;
+  } v;
+  v.t[0] = from_float<T>(lo);
+  v.t[1] = from_float<T>(hi);
+  return v.u;
+}
+
+// Shared memory of the mma output pass: X [C, DXY], Y [C, DXY], Z [C, WO], S [DXY, WO] (St
+// [WO, DXY] with TS: the same size), all swizzled. The output goes out through each warp's own
+// rows of X.
+template <typename T, int DXY, int WO, int C>
+struct OutputMmaSmem {
+  static constexpr size_t kX = 0;
+  static constexpr size_t kY = kX + sizeof(T) * C * DXY;
+  static constexpr size_t kZ = kY + sizeof(T) * C * DXY;
+  static constexpr size_t kS = kZ + sizeof(T) * C * WO;
+  static constexpr size_t kBytes = kS + sizeof(T) * DXY * WO;
+};
+
+// TS: the entering states are stored transposed ([Dz, Dxy] blocks; p.state_transposed).
+// Four CTAs per SM: 4 x (56 KB + 1 KB reserved) is the H100's 228 KB, at most 128 registers.
+template <typename T, int DXY, bool TS>
+__global__ void __launch_bounds__(128, 4) lightning_output_kernel_mma(const LightningSweepParams p) {
+  constexpr int C = 64, WO = 64, NT = 128;
+  using L = OutputMmaSmem<T, DXY, WO, C>;
+  static_assert(C == 16 * (NT / 32), "one warp per 16 rows");
+  extern __shared__ __align__(128) unsigned char smem[];
+  T* X = reinterpret_cast<T*>(smem + L::kX);
+  T* Y = reinterpret_cast<T*>(smem + L::kY);
+  T* Z = reinterpret_cast<T*>(smem + L::kZ);
+  T* S = reinterpret_cast<T*>(smem + L::kS);  // S [DXY][WO], or with TS St [WO][DXY]
+  constexpr int kSLen = TS ? DXY : WO;         // S's row length
+
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const OutputChunk<T> oc = output_chunk<T, WO, C, TS>(p);
+  load_rows_swz<T, C, DXY, NT>(X, oc.xb, p.x_time_stride, oc.t0, oc.time_step, oc.rows);
+  const int64_t entry_row_stride = TS ? p.dim_xy : p.dim_z;
+  load_rows_swz<T, TS ? WO : DXY, kSLen, NT>(S, oc.entry, entry_row_stride, 0, 1, TS ? WO : DXY);
+  cp_async_commit();
+  load_rows_swz<T, C, DXY, NT>(Y, oc.yb, p.y_time_stride, oc.t0, oc.time_step, oc.rows);
+  load_rows_swz<T, C, WO, NT>(Z, oc.zb, p.z_time_stride, oc.t0, oc.time_step, oc.rows);
+  cp_async_commit();
+
+  // With segments: S += seg_decay * seg_entry (float32), 8 values per piece. This thread's
+  // pieces are read into registers while the copies fly (64 registers, dead before the MMAs).
+  constexpr int kSegPieces = DXY * WO / 8, kSegPerThread = kSegPieces / NT, kPieces = kSLen / 8;
+  static_assert(kSegPieces % NT == 0, "whole pieces per thread");
+  float seg[kSegPerThread][8];
+  if (oc.seg_entry != nullptr) {  // the same for every thread of the CTA
+#pragma unroll
+    for (int u = 0; u < kSegPerThread; ++u) {
+      const int idx = tid + u * NT, i = idx / kPieces, j = (idx % kPieces) * 8;
+      load_vec(oc.seg_entry + i * entry_row_stride + j, seg[u]);
+    }
+  }
+  cp_async_wait<1>();  // X and S
+  __syncthreads();
+  if (oc.seg_entry != nullptr) {
+#pragma unroll
+    for (int u = 0; u < kSegPerThread; ++u) {
+      const int idx = tid + u * NT, i = idx / kPieces, j = (idx % kPieces) * 8;
+      T* d = S + swz<kSLen>(i, j);
+      float sv[8];
+      load_vec(d, sv);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) sv[e] += oc.seg_decay * seg[u][e];
+      store_vec(d, sv);
+    }
+    __syncthreads();
+  }
+
+  const int g = lane / 4, t = lane % 4, r0 = warp * 16;
+  // This lane's ldmatrix offsets in a 16 x 16 block: (a_row, a_col) for A, and for B read from
+  // a [k][n] tile with .trans (tiles: rows 0-7, rows 8-15, then the same at columns 8-15);
+  // (bt_row, bt_col) for B read from an [n][k] tile (n 0-7 at k 0-7 and 8-15, then n 8-15).
+  const int a_row = lane % 16, a_col = (lane / 16) * 8;
+  const int bt_row = (lane % 8) + (lane / 16) * 8, bt_col = ((lane / 8) % 2) * 8;
+
+  // acc = X S for the warp's 16 rows x 64 columns: 8 n-tiles of 8 columns.
+  float acc[8][4];
+#pragma unroll
+  for (int j = 0; j < 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+#pragma unroll
+  for (int kk = 0; kk < DXY / 16; ++kk) {
+    uint32_t a[4];
+    ldsm_x4(a, X + swz<DXY>(r0 + a_row, kk * 16 + a_col));
+#pragma unroll
+    for (int jp = 0; jp < 4; ++jp) {  // n-tiles 2 jp and 2 jp + 1
+      uint32_t b[4];
+      if constexpr (TS) {  // St[n][k]
+        ldsm_x4(b, S + swz<DXY>(jp * 16 + bt_row, kk * 16 + bt_col));
+      } else {  // S[k][n]
+        ldsm_x4_t(b, S + swz<WO>(kk * 16 + a_row, jp * 16 + a_col));
+      }
+      mma16816<T>(acc[2 * jp], a, b[0], b[1]);
+      mma16816<T>(acc[2 * jp + 1], a, b[2], b[3]);
+    }
+  }
+  // Rows r0 + g and r0 + g + 8: state_out_scale a^(r + in_exponent).
+  const float lambda = oc.lambda;
+  const float f_lo = p.state_out_scale * expf(-lambda * static_cast<float>(r0 + g + p.in_exponent));
+  const float f_hi =
+      p.state_out_scale * expf(-lambda * static_cast<float>(r0 + g + 8 + p.in_exponent));
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    acc[j][0] *= f_lo, acc[j][1] *= f_lo;
+    acc[j][2] *= f_hi, acc[j][3] *= f_hi;
+  }
+
+  cp_async_wait<0>();  // Y and Z
+  __syncthreads();
+
+  // P = X Y^T for the warp's rows and the columns r2 <= r0 + 15: n-tiles 0 .. 2 warp + 1.
+  float pa[8][4];
+#pragma unroll
+  for (int j = 0; j < 8; ++j) pa[j][0] = pa[j][1] = pa[j][2] = pa[j][3] = 0.f;
+#pragma unroll
+  for (int kk = 0; kk < DXY / 16; ++kk) {
+    uint32_t a[4];
+    ldsm_x4(a, X + swz<DXY>(r0 + a_row, kk * 16 + a_col));
+#pragma unroll
+    for (int jp = 0; jp < 4; ++jp) {
+      if (jp > warp) break;
+      uint32_t b[4];
+      ldsm_x4(b, Y + swz<DXY>(jp * 16 + bt_row, kk * 16 + bt_col));  // Y[r2][k]
+      mma16816<T>(pa[2 * jp], a, b[0], b[1]);
+      mma16816<T>(pa[2 * jp + 1], a, b[2], b[3]);
+    }
+  }
+  // Pb = out_scale P a^(r - r2) on and below the diagonal, 0 above, then acc += Pb Z with Pb's
+  // accumulators as A operands: k-step kk covers r2 = 16 kk .. 16 kk + 15, n-tiles 2 kk, 2 kk + 1.
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk) {
+    if (kk > warp) break;
+    uint32_t a[4];
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      float(&v)[4] = pa[2 * kk + half];
+      const int c2 = 16 * kk + 8 * half + 2 * t;  // r2 of v[0] and v[2]
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = r0 + g + (e / 2) * 8, r2 = c2 + e % 2;
+        v[e] = r2 <= r ? p.out_scale * v[e] * expf(-lambda * static_cast<float>(r - r2)) : 0.f;
+      }
+      a[2 * half] = pack2<T>(v[0], v[1]);
+      a[2 * half + 1] = pack2<T>(v[2], v[3]);
+    }
+#pragma unroll
+    for (int jp = 0; jp < 4; ++jp) {
+      uint32_t b[4];
+      ldsm_x4_t(b, Z + swz<WO>(kk * 16 + a_row, jp * 16 + a_col));  // Z[r2][j]
+      mma16816<T>(acc[2 * jp], a, b[0], b[1]);
+      mma16816<T>(acc[2 * jp + 1], a, b[2], b[3]);
+    }
+  }
+
+  // Out: staged as T in the first WO columns of the warp's own rows of X (no other warp reads
+  // them), then 16-byte stores, 8 lanes per 128-byte row.
+  __syncwarp();
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    *reinterpret_cast<uint32_t*>(X + swz<DXY>(r0 + g, 8 * j + 2 * t)) =
+        pack2<T>(acc[j][0], acc[j][1]);
+    *reinterpret_cast<uint32_t*>(X + swz<DXY>(r0 + g + 8, 8 * j + 2 * t)) =
+        pack2<T>(acc[j][2], acc[j][3]);
+  }
+  __syncwarp();
+#pragma unroll
+  for (int u = 0; u < 4; ++u) {
+    const int idx = lane + 32 * u, r = r0 + idx / 8, c = (idx % 8) * 8;
+    if (r < oc.rows) {
+      *reinterpret_cast<uint4*>(oc.outb + (oc.t0 + oc.time_step * r) * p.out_time_stride + c) =
+          *reinterpret_cast<const uint4*>(X + swz<DXY>(r, c));
+    }
+  }
+}
+
+}  // namespace halo::ops::kernels
