@@ -13,7 +13,7 @@
 // Output pass: WO = 64 columns per CTA, one CTA per (chunk, head, slice): 2048+ CTAs at the
 // benchmark shapes.
 #include "ops/lightning_attention/lightning_attention_kernel.cuh"
-#include "ops/lightning_attention/lightning_attention_output_mma.cuh"
+#include "ops/lightning_attention/lightning_attention_mma.cuh"
 
 #include <atomic>
 #include <cstdint>
@@ -98,18 +98,17 @@ size_t state_smem() {
   }
 }
 
-template <typename T, bool TC, int W>
-int launch_state(const LightningSweepParams& p, cudaStream_t stream) {
-  const int64_t blocks =
-      p.num_seqs * p.segments * p.heads * (p.dim_xy / kStateRows) * (p.dim_z / W);
-  return launch(state_kernel<T, W, TC>(), state_smem<T, W, TC>(), blocks,
-                state_warps<TC>(W) * 32, stream, p);
-}
-
 // State-pass CTAs of 64 x W blocks for one walk per sequence.
 int64_t state_blocks(const LightningSweepParams& p, int64_t w) {
   return p.num_seqs * p.heads * (p.dim_xy / kStateRows) * (p.dim_z / w);
 }
+
+template <typename T, bool TC, int W>
+int launch_state(const LightningSweepParams& p, cudaStream_t stream) {
+  return launch(state_kernel<T, W, TC>(), state_smem<T, W, TC>(), p.segments * state_blocks(p, W),
+                state_warps<TC>(W) * 32, stream, p);
+}
+
 // Float32 FMA: 64 x 32 blocks when they give two CTAs per SM.
 bool wide_fma_state(const LightningSweepParams& p) {
   return state_blocks(p, 32) >= 2 * num_sms();
@@ -120,12 +119,40 @@ bool narrow_tc_state(const LightningSweepParams& p) {
   return p.segments <= 1 && p.cu_seqlens != nullptr && state_blocks(p, kWideState) < num_sms();
 }
 
+// 16-bit types: the mma.sync state pass (64 x 64 blocks, three buffers).
+constexpr int kMmaStages = 3;
+template <typename T>
+constexpr bool kMmaState = !std::is_same<T, float>::value;
+static bool wmma_state16() {
+  static const bool v = std::getenv("HALO_LIGHTNING_STATE") != nullptr &&
+                        std::string(std::getenv("HALO_LIGHTNING_STATE")) == "wmma";
+  return v;
+}
+template <typename T>
+auto mma_state_kernel() {
+  return kernels::lightning_state_kernel_mma<T, kChunk, kMmaStages>;
+}
+template <typename T>
+constexpr size_t mma_state_smem() {
+  return kernels::StateMmaSmem<T, kChunk, kMmaStages>::kBytes;
+}
+
 template <typename T, bool TC>
 int launch_state_typed(const LightningSweepParams& p, cudaStream_t stream) {
   int err = 0;
   if constexpr (TC) {
-    err = narrow_tc_state(p) ? launch_state<T, TC, kNarrowState>(p, stream)
-                             : launch_state<T, TC, kWideState>(p, stream);
+    if (narrow_tc_state(p)) {
+      err = launch_state<T, TC, kNarrowState>(p, stream);
+    } else if constexpr (kMmaState<T>) {
+      if (wmma_state16()) {
+        err = launch_state<T, TC, kWideState>(p, stream);
+      } else {
+        err = launch(mma_state_kernel<T>(), mma_state_smem<T>(),
+                     p.segments * state_blocks(p, kWideState), 128, stream, p);
+      }
+    } else {
+      err = launch_state<T, TC, kWideState>(p, stream);
+    }
   } else {
     err = wide_fma_state(p) ? launch_state<T, TC, 32>(p, stream)
                             : launch_state<T, TC, 16>(p, stream);
@@ -189,16 +216,20 @@ template <typename T>
 int64_t resident_state_blocks() {
   static std::atomic<int> cache[kMaxDevices];
   const int per_sm = per_device_cached(cache, [](int) {
-    auto kernel = state_kernel<T, kWideState, true>();
-    const size_t smem = state_smem<T, kWideState, true>();
-    int n = 0;
-    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             static_cast<int>(smem)) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kTcWarps * 32, smem) !=
-            cudaSuccess) {
-      return 0;
+    auto occupancy = [](auto kernel, size_t smem) {
+      int n = 0;
+      if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(smem)) != cudaSuccess ||
+          cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kTcWarps * 32, smem) !=
+              cudaSuccess) {
+        return 0;
+      }
+      return n;
+    };
+    if constexpr (kMmaState<T>) {
+      if (!wmma_state16()) return occupancy(mma_state_kernel<T>(), mma_state_smem<T>());
     }
-    return n;
+    return occupancy(state_kernel<T, kWideState, true>(), state_smem<T, kWideState, true>());
   });
   return static_cast<int64_t>(per_sm) * num_sms();
 }

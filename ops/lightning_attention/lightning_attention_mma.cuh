@@ -1,17 +1,22 @@
-// The Lightning output pass for bfloat16 / float16 on mma.sync (no LibTorch headers):
+// The Lightning sweep's two passes for bfloat16 / float16 on mma.sync m16n8k16 (no LibTorch
+// headers); float32 (exact and TF32) keeps the WMMA / FMA kernels of
+// lightning_attention_kernel.cuh, which also describes the sweep.
+//   lightning_state_kernel_mma   one CTA of 4 warps per (sequence or segment, head, 64 x 64
+//                                block of the state); warp w holds rows 16w..16w+15 of the block
+//                                in registers for the whole walk. Per chunk: store the entering
+//                                state (input dtype), S = a^L S + (Y^T diag(w)) Z with the decay
+//                                weights w applied to Y^T's fragments in registers.
 //   lightning_output_kernel_mma  one CTA of 4 warps per (chunk, head, 64 output columns); warp w
 //                                owns chunk rows 16w..16w+15 and keeps everything of them in
 //                                registers: O = f_r (X S) + Pb Z, with P = X Y^T, its decay mask
 //                                and scale applied to the accumulators, which then serve as the
 //                                A operand of Pb Z directly (their layouts match, m16n8k16).
-// Why not the WMMA kernel (lightning_attention_kernel.cuh, which still runs float32): WMMA
-// fragments have no defined layout, so P, O1 and O2 each went through shared memory between
-// barriers; at 8 x 2048 bf16 that pass took 0.26 ms per forward against 0.143 ms for fla's
-// chunk_fwd_kernel_o (H100, 2026-12-06, docs/benchmarks.md).
-// Shared memory holds X, Y [C, Dxy], Z [C, 64] and the state slice [Dxy, 64] (St: [64, Dxy]) with
-// no padding (56 KB at Dxy 128: four CTAs per SM); rows are XOR-swizzled in 16-byte pieces so
-// that ldmatrix and the output staging hit distinct banks. Two cp.async groups: X and S first,
-// so that X S runs while Y and Z land.
+// Why not WMMA: its fragments have no defined layout, so every elementwise step (decay weights,
+// the causal mask, conversion to the input dtype) went through shared memory between barriers.
+// At 8 x 2048 bf16 the WMMA output pass took 0.25 ms per forward, this one 0.18 ms (fla's
+// chunk_fwd_kernel_o: 0.143 ms; H100, 2026-12-06, docs/benchmarks.md).
+// Tiles in shared memory have no padding; rows are XOR-swizzled in 16-byte pieces so that
+// ldmatrix and the staging stores hit distinct banks.
 #pragma once
 
 #include "ops/lightning_attention/lightning_attention_kernel.cuh"
@@ -30,6 +35,13 @@ __device__ __forceinline__ int swz(int r, int c) {
   return r * LEN + ((((c >> 3) ^ r) & 7) | ((c >> 3) & ~7)) * 8 + (c & 7);
 }
 
+// 16-byte copy global -> shared, asynchronous; when !valid it writes 16 zero bytes instead.
+__device__ __forceinline__ void cp_async16_zfill(void* smem, const void* gmem, bool valid) {
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(gmem),
+               "r"(valid ? 16 : 0));
+}
+
 // Copies `rows_valid` rows of LEN 16-bit values (row r at src + (first_time + time_step * r) *
 // time_stride) into a swizzled [ROWS, LEN] tile, zero-filling the rest (partial chunks need no
 // masks), 16 bytes per cp.async.
@@ -37,15 +49,20 @@ template <typename T, int ROWS, int LEN, int NT>
 __device__ __forceinline__ void load_rows_swz(T* dst, const T* src, int64_t time_stride,
                                               int64_t first_time, int64_t time_step,
                                               int rows_valid) {
-  constexpr int kPieces = LEN / 8;
-  for (int idx = threadIdx.x; idx < ROWS * kPieces; idx += NT) {
-    const int r = idx / kPieces, c = (idx % kPieces) * 8;
-    T* d = dst + swz<LEN>(r, c);
-    if (r < rows_valid) {
-      cp_async16(d, src + (first_time + time_step * r) * time_stride + c);
-    } else {
-      *reinterpret_cast<uint4*>(d) = make_uint4(0, 0, 0, 0);
-    }
+  constexpr int kPieces = LEN / 8, kRowsPerStep = NT / kPieces;
+  static_assert(NT % kPieces == 0 && ROWS % kRowsPerStep == 0, "whole rows per step");
+  // Thread tid copies piece tid % kPieces of rows tid / kPieces + u * kRowsPerStep: unrolled
+  // with the row step hoisted (a strided loop took 520 instructions for 8 copies).
+  const int r_first = threadIdx.x / kPieces, c = (threadIdx.x % kPieces) * 8;
+  const int64_t row_stride = time_step * time_stride;
+  const T* s = src + (first_time + time_step * r_first) * time_stride + c;
+#pragma unroll
+  for (int u = 0; u < ROWS / kRowsPerStep; ++u) {
+    const int r = r_first + u * kRowsPerStep;
+    const bool valid = r < rows_valid;
+    // A row past rows_valid reads nothing (source size 0, zeros written) from a valid address.
+    cp_async16_zfill(dst + swz<LEN>(r, c), valid ? s + u * kRowsPerStep * row_stride : src,
+                     valid);
   }
 }
 
@@ -100,6 +117,16 @@ __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
   return v.u;
 }
 
+// The two values of a register of two T, each multiplied by its float32 factor, rounded once.
+template <typename T>
+__device__ __forceinline__ uint32_t scale2(uint32_t v, float f_lo, float f_hi) {
+  union {
+    uint32_t u;
+    T t[2];
+  } in{v};
+  return pack2<T>(to_float(in.t[0]) * f_lo, to_float(in.t[1]) * f_hi);
+}
+
 // Shared memory of the mma output pass: X [C, DXY], Y [C, DXY], Z [C, WO], S [DXY, WO] (St
 // [WO, DXY] with TS: the same size), all swizzled. The output goes out through each warp's own
 // rows of X.
@@ -112,6 +139,9 @@ struct OutputMmaSmem {
   static constexpr size_t kBytes = kS + sizeof(T) * DXY * WO;
 };
 
+// The output pass. X, Y [C, Dxy], Z [C, 64] and the state slice [Dxy, 64] (St [64, Dxy]): 56 KB
+// at Dxy 128, four CTAs per SM. Two cp.async groups: X and S first, so that X S runs while Y and
+// Z land.
 // TS: the entering states are stored transposed ([Dz, Dxy] blocks; p.state_transposed).
 // Four CTAs per SM: 4 x (56 KB + 1 KB reserved) is the H100's 228 KB, at most 128 registers.
 template <typename T, int DXY, bool TS>
@@ -266,6 +296,145 @@ __global__ void __launch_bounds__(128, 4) lightning_output_kernel_mma(const Ligh
     if (r < oc.rows) {
       *reinterpret_cast<uint4*>(oc.outb + (oc.t0 + oc.time_step * r) * p.out_time_stride + c) =
           *reinterpret_cast<const uint4*>(X + swz<DXY>(r, c));
+    }
+  }
+}
+
+// Shared memory of the mma state pass: STAGES buffers of Y [C, 64] and Z [C, 64] in flight
+// (swizzled), and the decay weights.
+template <typename T, int C, int STAGES>
+struct StateMmaSmem {
+  static constexpr int kRT = 64, kW = 64, kWarps = 4;
+  static constexpr size_t kY = 0;
+  static constexpr size_t kZ = kY + sizeof(T) * STAGES * C * kRT;
+  static constexpr size_t kWeights = kZ + sizeof(T) * STAGES * C * kW;  // [2][C] float
+  static constexpr size_t kBytes = kWeights + sizeof(float) * 2 * C;
+};
+
+// The state pass: a 64 x 64 block of the state (rows row0.. of Dxy, columns col0.. of Dz) over
+// one sequence's (or segment's) chunks, one barrier per chunk. Per chunk: wait for its Y and Z
+// (fetched STAGES - 1 chunks ahead), barrier, fetch a later chunk into the buffer the previous
+// one used, store the entering state, then S = a^L S + sum_r w_r Y_r^T Z_r with
+// w_r = update_scale a^(L - 1 - r + update_exponent) multiplied into Y^T's A fragments. Three
+// buffers take 48 KB and at most 128 registers a thread: four CTAs per SM, so 8 x 2048 x 16
+// heads x 128 x 128 (512 CTAs) runs in one wave.
+template <typename T, int C, int STAGES>
+__global__ void __launch_bounds__(128, 4) lightning_state_kernel_mma(const LightningSweepParams p) {
+  using L = StateMmaSmem<T, C, STAGES>;
+  constexpr int RT = L::kRT, W = L::kW, NT = 128;
+  static_assert(RT == 16 * (NT / 32), "one warp per 16 state rows");
+  extern __shared__ __align__(128) unsigned char smem[];
+  T* sy = reinterpret_cast<T*>(smem + L::kY);
+  T* sz = reinterpret_cast<T*>(smem + L::kZ);
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  float* wt = reinterpret_cast<float*>(smem + L::kWeights);
+  const StateBlock<T> blk = state_block<T, RT, W, C>(p);
+  const StateTask& task = blk.task;
+  const SeqSpan& span = task.span;
+  const int g = lane / 4, t = lane % 4, r0 = warp * 16;
+  const int a_row = lane % 16, a_col = (lane / 16) * 8;
+  const int bt_row = (lane % 8) + (lane / 16) * 8, bt_col = ((lane / 8) % 2) * 8;
+  const float lambda = p.decay[blk.h];
+
+  // acc[j]: rows row0 + r0 + g (+8 for [2], [3]) and columns col0 + 8 j + 2 t (+1) of the state.
+  float acc[8][4];
+  const bool initial = task.from_initial && p.initial_state != nullptr;
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const int64_t i = blk.row0 + r0 + g + (e / 2) * 8, jj = blk.col0 + 8 * j + 2 * t + e % 2;
+      acc[j][e] = initial ? p.initial_state[blk.state_base + i * p.initial_row_stride +
+                                            jj * p.initial_col_stride]
+                          : 0.f;
+    }
+  }
+  // The weights w_r = update_scale a^(L - 1 - r + update_exponent) of whole chunks (L = C) and
+  // of the walk's last chunk (L may be shorter; zero past L, where the zero-filled rows have no
+  // weight to overflow), read as float2 pairs per k-step (in registers they spilled).
+  const int last_rows = chunk_rows(span, blk.num_chunks - 1, C);
+  for (int i = tid; i < 2 * C; i += NT) {
+    const int rows = i < C ? C : last_rows, r = i % C;
+    wt[i] = r < rows ? p.update_scale *
+                           expf(-lambda * static_cast<float>(rows - 1 - r + p.update_exponent))
+                     : 0.f;
+  }
+  const float a_full = expf(-lambda * static_cast<float>(C));
+  const float a_last = expf(-lambda * static_cast<float>(last_rows));
+
+  const int num_chunks = static_cast<int>(blk.num_chunks);  // 32-bit: c % STAGES every chunk
+  auto fetch = [&](int c) {
+    if (c < num_chunks) {
+      const int buf = c % STAGES;
+      const int rows = chunk_rows(span, c, C);
+      const int64_t t0 = chunk_first_time(p, span, c, C);
+      load_rows_swz<T, C, RT, NT>(sy + buf * C * RT, blk.yb, p.y_time_stride, t0, blk.time_step,
+                                  rows);
+      load_rows_swz<T, C, W, NT>(sz + buf * C * W, blk.zb, p.z_time_stride, t0, blk.time_step,
+                                 rows);
+    }
+    cp_async_commit();  // empty past the last chunk, so that group counts stay uniform
+  };
+  for (int c = 0; c < STAGES - 1; ++c) fetch(c);
+
+  for (int c = 0; c < num_chunks; ++c) {
+    cp_async_wait<STAGES - 2>();  // this thread's copies of chunk c have landed
+    __syncthreads();              // everyone's; and every warp is done with chunk c - 1
+    fetch(c + STAGES - 1);        // into chunk c - 1's buffer
+    const int buf = c % STAGES;
+    const T* Y = sy + buf * C * RT;
+    const T* Z = sz + buf * C * W;
+
+    // The entering state, in T, straight from the accumulators: a quad of lanes writes 16
+    // contiguous bytes of a row, and n-tiles j and j + 1 complete a 32-byte sector (staging it
+    // for 16-byte stores took 8 KB of smem, which left three CTAs per SM: two waves at 8 x 2048).
+    T* entry = static_cast<T*>(p.chunk_states) +
+               ((span.first_chunk + c) * p.heads + blk.h) * p.dim_xy * p.dim_z +
+               (blk.row0 + r0 + g) * p.dim_z + blk.col0 + 2 * t;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      *reinterpret_cast<uint32_t*>(entry + 8 * j) = pack2<T>(acc[j][0], acc[j][1]);
+      *reinterpret_cast<uint32_t*>(entry + 8 * p.dim_z + 8 * j) = pack2<T>(acc[j][2], acc[j][3]);
+    }
+
+    const bool last = c == num_chunks - 1;
+    const float a_chunk = last ? a_last : a_full;
+    const float* w_chunk = wt + (last ? C : 0);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[j][e] *= a_chunk;
+    }
+#pragma unroll
+    for (int kk = 0; kk < C / 16; ++kk) {
+      // A = Y^T diag(w): element (m, k) = w_k Y[k][m], Y read transposed.
+      uint32_t a[4];
+      ldsm_x4_t(a, Y + swz<RT>(kk * 16 + bt_row, r0 + bt_col));
+      const float2 w_lo = *reinterpret_cast<const float2*>(w_chunk + kk * 16 + 2 * t);
+      const float2 w_hi = *reinterpret_cast<const float2*>(w_chunk + kk * 16 + 2 * t + 8);
+      a[0] = scale2<T>(a[0], w_lo.x, w_lo.y);
+      a[1] = scale2<T>(a[1], w_lo.x, w_lo.y);
+      a[2] = scale2<T>(a[2], w_hi.x, w_hi.y);
+      a[3] = scale2<T>(a[3], w_hi.x, w_hi.y);
+#pragma unroll
+      for (int jp = 0; jp < 4; ++jp) {
+        uint32_t b[4];
+        ldsm_x4_t(b, Z + swz<W>(kk * 16 + a_row, jp * 16 + a_col));  // Z[r][j]
+        mma16816<T>(acc[2 * jp], a, b[0], b[1]);
+        mma16816<T>(acc[2 * jp + 1], a, b[2], b[3]);
+      }
+    }
+  }
+  cp_async_wait<0>();
+
+  if (task.final_state != nullptr) {
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int64_t i = blk.row0 + r0 + g + (e / 2) * 8, jj = blk.col0 + 8 * j + 2 * t + e % 2;
+        task.final_state[i * task.final_row_stride + jj * task.final_col_stride] = acc[j][e];
+      }
     }
   }
 }
