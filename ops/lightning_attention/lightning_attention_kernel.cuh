@@ -3,19 +3,20 @@
 //   lightning_state_kernel_tc / _fma   one CTA per (sequence, head, block of the [Dxy, Dz]
 //                            state) walks the sequence chunk by chunk: stores the state entering
 //                            each chunk in the workspace (input dtype), then
-//                            S = a^L S + Y^T Zk. The only sequential part. bfloat16 /
-//                            float16 (_tc; and float32 as TF32) keep the block in WMMA
-//                            accumulators (registers); exact float32 (_fma) in smem.
+//                            S = a^L S + Y^T Zk. The only sequential part. _tc keeps the block
+//                            in WMMA accumulators (registers); exact float32 (_fma) in smem.
 //   lightning_output_kernel  one CTA per (chunk, head, slice of WO output columns), all chunks
 //                            at once: P = X Y^T, Pb = P * a^(r - r2) (r2 <= r),
 //                            out = out_scale Pb Z + state_out_scale a^(r + e_in) X S_entry;
 //                            with TS the entering states are another sweep's, read transposed.
-// bfloat16 / float16 run the matmuls on tensor cores (WMMA 16x16x16, float32 accumulation);
-// float32 runs them as FMA loops (exact float32: the 1e-4 tolerance rules out TF32), or, when
-// the caller asks for TF32 (LightningSweepParams::tf32), on tensor cores too: the tensor-core
-// kernels with T = float load float32 tiles and round them to TF32 (WMMA 16x16x8), as fla's
-// Triton kernels compute float32 inputs (tl.dot's default input precision).
+// bfloat16 / float16 run both passes on mma.sync (lightning_attention_mma.cuh), except the
+// narrow 64 x 16 WMMA state block for packed sequences too few to fill the GPU. Float32 runs
+// the matmuls as FMA loops (exact float32: the 1e-4 tolerance rules out TF32), or, when the
+// caller asks for TF32 (LightningSweepParams::tf32), on tensor cores: the WMMA kernels with
+// T = float load float32 tiles and round them to TF32 (WMMA 16x16x8), as fla's Triton kernels
+// compute float32 inputs (tl.dot's default input precision).
 //   lightning_decode_kernel  one step (T = 1) with a state: S' = a S + k^T v, o = scale q S'.
+// Shared helpers (chunk and segment bookkeeping, cp.async, 16-byte vectors) live here too.
 #pragma once
 
 #include "ops/common/cuda_dtype.cuh"
@@ -128,36 +129,29 @@ struct StateSmem {
   static constexpr size_t kBytes = kPow + align128(sizeof(float) * (C + 2));
 };
 
-// Shared memory of the output pass, in the order the kernel uses it: X [C, kLdX] and Z [C, kLdZ]
-// for the whole CTA; region A holds the entering state slice S [DXY, kLdZ] (or its transpose
-// St [WO, kLdSt]) until X S is in registers; Y [C, kLdX], then Pb over it once P is computed;
-// P [C, kLdP] float, then O1 over it; O2 [C, kLdO] float goes over X once X is dead (when it
-// fits). 16-bit T (kYEarly): Y is copied in region B together with X, Z and S, so a CTA waits
-// for global memory once, and P then takes A (S is dead by then). Float32: Y goes over S in A
-// after X S, P in B (copying Y early would add 16 KB: one TF32 CTA per SM instead of two).
-// Dxy 128, WO 64: 104 KB for float32 (TF32), 63 KB for bfloat16 (three CTAs per SM). Holding S
-// and Y at once took 137 KB and 80 KB (one and two CTAs per SM): the TF32 pass ran at 0.37 ms
-// per call against bf16's 0.13 ms in the stage-2 step (H100, 2026-12-06).
+// Shared memory of the float32 output pass, in the order the kernel uses it: X [C, kLdX] and Z
+// [C, kLdZ] for the whole CTA; region A holds the entering state slice S [DXY, kLdZ] (or its
+// transpose St [WO, kLdSt]) until X S is in registers, then Y [C, kLdX], then Pb over Y once P
+// is computed; region B holds P [C, kLdP] float, then O1 over it; O2 [C, kLdO] float goes over X
+// once X is dead (when it fits). Dxy 128, WO 64: 104 KB, two CTAs per SM. Holding S and Y at
+// once took 137 KB (one CTA per SM): the TF32 pass ran at 0.37 ms per call against bf16's
+// 0.13 ms in the stage-2 step (H100, 2026-12-06). 16-bit types run the mma.sync output pass.
 template <typename T, int DXY, int WO, int C>
 struct OutputSmem {
   static constexpr int kLdX = DXY + Pad<T>::kT, kLdZ = WO + Pad<T>::kT, kLdP = C + Pad<T>::kF,
                        kLdPb = C + Pad<T>::kT, kLdO = WO + Pad<T>::kF, kLdSt = DXY + Pad<T>::kT;
   static_assert(kLdPb <= kLdX, "Pb must fit in Y's space");
-  static constexpr bool kYEarly = !std::is_same<T, float>::value;
+  static_assert(std::is_same<T, float>::value, "16-bit types: OutputMmaSmem");
   static constexpr size_t max2(size_t a, size_t b) { return a > b ? a : b; }
   static constexpr size_t kSBytes = sizeof(T) * max2(DXY * kLdZ, WO * kLdSt);
   static constexpr size_t kYBytes = sizeof(T) * C * kLdX;                 // Y, then Pb
   static constexpr size_t kPBytes = sizeof(float) * C * max2(kLdP, kLdO);  // P, then O1
-  static constexpr size_t kABytes = kYEarly ? max2(kSBytes, kPBytes) : max2(kSBytes, kYBytes);
-  static constexpr size_t kBBytes = kYEarly ? kYBytes : kPBytes;
   static constexpr size_t kX = 0;
   static constexpr size_t kA = kX + align128(sizeof(T) * C * kLdX);
-  static constexpr size_t kZ = kA + align128(kABytes);
+  static constexpr size_t kZ = kA + align128(max2(kSBytes, kYBytes));
   static constexpr size_t kB = kZ + align128(sizeof(T) * C * kLdZ);
-  static constexpr size_t kS = kA;
-  static constexpr size_t kY = kYEarly ? kB : kA;
-  static constexpr size_t kP = kYEarly ? kA : kB;
-  static constexpr size_t kPow = kB + align128(kBBytes);
+  static constexpr size_t kS = kA, kY = kA, kP = kB;
+  static constexpr size_t kPow = kB + align128(kPBytes);
   // O2 [C, kLdO] float goes over X when it fits (Dxy 128), else after everything (Dxy 64).
   static constexpr bool kO2OverX = sizeof(float) * kLdO <= sizeof(T) * kLdX;
   static constexpr size_t kO2 = kO2OverX ? kX : kPow + align128(sizeof(float) * (C + 2));
@@ -633,8 +627,8 @@ __device__ __forceinline__ OutputChunk<T> output_chunk(const LightningSweepParam
   return oc;
 }
 
-// TS: the entering states are stored transposed ([Dz, Dxy] blocks; p.state_transposed).
-// TC: the matmuls run on tensor cores (always for 16-bit T; TF32 for float), else FMA loops.
+// The float32 output pass. TS: the entering states are stored transposed ([Dz, Dxy] blocks;
+// p.state_transposed). TC: the matmuls run on tensor cores as TF32, else as FMA loops.
 template <typename T, int DXY, int WO, int C, int NWARPS, bool TS, bool TC>
 __global__ void __launch_bounds__(NWARPS * 32)
     lightning_output_kernel(const LightningSweepParams p) {
@@ -642,7 +636,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
   using L = OutputSmem<T, DXY, WO, C>;
   constexpr int NT = NWARPS * 32, K = Mma<T>::kK;
   constexpr bool kTensorCores = TC;
-  static_assert(TC || std::is_same<T, float>::value, "16-bit inputs run on tensor cores");
+  static_assert(std::is_same<T, float>::value, "16-bit types: lightning_output_kernel_mma");
   extern __shared__ __align__(128) unsigned char smem[];
   T* X = reinterpret_cast<T*>(smem + L::kX);
   T* S = reinterpret_cast<T*>(smem + L::kS);
@@ -667,10 +661,6 @@ __global__ void __launch_bounds__(NWARPS * 32)
   const int64_t entry_row_stride = TS ? p.dim_xy : p.dim_z;
   load_rows<T, kRows, kCols, kLdS, NT>(S, entry, entry_row_stride, 0, 1, kRows);
   cp_async_commit();
-  if constexpr (L::kYEarly) {
-    load_rows<T, C, DXY, L::kLdX, NT>(Y, yb, p.y_time_stride, t0, time_step, rows);
-    cp_async_commit();
-  }
   // This thread's 8-column pieces of the segment's (float32) entering state, read into registers
   // while the copies fly: a plain load loop after the wait serialised its round trips.
   constexpr int kSegVecs = kRows * kCols / 8, kSegPerThread = (kSegVecs + NT - 1) / NT;
@@ -685,7 +675,7 @@ __global__ void __launch_bounds__(NWARPS * 32)
     }
   }
   for (int i = tid; i < C + 2; i += NT) pw[i] = expf(-lambda * static_cast<float>(i));
-  cp_async_wait<L::kYEarly ? 1 : 0>();  // X, Z and S (Y may still be in flight)
+  cp_async_wait<0>();  // X, Z and S
   __syncthreads();
   if (seg_entry != nullptr) {  // the same for every thread of the CTA
 #pragma unroll
@@ -736,11 +726,9 @@ __global__ void __launch_bounds__(NWARPS * 32)
       }
     });
   }
-  if constexpr (!L::kYEarly) {
-    __syncthreads();  // S is dead: Y over it
-    load_rows<T, C, DXY, L::kLdX, NT>(Y, yb, p.y_time_stride, t0, time_step, rows);
-    cp_async_commit();
-  }
+  __syncthreads();  // S is dead: Y over it
+  load_rows<T, C, DXY, L::kLdX, NT>(Y, yb, p.y_time_stride, t0, time_step, rows);
+  cp_async_commit();
   cp_async_wait<0>();
   __syncthreads();  // Y has landed; S is dead (P may take its space)
 

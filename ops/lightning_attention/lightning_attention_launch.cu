@@ -3,22 +3,21 @@
 //
 // State pass: one CTA per (sequence, head, 64 state rows, W state columns). The pass is a
 // sequential walk over chunks, so its time is chunks x per-chunk time, over as many waves as its
-// CTAs need. Tensor cores: 64 x 64 blocks of 4 warps x 4 tiles (8 x 2048 x 16 heads x 128 x 128:
-// 512 CTAs, one wave), with segments where sequences x heads are too few (1 x 16384: 10
-// segments); 64 x 16 blocks of one tile per warp only for packed sequences too few to fill the
-// GPU (no segments there). Float32 FMA: W = 32 when that gives two CTAs per SM, else W = 16.
-// The 64 x 64 blocks against one tile per warp in 64 x 32 / 64 x 16 blocks, same build and H100
-// (2026-12-06, docs/benchmarks.md), bf16 forward+backward: 1.76 / 1.90 / 7.01 ms against
-// 2.04 / 2.13 / 7.95 ms at 8 x 2048 / 1 x 16384 / 1 x 65536.
+// CTAs need. 64 x 64 blocks (8 x 2048 x 16 heads x 128 x 128: 512 CTAs, one wave), with
+// segments where sequences x heads are too few (1 x 16384: 10 segments): on mma.sync for
+// bfloat16 / float16 (lightning_attention_mma.cuh), on WMMA 4 warps x 4 tiles for TF32. 64 x 16
+// WMMA blocks of one tile per warp only for packed sequences too few to fill the GPU (no
+// segments there). Float32 FMA: W = 32 when that gives two CTAs per SM, else W = 16.
 // Output pass: WO = 64 columns per CTA, one CTA per (chunk, head, slice): 2048+ CTAs at the
-// benchmark shapes.
+// benchmark shapes; mma.sync for 16-bit types, WMMA (TF32) or FMA loops for float32.
+// bf16 forward+backward, same build and H100 (2026-12-06, docs/benchmarks.md), mma.sync passes
+// against the WMMA ones: 1.13 / 1.32 / 4.45 ms against 1.66 / 1.80 / 6.84 ms at 8 x 2048 /
+// 1 x 16384 / 1 x 65536.
 #include "ops/lightning_attention/lightning_attention_kernel.cuh"
 #include "ops/lightning_attention/lightning_attention_mma.cuh"
 
 #include <atomic>
 #include <cstdint>
-#include <cstdlib>
-#include <string>
 #include <type_traits>
 
 namespace halo::ops {
@@ -27,8 +26,8 @@ namespace {
 
 constexpr int kChunk = static_cast<int>(kLightningCudaChunk);  // C: 4 WMMA tiles
 constexpr int kStateRows = 64, kStages = 4, kOutputWarps = 8, kOutputWidth = 64;
-// Tensor-core state pass: the wide block (64 x 64, 4 warps, two buffers: 43 KB of smem for
-// bfloat16, five CTAs per SM) and the narrow one (64 x 16, 4 warps, three buffers).
+// WMMA state pass: the wide block (64 x 64, 4 warps, two buffers; TF32) and the narrow one
+// (64 x 16, 4 warps, three buffers; packed sequences of any type).
 constexpr int kWideState = 64, kNarrowState = 16, kTcWarps = 4;
 constexpr int tc_stages(int w) { return w == kWideState ? 2 : 3; }
 
@@ -123,11 +122,6 @@ bool narrow_tc_state(const LightningSweepParams& p) {
 constexpr int kMmaStages = 3;
 template <typename T>
 constexpr bool kMmaState = !std::is_same<T, float>::value;
-static bool wmma_state16() {
-  static const bool v = std::getenv("HALO_LIGHTNING_STATE") != nullptr &&
-                        std::string(std::getenv("HALO_LIGHTNING_STATE")) == "wmma";
-  return v;
-}
 template <typename T>
 auto mma_state_kernel() {
   return kernels::lightning_state_kernel_mma<T, kChunk, kMmaStages>;
@@ -144,12 +138,8 @@ int launch_state_typed(const LightningSweepParams& p, cudaStream_t stream) {
     if (narrow_tc_state(p)) {
       err = launch_state<T, TC, kNarrowState>(p, stream);
     } else if constexpr (kMmaState<T>) {
-      if (wmma_state16()) {
-        err = launch_state<T, TC, kWideState>(p, stream);
-      } else {
-        err = launch(mma_state_kernel<T>(), mma_state_smem<T>(),
-                     p.segments * state_blocks(p, kWideState), 128, stream, p);
-      }
+      err = launch(mma_state_kernel<T>(), mma_state_smem<T>(),
+                   p.segments * state_blocks(p, kWideState), 128, stream, p);
     } else {
       err = launch_state<T, TC, kWideState>(p, stream);
     }
@@ -167,23 +157,20 @@ int launch_state_typed(const LightningSweepParams& p, cudaStream_t stream) {
 template <typename T, bool TC, int DXY, bool TS>
 int launch_output_typed(const LightningSweepParams& p, cudaStream_t stream) {
   const int64_t blocks = p.total_chunks * p.heads * (p.dim_z / kOutputWidth);
-  static const bool wmma16 = std::getenv("HALO_LIGHTNING_OUTPUT") != nullptr &&
-                             std::string(std::getenv("HALO_LIGHTNING_OUTPUT")) == "wmma";
   if constexpr (!std::is_same<T, float>::value) {
-    if (!wmma16) {
-      auto kernel = kernels::lightning_output_kernel_mma<T, DXY, TS>;
-      // Four CTAs per SM need the whole 228 KB as shared memory.
-      const cudaError_t carve = cudaFuncSetAttribute(
-          kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
-      if (carve != cudaSuccess) return static_cast<int>(carve);
-      return launch(kernel, kernels::OutputMmaSmem<T, DXY, kOutputWidth, kChunk>::kBytes, blocks,
-                    128, stream, p);
-    }
+    auto kernel = kernels::lightning_output_kernel_mma<T, DXY, TS>;
+    // Four CTAs per SM need the whole 228 KB as shared memory.
+    const cudaError_t carve = cudaFuncSetAttribute(
+        kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
+    if (carve != cudaSuccess) return static_cast<int>(carve);
+    return launch(kernel, kernels::OutputMmaSmem<T, DXY, kOutputWidth, kChunk>::kBytes, blocks,
+                  128, stream, p);
+  } else {
+    using Layout = kernels::OutputSmem<T, DXY, kOutputWidth, kChunk>;
+    return launch(
+        kernels::lightning_output_kernel<T, DXY, kOutputWidth, kChunk, kOutputWarps, TS, TC>,
+        Layout::kBytes, blocks, kOutputWarps * 32, stream, p);
   }
-  using Layout = kernels::OutputSmem<T, DXY, kOutputWidth, kChunk>;
-  return launch(
-      kernels::lightning_output_kernel<T, DXY, kOutputWidth, kChunk, kOutputWarps, TS, TC>,
-      Layout::kBytes, blocks, kOutputWarps * 32, stream, p);
 }
 
 template <typename T, bool TC, bool TS>
@@ -227,9 +214,10 @@ int64_t resident_state_blocks() {
       return n;
     };
     if constexpr (kMmaState<T>) {
-      if (!wmma_state16()) return occupancy(mma_state_kernel<T>(), mma_state_smem<T>());
+      return occupancy(mma_state_kernel<T>(), mma_state_smem<T>());
+    } else {
+      return occupancy(state_kernel<T, kWideState, true>(), state_smem<T, kWideState, true>());
     }
-    return occupancy(state_kernel<T, kWideState, true>(), state_smem<T, kWideState, true>());
   });
   return static_cast<int64_t>(per_sm) * num_sms();
 }

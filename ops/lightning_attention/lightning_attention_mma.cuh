@@ -61,8 +61,7 @@ __device__ __forceinline__ void load_rows_swz(T* dst, const T* src, int64_t time
     const int r = r_first + u * kRowsPerStep;
     const bool valid = r < rows_valid;
     // A row past rows_valid reads nothing (source size 0, zeros written) from a valid address.
-    cp_async16_zfill(dst + swz<LEN>(r, c), valid ? s + u * kRowsPerStep * row_stride : src,
-                     valid);
+    cp_async16_zfill(dst + swz<LEN>(r, c), valid ? s + u * kRowsPerStep * row_stride : src, valid);
   }
 }
 
@@ -145,7 +144,8 @@ struct OutputMmaSmem {
 // TS: the entering states are stored transposed ([Dz, Dxy] blocks; p.state_transposed).
 // Four CTAs per SM: 4 x (56 KB + 1 KB reserved) is the H100's 228 KB, at most 128 registers.
 template <typename T, int DXY, bool TS>
-__global__ void __launch_bounds__(128, 4) lightning_output_kernel_mma(const LightningSweepParams p) {
+__global__ void __launch_bounds__(128, 4)
+    lightning_output_kernel_mma(const LightningSweepParams p) {
   constexpr int C = 64, WO = 64, NT = 128;
   using L = OutputMmaSmem<T, DXY, WO, C>;
   static_assert(C == 16 * (NT / 32), "one warp per 16 rows");
@@ -154,7 +154,7 @@ __global__ void __launch_bounds__(128, 4) lightning_output_kernel_mma(const Ligh
   T* Y = reinterpret_cast<T*>(smem + L::kY);
   T* Z = reinterpret_cast<T*>(smem + L::kZ);
   T* S = reinterpret_cast<T*>(smem + L::kS);  // S [DXY][WO], or with TS St [WO][DXY]
-  constexpr int kSLen = TS ? DXY : WO;         // S's row length
+  constexpr int kSLen = TS ? DXY : WO;        // S's row length
 
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const OutputChunk<T> oc = output_chunk<T, WO, C, TS>(p);
