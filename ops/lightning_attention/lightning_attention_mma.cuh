@@ -104,6 +104,43 @@ __device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], 
   }
 }
 
+// acc = A B for a warp's 16 rows: A rows r0..r0+15 of a swizzled [., K] tile, B's n-tile pairs
+// jp = 0..jp_last (n-tiles 2 jp, 2 jp + 1; the others stay zero), whose fragments for k-step kk
+// load_b(kk, jp, b) loads (b[0], b[1] for n-tile 2 jp, b[2], b[3] for 2 jp + 1).
+template <typename T, int K, typename LoadB>
+__device__ __forceinline__ void warp_rows_mma(float (&acc)[8][4], const T* A, int r0, int lane,
+                                              int jp_last, LoadB&& load_b) {
+#pragma unroll
+  for (int j = 0; j < 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+#pragma unroll
+  for (int kk = 0; kk < K / 16; ++kk) {
+    uint32_t a[4];
+    ldsm_x4(a, A + swz<K>(r0 + lane % 16, kk * 16 + (lane / 16) * 8));
+#pragma unroll
+    for (int jp = 0; jp < 4; ++jp) {
+      if (jp > jp_last) break;
+      uint32_t b[4];
+      load_b(kk, jp, b);
+      mma16816<T>(acc[2 * jp], a, b[0], b[1]);
+      mma16816<T>(acc[2 * jp + 1], a, b[2], b[3]);
+    }
+  }
+}
+
+// acc += a B for k-step kk (a: the A fragment of its 16 k) with B rows 16 kk..16 kk+15 of a
+// swizzled row-major [k][64] tile (ldmatrix .trans), all 8 n-tiles.
+template <typename T>
+__device__ __forceinline__ void mma_k_step_by_rows(float (&acc)[8][4], const uint32_t (&a)[4],
+                                                   const T* B, int kk, int lane) {
+#pragma unroll
+  for (int jp = 0; jp < 4; ++jp) {
+    uint32_t b[4];
+    ldsm_x4_t(b, B + swz<64>(kk * 16 + lane % 16, jp * 16 + (lane / 16) * 8));
+    mma16816<T>(acc[2 * jp], a, b[0], b[1]);
+    mma16816<T>(acc[2 * jp + 1], a, b[2], b[3]);
+  }
+}
+
 // Two float32 values as one register of two T (lo in the low half).
 template <typename T>
 __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
@@ -203,24 +240,13 @@ __global__ void __launch_bounds__(128, 4)
 
   // acc = X S for the warp's 16 rows x 64 columns: 8 n-tiles of 8 columns.
   float acc[8][4];
-#pragma unroll
-  for (int j = 0; j < 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
-#pragma unroll
-  for (int kk = 0; kk < DXY / 16; ++kk) {
-    uint32_t a[4];
-    ldsm_x4(a, X + swz<DXY>(r0 + a_row, kk * 16 + a_col));
-#pragma unroll
-    for (int jp = 0; jp < 4; ++jp) {  // n-tiles 2 jp and 2 jp + 1
-      uint32_t b[4];
-      if constexpr (TS) {  // St[n][k]
-        ldsm_x4(b, S + swz<DXY>(jp * 16 + bt_row, kk * 16 + bt_col));
-      } else {  // S[k][n]
-        ldsm_x4_t(b, S + swz<WO>(kk * 16 + a_row, jp * 16 + a_col));
-      }
-      mma16816<T>(acc[2 * jp], a, b[0], b[1]);
-      mma16816<T>(acc[2 * jp + 1], a, b[2], b[3]);
+  warp_rows_mma<T, DXY>(acc, X, r0, lane, 3, [&](int kk, int jp, uint32_t(&b)[4]) {
+    if constexpr (TS) {  // St[n][k]
+      ldsm_x4(b, S + swz<DXY>(jp * 16 + bt_row, kk * 16 + bt_col));
+    } else {  // S[k][n]
+      ldsm_x4_t(b, S + swz<WO>(kk * 16 + a_row, jp * 16 + a_col));
     }
-  }
+  });
   // Rows r0 + g and r0 + g + 8: state_out_scale a^(r + in_exponent).
   const float lambda = oc.lambda;
   const float f_lo = p.state_out_scale * expf(-lambda * static_cast<float>(r0 + g + p.in_exponent));
@@ -237,21 +263,9 @@ __global__ void __launch_bounds__(128, 4)
 
   // P = X Y^T for the warp's rows and the columns r2 <= r0 + 15: n-tiles 0 .. 2 warp + 1.
   float pa[8][4];
-#pragma unroll
-  for (int j = 0; j < 8; ++j) pa[j][0] = pa[j][1] = pa[j][2] = pa[j][3] = 0.f;
-#pragma unroll
-  for (int kk = 0; kk < DXY / 16; ++kk) {
-    uint32_t a[4];
-    ldsm_x4(a, X + swz<DXY>(r0 + a_row, kk * 16 + a_col));
-#pragma unroll
-    for (int jp = 0; jp < 4; ++jp) {
-      if (jp > warp) break;
-      uint32_t b[4];
-      ldsm_x4(b, Y + swz<DXY>(jp * 16 + bt_row, kk * 16 + bt_col));  // Y[r2][k]
-      mma16816<T>(pa[2 * jp], a, b[0], b[1]);
-      mma16816<T>(pa[2 * jp + 1], a, b[2], b[3]);
-    }
-  }
+  warp_rows_mma<T, DXY>(pa, X, r0, lane, warp, [&](int kk, int jp, uint32_t(&b)[4]) {
+    ldsm_x4(b, Y + swz<DXY>(jp * 16 + bt_row, kk * 16 + bt_col));  // Y[r2][k]
+  });
   // Pb = out_scale P a^(r - r2) on and below the diagonal, 0 above, then acc += Pb Z with Pb's
   // accumulators as A operands: k-step kk covers r2 = 16 kk .. 16 kk + 15, n-tiles 2 kk, 2 kk + 1.
 #pragma unroll
@@ -270,13 +284,7 @@ __global__ void __launch_bounds__(128, 4)
       a[2 * half] = pack2<T>(v[0], v[1]);
       a[2 * half + 1] = pack2<T>(v[2], v[3]);
     }
-#pragma unroll
-    for (int jp = 0; jp < 4; ++jp) {
-      uint32_t b[4];
-      ldsm_x4_t(b, Z + swz<WO>(kk * 16 + a_row, jp * 16 + a_col));  // Z[r2][j]
-      mma16816<T>(acc[2 * jp], a, b[0], b[1]);
-      mma16816<T>(acc[2 * jp + 1], a, b[2], b[3]);
-    }
+    mma_k_step_by_rows<T>(acc, a, Z, kk, lane);  // Z[r2][j]
   }
 
   // Out: staged as T in the first WO columns of the warp's own rows of X (no other warp reads
@@ -332,7 +340,7 @@ __global__ void __launch_bounds__(128, 4) lightning_state_kernel_mma(const Light
   const StateTask& task = blk.task;
   const SeqSpan& span = task.span;
   const int g = lane / 4, t = lane % 4, r0 = warp * 16;
-  const int a_row = lane % 16, a_col = (lane / 16) * 8;
+  // ldmatrix offsets for Y^T's A fragments, read .trans from Y [r][m] (as in the output pass).
   const int bt_row = (lane % 8) + (lane / 16) * 8, bt_col = ((lane / 8) % 2) * 8;
   const float lambda = p.decay[blk.h];
 
@@ -416,13 +424,7 @@ __global__ void __launch_bounds__(128, 4) lightning_state_kernel_mma(const Light
       a[1] = scale2<T>(a[1], w_lo.x, w_lo.y);
       a[2] = scale2<T>(a[2], w_hi.x, w_hi.y);
       a[3] = scale2<T>(a[3], w_hi.x, w_hi.y);
-#pragma unroll
-      for (int jp = 0; jp < 4; ++jp) {
-        uint32_t b[4];
-        ldsm_x4_t(b, Z + swz<W>(kk * 16 + a_row, jp * 16 + a_col));  // Z[r][j]
-        mma16816<T>(acc[2 * jp], a, b[0], b[1]);
-        mma16816<T>(acc[2 * jp + 1], a, b[2], b[3]);
-      }
+      mma_k_step_by_rows<T>(acc, a, Z, kk, lane);  // Z[r][j]
     }
   }
   cp_async_wait<0>();
