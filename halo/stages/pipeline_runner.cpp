@@ -179,7 +179,7 @@ bool run_pipeline(const config::PipelineConfig& p, const RunOptions& options) {
     ctx.rank = options.rank;
     ctx.world_size = options.world_size;
     ctx.sync = options.sync;
-    if (auto done = read_done(ctx)) {
+    if (auto done = read_done_on_all_ranks(ctx)) {
       std::fprintf(stderr, "[%s] done (%s), skipping\n", ctx.stage().name.c_str(),
                    (ctx.stage_dir() / "done.json").c_str());
       // A gate that did not run (stopped or failed after the stage finished) runs now.

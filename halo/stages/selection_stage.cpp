@@ -45,20 +45,23 @@ StageOutput run_selection_stage(const StageContext& ctx) {
   o.swap.seed = ctx.pipeline->run.seed;
   auto result = selection::select_layers(in, o);
 
-  fs::create_directories(ctx.stage_dir());
-  selection::write_selection_report(ctx.stage_dir(), result);
-  std::fprintf(stderr, "%s\n", selection::format_selection_table(result).c_str());
-  nlohmann::json j = selection::selection_report_json(result);
-  j["config_hash"] = ctx.hash();
   const fs::path path = ctx.stage_dir() / "selection.json";
-  checkpoint::write_file_atomic(path, j.dump(2) + "\n");
-
   StageOutput out;
   out.selection = path;
   out.summary = {{"stage", st.name},
                  {"kind", "selection"},
                  {"method", sel.method},
                  {"attention_layers", selection::attention_layers_of(result.mixer_types)}};
+  // Data parallel: every rank scores (the same inputs and seed give the same choice); rank 0
+  // alone writes the outputs, and the runner makes the others wait for them.
+  if (ctx.rank != 0) return out;
+  fs::create_directories(ctx.stage_dir());
+  selection::write_selection_report(ctx.stage_dir(), result);
+  std::fprintf(stderr, "%s\n", selection::format_selection_table(result).c_str());
+  nlohmann::json j = selection::selection_report_json(result);
+  j["config_hash"] = ctx.hash();
+  checkpoint::write_file_atomic(path, j.dump(2) + "\n");
+
   nlohmann::json done = out.summary;
   done["config_hash"] = ctx.hash();
   done["output"] = path.string();

@@ -42,6 +42,16 @@ std::optional<nlohmann::json> read_done(const StageContext& ctx) {
   return j;
 }
 
+std::optional<nlohmann::json> read_done_on_all_ranks(const StageContext& ctx) {
+  auto done = read_done(ctx);
+  if (ctx.sync) {
+    ctx.sync->wait_for_all("checking whether stage \"" + ctx.stage().name + "\" is done (" +
+                               (ctx.stage_dir() / "done.json").string() + ")",
+                           0, "dist.timeout_s");
+  }
+  return done;
+}
+
 StageOutput finish_training_stage(const StageContext& ctx, const train::TrainResult& result) {
   StageOutput out;
   out.interrupted = result.interrupted;

@@ -53,6 +53,13 @@ struct StageOutput {
 
 // RUN/<stage>/done.json of a finished stage with the same config hash, else nullopt.
 std::optional<nlohmann::json> read_done(const StageContext& ctx);
+// read_done as every rank of a data-parallel run (ctx.sync) sees it: each rank reads done.json,
+// then waits for all the others before going on, so no rank can have started the stage (and
+// written done.json) before every rank has looked. Without the wait, a rank that looked late
+// could find done.json of the stage the others were running and skip it: the selection stage
+// has no collectives, so a fast rank finishes it alone; the two ranks then waited for each
+// other at different points until the 600 s test timeout (CI, 2-core machine, 2026-12-06).
+std::optional<nlohmann::json> read_done_on_all_ranks(const StageContext& ctx);
 // After training: RUN/<stage>/final/ (hard links to the last checkpoint's model files) and
 // done.json; returns the output.
 StageOutput finish_training_stage(const StageContext& ctx, const train::TrainResult& result);
