@@ -52,8 +52,9 @@ StageOutput run_selection_stage(const StageContext& ctx) {
                  {"kind", "selection"},
                  {"method", sel.method},
                  {"attention_layers", selection::attention_layers_of(result.mixer_types)}};
-  // Data parallel: every rank scores (the same inputs and seed give the same choice); rank 0
-  // alone writes the outputs, and the runner makes the others wait for them.
+  // Data parallel: every rank scores, so that the others reach the runner's wait for rank 0's
+  // outputs (bounded by dist.timeout_s) when rank 0 does, not while it is still scoring; rank 0
+  // alone writes the outputs, which the next stage reads.
   if (ctx.rank != 0) return out;
   fs::create_directories(ctx.stage_dir());
   selection::write_selection_report(ctx.stage_dir(), result);

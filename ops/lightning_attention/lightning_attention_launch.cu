@@ -78,10 +78,17 @@ template <bool TC>
 constexpr int state_warps(int w) {
   return TC && w == kWideState ? kTcWarps : (kStateRows / 16) * (w / 16);
 }
+// The 64 x 64 block of 16-bit types runs on mma.sync (4 warps, three buffers); the others on
+// WMMA or FMA loops.
+constexpr int kMmaStages = 3;
+template <typename T, int W, bool TC>
+constexpr bool kMmaState = TC && W == kWideState && !std::is_same<T, float>::value;
 template <typename T, int W, bool TC>
 auto state_kernel() {
   if constexpr (!TC) {
     return kernels::lightning_state_kernel_fma<T, kStateRows, W, kChunk, kStages>;
+  } else if constexpr (kMmaState<T, W, TC>) {
+    return kernels::lightning_state_kernel_mma<T, kChunk, kMmaStages>;
   } else {
     return kernels::lightning_state_kernel_tc<T, kStateRows, W, kChunk, tc_stages(W),
                                               state_warps<true>(W)>;
@@ -91,6 +98,8 @@ template <typename T, int W, bool TC>
 size_t state_smem() {
   if constexpr (!TC) {
     return kernels::StateSmem<T, kStateRows, W, kChunk, kStages>::kBytes;
+  } else if constexpr (kMmaState<T, W, TC>) {
+    return kernels::StateMmaSmem<T, kChunk, kMmaStages>::kBytes;
   } else {
     return kernels::TcStateSmem<T, kStateRows, W, kChunk, tc_stages(W),
                                 state_warps<true>(W)>::kBytes;
@@ -118,31 +127,12 @@ bool narrow_tc_state(const LightningSweepParams& p) {
   return p.segments <= 1 && p.cu_seqlens != nullptr && state_blocks(p, kWideState) < num_sms();
 }
 
-// 16-bit types: the mma.sync state pass (64 x 64 blocks, three buffers).
-constexpr int kMmaStages = 3;
-template <typename T>
-constexpr bool kMmaState = !std::is_same<T, float>::value;
-template <typename T>
-auto mma_state_kernel() {
-  return kernels::lightning_state_kernel_mma<T, kChunk, kMmaStages>;
-}
-template <typename T>
-constexpr size_t mma_state_smem() {
-  return kernels::StateMmaSmem<T, kChunk, kMmaStages>::kBytes;
-}
-
 template <typename T, bool TC>
 int launch_state_typed(const LightningSweepParams& p, cudaStream_t stream) {
   int err = 0;
   if constexpr (TC) {
-    if (narrow_tc_state(p)) {
-      err = launch_state<T, TC, kNarrowState>(p, stream);
-    } else if constexpr (kMmaState<T>) {
-      err = launch(mma_state_kernel<T>(), mma_state_smem<T>(),
-                   p.segments * state_blocks(p, kWideState), 128, stream, p);
-    } else {
-      err = launch_state<T, TC, kWideState>(p, stream);
-    }
+    err = narrow_tc_state(p) ? launch_state<T, TC, kNarrowState>(p, stream)
+                             : launch_state<T, TC, kWideState>(p, stream);
   } else {
     err = wide_fma_state(p) ? launch_state<T, TC, 32>(p, stream)
                             : launch_state<T, TC, 16>(p, stream);
@@ -203,21 +193,16 @@ template <typename T>
 int64_t resident_state_blocks() {
   static std::atomic<int> cache[kMaxDevices];
   const int per_sm = per_device_cached(cache, [](int) {
-    auto occupancy = [](auto kernel, size_t smem) {
-      int n = 0;
-      if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(smem)) != cudaSuccess ||
-          cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kTcWarps * 32, smem) !=
-              cudaSuccess) {
-        return 0;
-      }
-      return n;
-    };
-    if constexpr (kMmaState<T>) {
-      return occupancy(mma_state_kernel<T>(), mma_state_smem<T>());
-    } else {
-      return occupancy(state_kernel<T, kWideState, true>(), state_smem<T, kWideState, true>());
+    auto kernel = state_kernel<T, kWideState, true>();
+    const size_t smem = state_smem<T, kWideState, true>();
+    int n = 0;
+    if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(smem)) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kTcWarps * 32, smem) !=
+            cudaSuccess) {
+      return 0;
     }
+    return n;
   });
   return static_cast<int64_t>(per_sm) * num_sms();
 }
