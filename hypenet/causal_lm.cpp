@@ -6,8 +6,20 @@
 
 namespace halo::hypenet {
 
-CausalLMOutput CausalLM::forward(const at::Tensor& ids, const ForwardOptions& options) {
-  return qwen3 ? qwen3->forward(ids, options) : student->forward(ids, options);
+CausalLMOutput CausalLM::forward(const at::Tensor& ids, const ForwardOptions& options,
+                                 HybridCache* cache, const CacheStep* step) {
+  return qwen3 ? qwen3->forward(ids, options, cache, step)
+               : student->forward(ids, options, cache, step);
+}
+
+CacheLayout CausalLM::cache_layout() const {
+  return hypenet ? CacheLayout::of(*hypenet) : CacheLayout::of(base);
+}
+
+at::Tensor CausalLM::output_embedding() const {
+  if (qwen3) return qwen3->output_embedding();
+  HALO_CHECK(student, "CausalLM: no model loaded");
+  return student->output_embedding();
 }
 
 CausalLM load_causal_lm(const std::string& dir, at::ScalarType dtype, c10::Device device) {

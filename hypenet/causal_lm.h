@@ -17,7 +17,13 @@ struct CausalLM {
   Qwen3ForCausalLM qwen3{nullptr};
   HypeNetForCausalLM student{nullptr};
 
-  CausalLMOutput forward(const at::Tensor& ids, const ForwardOptions& options = {});
+  // cache / step: inference on a HybridCache (hybrid_cache.h), as the models' forwards.
+  CausalLMOutput forward(const at::Tensor& ids, const ForwardOptions& options = {},
+                         HybridCache* cache = nullptr, const CacheStep* step = nullptr);
+  // The layout of this model's cache (every layer attention for the teacher).
+  CacheLayout cache_layout() const;
+  // Device and dtype of the weights.
+  at::Tensor output_embedding() const;
 };
 
 // Errors name dir/config.json when model_type is neither "qwen3" nor "hypenet".

@@ -3,13 +3,16 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
 #include <vector>
 
 namespace halo::hypenet {
 
 struct ForwardOptions {
   at::Tensor positions;         // int64 [T] or [B, T]; default arange(T)
-  int64_t logits_to_keep = 0;   // 0: logits for every position; k: only the last k
+  // 0: logits for every position; k: only the last k. A forward on a packed cache step keeps
+  // with 1 the last token of each segment ([1, N, V]) and takes no other k.
+  int64_t logits_to_keep = 0;
   bool capture_mixers = false;  // fill mixer_inputs / mixer_outputs
   bool return_hidden = false;   // fill `hidden` (final-normed hidden states)
   bool skip_logits = false;     // leave `logits` undefined (callers that only need hidden states)
@@ -17,6 +20,12 @@ struct ForwardOptions {
   // Qwen3: fill attention_entropy (an extra explicit softmax per layer; off by default, when
   // the attention runs only the fused scaled_dot_product_attention).
   bool capture_attention_entropy = false;
+  // Wraps each decoder layer from outside (activation checkpointing, as torchtitan applies it):
+  // called as layer_hook(i, run, x) and must return run(x) or an equivalent; `run` stays valid
+  // after the forward (it holds what it needs by value). Empty: layers run directly.
+  std::function<at::Tensor(size_t layer, const std::function<at::Tensor(const at::Tensor&)>& run,
+                           const at::Tensor& x)>
+      layer_hook;
 };
 
 struct CausalLMOutput {

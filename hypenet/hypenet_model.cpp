@@ -7,8 +7,10 @@
 
 namespace halo::hypenet {
 
-HypeNetDecoderLayerImpl::HypeNetDecoderLayerImpl(const HypeNetConfig& c, MixerType mixer)
+HypeNetDecoderLayerImpl::HypeNetDecoderLayerImpl(const HypeNetConfig& c, MixerType mixer,
+                                                 size_t index)
     : mixer_type(mixer),
+      index_(index),
       attn_use_rope_(c.attn_use_rope),
       lightning_use_rope_(c.lightning_use_rope) {
   const auto& b = c.base;
@@ -23,20 +25,24 @@ HypeNetDecoderLayerImpl::HypeNetDecoderLayerImpl(const HypeNetConfig& c, MixerTy
   mlp = register_module("mlp", SwiGLUMLP(b.hidden_size, b.intermediate_size));
 }
 
-at::Tensor HypeNetDecoderLayerImpl::mixer_forward(const at::Tensor& h, const RotaryTables& rope,
-                                                  const at::Tensor& query_scale,
-                                                  LightningState* state) {
+at::Tensor HypeNetDecoderLayerImpl::mixer_forward(const at::Tensor& h, const MixerInputs& in) {
   if (mixer_type == MixerType::kAttention) {
-    return attention(h, AttentionInputs{attn_use_rope_ ? &rope : nullptr, query_scale});
+    AttentionInputs a{attn_use_rope_ ? &in.rope : nullptr, in.query_scale};
+    if (in.cache) {
+      a.cache = &in.cache->kv(index_);
+      a.step = in.step;
+    }
+    return attention(h, a);
   }
-  return lightning(h, lightning_use_rope_ ? &rope : nullptr, state);
+  LightningCacheInputs cached;
+  if (in.cache) cached = {&in.cache->state(index_), in.step};
+  return lightning(h, lightning_use_rope_ ? &in.rope : nullptr, in.cache ? &cached : nullptr);
 }
 
-at::Tensor HypeNetDecoderLayerImpl::forward(const at::Tensor& x, const RotaryTables& rope,
-                                            const at::Tensor& query_scale, LightningState* state,
+at::Tensor HypeNetDecoderLayerImpl::forward(const at::Tensor& x, const MixerInputs& in,
                                             at::Tensor* mixer_in, at::Tensor* mixer_out) {
   auto h = input_layernorm(x);
-  auto a = mixer_forward(h, rope, query_scale, state);
+  auto a = mixer_forward(h, in);
   if (mixer_in) *mixer_in = h;
   if (mixer_out) *mixer_out = a;
   auto y = x + a;
@@ -47,7 +53,9 @@ HypeNetBodyImpl::HypeNetBodyImpl(const HypeNetConfig& c) {
   embed_tokens =
       register_module("embed_tokens", torch::nn::Embedding(c.base.vocab_size, c.base.hidden_size));
   layers = register_module("layers", torch::nn::ModuleList());
-  for (auto m : c.mixer_types) layers->push_back(HypeNetDecoderLayer(c, m));
+  for (size_t i = 0; i < c.mixer_types.size(); ++i) {
+    layers->push_back(HypeNetDecoderLayer(c, c.mixer_types[i], i));
+  }
   norm = register_module("norm", RMSNorm(c.base.hidden_size, c.base.rms_norm_eps));
 }
 
@@ -72,8 +80,24 @@ void HypeNetForCausalLMImpl::set_lightning_recurrence(LightningRecurrence r) {
   }
 }
 
+MixerInputs HypeNetForCausalLMImpl::mixer_inputs(const at::Tensor& positions,
+                                                 at::ScalarType dtype, bool training) const {
+  const auto& b = config_.base;
+  MixerInputs in;
+  in.rope = rotary_tables(positions, b.head_dim, b.rope_theta, dtype);
+  // HyPE's inference-time logit scale for the attention layers, at absolute positions.
+  if (!training && config_.attn_logits_scaling_a) {
+    const double a = *config_.attn_logits_scaling_a;
+    in.query_scale = at::log(positions.to(at::kFloat) + a) / std::log(a);  // [T] or [B, T]
+  } else if (!training && config_.attn_logits_scaling_const) {
+    in.query_scale = at::full(positions.sizes(), *config_.attn_logits_scaling_const,
+                              positions.options().dtype(at::kFloat));
+  }
+  return in;
+}
+
 CausalLMOutput HypeNetForCausalLMImpl::forward(const at::Tensor& ids, const ForwardOptions& opt,
-                                               std::vector<LightningState>* states) {
+                                               HybridCache* cache, const CacheStep* step) {
   const auto& b = config_.base;
   HALO_CHECK(ids.dim() == 2 && ids.scalar_type() == at::kLong,
              "HypeNet forward: ids must be int64 [B, T], got ", ids.sizes(), " ",
@@ -82,40 +106,47 @@ CausalLMOutput HypeNetForCausalLMImpl::forward(const at::Tensor& ids, const Forw
                  (ids.min().item<int64_t>() >= 0 && ids.max().item<int64_t>() < b.vocab_size),
              "HypeNet forward: token ids must lie in [0, ", b.vocab_size, ")");
   const size_t L = model->layers->size();
-  HALO_CHECK(!states || states->size() == L, "HypeNet forward: states must hold ", L,
-             " entries, got ", states ? states->size() : 0);
-  HALO_CHECK(!states || config_.num_lightning_layers() == static_cast<int64_t>(L),
-             "HypeNet forward: carrying state across calls needs every layer to be "
-             "lightning-attn (attention layers have no KV cache yet)");
   const int64_t T = ids.size(1);
-  auto positions = opt.positions.defined()
-                       ? opt.positions.to(ids.device())
-                       : at::arange(T, at::TensorOptions().dtype(at::kLong).device(ids.device()));
-  auto x = at::embedding(model->embed_tokens->weight, ids);  // [B, T, D]
-  auto rope = rotary_tables(positions, b.head_dim, b.rope_theta, x.scalar_type());
-  at::Tensor query_scale;  // HyPE's inference-time logit scale for the attention layers
-  if (!opt.training && config_.attn_logits_scaling_a) {
-    const double a = *config_.attn_logits_scaling_a;
-    query_scale = at::log(positions.to(at::kFloat) + a) / std::log(a);  // [T] or [B, T]
-  } else if (!opt.training && config_.attn_logits_scaling_const) {
-    query_scale = at::full(positions.sizes(), *config_.attn_logits_scaling_const,
-                           positions.options().dtype(at::kFloat));
+  at::Tensor positions;
+  if (cache) {
+    HALO_CHECK(step && cache->num_layers() == static_cast<int64_t>(L),
+               "HypeNet forward: a cache of ", cache->num_layers(), " layers and a step are needed");
+    HALO_CHECK(!opt.positions.defined() && !opt.training && !opt.layer_hook,
+               "HypeNet forward: a cached forward takes positions from its step, not in training");
+    cache->check_step(*step);
+    HALO_CHECK(ids.sizes() == step->positions.sizes(), "HypeNet forward: ids ", ids.sizes(),
+               " do not match the cache step's layout ", step->positions.sizes());
+    positions = step->positions;
+  } else {
+    positions = opt.positions.defined()
+                    ? opt.positions.to(ids.device())
+                    : at::arange(T, at::TensorOptions().dtype(at::kLong).device(ids.device()));
   }
+  auto x = at::embedding(model->embed_tokens->weight, ids);  // [B, T, D]
+  MixerInputs in = mixer_inputs(positions, x.scalar_type(), opt.training);
+  in.cache = cache;
+  in.step = step;
   CausalLMOutput out;
+  HALO_CHECK(!(opt.capture_mixers && opt.layer_hook),
+             "HypeNet forward: capture_mixers and a layer hook cannot be combined");
   if (opt.capture_mixers) {
     out.mixer_inputs.resize(L);
     out.mixer_outputs.resize(L);
   }
   for (size_t i = 0; i < L; ++i) {
-    x = layer(i).forward(x, rope, query_scale, states ? &(*states)[i] : nullptr,
-                         opt.capture_mixers ? &out.mixer_inputs[i] : nullptr,
-                         opt.capture_mixers ? &out.mixer_outputs[i] : nullptr);
+    if (opt.layer_hook) {
+      auto* layer_i = &layer(i);
+      x = opt.layer_hook(i, [layer_i, in](const at::Tensor& h) { return layer_i->forward(h, in); },
+                         x);
+    } else {
+      x = layer(i).forward(x, in, opt.capture_mixers ? &out.mixer_inputs[i] : nullptr,
+                           opt.capture_mixers ? &out.mixer_outputs[i] : nullptr);
+    }
   }
+  if (cache) cache->commit(*step);
   x = model->norm(x);
   if (opt.return_hidden) out.hidden = x;
-  if (opt.logits_to_keep > 0 && opt.logits_to_keep < T) {
-    x = x.narrow(1, T - opt.logits_to_keep, opt.logits_to_keep);
-  }
+  x = keep_logit_rows(x, opt.logits_to_keep, step);
   if (!opt.skip_logits) out.logits = at::linear(x, output_embedding());
   return out;
 }

@@ -14,16 +14,23 @@
 
 namespace halo::hypenet {
 
+// What every layer's token mixer of one forward shares.
+struct MixerInputs {
+  RotaryTables rope;       // for the mixers that use RoPE (positions of this forward's tokens)
+  at::Tensor query_scale;  // HyPE's logit scale for attention layers: [T] / [B, T], or undefined
+  HybridCache* cache = nullptr;      // inference: the cache and this forward's step
+  const CacheStep* step = nullptr;
+};
+
 class HypeNetDecoderLayerImpl : public torch::nn::Module {
  public:
-  HypeNetDecoderLayerImpl(const HypeNetConfig& config, MixerType mixer);
+  // `index`: the layer's position in the model (its entry in a HybridCache).
+  HypeNetDecoderLayerImpl(const HypeNetConfig& config, MixerType mixer, size_t index);
   // x: [B, T, D] -> [B, T, D]; mixer_in / mixer_out receive the mixer's input and output.
-  at::Tensor forward(const at::Tensor& x, const RotaryTables& rope, const at::Tensor& query_scale,
-                     LightningState* state, at::Tensor* mixer_in = nullptr,
+  at::Tensor forward(const at::Tensor& x, const MixerInputs& in, at::Tensor* mixer_in = nullptr,
                      at::Tensor* mixer_out = nullptr);
   // Runs only the token mixer on its (normed) input h: [B, T, D] (stage 1 uses this).
-  at::Tensor mixer_forward(const at::Tensor& h, const RotaryTables& rope,
-                           const at::Tensor& query_scale, LightningState* state = nullptr);
+  at::Tensor mixer_forward(const at::Tensor& h, const MixerInputs& in);
 
   MixerType mixer_type;
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
@@ -32,6 +39,7 @@ class HypeNetDecoderLayerImpl : public torch::nn::Module {
   SwiGLUMLP mlp{nullptr};
 
  private:
+  size_t index_;
   bool attn_use_rope_, lightning_use_rope_;
 };
 TORCH_MODULE(HypeNetDecoderLayer);
@@ -48,10 +56,12 @@ TORCH_MODULE(HypeNetBody);
 class HypeNetForCausalLMImpl : public torch::nn::Module {
  public:
   explicit HypeNetForCausalLMImpl(const HypeNetConfig& config);
-  // ids: int64 [B, T]. `states`, when given, holds one LightningState per layer (entries of
-  // attention layers unused) carried across calls.
+  // ids: int64 [B, T]. With `cache` (inference): ids in the layout of `step` (hybrid_cache.h),
+  // positions from the step, every layer reads and extends the cache, whose lengths then advance.
   CausalLMOutput forward(const at::Tensor& ids, const ForwardOptions& options = {},
-                         std::vector<LightningState>* states = nullptr);
+                         HybridCache* cache = nullptr, const CacheStep* step = nullptr);
+  // The mixer inputs of a forward over `positions` (int64 [T] or [B, T]).
+  MixerInputs mixer_inputs(const at::Tensor& positions, at::ScalarType dtype, bool training) const;
   const HypeNetConfig& config() const { return config_; }
   at::Tensor output_embedding() const;
   HypeNetDecoderLayerImpl& layer(size_t i) {

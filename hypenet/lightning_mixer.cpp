@@ -52,7 +52,7 @@ const at::Tensor& LightningMixerImpl::decay_on(const at::Device& device) {
 }
 
 at::Tensor LightningMixerImpl::forward(const at::Tensor& x, const RotaryTables* rope,
-                                       LightningState* state) {
+                                       const LightningCacheInputs* cached) {
   const int64_t B = x.size(0), T = x.size(1);
   auto q = q_proj(x).view({B, T, num_heads_, head_dim_});     // [B, T, H, d]
   auto k = k_proj(x).view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, d]
@@ -80,11 +80,15 @@ at::Tensor LightningMixerImpl::forward(const at::Tensor& x, const RotaryTables* 
     compute = at::autocast::get_autocast_dtype(device_type);
   }
   const bool tf32 = recurrence_ == LightningRecurrence::kTf32;
-  at::Tensor init = state ? state->state : at::Tensor();
+  at::Tensor init, cu_seqlens;  // a cached forward starts each segment from its row's state
+  if (cached) {
+    init = gather_rows(*cached->state, *cached->step);  // [N, H, Dk, Dv]
+    if (cached->step->packed) cu_seqlens = cached->step->cu_seqlens;
+  }
   auto [o, final_state] =
       ops::lightning_attention(q.to(compute), k.to(compute), v.to(compute), decay_on(q.device()),
-                               scale_, init, /*cu_seqlens=*/{}, tf32);
-  if (state) state->state = final_state;
+                               scale_, init, cu_seqlens, tf32);
+  if (cached) scatter_rows(*cached->state, *cached->step, final_state);
   o = o.reshape({B, T, num_heads_ * head_dim_}).to(x.scalar_type());  // [B, T, H*d]
   if (o_norm) o = o_norm(o);
   if (z_proj) o = o * at::sigmoid(z_proj(x));

@@ -5,6 +5,7 @@
 // Tensor names follow the authors' HypeNet: self_attn.{q,k,v,o,z}_proj, q_norm, k_norm, o_norm.
 #pragma once
 
+#include "hypenet/hybrid_cache.h"
 #include "hypenet/hypenet_config.h"
 #include "hypenet/rms_norm.h"
 #include "hypenet/rotary.h"
@@ -16,17 +17,20 @@ namespace halo::hypenet {
 
 enum class LightningRecurrence { kFloat32, kTf32, kAutocast };
 
-// Recurrent state of one Lightning layer across calls (prefill, then decode steps).
-struct LightningState {
-  at::Tensor state;  // [B, H, Dk, Dv] float32; undefined = zeros
+// A forward on the inference cache: the layer's recurrent states (all cache rows) and the step.
+// The step's rows start from their stored states, which are replaced by the final ones.
+struct LightningCacheInputs {
+  at::Tensor* state = nullptr;  // [R, H, Dk, Dv] float32 (float64 for float64 models)
+  const CacheStep* step = nullptr;
 };
 
 class LightningMixerImpl : public torch::nn::Module {
  public:
   explicit LightningMixerImpl(const HypeNetConfig& config);
-  // x: [B, T, D]; rope: null when lightning_use_rope is off; state: optional in/out.
+  // x: [B, T, D] (a cached forward: the step's layout); rope: null when lightning_use_rope is
+  // off; cached: null outside inference.
   at::Tensor forward(const at::Tensor& x, const RotaryTables* rope,
-                     LightningState* state = nullptr);
+                     const LightningCacheInputs* cached = nullptr);
   // What the recurrence computes in, a training-time choice (pipeline
   // `student.lightning_recurrence`), not part of the checkpoint:
   //   kFloat32 (default)  float32 q, k, v and state, exact float32 products, as the public

@@ -1,6 +1,9 @@
 // Implementation of qwen3_attention.h.
 #include "hypenet/qwen3_attention.h"
 
+#include "halo/common/error.h"
+#include "hypenet/cached_attention.h"
+
 #include <cmath>
 
 namespace halo::hypenet {
@@ -34,15 +37,24 @@ at::Tensor Qwen3AttentionImpl::forward(const at::Tensor& x, const AttentionInput
     // [T] or [B, T] -> broadcast over heads and head dim; result back in the activation dtype.
     q = (q * in.query_scale.unsqueeze(-1).unsqueeze(-1)).to(x.scalar_type());
   }
+  const double scale = 1.0 / std::sqrt(double(head_dim_));
+  if (in.cache) {
+    HALO_CHECK(in.step && !in.entropy_out,
+               "attention: a cached forward needs its step and cannot capture the entropy");
+    auto o = cached_attention(q, k, v, *in.cache, *in.step, scale);  // [B, T, Hq, d]
+    o = o.reshape({B, T, num_heads_ * head_dim_});
+    if (o_gate) o = o * at::sigmoid(o_gate(x));
+    return o_proj(o);
+  }
   q = q.transpose(1, 2);  // [B, Hq, T, d]
   k = k.transpose(1, 2);  // [B, Hkv, T, d]
   v = v.transpose(1, 2);
   if (in.entropy_out) {
-    *in.entropy_out = causal_attention_entropy(q, k, 1.0 / std::sqrt(double(head_dim_)));
+    *in.entropy_out = causal_attention_entropy(q, k, scale);
   }
   auto o = at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/std::nullopt,
                                             /*dropout_p=*/0.0, /*is_causal=*/true,
-                                            /*scale=*/1.0 / std::sqrt(double(head_dim_)),
+                                            /*scale=*/scale,
                                             /*enable_gqa=*/num_heads_ != num_kv_heads_);
   o = o.transpose(1, 2).reshape({B, T, num_heads_ * head_dim_});      // [B, T, Hq*d]
   if (o_gate) o = o * at::sigmoid(o_gate(x));

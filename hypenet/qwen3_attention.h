@@ -1,9 +1,11 @@
 // Softmax attention of the Qwen3 teacher and of HypeNet's attention layers: GQA projections,
 // per-head RMSNorm on q and k, RoPE when given (HypeNet's attention layers run NoPE), causal
 // at::scaled_dot_product_attention with scale head_dim^-0.5, an optional sigmoid output gate
-// (`o_gate`, HypeNet) and an optional per-position query scale (HyPE's log(t+a)/log(a)).
+// (`o_gate`, HypeNet) and an optional per-position query scale (HyPE's log(t+a)/log(a)); on a
+// KV cache for inference (cached_attention.h).
 #pragma once
 
+#include "hypenet/hybrid_cache.h"
 #include "hypenet/qwen3_config.h"
 #include "hypenet/rms_norm.h"
 #include "hypenet/rotary.h"
@@ -21,6 +23,10 @@ struct AttentionInputs {
   // probabilities, from an explicit float32 softmax (extra work, only when asked for; the
   // output itself still comes from scaled_dot_product_attention).
   at::Tensor* entropy_out = nullptr;
+  // Inference on a cache: write this step's keys and values into `cache` and attend to the
+  // row's cached tokens (cached_attention.h). Both set or both null.
+  KvCache* cache = nullptr;
+  const CacheStep* step = nullptr;
 };
 
 // Entropy (nats) [B, Hq, T] of causal softmax attention with q: [B, Hq, T, d], k: [B, Hkv, T, d]

@@ -42,39 +42,63 @@ at::Tensor Qwen3ForCausalLMImpl::output_embedding() const {
   return lm_head ? lm_head->weight : model->embed_tokens->weight;
 }
 
-CausalLMOutput Qwen3ForCausalLMImpl::forward(const at::Tensor& ids, const ForwardOptions& opt) {
+CausalLMOutput Qwen3ForCausalLMImpl::forward(const at::Tensor& ids, const ForwardOptions& opt,
+                                             HybridCache* cache, const CacheStep* step) {
   HALO_CHECK(ids.dim() == 2 && ids.scalar_type() == at::kLong,
              "Qwen3 forward: ids must be int64 [B, T], got ", ids.sizes(), " ", ids.scalar_type());
   const int64_t T = ids.size(1);
+  const size_t L = model->layers->size();
   auto weight = model->embed_tokens->weight;
   HALO_CHECK(ids.numel() == 0 || (ids.min().item<int64_t>() >= 0 &&
                                   ids.max().item<int64_t>() < config_.vocab_size),
              "Qwen3 forward: token ids must lie in [0, ", config_.vocab_size, ")");
-  auto positions = opt.positions.defined()
-                       ? opt.positions.to(ids.device())
-                       : at::arange(T, at::TensorOptions().dtype(at::kLong).device(ids.device()));
+  at::Tensor positions;
+  if (cache) {
+    HALO_CHECK(step && cache->num_layers() == static_cast<int64_t>(L),
+               "Qwen3 forward: a cache of ", cache->num_layers(), " layers and a step are needed");
+    HALO_CHECK(!opt.positions.defined() && !opt.layer_hook && !opt.capture_attention_entropy,
+               "Qwen3 forward: a cached forward takes positions from its step and captures no "
+               "entropy");
+    cache->check_step(*step);
+    HALO_CHECK(ids.sizes() == step->positions.sizes(), "Qwen3 forward: ids ", ids.sizes(),
+               " do not match the cache step's layout ", step->positions.sizes());
+    positions = step->positions;
+  } else {
+    positions = opt.positions.defined()
+                    ? opt.positions.to(ids.device())
+                    : at::arange(T, at::TensorOptions().dtype(at::kLong).device(ids.device()));
+  }
   auto x = at::embedding(weight, ids);  // [B, T, D]
   auto rope = rotary_tables(positions, config_.head_dim, config_.rope_theta, x.scalar_type());
-  AttentionInputs attn_in{&rope, {}};
 
   CausalLMOutput out;
-  const size_t L = model->layers->size();
+  HALO_CHECK(!(opt.layer_hook && (opt.capture_mixers || opt.capture_attention_entropy)),
+             "Qwen3 forward: captures and a layer hook cannot be combined");
   if (opt.capture_mixers) {
     out.mixer_inputs.resize(L);
     out.mixer_outputs.resize(L);
   }
   if (opt.capture_attention_entropy) out.attention_entropy.resize(L);
   for (size_t i = 0; i < L; ++i) {
-    auto layer = model->layers[i]->as<Qwen3DecoderLayerImpl>();
+    auto* layer = model->layers[i]->as<Qwen3DecoderLayerImpl>();
+    if (opt.layer_hook) {
+      x = opt.layer_hook(
+          i, [layer, rope](const at::Tensor& h) { return layer->forward(h, {&rope, {}}); }, x);
+      continue;
+    }
+    AttentionInputs attn_in{&rope, {}};
     attn_in.entropy_out = opt.capture_attention_entropy ? &out.attention_entropy[i] : nullptr;
+    if (cache) {
+      attn_in.cache = &cache->kv(i);
+      attn_in.step = step;
+    }
     x = layer->forward(x, attn_in, opt.capture_mixers ? &out.mixer_inputs[i] : nullptr,
                        opt.capture_mixers ? &out.mixer_outputs[i] : nullptr);
   }
+  if (cache) cache->commit(*step);
   x = model->norm(x);
   if (opt.return_hidden) out.hidden = x;
-  if (opt.logits_to_keep > 0 && opt.logits_to_keep < T) {
-    x = x.narrow(1, T - opt.logits_to_keep, opt.logits_to_keep);
-  }
+  x = keep_logit_rows(x, opt.logits_to_keep, step);
   if (!opt.skip_logits) out.logits = at::linear(x, output_embedding());  // [B, T', V]
   return out;
 }

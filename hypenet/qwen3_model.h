@@ -46,8 +46,11 @@ TORCH_MODULE(Qwen3Body);
 class Qwen3ForCausalLMImpl : public torch::nn::Module {
  public:
   explicit Qwen3ForCausalLMImpl(const Qwen3Config& config);
-  // ids: int64 [B, T].
-  CausalLMOutput forward(const at::Tensor& ids, const ForwardOptions& options = {});
+  // ids: int64 [B, T]. With `cache` (inference): ids in the layout of `step` (hybrid_cache.h),
+  // positions from the step, every layer reads and extends its KV cache, whose lengths then
+  // advance.
+  CausalLMOutput forward(const at::Tensor& ids, const ForwardOptions& options = {},
+                         HybridCache* cache = nullptr, const CacheStep* step = nullptr);
   const Qwen3Config& config() const { return config_; }
   // [V, D]: lm_head.weight, or the embedding when tied.
   at::Tensor output_embedding() const;

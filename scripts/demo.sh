@@ -10,7 +10,8 @@
 # (report with every layer's entropy, halo and kl scores), stage 2 KL distillation, stage 3
 # long-context finetuning with a length curriculum, a quality gate after each stage
 # (validation loss, passkey retrieval at 128 and 512 tokens), export of the student to a
-# Hugging Face folder, and a summary table. Run again, it resumes where it stopped.
+# Hugging Face folder, a generated continuation from it, and a summary table. Run again, it
+# resumes where it stopped.
 # Timing target: <= 10 minutes on 2 CPU cores after the first build (see docs/benchmarks.md).
 # HALO_DEMO_SKIP_BUILD=1 skips setup and build (an existing build/halo-distill is used).
 # HALO_DEMO_MAX_MB=N takes N MB of the corpus (default 4); HALO_DEMO_SET="k=v k=v" adds
@@ -59,6 +60,9 @@ echo "== export: the final student as a Hugging Face folder"
 rm -rf "$OUT/student-hf"
 "$BIN" export "$OUT/run" --out "$OUT/student-hf"
 "$BIN" inspect "$OUT/student-hf"
+
+echo "== generate: the exported student continues a prompt (greedy, cached decode)"
+"$BIN" generate --model "$OUT/student-hf" --prompt "The Python interpreter" --max-new-tokens 32
 
 echo "== layer selection report"
 cat "$OUT/run/selection/selection_report.txt" 2>/dev/null || cat "$OUT/run/selection/report.md"

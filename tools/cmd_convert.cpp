@@ -5,6 +5,7 @@
 #include "hypenet/hypenet_checkpoint.h"
 #include "hypenet/qwen3_checkpoint.h"
 #include "hypenet/weight_transfer.h"
+#include "hypenet/model_folder_files.h"
 #include "tools/commands.h"
 #include "tools/size_arg.h"
 
@@ -92,12 +93,19 @@ void run_convert(const ConvertOptions& o) {
   auto student = hypenet::hypenet_from_teacher(teacher, config, o.seed);
   const auto storage = hypenet::parse_dtype(o.dtype.empty() ? tc.dtype : o.dtype, "--dtype");
   hypenet::save_hypenet(o.out, student, storage, parse_size(o.max_shard_size, "--max-shard-size"));
+  // The teacher's tokenizer and generation config go along: `generate` on the student finds them.
+  const auto side = hypenet::copy_model_side_files(o.teacher, o.out);
   std::string letters;
   for (auto m : config.mixer_types) letters += m == hypenet::MixerType::kAttention ? 'A' : 'L';
   std::cout << "wrote " << o.out << ": HypeNet with mixers " << letters << " ("
             << config.num_lightning_layers() << " lightning-attn, "
             << tc.num_hidden_layers - config.num_lightning_layers() << " attn), "
             << hypenet::dtype_name(storage) << "\n";
+  if (!side.empty()) {
+    std::cout << "copied from the teacher:";
+    for (const auto& n : side) std::cout << " " << n;
+    std::cout << "\n";
+  }
 }
 
 }  // namespace

@@ -2,7 +2,10 @@
 // run's checkpoint (default: the newest complete checkpoint of the last stage that has one)
 // into a Hugging Face folder that forward, inspect and the other tools load.
 #include "halo/checkpoint/checkpoint_store.h"
+#include "data/shard_manifest.h"
+#include "halo/common/atomic_file.h"
 #include "halo/common/error.h"
+#include "hypenet/model_folder_files.h"
 #include "tools/commands.h"
 
 #include <nlohmann/json.hpp>
@@ -23,6 +26,39 @@ struct ExportArgs {
   std::string run_dir, out, stage;
   int64_t step = -1;
 };
+
+// The tokenizer and generation config `generate` needs in the exported folder: the teacher
+// folder's side files when the pipeline names a teacher, else the tokenizer the run's data was
+// prepared with (its manifest) and a generation_config.json whose eos_token_id is the data's
+// document separator. Returns what was added ("" for nothing).
+std::string copy_tokenizer(const nlohmann::json& pipeline, const fs::path& out) {
+  std::vector<std::string> added;
+  const auto teacher = pipeline.value("teacher", nlohmann::json::object()).value("path", "");
+  if (!teacher.empty() && fs::is_directory(teacher)) {
+    added = hypenet::copy_model_side_files(teacher, out.string());
+  }
+  const auto manifest_path =
+      pipeline.value("data", nlohmann::json::object()).value("manifest", "");
+  if (hypenet::find_model_tokenizer(out.string()).empty() && !manifest_path.empty() &&
+      fs::is_regular_file(manifest_path)) {
+    const auto m = data::Manifest::read(manifest_path);
+    if (fs::is_regular_file(m.tokenizer_path)) {
+      const std::string name =
+          m.tokenizer_kind == "sentencepiece" ? "tokenizer.model" : "tokenizer.json";
+      fs::copy_file(m.tokenizer_path, out / name);
+      added.push_back(name + " (from " + m.tokenizer_path + ")");
+      if (!fs::exists(out / "generation_config.json") && m.separator_id >= 0) {
+        write_text_atomically((out / "generation_config.json").string(),
+                              nlohmann::json({{"eos_token_id", m.separator_id}}).dump(2) + "\n");
+        added.push_back("generation_config.json (eos_token_id " +
+                        std::to_string(m.separator_id) + ", the data's document separator)");
+      }
+    }
+  }
+  std::string s;
+  for (const auto& n : added) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
 
 void run_export(const ExportArgs& a) {
   const fs::path run(a.run_dir);
@@ -74,6 +110,8 @@ void run_export(const ExportArgs& a) {
     fs::copy_file(e.path(), out / e.path().filename());
   }
   std::printf("exported %s -> %s\n", src.c_str(), out.c_str());
+  const auto side = copy_tokenizer(p, out);
+  if (!side.empty()) std::printf("with %s\n", side.c_str());
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 // sizes, stored dtypes, parameter count, shards, tied head). Validates every shard's header.
 #include "halo/common/error.h"
 #include "hypenet/checkpoint_files.h"
+#include "hypenet/hybrid_cache.h"
+#include "hypenet/model_folder_files.h"
+#include "hypenet/qwen3_checkpoint.h"
 #include "hypenet/json_fields.h"
 #include "hypenet/hypenet_config.h"
 #include "hypenet/qwen3_config.h"
@@ -20,6 +23,8 @@ namespace {
 struct InspectOptions {
   std::string dir;
   bool json = false;
+  int64_t context = 0;  // > 0: the inference cache's bytes at this many tokens per sequence
+  int64_t batch = 1;
 };
 
 void run_inspect(const InspectOptions& o) {
@@ -79,6 +84,23 @@ void run_inspect(const InspectOptions& o) {
   j["bytes"] = files.total_bytes();
   j["shards"] = shards;
   j["tied_lm_head"] = config.tie_word_embeddings;
+  j["side_files"] = hypenet::model_side_files(o.dir);
+  const auto layout =
+      student ? hypenet::CacheLayout::of(*student) : hypenet::CacheLayout::of(config);
+  const auto cache_dtype = config.dtype == "float32" ? at::kFloat : at::kBFloat16;
+  const auto per_row = hypenet::cache_bytes(layout, 1, 1, cache_dtype);
+  const int64_t state_per_seq = per_row.state;
+  if (o.context > 0) {
+    const auto b = hypenet::cache_bytes(layout, o.batch, o.context, cache_dtype);
+    j["cache"] = {{"context", o.context},
+                  {"batch", o.batch},
+                  {"dtype", hypenet::dtype_name(cache_dtype)},
+                  {"kv_bytes_per_token", b.kv_bytes_per_token},
+                  {"kv_bytes", b.kv},
+                  {"state_bytes", b.state},
+                  {"total_bytes", b.total()},
+                  {"weights_bytes", files.total_bytes()}};
+  }
   if (o.json) {
     std::cout << j.dump(2) << "\n";
     return;
@@ -123,6 +145,24 @@ void run_inspect(const InspectOptions& o) {
     if (shards.size() > 4 && i == 2) line("", "...");
     if (shards.size() <= 4 || i < 2 || i + 2 >= shards.size()) line("", shards[i]);
   }
+  line("inference cache", str_cat(hypenet::format_bytes(per_row.kv_bytes_per_token),
+                                  " KV per token (", layout.num_attention_layers(),
+                                  " attention layers) + ", hypenet::format_bytes(state_per_seq),
+                                  " recurrent state per sequence (", layout.num_lightning_layers(),
+                                  " Lightning layers), ", config.dtype == "float32" ? "float32"
+                                                                                   : "bfloat16",
+                                  " KV"));
+  if (o.context > 0) {
+    const auto b = hypenet::cache_bytes(layout, o.batch, o.context, cache_dtype);
+    line(str_cat("at ", o.context, " x ", o.batch),
+         str_cat(hypenet::format_bytes(b.total()), " (KV ", hypenet::format_bytes(b.kv),
+                 ", states ", hypenet::format_bytes(b.state), "); with the weights ",
+                 hypenet::format_bytes(b.total() + files.total_bytes())));
+  }
+  const auto side = hypenet::model_side_files(o.dir);
+  std::string side_list;
+  for (const auto& n : side) side_list += (side_list.empty() ? "" : ", ") + n;
+  line("tokenizer etc.", side.empty() ? "none (generate needs --tokenizer)" : side_list);
   if (!student && stored_params != config.num_parameters()) {
     std::cout << "  warning: the config implies " << config.num_parameters()
               << " parameters, the files hold " << stored_params << "\n";
@@ -140,7 +180,16 @@ void add_inspect_command(CLI::App& app) {
   cmd->add_option("MODEL_DIR", opts->dir, "Model folder holding config.json and safetensors")
       ->required();
   cmd->add_flag("--json", opts->json, "Print the summary as JSON instead of a table");
-  cmd->callback([opts] { run_inspect(*opts); });
+  cmd->add_option("--context", opts->context,
+                  "Also give the inference cache's bytes (KV caches of the attention layers, "
+                  "recurrent states of the Lightning layers) at this many tokens per sequence, "
+                  "in the config's dtype (bfloat16 unless float32)");
+  cmd->add_option("--batch", opts->batch, "Sequences for --context")->capture_default_str();
+  cmd->callback([opts] {
+    HALO_CHECK(opts->context >= 0 && opts->batch >= 1, "inspect: --context must be >= 0 and "
+               "--batch >= 1, got ", opts->context, " and ", opts->batch);
+    run_inspect(*opts);
+  });
 }
 
 }  // namespace halo::tools

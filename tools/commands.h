@@ -9,6 +9,8 @@ namespace halo::tools {
 void add_inspect_command(CLI::App& app);
 void add_init_teacher_command(CLI::App& app);
 void add_forward_command(CLI::App& app);
+// `generate`: prompts in, continuations out (halo/inference's engine).
+void add_generate_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_train_tokenizer_command(CLI::App& app);

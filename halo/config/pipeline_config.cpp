@@ -121,6 +121,8 @@ nlohmann::json PipelineConfig::to_json() const {
                        {"passkey_lengths", quality_gate.passkey_lengths},
                        {"passkey_trials", quality_gate.passkey_trials},
                        {"key_value", quality_gate.key_value},
+                       {"decode", quality_gate.decode},
+                       {"prefill_chunk", quality_gate.prefill_chunk},
                        {"timeout_s", quality_gate.timeout_s}};
   j["dist"] = {{"backend", dist.backend},
                {"timeout_s", dist.timeout_s},
@@ -225,6 +227,9 @@ PipelineConfig load_pipeline_config(const std::string& path,
   c.quality_gate.passkey_trials = qg.get_int("passkey_trials", 8);
   qg.check(c.quality_gate.passkey_trials >= 1, "passkey_trials", "must be >= 1");
   c.quality_gate.key_value = qg.get_bool("key_value", c.quality_gate.key_value);
+  c.quality_gate.decode = qg.get_choice("decode", c.quality_gate.decode, {"cached", "recompute"});
+  c.quality_gate.prefill_chunk = qg.get_int("prefill_chunk", c.quality_gate.prefill_chunk);
+  qg.check(c.quality_gate.prefill_chunk >= 1, "prefill_chunk", "must be >= 1 (tokens)");
   c.quality_gate.timeout_s = qg.get_double("timeout_s", c.quality_gate.timeout_s);
   qg.check(c.quality_gate.timeout_s > 0, "timeout_s",
            "must be > 0 (seconds the other ranks of a data-parallel run wait for rank 0's gate)");

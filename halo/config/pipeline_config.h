@@ -60,6 +60,11 @@ struct QualityGateSection {
   std::vector<int64_t> passkey_lengths;  // passkey retrieval at these context lengths
   int64_t passkey_trials = 8;            // trials per length
   bool key_value = true;                 // also key-value retrieval (needs lengths >= 256)
+  // How retrieval prompts are decoded: "cached" (prefill once, then cached decode on the
+  // generation engine) or "recompute" (the whole prefix again for every new token: the O(T^2)
+  // reference, kept to time and check the engine against).
+  std::string decode = "cached";
+  int64_t prefill_chunk = 2048;          // prompt tokens per forward when cached
   // Data parallel: the gate runs on rank 0; the other ranks wait for it at most this long
   // (seconds) instead of the collective timeout dist.timeout_s.
   double timeout_s = 7200;

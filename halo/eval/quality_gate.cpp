@@ -25,6 +25,8 @@ nlohmann::json run_quality_gate(hypenet::CausalLM& model, const std::string& lab
   r.samples_per_length = o.retrieval_samples;
   r.seed = o.seed;
   r.batch_size = o.batch_size;
+  r.use_cache = o.use_cache;
+  r.prefill_chunk = o.prefill_chunk;
   std::vector<RetrievalTask> tasks = {RetrievalTask::kPasskey};
   if (o.key_value) tasks.push_back(RetrievalTask::kKeyValue);
   for (auto task : tasks) {

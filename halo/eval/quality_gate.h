@@ -24,6 +24,8 @@ struct QualityGateOptions {
   uint64_t seed = 0;                       // fixes every retrieval prompt
   int64_t chunk_tokens = 1024;             // rows of [rows, V] logits alive at once
   int64_t batch_size = 4;                  // retrieval prompts decoded together
+  bool use_cache = true;                   // RetrievalOptions::use_cache
+  int64_t prefill_chunk = 2048;            // RetrievalOptions::prefill_chunk
 };
 
 // Returns {"label", "validation": {loss, perplexity, accuracy, tokens, batches},

@@ -3,6 +3,7 @@
 
 #include "halo/common/error.h"
 #include "halo/eval/language_model.h"
+#include "halo/inference/generation_engine.h"
 
 #include <algorithm>
 
@@ -16,10 +17,10 @@ nlohmann::json RetrievalScore::to_json() const {
           {"accuracy", accuracy()}};
 }
 
-at::Tensor greedy_decode(hypenet::CausalLM& model, const at::Tensor& prompts,
-                         int64_t max_new_tokens) {
+at::Tensor greedy_decode_uncached(hypenet::CausalLM& model, const at::Tensor& prompts,
+                                  int64_t max_new_tokens) {
   HALO_CHECK(prompts.dim() == 2 && prompts.scalar_type() == at::kLong,
-             "greedy_decode: prompts must be int64 [S, T], got ", prompts.sizes());
+             "greedy_decode_uncached: prompts must be int64 [S, T], got ", prompts.sizes());
   at::NoGradGuard no_grad;
   hypenet::ForwardOptions opt;
   opt.logits_to_keep = 1;
@@ -61,7 +62,10 @@ std::vector<RetrievalScore> evaluate_retrieval(hypenet::CausalLM& model,
             std::max(max_answer_tokens, tokenizer.encode(" " + samples[i].answer).size());
       }
       // The answer's own tokens, plus two so that a trailing extra digit is seen (no match).
-      auto out = greedy_decode(model, at::stack(rows), static_cast<int64_t>(max_answer_tokens) + 2);
+      const auto new_tokens = static_cast<int64_t>(max_answer_tokens) + 2;
+      auto out = o.use_cache ? inference::greedy_generate(model, at::stack(rows), new_tokens,
+                                                          o.batch_size, o.prefill_chunk)
+                             : greedy_decode_uncached(model, at::stack(rows), new_tokens);
       for (size_t i = begin; i < end; ++i) {
         auto row = out[static_cast<int64_t>(i - begin)].contiguous();
         std::vector<int64_t> ids(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());

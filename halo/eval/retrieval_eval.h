@@ -1,6 +1,6 @@
 // Scoring the built-in recall tasks (retrieval_prompts.h): for each context length, build the
-// samples, greedily decode a few tokens after each prompt (batched: every prompt of one length
-// has the same length), and count exact matches of the answer's digits.
+// samples, greedily decode a few tokens after each prompt with the generation engine (prefill
+// once, cached decode; halo/inference), and count exact matches of the answer's digits.
 #pragma once
 
 #include "halo/eval/retrieval_prompts.h"
@@ -19,6 +19,10 @@ struct RetrievalOptions {
   uint64_t seed = 0;                     // fixes every sample (see retrieval_sample_seed)
   int64_t batch_size = 8;                // prompts decoded together
   int64_t num_kv_pairs = 4;              // key-value task: pairs in the haystack
+  int64_t prefill_chunk = 2048;          // prompt tokens per forward (bounded memory)
+  // false: re-run the whole prefix for every new token (greedy_decode_uncached), the reference
+  // the cached engine is timed and tested against.
+  bool use_cache = true;
 };
 
 struct RetrievalScore {
@@ -36,10 +40,10 @@ std::vector<RetrievalScore> evaluate_retrieval(hypenet::CausalLM& model,
                                                const std::vector<int64_t>& filler,
                                                const RetrievalOptions& options);
 
-// Greedy continuation: prompts [S, T] int64 -> [S, max_new_tokens] int64, each step one full
-// forward with logits for the last position only (the models keep no KV cache).
-at::Tensor greedy_decode(hypenet::CausalLM& model, const at::Tensor& prompts,
-                         int64_t max_new_tokens);
+// Greedy continuation without a cache: prompts [S, T] int64 -> [S, max_new_tokens] int64, each
+// step one full forward over the prefix (O(T^2) per token). The reference for the engine.
+at::Tensor greedy_decode_uncached(hypenet::CausalLM& model, const at::Tensor& prompts,
+                                  int64_t max_new_tokens);
 
 // Mean accuracy over a list of scores (0 for an empty list).
 double mean_accuracy(const std::vector<RetrievalScore>& scores);

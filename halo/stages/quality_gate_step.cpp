@@ -5,6 +5,7 @@
 #include "halo/stages/eval_inputs.h"
 #include "hypenet/causal_lm.h"
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 
@@ -33,10 +34,16 @@ nlohmann::json run_stage_quality_gate(const config::PipelineConfig& p, const fs:
   o.retrieval_samples = q.passkey_trials;
   o.seed = p.run.seed;
   o.key_value = q.key_value;
+  o.use_cache = q.decode == "cached";
+  o.prefill_chunk = q.prefill_chunk;
+  const auto start = std::chrono::steady_clock::now();
   auto entry =
       eval::run_quality_gate(model, label, inputs.validation, *inputs.tokenizer, inputs.filler, o);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   eval::append_quality_report(fs::path(p.run.out_dir) / "report.json", entry);
-  std::fprintf(stderr, "[%s] quality gate: %s\n", label.c_str(), entry.dump().c_str());
+  std::fprintf(stderr, "[%s] quality gate (%.2f s, %s decode): %s\n", label.c_str(), seconds,
+               q.decode.c_str(), entry.dump().c_str());
   return entry;
 }
 

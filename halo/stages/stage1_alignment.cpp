@@ -6,7 +6,6 @@
 #include "hypenet/hypenet_checkpoint.h"
 #include "hypenet/module_io.h"
 #include "hypenet/qwen3_checkpoint.h"
-#include "hypenet/rotary.h"
 
 #include <cmath>
 
@@ -65,14 +64,13 @@ class AlignmentTask : public train::TrainTask {
       fo.skip_logits = true;
       t = teacher_->forward(ids, fo);
     }
-    const auto& c = student_->config();
     auto positions = at::arange(ids.size(1), at::TensorOptions().dtype(at::kLong).device(device_));
-    auto rope = hypenet::rotary_tables(positions, c.base.head_dim, c.base.rope_theta, at::kFloat);
-    at::Tensor no_scale;  // no inference-time logit scaling in training
+    // training: no inference-time logit scaling
+    auto in = student_->mixer_inputs(positions, at::kFloat, /*training=*/true);
     at::Tensor total;
     const size_t L = t.mixer_inputs.size();
     for (size_t i = 0; i < L; ++i) {
-      auto out = student_->layer(i).mixer_forward(t.mixer_inputs[i].detach(), rope, no_scale);
+      auto out = student_->layer(i).mixer_forward(t.mixer_inputs[i].detach(), in);
       auto l = alignment_loss_sum(out, t.mixer_outputs[i].detach(), loss_kind_);
       total = total.defined() ? total + l : l;
     }

@@ -8,26 +8,18 @@
 #include "halo/stages/student_task.h"
 #include "halo/train/activation_checkpoint.h"
 #include "hypenet/hypenet_checkpoint.h"
-#include "hypenet/rotary.h"
 
 namespace halo::stages {
 
 at::Tensor hypenet_hidden_checkpointed(hypenet::HypeNetForCausalLM& model, const at::Tensor& ids) {
-  const auto& b = model->config().base;
-  const int64_t T = ids.size(1);
-  auto positions = at::arange(T, at::TensorOptions().dtype(at::kLong).device(ids.device()));
-  auto x = at::embedding(model->model->embed_tokens->weight, ids);  // [B, T, D]
-  auto rope = hypenet::rotary_tables(positions, b.head_dim, b.rope_theta, x.scalar_type());
-  const at::Tensor no_scale;  // training: no inference-time logit scale
-  for (size_t i = 0; i < model->model->layers->size(); ++i) {
-    auto* layer = &model->layer(i);
-    x = train::checkpointed(
-        [layer, rope, no_scale](const at::Tensor& h) {
-          return layer->forward(h, rope, no_scale, nullptr);
-        },
-        x);
-  }
-  return model->model->norm(x);
+  hypenet::ForwardOptions fo;
+  fo.training = true;
+  fo.return_hidden = true;
+  fo.skip_logits = true;
+  fo.layer_hook = [](size_t, const train::BlockFn& run, const at::Tensor& x) {
+    return train::checkpointed(run, x);
+  };
+  return model->forward(ids, fo).hidden;
 }
 
 namespace {

@@ -15,4 +15,9 @@ HALO_DEMO_SKIP_BUILD=1 HALO_BUILD_DIR="$BUILD" HALO_DEMO_MAX_MB=1 OMP_NUM_THREAD
 test -s "$OUT/run/summary.md" || { echo "demo.short: no summary.md" >&2; exit 1; }
 test -s "$OUT/run/selection/selection_report.json" || { echo "demo.short: no selection report" >&2; exit 1; }
 test -s "$OUT/student-hf/config.json" || { echo "demo.short: no exported student" >&2; exit 1; }
-echo "demo.short: every stage ran; summary, selection report and export present"
+test -s "$OUT/student-hf/tokenizer.model" || { echo "demo.short: export left out the tokenizer" >&2; exit 1; }
+"$BUILD/halo-distill" generate --model "$OUT/student-hf" --prompts <(printf '%s\n' \
+  '{"text": "The Python interpreter"}' '{"text": "import", "max_new_tokens": 4}') \
+  --max-new-tokens 8 --ignore-eos --out "$OUT/generated.jsonl"
+test "$(wc -l < "$OUT/generated.jsonl")" = 2 || { echo "demo.short: generate wrote no 2 results" >&2; exit 1; }
+echo "demo.short: every stage ran; summary, selection report, export and generate present"

@@ -1,0 +1,96 @@
+// [cuda] The inference cache on the GPU: a HypeNet with kernel-sized Lightning heads (the CUDA
+// kernels: chunked prefill with initial states and packed segments, and the decode kernel) and
+// attention layers with HyPE's logit scale, in bfloat16 and float32: prefill in chunks plus cached
+// decode against one full forward, a ragged batch against its sequences alone, and the engine's
+// greedy tokens on CUDA float32 against the CPU's.
+#include <catch2/catch.hpp>
+
+#include "halo/inference/generation_engine.h"
+#include "hypenet/qwen3_checkpoint.h"
+#include "hypenet/weight_transfer.h"
+#include "tests/generation_fixtures.h"
+#include "tests/test_util.h"
+
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+
+using namespace halo;
+
+namespace {
+
+hypenet::CausalLM kernel_sized_hybrid(at::ScalarType dtype, c10::Device device) {
+  auto teacher = hypenet::load_qwen3(test::fixtures_dir() + "/qwen3/untied_gqa2_sharded",
+                                     at::kFloat, at::kCPU);
+  auto config = hypenet::hypenet_config_like_release(
+      teacher->config(), {hypenet::MixerType::kLightning, hypenet::MixerType::kAttention,
+                          hypenet::MixerType::kLightning});
+  config.lightning_nh = 3, config.lightning_nkv = 3, config.lightning_head_dim = 64;
+  config.attn_logits_scaling_a = 500.0;
+  auto s = hypenet::hypenet_from_teacher(teacher, config, 5);
+  s->to(device, dtype);
+  s->eval();
+  hypenet::CausalLM lm;
+  lm.model_type = "hypenet";
+  lm.hypenet = s->config();
+  lm.base = s->config().base;
+  lm.student = s;
+  return lm;
+}
+
+}  // namespace
+
+TEST_CASE("cached prefill and decode on CUDA equal one full forward", "[cuda][generate]") {
+  auto ids = at::randint(257, {1, 300}, at::kLong);
+  c10::InferenceMode guard;
+  auto ref32 = kernel_sized_hybrid(at::kFloat, at::kCUDA);
+  auto full32 = ref32.forward(ids.cuda()).logits;
+  for (int64_t chunk : {1, 7, 64, 300}) {
+    const double e = test::max_rel_error(test::chunked_logits(ref32, ids, chunk), full32);
+    INFO("float32 chunk " << chunk << ": " << e);
+    CHECK(e <= 1e-3);  // TF32 matmuls allowed, as the model's own CUDA test
+  }
+  auto lm = kernel_sized_hybrid(at::kBFloat16, at::kCUDA);
+  auto full = lm.forward(ids.cuda()).logits;
+  // The bfloat16 model against float32, over the same 300 positions: the scale of bf16 noise.
+  const double noise = test::max_rel_error(full, full32);
+  for (int64_t chunk : {1, 7, 64, 300}) {
+    const double e = test::max_rel_error(test::chunked_logits(lm, ids, chunk), full);
+    INFO("bfloat16 chunk " << chunk << ": " << e << " (bf16 vs float32: " << noise << ")");
+    CHECK(e <= std::max(2e-2, 2.0 * noise));
+  }
+}
+
+TEST_CASE("a ragged batch on CUDA equals each sequence alone", "[cuda][generate]") {
+  c10::InferenceMode guard;
+  std::vector<at::Tensor> seqs;
+  for (int64_t n : {5, 70, 133}) seqs.push_back(at::randint(257, {1, n + 6}, at::kLong));
+  for (auto dtype : {at::kFloat, at::kBFloat16}) {
+    auto lm = kernel_sized_hybrid(dtype, at::kCUDA);
+    auto got = test::ragged_logits(lm, seqs, 6, /*chunk=*/64);
+    for (size_t s = 0; s < seqs.size(); ++s) {
+      auto alone = lm.forward(seqs[s].cuda()).logits;
+      const double e = test::max_rel_error(got[s], alone);
+      INFO(c10::toString(dtype) << " sequence " << s << ": " << e);
+      CHECK(e <= (dtype == at::kFloat ? 1e-3 : 2e-2));
+    }
+  }
+}
+
+TEST_CASE("the engine on CUDA float32 gives the CPU's greedy tokens", "[cuda][generate]") {
+  auto cpu = kernel_sized_hybrid(at::kFloat, at::kCPU);
+  auto gpu = kernel_sized_hybrid(at::kFloat, at::kCUDA);
+  std::vector<inference::GenerationRequest> requests;
+  for (int64_t n : {9, 100, 40}) {
+    inference::GenerationRequest r;
+    auto p = at::randint(257, {n}, at::kLong);
+    r.prompt.assign(p.data_ptr<int64_t>(), p.data_ptr<int64_t>() + n);
+    r.max_new_tokens = 8;
+    requests.push_back(r);
+  }
+  inference::EngineOptions o;
+  o.prefill_chunk = 32;
+  auto a = inference::GenerationEngine(cpu, o).generate(requests);
+  auto b = inference::GenerationEngine(gpu, o).generate(requests);
+  for (size_t i = 0; i < requests.size(); ++i) CHECK(a[i].tokens == b[i].tokens);
+}
