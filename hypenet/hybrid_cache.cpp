@@ -125,6 +125,20 @@ void HybridCache::reset_row(int64_t row) {
   }
 }
 
+void HybridCache::fill_synthetic(int64_t length) {
+  HALO_CHECK(length >= 0 && length <= capacity_, "cache: synthetic length ", length,
+             " outside [0, ", capacity_, "]");
+  for (auto& kv : kv_) {
+    if (!kv.k.defined()) continue;
+    kv.k.narrow(1, 0, length).normal_(0.0, 1.0);
+    kv.v.narrow(1, 0, length).normal_(0.0, 1.0);
+  }
+  for (auto& s : state_) {
+    if (s.defined()) s.normal_(0.0, 0.01);
+  }
+  lengths_.assign(lengths_.size(), length);
+}
+
 void HybridCache::check_step(const CacheStep& s) const {
   for (int64_t i = 0; i < s.num_segments(); ++i) {
     const int64_t row = s.slots[i];

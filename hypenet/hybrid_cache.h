@@ -86,6 +86,10 @@ class HybridCache {
   // Empties a row (a new sequence takes it): length 0, recurrent states zero. KV entries past the
   // length are never read, so they stay.
   void reset_row(int64_t row);
+  // Benchmarks only (`bench decode --fill synthetic`): every row holds `length` tokens of random
+  // keys and values (normal, std 1) and a random recurrent state (normal, std 0.01), as if a
+  // prompt of that length had been prefilled, without the prefill's time.
+  void fill_synthetic(int64_t length);  // draws from the default generator (at::manual_seed)
   // Called by the model forward after every layer ran `step`: lengths[slot] += length.
   void commit(const CacheStep& step);
   // Checks that `step` fits: slots in [0, batch), starts equal the rows' lengths, and

@@ -189,3 +189,39 @@ TEST_CASE("inspect --context gives the inference cache's bytes", "[cli][generate
   CHECK_THAT(table.output, Contains("inference cache") && Contains("at 1000 x 1") &&
                                Contains("tokenizer.model"));
 }
+
+TEST_CASE("bench decode runs on the CPU with both fills and reports what does not fit",
+          "[cli][generate]") {
+  test::TempDir dir;
+  auto f = make_models(dir.str());
+  auto r = run_cli("bench decode --model " + f.teacher + " --model " + f.student +
+                       " --device cpu --dtype float32 --context 64,1048576M --batch 1,2 "
+                       "--new-tokens 3 --warmup 1 --peak-gbps 100 --json",
+                   /*merge_stderr=*/false);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.output);
+  REQUIRE(j["models"].size() == 2);
+  for (const auto& m : j["models"]) {
+    REQUIRE(m["results"].size() == 4);  // 2 contexts x 2 batches
+    const auto& small = m["results"][1];  // context 64, batch 2
+    CHECK(small["fill"] == "synthetic");
+    CHECK(small["ms_per_token"].get<double>() > 0);
+    CHECK(small["tokens_per_s"].get<double>() ==
+          Approx(2 / (small["ms_per_token"].get<double>() * 1e-3)));
+    CHECK(small["ratio_to_floor"].get<double>() > 0);
+    CHECK_THAT(m["results"][3]["out_of_memory"].get<std::string>(), Contains("out of memory"));
+  }
+  // The student's step reads less cache than the teacher's: half its layers keep no KV.
+  CHECK(j["models"][1]["results"][0]["cache_bytes"].get<int64_t>() <
+        j["models"][0]["results"][0]["cache_bytes"].get<int64_t>());
+  auto prefill = run_cli("bench decode --model " + f.student +
+                         " --device cpu --dtype float32 --context 40 --fill prefill "
+                         "--prefill-chunk 16 --new-tokens 2 --warmup 0");
+  INFO(prefill.output);
+  REQUIRE(prefill.exit_code == 0);
+  CHECK_THAT(prefill.output, Contains("prefill") && Contains("ms/token"));
+  auto bad = run_cli("bench decode --model " + f.student + " --device cpu --context 4Q");
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.output, Contains("--context: \"4Q\" is not a positive count"));
+}

@@ -143,6 +143,7 @@ void add_bench_command(CLI::App& app) {
   add_bench_loader_command(*bench);
   add_bench_kl_command(*bench);
   add_bench_stage2_command(*bench);
+  add_bench_decode_command(*bench);
 }
 
 }  // namespace halo::tools

@@ -28,6 +28,8 @@ void add_bench_lightning_command(CLI::App& bench);
 void add_bench_loader_command(CLI::App& bench);
 // Adds `kl` (the chunked stage-2 loss) under the `bench` subcommand.
 void add_bench_kl_command(CLI::App& bench);
+// Adds `decode` (time per output token on the inference cache) under the `bench` subcommand.
+void add_bench_decode_command(CLI::App& bench);
 // Adds `stage2` (timed stage-2 training steps) under the `bench` subcommand.
 void add_bench_stage2_command(CLI::App& bench);
 
