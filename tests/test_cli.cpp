@@ -203,3 +203,41 @@ TEST_CASE("bench stage2 runs the Trainer's stage-2 step on the CPU and cleans up
   CHECK(cpu16.exit_code == 1);
   CHECK_THAT(cpu16.output, Contains("--precision bfloat16 needs --device cuda"));
 }
+
+TEST_CASE("exit codes: 0 success, 1 input error, 2 usage error; --version; did you mean",
+          "[cli]") {
+  test::TempDir dir;
+  struct Case {
+    std::string args;
+    int code;
+    std::string expect;
+  };
+  const std::vector<Case> cases = {
+      {"frobnicate", 2, "unknown command 'frobnicate'"},
+      {"genrate --model x", 2, "did you mean 'generate'"},
+      {"inspct x", 2, "did you mean 'inspect'"},
+      {"", 2, "A subcommand is required"},
+      {"inspect", 2, "MODEL_DIR is required"},
+      {"inspect " + dir.str() + " --bogus 3", 2, "--bogus"},
+      {"generate --model " + dir.str() + " --prompt hi --max-new-tokens many", 2, "many"},
+      {"run " + dir.str() + "/missing.yaml", 1, "missing.yaml"},
+      {"inspect " + dir.str() + "/nowhere", 1, "nowhere: not a folder"},
+      {"--version", 0, "LibTorch 2.11.0"},
+      {"--help", 0, "Exit codes: 0 success, 1 error"},
+  };
+  for (const auto& c : cases) {
+    auto r = run_cli(c.args);
+    INFO("halo-distill " << c.args << "\n" << r.output);
+    CHECK(r.exit_code == c.code);
+    CHECK_THAT(r.output, Contains(c.expect));
+  }
+  CHECK_THAT(run_cli("--version").output, Contains("halo-distill 0.1.0 (commit "));
+  // Source locations only with --verbose (or HALO_VERBOSE=1).
+  auto plain = run_cli("inspect " + dir.str() + "/nowhere");
+  CHECK_THAT(plain.output, !Contains("[tools/"));
+  auto verbose = run_cli("--verbose inspect " + dir.str() + "/nowhere");
+  CHECK(verbose.exit_code == 1);
+  CHECK_THAT(verbose.output, Contains("[tools/cmd_inspect.cpp:"));
+  CHECK_THAT(run_cli("--verbose inspect " + dir.str() + "/nowhere").output,
+             Contains(plain.output.substr(0, plain.output.find('\n'))));
+}

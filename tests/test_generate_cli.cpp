@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -116,6 +118,27 @@ TEST_CASE("generate streams a prompt, answers a JSONL file, matches the library"
   REQUIRE(json.exit_code == 0);
   auto j = nlohmann::json::parse(json.output);
   CHECK((j["finish_reason"] == "length" || j["finish_reason"] == "eos"));
+
+  // A stop string from the middle of the free-running text: the streamed text ends before it.
+  auto free_run = run_cli("generate --model " + f.student +
+                              " --prompt \"Birds sing\" --json --ignore-eos --max-new-tokens 24",
+                          /*merge_stderr=*/false);
+  const auto text = nlohmann::json::parse(free_run.output)["text"].get<std::string>();
+  REQUIRE(text.size() >= 8);
+  std::string stop;  // three letters or digits from the second half (shell-safe)
+  for (size_t p = text.size() / 2; p + 3 <= text.size() && stop.empty(); ++p) {
+    if (std::all_of(text.begin() + p, text.begin() + p + 3,
+                    [](unsigned char c) { return std::isalnum(c); })) {
+      stop = text.substr(p, 3);
+    }
+  }
+  REQUIRE(!stop.empty());
+  auto stopped = run_cli("generate --model " + f.student + " --prompt \"Birds sing\" --stop \"" +
+                             stop + "\" --ignore-eos --max-new-tokens 24",
+                         /*merge_stderr=*/false);
+  INFO("stop \"" << stop << "\" in \"" << text << "\"");
+  REQUIRE(stopped.exit_code == 0);
+  CHECK(stopped.output == text.substr(0, text.find(stop)) + "\n");
 }
 
 TEST_CASE("generate refuses bad input with the value and the limit", "[cli][generate]") {

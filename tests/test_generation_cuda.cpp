@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "halo/inference/generation_engine.h"
-#include "hypenet/qwen3_checkpoint.h"
+#include "hypenet/parameter_init.h"
 #include "hypenet/weight_transfer.h"
 #include "tests/generation_fixtures.h"
 #include "tests/test_util.h"
@@ -19,15 +19,19 @@ using namespace halo;
 
 namespace {
 
+// The fixture teacher's shape (vocab 257, 3 layers) as a HypeNet L, A, L with 3 Lightning heads
+// of dim 64 (the CUDA kernels' sizes; the teacher's heads would take the ATen path) and HyPE's
+// logit scale, randomly initialised (std 0.1: sharper attention than 0.02).
 hypenet::CausalLM kernel_sized_hybrid(at::ScalarType dtype, c10::Device device) {
-  auto teacher = hypenet::load_qwen3(test::fixtures_dir() + "/qwen3/untied_gqa2_sharded",
-                                     at::kFloat, at::kCPU);
+  auto teacher = hypenet::Qwen3Config::from_json_file(
+      test::fixtures_dir() + "/qwen3/untied_gqa2_sharded/config.json");
   auto config = hypenet::hypenet_config_like_release(
-      teacher->config(), {hypenet::MixerType::kLightning, hypenet::MixerType::kAttention,
-                          hypenet::MixerType::kLightning});
+      teacher, {hypenet::MixerType::kLightning, hypenet::MixerType::kAttention,
+                hypenet::MixerType::kLightning});
   config.lightning_nh = 3, config.lightning_nkv = 3, config.lightning_head_dim = 64;
   config.attn_logits_scaling_a = 500.0;
-  auto s = hypenet::hypenet_from_teacher(teacher, config, 5);
+  hypenet::HypeNetForCausalLM s(config);
+  hypenet::init_parameters_like_hf(*s, 0.1, 5);
   s->to(device, dtype);
   s->eval();
   hypenet::CausalLM lm;
@@ -42,15 +46,15 @@ hypenet::CausalLM kernel_sized_hybrid(at::ScalarType dtype, c10::Device device) 
 
 TEST_CASE("cached prefill and decode on CUDA equal one full forward", "[cuda][generate]") {
   auto ids = at::randint(257, {1, 300}, at::kLong);
-  c10::InferenceMode guard;
   auto ref32 = kernel_sized_hybrid(at::kFloat, at::kCUDA);
+  auto lm = kernel_sized_hybrid(at::kBFloat16, at::kCUDA);
+  c10::InferenceMode guard;
   auto full32 = ref32.forward(ids.cuda()).logits;
   for (int64_t chunk : {1, 7, 64, 300}) {
     const double e = test::max_rel_error(test::chunked_logits(ref32, ids, chunk), full32);
     INFO("float32 chunk " << chunk << ": " << e);
     CHECK(e <= 1e-3);  // TF32 matmuls allowed, as the model's own CUDA test
   }
-  auto lm = kernel_sized_hybrid(at::kBFloat16, at::kCUDA);
   auto full = lm.forward(ids.cuda()).logits;
   // The bfloat16 model against float32, over the same 300 positions: the scale of bf16 noise.
   const double noise = test::max_rel_error(full, full32);
@@ -62,11 +66,13 @@ TEST_CASE("cached prefill and decode on CUDA equal one full forward", "[cuda][ge
 }
 
 TEST_CASE("a ragged batch on CUDA equals each sequence alone", "[cuda][generate]") {
-  c10::InferenceMode guard;
   std::vector<at::Tensor> seqs;
   for (int64_t n : {5, 70, 133}) seqs.push_back(at::randint(257, {1, n + 6}, at::kLong));
-  for (auto dtype : {at::kFloat, at::kBFloat16}) {
-    auto lm = kernel_sized_hybrid(dtype, at::kCUDA);
+  std::vector<hypenet::CausalLM> models = {kernel_sized_hybrid(at::kFloat, at::kCUDA),
+                                           kernel_sized_hybrid(at::kBFloat16, at::kCUDA)};
+  c10::InferenceMode guard;
+  for (auto& lm : models) {
+    const auto dtype = lm.output_embedding().scalar_type();
     auto got = test::ragged_logits(lm, seqs, 6, /*chunk=*/64);
     for (size_t s = 0; s < seqs.size(); ++s) {
       auto alone = lm.forward(seqs[s].cuda()).logits;

@@ -12,6 +12,7 @@
 #include "tools/commands.h"
 #include "tools/device_arg.h"
 #include "tools/device_memory.h"
+#include "tools/kernel_profile.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/InferenceMode.h>
@@ -38,6 +39,7 @@ struct DecodeArgs {
   std::string device = "cuda", dtype = "bfloat16", fill = "synthetic";
   int64_t new_tokens = 32, warmup = 3, prefill_chunk = 4096;
   double peak_gbps = 0;  // 0: by the card's name
+  int profile = 0;       // > 0: the top kernels of one more decode step, on stderr
   bool json = false;
 };
 
@@ -105,7 +107,7 @@ nlohmann::json bench_one(hypenet::CausalLM& m, const DecodeArgs& a, int64_t cont
                          int64_t batch, const c10::Device& device, double peak_gbps) {
   nlohmann::json r = {{"context", context}, {"batch", batch}};
   const auto w = m.output_embedding();
-  const int64_t capacity = context + a.warmup + a.new_tokens + 1;
+  const int64_t capacity = context + a.warmup + a.new_tokens + 2;
   const auto& b = m.base;
   const int64_t chunk = a.fill == "prefill" ? std::min(a.prefill_chunk, context) : 1;
   auto plan = inference::plan_generation_memory(m.cache_layout(), batch, capacity, batch * chunk,
@@ -154,6 +156,11 @@ nlohmann::json bench_one(hypenet::CausalLM& m, const DecodeArgs& a, int64_t cont
     m.forward(ids, fo, &cache, &step).logits.argmax(-1);
   };
   auto ms = time_runs(device, static_cast<int>(a.warmup), static_cast<int>(a.new_tokens), step_fn);
+  if (a.profile > 0) {
+    std::cerr << "profile of one decode step: " << m.model_type << ", context " << context
+              << ", batch " << batch << "\n";
+    print_kernel_profile(std::cerr, step_fn, a.profile, "");
+  }
   const double median = median_of(ms);
   const int64_t bytes = decode_step_bytes(m, batch, context);
   r["ms_per_token"] = median;
@@ -251,6 +258,9 @@ void add_bench_decode_command(CLI::App& bench) {
   cmd->add_option("--dtype", a->dtype, "bfloat16 or float32")->capture_default_str();
   cmd->add_option("--peak-gbps", a->peak_gbps,
                   "Peak memory bandwidth for the floor (default: H100 3350, H200 4800)");
+  cmd->add_option("--profile", a->profile,
+                  "After the timing, profile one more decode step and print its top N GPU "
+                  "kernels and their sum against the wall time (stderr)");
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a] { run_bench_decode(*a); });
 }

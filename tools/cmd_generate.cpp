@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -174,6 +175,8 @@ void run_generate(const GenerateArgs& a) {
 
   const bool stream = a.prompts_file.empty() && !a.json && tokenizer;
   std::string shown;
+  size_t hold_back = 0;  // bytes a stop string could still claim
+  for (const auto& st : requests[0].stop) hold_back = std::max(hold_back, st.size() - 1);
   std::vector<int64_t> streamed;
   int64_t produced = 0, finished = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -182,12 +185,12 @@ void run_generate(const GenerateArgs& a) {
     ++produced;
     finished += e.finished;
     if (stream) {
+      // The finished text is final (EOS left out, cut before a stop string); before that, the
+      // last bytes that could begin a stop string are held back.
       streamed.push_back(e.token);
-      auto ids = streamed;
-      if (e.finished && std::find(o.eos_ids.begin(), o.eos_ids.end(), e.token) != o.eos_ids.end())
-        ids.pop_back();
-      const auto text = o.detokenize(ids);
-      if (!ends_incomplete(text) && text.size() > shown.size() &&
+      std::string text = e.finished ? e.result->text : o.detokenize(streamed);
+      if (!e.finished) text.resize(text.size() - std::min(text.size(), hold_back));
+      if ((e.finished || !ends_incomplete(text)) && text.size() > shown.size() &&
           text.compare(0, shown.size(), shown) == 0) {
         std::cout << text.substr(shown.size()) << std::flush;
         shown = text;
@@ -209,8 +212,7 @@ void run_generate(const GenerateArgs& a) {
 
   if (stream) {
     const auto& r = results[0];
-    // A stop string ends the text before it: what was streamed may run past it.
-    std::cout << "\n";
+    std::cout << std::endl;  // flushed before the stderr line below
     std::fprintf(stderr,
                  "[generate] %zu tokens (%s), prompt %lld tokens in %.1f ms, %.1f tokens/s\n",
                  r.tokens.size(), inference::finish_reason_name(r.finish).c_str(),

@@ -58,9 +58,8 @@ void run_stages(const RunArgs& a, std::optional<std::string> only) {
 }
 
 void add_common(CLI::App* cmd, RunArgs& a) {
-  cmd->add_option("PIPELINE", a.pipeline, "pipeline YAML (configs/pipelines/*.yaml)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  // A missing file is an input error (exit 1, from the loader), not a usage error.
+  cmd->add_option("PIPELINE", a.pipeline, "pipeline YAML (configs/pipelines/*.yaml)")->required();
   cmd->add_option("--set", a.overrides,
                   "override a key: --set run.out_dir=/tmp/r --set stages.NAME.steps=10 "
                   "(value parsed as YAML; repeatable)");

@@ -160,7 +160,7 @@ std::vector<GenerationResult> GenerationEngine::generate(
         res.text = options_.detokenize(ids);
       }
     }
-    if (on_token) on_token({s.request, token, done});
+    if (on_token) on_token({s.request, token, done, done ? &res : nullptr});
     if (done) {
       results[s.request] = std::move(res);
       live[row].reset();

@@ -53,6 +53,7 @@ struct TokenEvent {
   size_t request = 0;
   int64_t token = 0;
   bool finished = false;
+  const GenerationResult* result = nullptr;  // the finished result (when `finished`)
 };
 using TokenCallback = std::function<void(const TokenEvent&)>;
 

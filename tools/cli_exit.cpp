@@ -1,0 +1,85 @@
+// Implementation of cli_exit.h.
+#include "tools/cli_exit.h"
+
+#include "halo_version.h"  // generated: HALO_VERSION, HALO_GIT_COMMIT (cmake/HaloVersion.cmake)
+
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <regex>
+#include <sstream>
+#include <vector>
+
+namespace halo::tools {
+
+std::string user_error_text(const std::string& what, bool verbose) {
+  if (verbose) return what;
+  // Trailing "  [dir/file.cpp:123]" groups, as halo::throw_error appends them.
+  static const std::regex kLocations(R"((\s+\[[A-Za-z0-9_./-]+\.(cpp|h|cu|cuh):\d+\])+\s*$)");
+  return std::regex_replace(what, kLocations, "");
+}
+
+std::string version_text() {
+  std::ostringstream s;
+  s << "halo-distill " << HALO_VERSION << " (commit " << HALO_GIT_COMMIT << "), LibTorch "
+    << TORCH_VERSION_MAJOR << "." << TORCH_VERSION_MINOR << "." << TORCH_VERSION_PATCH;
+#if HALO_WITH_CUDA
+  s << ", CUDA kernels built";
+#else
+  s << ", CUDA kernels not built";
+#endif
+  const auto gpus = torch::cuda::device_count();
+  s << ", " << gpus << (gpus == 1 ? " CUDA device visible" : " CUDA devices visible");
+  return s.str();
+}
+
+namespace {
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+}  // namespace
+
+std::optional<std::string> unknown_command_message(const CLI::App& app, int argc,
+                                                   const char* const* argv) {
+  std::string word;
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i][0] != '-') {
+      word = argv[i];
+      break;
+    }
+  }
+  if (word.empty()) return std::nullopt;
+  std::vector<std::pair<size_t, std::string>> names;
+  for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->get_name() == word) return std::nullopt;
+    if (sub->get_group().empty()) continue;  // hidden commands are not suggested
+    names.emplace_back(edit_distance(word, sub->get_name()), sub->get_name());
+  }
+  std::sort(names.begin(), names.end());
+  std::ostringstream s;
+  s << "unknown command '" << word << "'";
+  std::vector<std::string> close;
+  for (const auto& [d, n] : names) {
+    if (d <= std::max<size_t>(2, word.size() / 3) && close.size() < 3) close.push_back(n);
+  }
+  for (size_t i = 0; i < close.size(); ++i) {
+    s << (i == 0 ? "; did you mean '" : (i + 1 == close.size() ? "' or '" : "', '")) << close[i];
+  }
+  if (!close.empty()) s << "'?";
+  s << " HINT: halo-distill --help lists the commands";
+  return s.str();
+}
+
+}  // namespace halo::tools

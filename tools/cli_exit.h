@@ -1,0 +1,35 @@
+// How the halo-distill command line ends: its exit codes, the text of its errors, `--version`
+// and the answer to a misspelled subcommand.
+//
+// Exit codes (README "Exit codes"; tests/test_cli.cpp holds the CLI to them):
+//   0          success (also --help and --version)
+//   1          an error in the input or the run: the message names the file, key or value
+//   2          a usage error: unknown subcommand or option, missing or malformed argument
+//   128 + N    stopped by signal N after saving what is needed to resume (130 SIGINT,
+//              143 SIGTERM): run the same command again to continue
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+
+namespace halo::tools {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitUsage = 2;
+
+// An error message as users see it: without the trailing source locations ("  [data/x.cpp:36]")
+// unless `verbose` (--verbose or HALO_VERBOSE=1), which keeps them for bug reports.
+std::string user_error_text(const std::string& what, bool verbose);
+
+// "halo-distill 0.1.0 (commit 1a2b3c4d5e), LibTorch 2.11.0, CUDA kernels built|not built, ..."
+std::string version_text();
+
+// When the first argument that is not an option names no subcommand of `app`: "unknown command
+// 'frobnicate'" plus the closest names (edit distance) and the hint to run --help.
+std::optional<std::string> unknown_command_message(const CLI::App& app, int argc,
+                                                   const char* const* argv);
+
+}  // namespace halo::tools
