@@ -28,7 +28,7 @@ done
 command -v nvidia-smi >/dev/null 2>&1 || { halo_log "no nvidia-smi: not a GPU host"; exit 77; }
 mkdir -p "$OUT"
 commit=$(git -C "$HALO_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git -C "$HALO_ROOT" status --porcelain 2>/dev/null | grep -qv '^??' && echo "+changes" || true)
+dirty=$(git -C "$HALO_ROOT" status --porcelain 2>/dev/null | grep -qv '^??' && echo "-dirty" || true)
 stem="$OUT/$(date -u +%Y-%m-%d)-${commit}${dirty}"
 card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 
