@@ -13,8 +13,8 @@ at::Tensor attend_uniform(const at::Tensor& q, const at::Tensor& k, const at::Te
                           KvCache& cache, const at::Tensor& rows, bool contiguous,
                           int64_t first_row, const std::vector<int64_t>& starts, double scale) {
   const int64_t N = q.size(0), n = q.size(1);
-  const bool same_start = std::all_of(starts.begin(), starts.end(),
-                                      [&](int64_t s) { return s == starts[0]; });
+  const bool same_start =
+      std::all_of(starts.begin(), starts.end(), [&](int64_t s) { return s == starts[0]; });
   const auto i64 = at::TensorOptions().dtype(at::kLong).device(q.device());
   // Write the step's keys and values at their positions.
   if (contiguous && same_start) {
@@ -32,7 +32,7 @@ at::Tensor attend_uniform(const at::Tensor& q, const at::Tensor& k, const at::Te
   };
   auto K = rows_of(cache.k).narrow(1, 0, Lk).transpose(1, 2);  // [N, Hkv, Lk, d]
   auto V = rows_of(cache.v).narrow(1, 0, Lk).transpose(1, 2);
-  auto Q = q.transpose(1, 2);                                   // [N, Hq, n, d]
+  auto Q = q.transpose(1, 2);      // [N, Hq, n, d]
   std::optional<at::Tensor> mask;  // true = attend
   bool is_causal = false;
   if (same_start && starts[0] == 0) {
@@ -42,7 +42,7 @@ at::Tensor attend_uniform(const at::Tensor& q, const at::Tensor& k, const at::Te
   } else {
     // key j is visible to query i of segment s when j <= starts[s] + i
     auto last = at::tensor(starts, at::kLong).to(q.device()).view({N, 1, 1}) +
-                at::arange(n, i64).view({1, n, 1});                       // [N, n, 1]
+                at::arange(n, i64).view({1, n, 1});                      // [N, n, 1]
     mask = (at::arange(Lk, i64).view({1, 1, Lk}) <= last).unsqueeze(1);  // [N, 1, n, Lk]
   }
   auto o = at::scaled_dot_product_attention(Q, K, V, mask, /*dropout_p=*/0.0, is_causal, scale,

@@ -25,8 +25,8 @@ CacheStep make_cache_step(std::vector<int64_t> slots, std::vector<int64_t> start
   s.slots = std::move(slots);
   s.starts = std::move(starts);
   s.lengths = std::move(lengths);
-  s.packed = std::any_of(s.lengths.begin(), s.lengths.end(),
-                         [&](int64_t n) { return n != s.lengths[0]; });
+  s.packed =
+      std::any_of(s.lengths.begin(), s.lengths.end(), [&](int64_t n) { return n != s.lengths[0]; });
   s.contiguous_slots = true;
   for (size_t i = 1; i < N; ++i) s.contiguous_slots &= s.slots[i] == s.slots[0] + int64_t(i);
   auto i64 = at::TensorOptions().dtype(at::kLong);
@@ -38,8 +38,8 @@ CacheStep make_cache_step(std::vector<int64_t> slots, std::vector<int64_t> start
     s.offsets.push_back(s.offsets.back() + s.lengths[i]);
   }
   auto positions = at::tensor(pos, i64);
-  s.positions = (s.packed ? positions.view({1, -1}) : positions.view({int64_t(N), s.lengths[0]}))
-                    .to(device);
+  s.positions =
+      (s.packed ? positions.view({1, -1}) : positions.view({int64_t(N), s.lengths[0]})).to(device);
   if (s.packed) s.cu_seqlens = at::tensor(s.offsets, i64).to(device);
   return s;
 }
@@ -79,8 +79,8 @@ CacheBytes cache_bytes(const CacheLayout& l, int64_t batch, int64_t capacity,
   const int64_t elt = static_cast<int64_t>(c10::elementSize(dtype));
   b.kv_bytes_per_token = l.num_attention_layers() * 2 * l.kv_heads * l.head_dim * elt;
   b.kv = b.kv_bytes_per_token * batch * capacity;
-  b.state = l.num_lightning_layers() * batch * l.lightning_heads * l.lightning_dk *
-            l.lightning_dv * static_cast<int64_t>(c10::elementSize(state_dtype(dtype)));
+  b.state = l.num_lightning_layers() * batch * l.lightning_heads * l.lightning_dk * l.lightning_dv *
+            static_cast<int64_t>(c10::elementSize(state_dtype(dtype)));
   return b;
 }
 
@@ -156,6 +156,27 @@ void HybridCache::commit(const CacheStep& s) {
   for (int64_t i = 0; i < s.num_segments(); ++i) lengths_[s.slots[i]] += s.lengths[i];
 }
 
+at::Tensor forward_positions(const at::Tensor& ids, const ForwardOptions& opt,
+                             const HybridCache* cache, const CacheStep* step, size_t num_layers,
+                             const char* model) {
+  if (!cache) {
+    if (opt.positions.defined()) return opt.positions.to(ids.device());
+    return at::arange(ids.size(1), at::TensorOptions().dtype(at::kLong).device(ids.device()));
+  }
+  HALO_CHECK(step && cache->num_layers() == static_cast<int64_t>(num_layers), model,
+             " forward: a cache of ", num_layers, " layers and a step are needed, got ",
+             cache->num_layers(), " layers");
+  HALO_CHECK(!opt.positions.defined() && !opt.training && !opt.layer_hook &&
+                 !opt.capture_attention_entropy,
+             model,
+             " forward: a cached forward takes its positions from the step, and no "
+             "training flag, layer hook or entropy capture");
+  cache->check_step(*step);
+  HALO_CHECK(ids.sizes() == step->positions.sizes(), model, " forward: ids ", ids.sizes(),
+             " do not match the cache step's layout ", step->positions.sizes());
+  return step->positions;
+}
+
 at::Tensor last_of_segments(const at::Tensor& x, const CacheStep& s) {
   if (!s.packed) return x.narrow(1, x.size(1) - 1, 1);
   std::vector<int64_t> last;
@@ -165,8 +186,8 @@ at::Tensor last_of_segments(const at::Tensor& x, const CacheStep& s) {
 
 at::Tensor keep_logit_rows(const at::Tensor& x, int64_t k, const CacheStep* step) {
   if (step && step->packed) {
-    HALO_CHECK(k == 0 || k == 1, "forward on a packed cache step: logits_to_keep must be 0 or 1, got ",
-               k);
+    HALO_CHECK(k == 0 || k == 1,
+               "forward on a packed cache step: logits_to_keep must be 0 or 1, got ", k);
     return k == 1 ? last_of_segments(x, *step) : x;
   }
   const int64_t T = x.size(1);

@@ -9,6 +9,7 @@
 // row), Hkv kv heads, d head dim, N segments of a step, n tokens per segment.
 #pragma once
 
+#include "hypenet/causal_lm_output.h"
 #include "hypenet/hypenet_config.h"
 
 #include <ATen/ATen.h>
@@ -48,7 +49,7 @@ struct KvCache {
 
 // The sizes the cache of a model has, from its config (teacher: every layer attention).
 struct CacheLayout {
-  std::vector<MixerType> mixers;    // per layer
+  std::vector<MixerType> mixers;       // per layer
   int64_t kv_heads = 0, head_dim = 0;  // attention layers
   int64_t lightning_heads = 0, lightning_dk = 0, lightning_dv = 0;
   static CacheLayout of(const Qwen3Config& teacher);
@@ -101,10 +102,18 @@ class HybridCache {
 
  private:
   int64_t batch_ = 0, capacity_ = 0;
-  std::vector<KvCache> kv_;         // attention layers (others: undefined)
-  std::vector<at::Tensor> state_;   // Lightning layers (others: undefined)
-  std::vector<int64_t> lengths_;    // per row
+  std::vector<KvCache> kv_;        // attention layers (others: undefined)
+  std::vector<at::Tensor> state_;  // Lightning layers (others: undefined)
+  std::vector<int64_t> lengths_;   // per row
 };
+
+// The positions [B, T] or [T] of a model forward over ids [B, T]: the cache step's (after
+// checking that the step fits the cache and the ids its layout; a cached forward takes no
+// positions, layer hook or training flag), else options.positions, else 0..T-1. `model` names
+// the forward in errors.
+at::Tensor forward_positions(const at::Tensor& ids, const ForwardOptions& options,
+                             const HybridCache* cache, const CacheStep* step, size_t num_layers,
+                             const char* model);
 
 // The hidden states of each segment's last token: x [N, n, D] -> [N, 1, D] (uniform), or
 // [1, T, D] -> [1, N, D] (packed). What a forward that keeps one logit per segment keeps.

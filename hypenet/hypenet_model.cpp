@@ -102,26 +102,14 @@ CausalLMOutput HypeNetForCausalLMImpl::forward(const at::Tensor& ids, const Forw
   HALO_CHECK(ids.dim() == 2 && ids.scalar_type() == at::kLong,
              "HypeNet forward: ids must be int64 [B, T], got ", ids.sizes(), " ",
              ids.scalar_type());
-  HALO_CHECK(ids.numel() == 0 ||
+  // A cached forward is the engine's decode step: its callers check ids at the boundary (the
+  // engine validates prompts; sampled ids index the logits), and the two .item() here would wait
+  // for the device on every token.
+  HALO_CHECK(cache || ids.numel() == 0 ||
                  (ids.min().item<int64_t>() >= 0 && ids.max().item<int64_t>() < b.vocab_size),
              "HypeNet forward: token ids must lie in [0, ", b.vocab_size, ")");
   const size_t L = model->layers->size();
-  const int64_t T = ids.size(1);
-  at::Tensor positions;
-  if (cache) {
-    HALO_CHECK(step && cache->num_layers() == static_cast<int64_t>(L),
-               "HypeNet forward: a cache of ", cache->num_layers(), " layers and a step are needed");
-    HALO_CHECK(!opt.positions.defined() && !opt.training && !opt.layer_hook,
-               "HypeNet forward: a cached forward takes positions from its step, not in training");
-    cache->check_step(*step);
-    HALO_CHECK(ids.sizes() == step->positions.sizes(), "HypeNet forward: ids ", ids.sizes(),
-               " do not match the cache step's layout ", step->positions.sizes());
-    positions = step->positions;
-  } else {
-    positions = opt.positions.defined()
-                    ? opt.positions.to(ids.device())
-                    : at::arange(T, at::TensorOptions().dtype(at::kLong).device(ids.device()));
-  }
+  const auto positions = forward_positions(ids, opt, cache, step, L, "HypeNet");
   auto x = at::embedding(model->embed_tokens->weight, ids);  // [B, T, D]
   MixerInputs in = mixer_inputs(positions, x.scalar_type(), opt.training);
   in.cache = cache;

@@ -58,6 +58,7 @@ class HypeNetForCausalLMImpl : public torch::nn::Module {
   explicit HypeNetForCausalLMImpl(const HypeNetConfig& config);
   // ids: int64 [B, T]. With `cache` (inference): ids in the layout of `step` (hybrid_cache.h),
   // positions from the step, every layer reads and extends the cache, whose lengths then advance.
+  // The caller checks the ids (no device round trip per token here).
   CausalLMOutput forward(const at::Tensor& ids, const ForwardOptions& options = {},
                          HybridCache* cache = nullptr, const CacheStep* step = nullptr);
   // The mixer inputs of a forward over `positions` (int64 [T] or [B, T]).

@@ -13,10 +13,9 @@ namespace halo::hypenet {
 namespace fs = std::filesystem;
 
 std::vector<std::string> model_side_files(const std::string& dir) {
-  static const char* kNames[] = {"tokenizer.json",          "tokenizer_config.json",
-                                 "tokenizer.model",         "vocab.json",
-                                 "merges.txt",              "special_tokens_map.json",
-                                 "added_tokens.json",       "generation_config.json"};
+  static const char* kNames[] = {
+      "tokenizer.json", "tokenizer_config.json",   "tokenizer.model",   "vocab.json",
+      "merges.txt",     "special_tokens_map.json", "added_tokens.json", "generation_config.json"};
   std::vector<std::string> found;
   for (const char* n : kNames) {
     if (fs::is_regular_file(fs::path(dir) / n)) found.emplace_back(n);

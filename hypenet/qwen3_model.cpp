@@ -46,28 +46,13 @@ CausalLMOutput Qwen3ForCausalLMImpl::forward(const at::Tensor& ids, const Forwar
                                              HybridCache* cache, const CacheStep* step) {
   HALO_CHECK(ids.dim() == 2 && ids.scalar_type() == at::kLong,
              "Qwen3 forward: ids must be int64 [B, T], got ", ids.sizes(), " ", ids.scalar_type());
-  const int64_t T = ids.size(1);
   const size_t L = model->layers->size();
   auto weight = model->embed_tokens->weight;
-  HALO_CHECK(ids.numel() == 0 || (ids.min().item<int64_t>() >= 0 &&
-                                  ids.max().item<int64_t>() < config_.vocab_size),
+  // Not for a cached forward: see HypeNetForCausalLMImpl::forward.
+  HALO_CHECK(cache || ids.numel() == 0 ||
+                 (ids.min().item<int64_t>() >= 0 && ids.max().item<int64_t>() < config_.vocab_size),
              "Qwen3 forward: token ids must lie in [0, ", config_.vocab_size, ")");
-  at::Tensor positions;
-  if (cache) {
-    HALO_CHECK(step && cache->num_layers() == static_cast<int64_t>(L),
-               "Qwen3 forward: a cache of ", cache->num_layers(), " layers and a step are needed");
-    HALO_CHECK(!opt.positions.defined() && !opt.layer_hook && !opt.capture_attention_entropy,
-               "Qwen3 forward: a cached forward takes positions from its step and captures no "
-               "entropy");
-    cache->check_step(*step);
-    HALO_CHECK(ids.sizes() == step->positions.sizes(), "Qwen3 forward: ids ", ids.sizes(),
-               " do not match the cache step's layout ", step->positions.sizes());
-    positions = step->positions;
-  } else {
-    positions = opt.positions.defined()
-                    ? opt.positions.to(ids.device())
-                    : at::arange(T, at::TensorOptions().dtype(at::kLong).device(ids.device()));
-  }
+  const auto positions = forward_positions(ids, opt, cache, step, L, "Qwen3");
   auto x = at::embedding(weight, ids);  // [B, T, D]
   auto rope = rotary_tables(positions, config_.head_dim, config_.rope_theta, x.scalar_type());
 

@@ -48,7 +48,7 @@ class Qwen3ForCausalLMImpl : public torch::nn::Module {
   explicit Qwen3ForCausalLMImpl(const Qwen3Config& config);
   // ids: int64 [B, T]. With `cache` (inference): ids in the layout of `step` (hybrid_cache.h),
   // positions from the step, every layer reads and extends its KV cache, whose lengths then
-  // advance.
+  // advance. The caller checks the ids (no device round trip per token here).
   CausalLMOutput forward(const at::Tensor& ids, const ForwardOptions& options = {},
                          HybridCache* cache = nullptr, const CacheStep* step = nullptr);
   const Qwen3Config& config() const { return config_; }

@@ -56,7 +56,8 @@ std::string read_all(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("generate streams a prompt, answers a JSONL file, matches the library", "[cli][generate]") {
+TEST_CASE("generate streams a prompt, answers a JSONL file, matches the library",
+          "[cli][generate]") {
   test::TempDir dir;
   auto f = make_models(dir.str());
   CHECK(fs::exists(f.student + "/tokenizer.model"));
@@ -73,9 +74,9 @@ TEST_CASE("generate streams a prompt, answers a JSONL file, matches the library"
 
 {"text": "Green light runs", "temperature": 0.8, "top_k": 20, "top_p": 0.9, "seed": 4}
 )";
-  auto file = run_cli("generate --model " + f.student + " --prompts " + prompts +
-                      " --max-new-tokens 5 --ignore-eos --batch-size 2 --prefill-chunk 3 --out " +
-                      out);
+  auto file =
+      run_cli("generate --model " + f.student + " --prompts " + prompts +
+              " --max-new-tokens 5 --ignore-eos --batch-size 2 --prefill-chunk 3 --out " + out);
   INFO(file.output);
   REQUIRE(file.exit_code == 0);
   CHECK_THAT(file.output, Contains("3/3 prompts") && Contains("tokens/s"));
@@ -154,9 +155,9 @@ TEST_CASE("generate refuses bad input with the value and the limit", "[cli][gene
   std::ofstream(dir.str() + "/small.json")
       << R"({"vocab_size": 150, "hidden_size": 32, "intermediate_size": 64,
   "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8})";
-  REQUIRE(run_cli("init-teacher --config " + dir.str() + "/small.json --out " + dir.str() +
-                  "/small")
-              .exit_code == 0);
+  REQUIRE(
+      run_cli("init-teacher --config " + dir.str() + "/small.json --out " + dir.str() + "/small")
+          .exit_code == 0);
   const std::string g = "generate --model " + f.student + " ";
   struct Case {
     std::string args, expect;
@@ -170,12 +171,14 @@ TEST_CASE("generate refuses bad input with the value and the limit", "[cli][gene
       {g + "--prompt hi --temperature -1", "temperature is -1; expected a number >= 0"},
       {g + "--prompt hi --top-p 0", "top_p is 0; expected a number in (0, 1]"},
       {g + "--prompt hi --top-p 1.5", "top_p is 1.5"},
-      {g + "--prompts " + jsonl("t.jsonl", "{\"ids\": [1], \"top_p\": 2}\n"), "t.jsonl:1: top_p is 2"},
+      {g + "--prompts " + jsonl("t.jsonl", "{\"ids\": [1], \"top_p\": 2}\n"),
+       "t.jsonl:1: top_p is 2"},
       {"generate --model " + dir.str() + "/small --prompt hi --tokenizer " + f.tokenizer,
        "the tokenizer has 200 ids but " + dir.str() + "/small/config.json has vocab_size 150"},
       {g + "--prompts " + jsonl("bad.jsonl", "{\"ids\": [1]}\n{\"ids\": [1,}\n"),
        "bad.jsonl:2: not a JSON object"},
-      {g + "--prompts " + jsonl("key.jsonl", "{\"prompt\": \"x\"}\n"), "key.jsonl:1: unknown key 'prompt'"},
+      {g + "--prompts " + jsonl("key.jsonl", "{\"prompt\": \"x\"}\n"),
+       "key.jsonl:1: unknown key 'prompt'"},
       {g + "--prompts " + jsonl("both.jsonl", "{\"text\": \"x\", \"ids\": [1]}\n"),
        "both.jsonl:1: give exactly one of 'text' and 'ids'"},
       {g + "--prompts " + jsonl("empty.jsonl", "\n\n"), "empty.jsonl: no prompts"},
@@ -192,8 +195,8 @@ TEST_CASE("generate refuses bad input with the value and the limit", "[cli][gene
   }
   auto help = run_cli("generate --help");
   CHECK(help.exit_code == 0);
-  CHECK_THAT(help.output, Contains("--prompts") && Contains("finish_reason") &&
-                              Contains("--prefill-chunk"));
+  CHECK_THAT(help.output,
+             Contains("--prompts") && Contains("finish_reason") && Contains("--prefill-chunk"));
 }
 
 TEST_CASE("inspect --context gives the inference cache's bytes", "[cli][generate]") {
@@ -209,8 +212,8 @@ TEST_CASE("inspect --context gives the inference cache's bytes", "[cli][generate
   // 2 Lightning layers x 2 sequences x 4 heads x 8 x 8 float32.
   CHECK(c["state_bytes"] == 2 * 2 * 4 * 8 * 8 * 4);
   auto table = run_cli("inspect --context 1000 " + f.student);
-  CHECK_THAT(table.output, Contains("inference cache") && Contains("at 1000 x 1") &&
-                               Contains("tokenizer.model"));
+  CHECK_THAT(table.output,
+             Contains("inference cache") && Contains("at 1000 x 1") && Contains("tokenizer.model"));
 }
 
 TEST_CASE("bench decode runs on the CPU with both fills and reports what does not fit",
@@ -226,7 +229,7 @@ TEST_CASE("bench decode runs on the CPU with both fills and reports what does no
   auto j = nlohmann::json::parse(r.output);
   REQUIRE(j["models"].size() == 2);
   for (const auto& m : j["models"]) {
-    REQUIRE(m["results"].size() == 4);  // 2 contexts x 2 batches
+    REQUIRE(m["results"].size() == 4);    // 2 contexts x 2 batches
     const auto& small = m["results"][1];  // context 64, batch 2
     CHECK(small["fill"] == "synthetic");
     CHECK(small["ms_per_token"].get<double>() > 0);

@@ -44,8 +44,7 @@ TEST_CASE("prefill in chunks and cached decode equal one full forward", "[genera
   c10::InferenceMode guard;
   const std::vector<std::vector<MixerType>> layouts = {
       {MixerType::kLightning, MixerType::kAttention, MixerType::kLightning},
-      {MixerType::kAttention, MixerType::kLightning, MixerType::kLightning,
-       MixerType::kAttention},
+      {MixerType::kAttention, MixerType::kLightning, MixerType::kLightning, MixerType::kAttention},
       {MixerType::kLightning, MixerType::kLightning},
   };
   auto ids = at::randint(0, 300, {1, 70}, at::make_generator<at::CPUGeneratorImpl>(3), at::kLong);
@@ -66,8 +65,7 @@ TEST_CASE("prefill in chunks and cached decode equal one full forward", "[genera
   }
 }
 
-TEST_CASE("HyPE's logit scale is applied at absolute positions in a cached forward",
-          "[generate]") {
+TEST_CASE("HyPE's logit scale is applied at absolute positions in a cached forward", "[generate]") {
   test::use_one_thread();
   auto lm = tiny_hypenet({MixerType::kAttention, MixerType::kLightning}, 60);
   // The same weights without the scale compute something else: the chunked comparison below
@@ -132,8 +130,7 @@ TEST_CASE("the engine's greedy tokens equal the uncached reference, batched or a
   }
 }
 
-TEST_CASE("sampling: seeded, batch-independent, top-k 1 and tiny top-p are greedy",
-          "[generate]") {
+TEST_CASE("sampling: seeded, batch-independent, top-k 1 and tiny top-p are greedy", "[generate]") {
   test::use_one_thread();
   auto lm = tiny_hypenet({MixerType::kLightning, MixerType::kAttention}, 90);
   std::vector<inference::GenerationRequest> requests(3);

@@ -23,8 +23,8 @@ namespace {
 // of dim 64 (the CUDA kernels' sizes; the teacher's heads would take the ATen path) and HyPE's
 // logit scale, randomly initialised (std 0.1: sharper attention than 0.02).
 hypenet::CausalLM kernel_sized_hybrid(at::ScalarType dtype, c10::Device device) {
-  auto teacher = hypenet::Qwen3Config::from_json_file(
-      test::fixtures_dir() + "/qwen3/untied_gqa2_sharded/config.json");
+  auto teacher = hypenet::Qwen3Config::from_json_file(test::fixtures_dir() +
+                                                      "/qwen3/untied_gqa2_sharded/config.json");
   auto config = hypenet::hypenet_config_like_release(
       teacher, {hypenet::MixerType::kLightning, hypenet::MixerType::kAttention,
                 hypenet::MixerType::kLightning});

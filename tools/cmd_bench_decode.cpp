@@ -51,8 +51,10 @@ std::vector<int64_t> parse_token_list(const std::string& text, const std::string
   while (std::getline(ss, item, ',')) {
     int64_t mult = 1;
     std::string num = item;
-    if (!num.empty() && (num.back() == 'K' || num.back() == 'k')) mult = 1024, num.pop_back();
-    else if (!num.empty() && (num.back() == 'M' || num.back() == 'm')) mult = 1 << 20, num.pop_back();
+    if (!num.empty() && (num.back() == 'K' || num.back() == 'k'))
+      mult = 1024, num.pop_back();
+    else if (!num.empty() && (num.back() == 'M' || num.back() == 'm'))
+      mult = 1 << 20, num.pop_back();
     size_t pos = 0;
     long long v = 0;
     try {
@@ -91,8 +93,8 @@ double card_peak_gbps(const c10::Device& device, std::string* name) {
 // keys and values of every cached token, each Lightning state read and written.
 int64_t decode_step_bytes(hypenet::CausalLM& m, int64_t batch, int64_t context) {
   int64_t weights = 0;
-  const auto embed = m.qwen3 ? m.qwen3->model->embed_tokens->weight
-                             : m.student->model->embed_tokens->weight;
+  const auto embed =
+      m.qwen3 ? m.qwen3->model->embed_tokens->weight : m.student->model->embed_tokens->weight;
   const auto params = m.qwen3 ? m.qwen3->parameters() : m.student->parameters();
   for (const auto& p : params) weights += p.numel() * static_cast<int64_t>(p.element_size());
   if (!m.base.tie_word_embeddings) {
@@ -103,8 +105,8 @@ int64_t decode_step_bytes(hypenet::CausalLM& m, int64_t batch, int64_t context) 
   return weights + c.kv + 2 * c.state;
 }
 
-nlohmann::json bench_one(hypenet::CausalLM& m, const DecodeArgs& a, int64_t context,
-                         int64_t batch, const c10::Device& device, double peak_gbps) {
+nlohmann::json bench_one(hypenet::CausalLM& m, const DecodeArgs& a, int64_t context, int64_t batch,
+                         const c10::Device& device, double peak_gbps) {
   nlohmann::json r = {{"context", context}, {"batch", batch}};
   const auto w = m.output_embedding();
   const int64_t capacity = context + a.warmup + a.new_tokens + 2;
@@ -183,39 +185,38 @@ void run_bench_decode(const DecodeArgs& a) {
   std::string card;
   const double peak = a.peak_gbps > 0 ? a.peak_gbps : card_peak_gbps(device, &card);
   if (a.peak_gbps > 0) card_peak_gbps(device, &card);
-  nlohmann::json out = {{"device", card}, {"dtype", a.dtype}, {"fill", a.fill},
-                        {"new_tokens", a.new_tokens}, {"peak_gbps", peak},
-                        {"models", nlohmann::json::array()}};
+  nlohmann::json out = {{"device", card},    {"dtype", a.dtype},
+                        {"fill", a.fill},    {"new_tokens", a.new_tokens},
+                        {"peak_gbps", peak}, {"models", nlohmann::json::array()}};
   c10::InferenceMode guard;
   for (const auto& dir : a.models) {
     auto m = hypenet::load_causal_lm(dir, dtype, device);
-    nlohmann::json mj = {{"model", dir}, {"model_type", m.model_type},
-                         {"results", nlohmann::json::array()}};
+    nlohmann::json mj = {
+        {"model", dir}, {"model_type", m.model_type}, {"results", nlohmann::json::array()}};
     for (auto context : contexts) {
       for (auto batch : batches) {
         auto r = bench_one(m, a, context, batch, device, peak);
         if (!a.json) {
           if (r.contains("out_of_memory")) {
-            std::printf("%-28s ctx %8lld  batch %3lld  out of memory: needs %s\n",
-                        dir.c_str(), static_cast<long long>(context),
-                        static_cast<long long>(batch),
+            std::printf("%-28s ctx %8lld  batch %3lld  out of memory: needs %s\n", dir.c_str(),
+                        static_cast<long long>(context), static_cast<long long>(batch),
                         hypenet::format_bytes(r["cache_bytes"].get<int64_t>()).c_str());
           } else {
-            std::printf("%-28s ctx %8lld  batch %3lld  %8.3f ms/token %10.1f tokens/s  floor %s  "
-                        "peak mem %s%s\n",
-                        dir.c_str(), static_cast<long long>(context),
-                        static_cast<long long>(batch), r["ms_per_token"].get<double>(),
-                        r["tokens_per_s"].get<double>(),
-                        r.contains("floor_ms")
-                            ? str_cat(r["floor_ms"].get<double>(), " ms (x",
-                                      r["ratio_to_floor"].get<double>(), ")").c_str()
-                            : "n/a",
-                        r["peak_memory_bytes"].get<int64_t>() >= 0
-                            ? hypenet::format_bytes(r["peak_memory_bytes"].get<int64_t>()).c_str()
-                            : "n/a",
-                        r.contains("prefill_ms")
-                            ? str_cat("  prefill ", r["prefill_ms"].get<double>(), " ms").c_str()
-                            : "");
+            std::printf(
+                "%-28s ctx %8lld  batch %3lld  %8.3f ms/token %10.1f tokens/s  floor %s  "
+                "peak mem %s%s\n",
+                dir.c_str(), static_cast<long long>(context), static_cast<long long>(batch),
+                r["ms_per_token"].get<double>(), r["tokens_per_s"].get<double>(),
+                r.contains("floor_ms") ? str_cat(r["floor_ms"].get<double>(), " ms (x",
+                                                 r["ratio_to_floor"].get<double>(), ")")
+                                             .c_str()
+                                       : "n/a",
+                r["peak_memory_bytes"].get<int64_t>() >= 0
+                    ? hypenet::format_bytes(r["peak_memory_bytes"].get<int64_t>()).c_str()
+                    : "n/a",
+                r.contains("prefill_ms")
+                    ? str_cat("  prefill ", r["prefill_ms"].get<double>(), " ms").c_str()
+                    : "");
           }
           std::fflush(stdout);
         }

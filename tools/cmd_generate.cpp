@@ -49,8 +49,8 @@ inference::GenerationRequest parse_line(const std::string& line, const std::stri
   static const std::vector<std::string> kKeys = {"text",  "ids",   "max_new_tokens", "temperature",
                                                  "top_k", "top_p", "seed",           "stop"};
   for (const auto& [key, value] : j.items()) {
-    HALO_CHECK(std::find(kKeys.begin(), kKeys.end(), key) != kKeys.end(), where,
-               ": unknown key '", key,
+    HALO_CHECK(std::find(kKeys.begin(), kKeys.end(), key) != kKeys.end(), where, ": unknown key '",
+               key,
                "'; expected text or ids, and optionally max_new_tokens, temperature, top_k, "
                "top_p, seed, stop");
   }
@@ -134,8 +134,8 @@ void run_generate(const GenerateArgs& a) {
   base.sampling.validate("the command line");
   HALO_CHECK(a.max_new_tokens >= 1, "--max-new-tokens is ", a.max_new_tokens, "; expected >= 1");
 
-  const std::string tok_path = a.tokenizer.empty() ? hypenet::find_model_tokenizer(a.model)
-                                                   : a.tokenizer;
+  const std::string tok_path =
+      a.tokenizer.empty() ? hypenet::find_model_tokenizer(a.model) : a.tokenizer;
   std::unique_ptr<data::Tokenizer> tokenizer;
   if (!tok_path.empty()) tokenizer = data::load_tokenizer(tok_path);
   const std::string config_path = a.model + "/config.json";
@@ -262,8 +262,9 @@ void add_generate_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--stop", a->stop, "Stop string (repeatable); the text ends before it");
   cmd->add_option("--device", a->device, "cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--dtype", a->dtype, "auto (bfloat16 on CUDA, float32 on CPU), float32, "
-                                       "bfloat16")
+  cmd->add_option("--dtype", a->dtype,
+                  "auto (bfloat16 on CUDA, float32 on CPU), float32, "
+                  "bfloat16")
       ->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size, "Sequences decoded together")
       ->capture_default_str();

@@ -23,8 +23,8 @@ double seconds_since(Clock::time_point t) {
 // A sequence in a cache row.
 struct LiveSequence {
   size_t request = 0;
-  int64_t fed = 0;          // prompt tokens already in the cache
-  int64_t pending = -1;     // the last new token, not yet in the cache (-1: none)
+  int64_t fed = 0;       // prompt tokens already in the cache
+  int64_t pending = -1;  // the last new token, not yet in the cache (-1: none)
   std::optional<TokenSampler> sampler;
   GenerationResult result;
   Clock::time_point started, first_token;
@@ -34,9 +34,12 @@ struct LiveSequence {
 
 std::string finish_reason_name(FinishReason r) {
   switch (r) {
-    case FinishReason::kLength: return "length";
-    case FinishReason::kEos: return "eos";
-    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength:
+      return "length";
+    case FinishReason::kEos:
+      return "eos";
+    case FinishReason::kStop:
+      return "stop";
   }
   return "?";
 }
@@ -73,9 +76,9 @@ void GenerationEngine::validate(const std::vector<GenerationRequest>& requests,
     HALO_CHECK(r.max_new_tokens >= 1, where, ": max_new_tokens is ", r.max_new_tokens,
                "; expected >= 1");
     const int64_t need = static_cast<int64_t>(r.prompt.size()) + r.max_new_tokens;
-    HALO_CHECK(need <= capacity, where, ": prompt (", r.prompt.size(), " tokens) + max_new_tokens (",
-               r.max_new_tokens, ") = ", need, " tokens exceeds the cache capacity of ", capacity,
-               " tokens per sequence");
+    HALO_CHECK(need <= capacity, where, ": prompt (", r.prompt.size(),
+               " tokens) + max_new_tokens (", r.max_new_tokens, ") = ", need,
+               " tokens exceeds the cache capacity of ", capacity, " tokens per sequence");
     r.sampling.validate(where);
     HALO_CHECK(r.stop.empty() || options_.detokenize, where,
                ": stop strings need a tokenizer to decode the output");
@@ -183,9 +186,8 @@ std::vector<GenerationResult> GenerationEngine::generate(
       slots.push_back(row);
       starts.push_back(cache.length(row));
       lengths.push_back(n);
-      pieces.push_back(at::tensor(std::vector<int64_t>(prompt.begin() + s.fed,
-                                                       prompt.begin() + s.fed + n),
-                                  at::kLong));
+      pieces.push_back(at::tensor(
+          std::vector<int64_t>(prompt.begin() + s.fed, prompt.begin() + s.fed + n), at::kLong));
     }
     const bool prefill = !slots.empty();
     if (!prefill) {
@@ -202,8 +204,8 @@ std::vector<GenerationResult> GenerationEngine::generate(
     hypenet::ForwardOptions fo;
     fo.logits_to_keep = 1;
     auto logits = model_.forward(ids, fo, &cache, &step).logits;  // [N, 1, V] or [1, N, V]
-    logits = logits.reshape({step.num_segments(), -1});            // [N, V]
-    auto greedy = logits.argmax(-1).to(at::kCPU);                  // one sync per step
+    logits = logits.reshape({step.num_segments(), -1});           // [N, V]
+    auto greedy = logits.argmax(-1).to(at::kCPU);                 // one sync per step
     for (int64_t i = 0; i < step.num_segments(); ++i) {
       const int64_t row = slots[i];
       auto& s = *live[row];
@@ -211,8 +213,8 @@ std::vector<GenerationResult> GenerationEngine::generate(
         s.fed += lengths[i];
         if (s.fed < static_cast<int64_t>(requests[s.request].prompt.size())) continue;
       }
-      const int64_t token = s.sampler->params().greedy() ? greedy[i].item<int64_t>()
-                                                          : s.sampler->next(logits[i]);
+      const int64_t token =
+          s.sampler->params().greedy() ? greedy[i].item<int64_t>() : s.sampler->next(logits[i]);
       emit(row, token);
     }
     fill_rows();

@@ -17,11 +17,11 @@
 namespace halo::inference {
 
 struct GenerationRequest {
-  std::vector<int64_t> prompt;     // token ids, at least one
-  int64_t max_new_tokens = 16;     // >= 1
+  std::vector<int64_t> prompt;  // token ids, at least one
+  int64_t max_new_tokens = 16;  // >= 1
   SamplingParams sampling;
-  std::vector<std::string> stop;   // stop strings (EngineOptions::detokenize needed)
-  std::string source;              // names the request in errors, e.g. "prompts.jsonl:3"
+  std::vector<std::string> stop;  // stop strings (EngineOptions::detokenize needed)
+  std::string source;             // names the request in errors, e.g. "prompts.jsonl:3"
 };
 
 enum class FinishReason { kLength, kEos, kStop };
@@ -34,18 +34,18 @@ struct GenerationResult {
                                 // empty without a detokenizer
   FinishReason finish = FinishReason::kLength;
   int64_t prompt_tokens = 0;
-  double prefill_seconds = 0;   // from taking a cache row to the first new token
-  double decode_seconds = 0;    // from the first new token to the last
+  double prefill_seconds = 0;  // from taking a cache row to the first new token
+  double decode_seconds = 0;   // from the first new token to the last
 };
 
 struct EngineOptions {
-  int64_t batch_size = 8;       // cache rows: sequences in flight together
-  int64_t prefill_chunk = 512;  // prompt tokens per sequence per forward
-  int64_t capacity = 0;         // tokens per row; 0: the longest prompt + max_new_tokens
-  std::vector<int64_t> eos_ids; // any of these ends a sequence
+  int64_t batch_size = 8;        // cache rows: sequences in flight together
+  int64_t prefill_chunk = 512;   // prompt tokens per sequence per forward
+  int64_t capacity = 0;          // tokens per row; 0: the longest prompt + max_new_tokens
+  std::vector<int64_t> eos_ids;  // any of these ends a sequence
   // ids -> text: for stop strings and GenerationResult::text (null: neither).
   std::function<std::string(const std::vector<int64_t>&)> detokenize;
-  bool check_memory = true;     // plan the memory first (memory_plan.h)
+  bool check_memory = true;  // plan the memory first (memory_plan.h)
 };
 
 // One new token of request `request` (streaming, progress bars).

@@ -24,7 +24,8 @@ int64_t free_memory_bytes(const c10::Device& device) {
     size_t free = 0, total = 0;
     if (cudaMemGetInfo(&free, &total) != cudaSuccess) return -1;
     const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
-    const int64_t cached_unused = stats.reserved_bytes[0].current - stats.allocated_bytes[0].current;
+    const int64_t cached_unused =
+        stats.reserved_bytes[0].current - stats.allocated_bytes[0].current;
     return static_cast<int64_t>(free) + cached_unused;
   }
 #endif
@@ -42,8 +43,7 @@ int64_t free_memory_bytes(const c10::Device& device) {
 
 GenerationMemory plan_generation_memory(const hypenet::CacheLayout& layout, int64_t rows,
                                         int64_t capacity, int64_t step_tokens, int64_t hidden,
-                                        int64_t intermediate, int64_t vocab,
-                                        at::ScalarType dtype) {
+                                        int64_t intermediate, int64_t vocab, at::ScalarType dtype) {
   GenerationMemory m;
   m.cache = hypenet::cache_bytes(layout, rows, capacity, dtype);
   const int64_t elt = static_cast<int64_t>(c10::elementSize(dtype));

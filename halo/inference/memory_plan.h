@@ -26,8 +26,7 @@ struct GenerationMemory {
 // (rows x prefill chunk); hidden / intermediate / vocab: the model's sizes.
 GenerationMemory plan_generation_memory(const hypenet::CacheLayout& layout, int64_t rows,
                                         int64_t capacity, int64_t step_tokens, int64_t hidden,
-                                        int64_t intermediate, int64_t vocab,
-                                        at::ScalarType dtype);
+                                        int64_t intermediate, int64_t vocab, at::ScalarType dtype);
 
 // Throws "out of memory: the cache for R x C tokens needs X (KV a, states b, activations c) but
 // <device> has Y free" when the plan exceeds the free memory (no check when it is unknown).

@@ -2,6 +2,7 @@
 #include "halo/inference/sampling.h"
 
 #include "halo/common/error.h"
+#include "halo/common/splitmix64.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -17,19 +18,10 @@ void SamplingParams::validate(const std::string& where) const {
              "; expected a number in (0, 1] (1 = off)");
 }
 
-namespace {
-// splitmix64: distinct, well-mixed seeds for neighbouring sequence indices.
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-}  // namespace
-
 TokenSampler::TokenSampler(const SamplingParams& params, uint64_t sequence_index)
     : params_(params),
-      generator_(at::make_generator<at::CPUGeneratorImpl>(mix(params.seed ^ mix(sequence_index)))) {}
+      generator_(at::make_generator<at::CPUGeneratorImpl>(
+          splitmix64(params.seed ^ splitmix64(sequence_index)))) {}
 
 at::Tensor sampling_distribution(const at::Tensor& logits, const SamplingParams& p) {
   auto x = logits.detach().to(at::kCPU, at::kFloat).reshape({-1});  // [V]

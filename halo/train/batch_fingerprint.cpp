@@ -2,21 +2,11 @@
 #include "halo/train/batch_fingerprint.h"
 
 #include "halo/common/error.h"
+#include "halo/common/splitmix64.h"
 
 #include <ATen/ATen.h>
 
 namespace halo::train {
-
-namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 double batch_rows_fingerprint(const data::Batch& batch, int64_t micro, int64_t first_row) {
   const auto& ids = batch.input_ids;  // [b, T] int64
