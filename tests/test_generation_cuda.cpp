@@ -19,16 +19,17 @@ using namespace halo;
 
 namespace {
 
-// The fixture teacher's shape (vocab 257, 3 layers) as a HypeNet L, A, L with 3 Lightning heads
-// of dim 64 (the CUDA kernels' sizes; the teacher's heads would take the ATen path) and HyPE's
-// logit scale, randomly initialised (std 0.1: sharper attention than 0.02).
+// The fixture teacher's shape (vocab 257, 3 layers) with head dim 64 as a HypeNet L, A, L: 4
+// Lightning heads of dim 64 (the CUDA kernels' sizes; expand_kv_proj from the 2 kv heads) and
+// HyPE's logit scale, randomly initialised (std 0.1: sharper attention than 0.02).
 hypenet::CausalLM kernel_sized_hybrid(at::ScalarType dtype, c10::Device device) {
   auto teacher = hypenet::Qwen3Config::from_json_file(test::fixtures_dir() +
                                                       "/qwen3/untied_gqa2_sharded/config.json");
+  teacher.head_dim = 64;  // RoPE in the Lightning layers needs their head dim to equal it
   auto config = hypenet::hypenet_config_like_release(
       teacher, {hypenet::MixerType::kLightning, hypenet::MixerType::kAttention,
                 hypenet::MixerType::kLightning});
-  config.lightning_nh = 3, config.lightning_nkv = 3, config.lightning_head_dim = 64;
+  config.lightning_nh = 4, config.lightning_nkv = 4, config.lightning_head_dim = 64;
   config.attn_logits_scaling_a = 500.0;
   hypenet::HypeNetForCausalLM s(config);
   hypenet::init_parameters_like_hf(*s, 0.1, 5);

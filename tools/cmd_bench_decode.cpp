@@ -40,6 +40,7 @@ struct DecodeArgs {
   int64_t new_tokens = 32, warmup = 3, prefill_chunk = 4096;
   double peak_gbps = 0;  // 0: by the card's name
   int profile = 0;       // > 0: the top kernels of one more decode step, on stderr
+  std::string sdpa = "flash,efficient,cudnn,math";  // attention backends LibTorch may choose
   bool json = false;
 };
 
@@ -177,7 +178,31 @@ nlohmann::json bench_one(hypenet::CausalLM& m, const DecodeArgs& a, int64_t cont
   return r;
 }
 
+// Enables exactly the listed scaled_dot_product_attention backends for this process.
+void set_sdpa_backends(const std::string& list) {
+  bool flash = false, efficient = false, cudnn = false, math = false;
+  std::stringstream ss(list);
+  for (std::string b; std::getline(ss, b, ',');) {
+    if (b == "flash")
+      flash = true;
+    else if (b == "efficient")
+      efficient = true;
+    else if (b == "cudnn")
+      cudnn = true;
+    else if (b == "math")
+      math = true;
+    else
+      HALO_FAIL("--sdpa: unknown backend \"", b, "\"; expected flash, efficient, cudnn, math");
+  }
+  auto& ctx = at::globalContext();
+  ctx.setSDPUseFlash(flash);
+  ctx.setSDPUseMemEfficient(efficient);
+  ctx.setSDPUseCuDNN(cudnn);
+  ctx.setSDPUseMath(math);
+}
+
 void run_bench_decode(const DecodeArgs& a) {
+  set_sdpa_backends(a.sdpa);
   const auto device = parse_device(a.device);
   const auto dtype = hypenet::parse_dtype(a.dtype, "--dtype");
   const auto contexts = parse_token_list(a.contexts, "--context");
@@ -185,9 +210,13 @@ void run_bench_decode(const DecodeArgs& a) {
   std::string card;
   const double peak = a.peak_gbps > 0 ? a.peak_gbps : card_peak_gbps(device, &card);
   if (a.peak_gbps > 0) card_peak_gbps(device, &card);
-  nlohmann::json out = {{"device", card},    {"dtype", a.dtype},
-                        {"fill", a.fill},    {"new_tokens", a.new_tokens},
-                        {"peak_gbps", peak}, {"models", nlohmann::json::array()}};
+  nlohmann::json out = {{"device", card},
+                        {"dtype", a.dtype},
+                        {"fill", a.fill},
+                        {"sdpa", a.sdpa},
+                        {"new_tokens", a.new_tokens},
+                        {"peak_gbps", peak},
+                        {"models", nlohmann::json::array()}};
   c10::InferenceMode guard;
   for (const auto& dir : a.models) {
     auto m = hypenet::load_causal_lm(dir, dtype, device);
@@ -262,6 +291,10 @@ void add_bench_decode_command(CLI::App& bench) {
   cmd->add_option("--profile", a->profile,
                   "After the timing, profile one more decode step and print its top N GPU "
                   "kernels and their sum against the wall time (stderr)");
+  cmd->add_option("--sdpa", a->sdpa,
+                  "Attention backends scaled_dot_product_attention may pick, comma separated "
+                  "(flash, efficient, cudnn, math), to compare them")
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a] { run_bench_decode(*a); });
 }
