@@ -107,8 +107,8 @@ HybridCache::HybridCache(const CacheLayout& l, int64_t batch, int64_t capacity,
   state_.resize(l.mixers.size());
   for (size_t i = 0; i < l.mixers.size(); ++i) {
     if (l.mixers[i] == MixerType::kAttention) {
-      kv_[i].k = at::empty({batch, capacity, l.kv_heads, l.head_dim}, opts);
-      kv_[i].v = at::empty({batch, capacity, l.kv_heads, l.head_dim}, opts);
+      kv_[i].k = at::zeros({batch, capacity, l.kv_heads, l.head_dim}, opts);
+      kv_[i].v = at::zeros({batch, capacity, l.kv_heads, l.head_dim}, opts);
     } else {
       state_[i] = at::zeros({batch, l.lightning_heads, l.lightning_dk, l.lightning_dv},
                             opts.dtype(state_dtype(dtype)));

@@ -75,7 +75,9 @@ class HybridCache {
  public:
   HybridCache() = default;
   // Allocates every layer for `batch` rows of `capacity` tokens on `device`; the caller checks
-  // memory first (cache_bytes). Lengths start at 0, states at zero.
+  // memory first (cache_bytes). Lengths start at 0, states and KV entries at zero: a decode step
+  // over rows of different lengths reads the masked entries past a row's length, and masked
+  // garbage could be NaN (0 x NaN = NaN).
   HybridCache(const CacheLayout& layout, int64_t batch, int64_t capacity, at::ScalarType dtype,
               c10::Device device);
 
