@@ -7,6 +7,7 @@
 #include "tools/bench_timer.h"
 #include "tools/commands.h"
 #include "tools/device_arg.h"
+#include "tools/size_arg.h"
 
 #include <algorithm>
 #include <iomanip>
@@ -27,26 +28,6 @@ struct PrefillOptions {
   double peak_tflops = 781.0;  // 8192^3 bf16 matmul from LibTorch on an H100 (HALO_NOTES 5)
   bool json = false;
 };
-
-std::vector<int64_t> parse_lengths(const std::string& text) {
-  std::vector<int64_t> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t pos = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(item, &pos);
-    } catch (const std::exception&) {
-      pos = 0;
-    }
-    HALO_CHECK(pos == item.size() && v > 0, "--tokens: expected positive integers separated by "
-               "commas (e.g. 4096,16384), got \"", text, "\"");
-    out.push_back(v);
-  }
-  HALO_CHECK(!out.empty(), "--tokens: no lengths given");
-  return out;
-}
 
 // Forward flops of one T-token prefill: 2 flops per weight per token for every projection
 // (embedding lookup excluded, LM head for the last token only), plus the mixers: causal softmax
@@ -83,7 +64,7 @@ void run_prefill(const PrefillOptions& o) {
   c10::InferenceMode guard;
   nlohmann::json results = nlohmann::json::array();
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1234);
-  for (int64_t T : parse_lengths(o.tokens)) {
+  for (int64_t T : parse_count_list(o.tokens, "--tokens")) {
     auto ids = at::randint(c.vocab_size, {1, T}, gen, at::kLong).to(device);
     hypenet::ForwardOptions fo;
     fo.logits_to_keep = 1;

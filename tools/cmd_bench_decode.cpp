@@ -13,6 +13,7 @@
 #include "tools/device_arg.h"
 #include "tools/device_memory.h"
 #include "tools/kernel_profile.h"
+#include "tools/size_arg.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/InferenceMode.h>
@@ -43,33 +44,6 @@ struct DecodeArgs {
   std::string sdpa = "flash,efficient,cudnn,math";  // attention backends LibTorch may choose
   bool json = false;
 };
-
-// "4K,32K,1M" -> tokens (K = 1024, M = 1048576); `flag` names the option in errors.
-std::vector<int64_t> parse_token_list(const std::string& text, const std::string& flag) {
-  std::vector<int64_t> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    int64_t mult = 1;
-    std::string num = item;
-    if (!num.empty() && (num.back() == 'K' || num.back() == 'k'))
-      mult = 1024, num.pop_back();
-    else if (!num.empty() && (num.back() == 'M' || num.back() == 'm'))
-      mult = 1 << 20, num.pop_back();
-    size_t pos = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(num, &pos);
-    } catch (const std::exception&) {
-      pos = 0;
-    }
-    HALO_CHECK(!num.empty() && pos == num.size() && v > 0, flag, ": \"", item,
-               "\" is not a positive count (e.g. 4096, 4K, 1M; K = 1024)");
-    out.push_back(v * mult);
-  }
-  HALO_CHECK(!out.empty(), flag, ": nothing given");
-  return out;
-}
 
 // Peak memory bandwidth of the card in GB/s: H200 4800 (HBM3e), H100 SXM 3350 (HBM3, the figure
 // HALO_NOTES 5 uses); 0 when unknown (then --peak-gbps must say).
@@ -205,8 +179,8 @@ void run_bench_decode(const DecodeArgs& a) {
   set_sdpa_backends(a.sdpa);
   const auto device = parse_device(a.device);
   const auto dtype = hypenet::parse_dtype(a.dtype, "--dtype");
-  const auto contexts = parse_token_list(a.contexts, "--context");
-  const auto batches = parse_token_list(a.batches, "--batch");
+  const auto contexts = parse_count_list(a.contexts, "--context");
+  const auto batches = parse_count_list(a.batches, "--batch");
   std::string card;
   const double peak = a.peak_gbps > 0 ? a.peak_gbps : card_peak_gbps(device, &card);
   if (a.peak_gbps > 0) card_peak_gbps(device, &card);

@@ -5,6 +5,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <sstream>
 
 namespace halo::tools {
 
@@ -29,6 +30,33 @@ uint64_t parse_size(const std::string& text, const std::string& flag) {
   HALO_CHECK(mult > 0 && value >= 0 && std::isfinite(value), flag,
              ": expected a size such as 500MB or 5GB, got \"", text, "\"");
   return static_cast<uint64_t>(value * mult);
+}
+
+std::vector<int64_t> parse_count_list(const std::string& text, const std::string& flag) {
+  std::vector<int64_t> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    int64_t mult = 1;
+    std::string num = item;
+    if (!num.empty() && (num.back() == 'K' || num.back() == 'k')) {
+      mult = 1024, num.pop_back();
+    } else if (!num.empty() && (num.back() == 'M' || num.back() == 'm')) {
+      mult = int64_t(1) << 20, num.pop_back();
+    }
+    size_t pos = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(num, &pos);
+    } catch (const std::exception&) {
+      pos = 0;
+    }
+    HALO_CHECK(!num.empty() && pos == num.size() && v > 0, flag, ": \"", item,
+               "\" is not a positive count (e.g. 4096, 4K, 1M; K = 1024)");
+    out.push_back(v * mult);
+  }
+  HALO_CHECK(!out.empty(), flag, ": nothing given");
+  return out;
 }
 
 }  // namespace halo::tools
