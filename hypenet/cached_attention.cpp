@@ -8,10 +8,13 @@ namespace halo::hypenet {
 namespace {
 
 // Segments of equal length n: q [N, n, Hq, d], k, v [N, n, Hkv, d]; row i of the input extends
-// cache row rows[i] from position starts[i]. `rows` as a tensor [N] and whether it is a range.
+// cache row rows[i] from position starts[i]. `rows` as a tensor [N] and whether it is a range;
+// positions [N, n] on the device: starts[i] + 0..n-1, the step's own (CacheStep::positions), so
+// no per-layer host copy of the starts.
 at::Tensor attend_uniform(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                           KvCache& cache, const at::Tensor& rows, bool contiguous,
-                          int64_t first_row, const std::vector<int64_t>& starts, double scale) {
+                          int64_t first_row, const std::vector<int64_t>& starts,
+                          const at::Tensor& positions, double scale) {
   const int64_t N = q.size(0), n = q.size(1);
   const bool same_start =
       std::all_of(starts.begin(), starts.end(), [&](int64_t s) { return s == starts[0]; });
@@ -21,10 +24,9 @@ at::Tensor attend_uniform(const at::Tensor& q, const at::Tensor& k, const at::Te
     cache.k.narrow(0, first_row, N).narrow(1, starts[0], n).copy_(k);
     cache.v.narrow(0, first_row, N).narrow(1, starts[0], n).copy_(v);
   } else {
-    auto pos = at::tensor(starts, at::kLong).to(q.device()).view({N, 1}) + at::arange(n, i64);
     auto r = rows.view({N, 1});
-    cache.k.index_put_({r, pos}, k.to(cache.k.scalar_type()));  // [N, n] entries of [Hkv, d]
-    cache.v.index_put_({r, pos}, v.to(cache.v.scalar_type()));
+    cache.k.index_put_({r, positions}, k.to(cache.k.scalar_type()));  // [N, n] of [Hkv, d]
+    cache.v.index_put_({r, positions}, v.to(cache.v.scalar_type()));
   }
   const int64_t Lk = *std::max_element(starts.begin(), starts.end()) + n;  // keys to read
   auto rows_of = [&](const at::Tensor& t) {
@@ -41,8 +43,7 @@ at::Tensor attend_uniform(const at::Tensor& q, const at::Tensor& k, const at::Te
     // one query per row, every cached key is at or before it: no mask
   } else {
     // key j is visible to query i of segment s when j <= starts[s] + i
-    auto last = at::tensor(starts, at::kLong).to(q.device()).view({N, 1, 1}) +
-                at::arange(n, i64).view({1, n, 1});                      // [N, n, 1]
+    auto last = positions.unsqueeze(-1);                                 // [N, n, 1]
     mask = (at::arange(Lk, i64).view({1, 1, Lk}) <= last).unsqueeze(1);  // [N, 1, n, Lk]
   }
   auto o = at::scaled_dot_product_attention(Q, K, V, mask, /*dropout_p=*/0.0, is_causal, scale,
@@ -56,7 +57,7 @@ at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::
                             KvCache& cache, const CacheStep& step, double scale) {
   if (!step.packed) {
     return attend_uniform(q, k, v, cache, step.slot_index, step.contiguous_slots, step.slots[0],
-                          step.starts, scale);
+                          step.starts, step.positions, scale);
   }
   // Ragged segments: one at a time (each is a uniform step of one row).
   std::vector<at::Tensor> outs;
@@ -64,7 +65,8 @@ at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::
     const int64_t b = step.offsets[i], n = step.lengths[i];
     auto seg = [&](const at::Tensor& t) { return t.narrow(1, b, n); };  // [1, n, H, d]
     outs.push_back(attend_uniform(seg(q), seg(k), seg(v), cache, step.slot_index.narrow(0, i, 1),
-                                  /*contiguous=*/true, step.slots[i], {step.starts[i]}, scale));
+                                  /*contiguous=*/true, step.slots[i], {step.starts[i]},
+                                  step.positions.narrow(1, b, n), scale));
   }
   return at::cat(outs, 1);  // [1, T, Hq, d]
 }
