@@ -1,11 +1,48 @@
 // Implementation of cached_attention.h.
 #include "hypenet/cached_attention.h"
 
+#include "halo/common/error.h"
+#include "ops/decode_attention/decode_attention.h"
+
 #include <algorithm>
+
+#if HALO_WITH_CUDA
+#include <c10/cuda/CUDAGraphsC10Utils.h>
+#endif
 
 namespace halo::hypenet {
 
 namespace {
+
+// The prefill path bakes host values (start offsets, key counts) into its kernels: it must never
+// be what a CUDA graph captures.
+void check_not_capturing(const at::Tensor& q) {
+#if HALO_WITH_CUDA
+  if (q.is_cuda()) {
+    HALO_CHECK(c10::cuda::currentStreamCaptureStatusMayInitCtx() ==
+                   c10::cuda::CaptureStatus::None,
+               "cached attention: a CUDA graph can capture only decode steps the decode kernel "
+               "takes (one token per row; see ops/decode_attention/decode_attention.h)");
+  }
+#else
+  (void)q;
+#endif
+}
+
+// One token per row: write its key and value at its position, then ops::decode_attention over
+// the row's first position + 1 keys. q [N, 1, Hq, d], k, v [N, 1, Hkv, d], positions [N, 1].
+at::Tensor attend_decode(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                         KvCache& cache, const at::Tensor& rows, const at::Tensor& positions,
+                         double scale, const at::Tensor& query_scale) {
+  const int64_t N = q.size(0), Hq = q.size(2), d = q.size(3);
+  auto r = rows.view({N, 1});
+  cache.k.index_put_({r, positions}, k.to(cache.k.scalar_type()));  // [N, 1] of [Hkv, d]
+  cache.v.index_put_({r, positions}, v.to(cache.v.scalar_type()));
+  auto o = ops::decode_attention(q.reshape({N, Hq, d}), cache.k, cache.v, rows,
+                                 positions.reshape({N}) + 1, scale,
+                                 query_scale.defined() ? query_scale.reshape({N}) : at::Tensor());
+  return o.view({N, 1, Hq, d});
+}
 
 // Segments of equal length n: q [N, n, Hq, d], k, v [N, n, Hkv, d]; row i of the input extends
 // cache row rows[i] from position starts[i]. `rows` as a tensor [N] and whether it is a range;
@@ -15,6 +52,7 @@ at::Tensor attend_uniform(const at::Tensor& q, const at::Tensor& k, const at::Te
                           KvCache& cache, const at::Tensor& rows, bool contiguous,
                           int64_t first_row, const std::vector<int64_t>& starts,
                           const at::Tensor& positions, double scale) {
+  check_not_capturing(q);
   const int64_t N = q.size(0), n = q.size(1);
   const bool same_start =
       std::all_of(starts.begin(), starts.end(), [&](int64_t s) { return s == starts[0]; });
@@ -53,8 +91,20 @@ at::Tensor attend_uniform(const at::Tensor& q, const at::Tensor& k, const at::Te
 
 }  // namespace
 
-at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            KvCache& cache, const CacheStep& step, double scale) {
+at::Tensor cached_attention(const at::Tensor& q_in, const at::Tensor& k, const at::Tensor& v,
+                            KvCache& cache, const CacheStep& step, double scale,
+                            const at::Tensor& query_scale) {
+  if (!step.packed && q_in.size(1) == 1) {
+    const int64_t group = q_in.size(2) / k.size(2);
+    if (q_in.is_cpu() || ops::decode_attention_uses_kernel(cache.k, group)) {
+      return attend_decode(q_in, k, v, cache, step.slot_index, step.positions, scale, query_scale);
+    }
+  }
+  // [T] or [B, T] -> broadcast over heads and head dim; the result in the activation dtype, as
+  // the uncached forward scales q.
+  const auto q = query_scale.defined()
+                     ? (q_in * query_scale.unsqueeze(-1).unsqueeze(-1)).to(q_in.scalar_type())
+                     : q_in;
   if (!step.packed) {
     return attend_uniform(q, k, v, cache, step.slot_index, step.contiguous_slots, step.slots[0],
                           step.starts, step.positions, scale);

@@ -11,8 +11,15 @@ namespace halo::hypenet {
 
 // q: [B, T, Hq, d], k, v: [B, T, Hkv, d] in the step's layout (uniform: B = N segments of T
 // tokens; packed: B = 1, T = sum of the lengths). Returns o [B, T, Hq, d]. `scale` is the logit
-// scale (head_dim^-0.5).
+// scale (head_dim^-0.5); `query_scale` (float32, shaped like step.positions, or undefined) a
+// per-token factor on the logits (HyPE).
+//
+// A decode step (one token per row, uniform layout) runs ops::decode_attention, which reads the
+// rows' lengths on the device (positions + 1), so nothing in it depends on host values that
+// change from token to token: the step can be captured once in a CUDA graph and replayed
+// (halo/inference/decode_graph.h). Prefill chunks run scaled_dot_product_attention.
 at::Tensor cached_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            KvCache& cache, const CacheStep& step, double scale);
+                            KvCache& cache, const CacheStep& step, double scale,
+                            const at::Tensor& query_scale = {});
 
 }  // namespace halo::hypenet

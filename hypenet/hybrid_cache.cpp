@@ -152,6 +152,13 @@ void HybridCache::check_step(const CacheStep& s) const {
   }
 }
 
+void HybridCache::set_length(int64_t row, int64_t length) {
+  HALO_CHECK(row >= 0 && row < batch_, "cache: row ", row, " outside [0, ", batch_, ")");
+  HALO_CHECK(length >= 0 && length <= capacity_, "cache: length ", length, " of row ", row,
+             " outside [0, ", capacity_, "]");
+  lengths_[static_cast<size_t>(row)] = length;
+}
+
 void HybridCache::commit(const CacheStep& s) {
   for (int64_t i = 0; i < s.num_segments(); ++i) lengths_[s.slots[i]] += s.lengths[i];
 }

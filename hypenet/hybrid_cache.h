@@ -93,6 +93,9 @@ class HybridCache {
   // keys and values (normal, std 1) and a random recurrent state (normal, std 0.01), as if a
   // prompt of that length had been prefilled, without the prefill's time.
   void fill_synthetic(int64_t length);  // draws from the default generator (at::manual_seed)
+  // Sets a row's length (0..capacity) without touching its entries: for code that moves the
+  // lengths itself (a replayed CUDA graph of the decode step, halo/inference/decode_graph.h).
+  void set_length(int64_t row, int64_t length);
   // Called by the model forward after every layer ran `step`: lengths[slot] += length.
   void commit(const CacheStep& step);
   // Checks that `step` fits: slots in [0, batch), starts equal the rows' lengths, and

@@ -33,18 +33,19 @@ at::Tensor Qwen3AttentionImpl::forward(const at::Tensor& x, const AttentionInput
     q = apply_rotary(q, *in.rope);
     k = apply_rotary(k, *in.rope);
   }
-  if (in.query_scale.defined()) {
-    // [T] or [B, T] -> broadcast over heads and head dim; result back in the activation dtype.
-    q = (q * in.query_scale.unsqueeze(-1).unsqueeze(-1)).to(x.scalar_type());
-  }
   const double scale = 1.0 / std::sqrt(double(head_dim_));
   if (in.cache) {
     HALO_CHECK(in.step && !in.entropy_out,
                "attention: a cached forward needs its step and cannot capture the entropy");
-    auto o = cached_attention(q, k, v, *in.cache, *in.step, scale);  // [B, T, Hq, d]
+    // [B, T, Hq, d]; applies query_scale itself (folded into the decode kernel's logit scale)
+    auto o = cached_attention(q, k, v, *in.cache, *in.step, scale, in.query_scale);
     o = o.reshape({B, T, num_heads_ * head_dim_});
     if (o_gate) o = o * at::sigmoid(o_gate(x));
     return o_proj(o);
+  }
+  if (in.query_scale.defined()) {
+    // [T] or [B, T] -> broadcast over heads and head dim; result back in the activation dtype.
+    q = (q * in.query_scale.unsqueeze(-1).unsqueeze(-1)).to(x.scalar_type());
   }
   q = q.transpose(1, 2);  // [B, Hq, T, d]
   k = k.transpose(1, 2);  // [B, Hkv, T, d]

@@ -4,6 +4,7 @@
 // memory, and the bandwidth floor (bytes one step must read / peak bandwidth) with the ratio to
 // it. A context that does not fit prints the planner's "out of memory: needs X" and goes on.
 #include "halo/common/error.h"
+#include "halo/inference/decode_graph.h"
 #include "halo/inference/memory_plan.h"
 #include "hypenet/causal_lm.h"
 #include "hypenet/hybrid_cache.h"
@@ -42,6 +43,7 @@ struct DecodeArgs {
   double peak_gbps = 0;  // 0: by the card's name
   int profile = 0;       // > 0: the top kernels of one more decode step, on stderr
   std::string sdpa = "flash,efficient,cudnn,math";  // attention backends LibTorch may choose
+  std::string graph = "on";  // on: replay a captured CUDA graph of the step (GPU); off: eager
   bool json = false;
 };
 
@@ -84,7 +86,7 @@ nlohmann::json bench_one(hypenet::CausalLM& m, const DecodeArgs& a, int64_t cont
                          const c10::Device& device, double peak_gbps) {
   nlohmann::json r = {{"context", context}, {"batch", batch}};
   const auto w = m.output_embedding();
-  const int64_t capacity = context + a.warmup + a.new_tokens + 2;
+  const int64_t capacity = context + a.warmup + a.new_tokens + 4;
   const auto& b = m.base;
   const int64_t chunk = a.fill == "prefill" ? std::min(a.prefill_chunk, context) : 1;
   auto plan = inference::plan_generation_memory(m.cache_layout(), batch, capacity, batch * chunk,
@@ -123,7 +125,23 @@ nlohmann::json bench_one(hypenet::CausalLM& m, const DecodeArgs& a, int64_t cont
   }
   std::vector<int64_t> rows(batch);
   for (int64_t i = 0; i < batch; ++i) rows[i] = i;
+  std::unique_ptr<inference::DecodeGraph> graph;
+  if (a.graph == "on" && inference::DecodeGraph::available(m)) {
+    const auto start = std::chrono::steady_clock::now();
+    graph = std::make_unique<inference::DecodeGraph>(m, cache);
+    std::vector<int64_t> first(batch);
+    for (auto& t : first) t = at::randint(b.vocab_size, {1}, gen, at::kLong).item<int64_t>();
+    graph->step(first, std::vector<char>(batch, 1));  // then each step feeds its greedy tokens
+    graph->greedy_tokens();
+    r["capture_ms"] =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  }
+  r["graph"] = graph != nullptr;
   auto step_fn = [&] {
+    if (graph) {
+      graph->step_greedy();
+      return;
+    }
     std::vector<int64_t> starts(batch);
     for (int64_t i = 0; i < batch; ++i) starts[i] = cache.length(i);
     auto step = hypenet::make_cache_step(rows, starts, std::vector<int64_t>(batch, 1), device);
@@ -188,6 +206,7 @@ void run_bench_decode(const DecodeArgs& a) {
                         {"dtype", a.dtype},
                         {"fill", a.fill},
                         {"sdpa", a.sdpa},
+                        {"graph", a.graph},
                         {"new_tokens", a.new_tokens},
                         {"peak_gbps", peak},
                         {"models", nlohmann::json::array()}};
@@ -268,6 +287,11 @@ void add_bench_decode_command(CLI::App& bench) {
   cmd->add_option("--sdpa", a->sdpa,
                   "Attention backends scaled_dot_product_attention may pick, comma separated "
                   "(flash, efficient, cudnn, math), to compare them")
+      ->capture_default_str();
+  cmd->add_option("--graph", a->graph,
+                  "on: each decode step replays one captured CUDA graph (GPU; the engine's "
+                  "default); off: every kernel launched from the host")
+      ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a] { run_bench_decode(*a); });

@@ -35,7 +35,7 @@ struct GenerateArgs {
   double temperature = 0.0, top_p = 1.0;
   uint64_t seed = 0;
   std::vector<std::string> stop;
-  bool json = false, ignore_eos = false;
+  bool json = false, ignore_eos = false, no_cuda_graph = false;
 };
 
 // The request of one JSONL line: {"text": ...} or {"ids": [...]}, plus optional sampling fields
@@ -153,6 +153,7 @@ void run_generate(const GenerateArgs& a) {
   o.batch_size = a.batch_size;
   o.prefill_chunk = a.prefill_chunk;
   o.capacity = a.capacity;
+  o.cuda_graph = !a.no_cuda_graph;
   if (!a.ignore_eos) {
     o.eos_ids = hypenet::model_eos_token_ids(a.model);
     if (o.eos_ids.empty() && tokenizer && tokenizer->special_ids().eos >= 0) {
@@ -277,6 +278,9 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--out", a->out, "Write the JSONL results to this file (default: stdout)");
   cmd->add_flag("--json", a->json, "One prompt: print its JSON result instead of streaming");
   cmd->add_flag("--ignore-eos", a->ignore_eos, "Do not stop at the model's EOS ids");
+  cmd->add_flag("--no-cuda-graph", a->no_cuda_graph,
+                "On a GPU, launch every decode step's kernels from the host instead of replaying "
+                "one captured CUDA graph (same results; for comparison and debugging)");
   cmd->callback([a, cmd] {
     HALO_CHECK(cmd->count("--prompt") + cmd->count("--prompts") == 1,
                "generate: give exactly one of --prompt TEXT or --prompts FILE.jsonl");

@@ -2,6 +2,7 @@
 #include "halo/inference/generation_engine.h"
 
 #include "halo/common/error.h"
+#include "halo/inference/decode_graph.h"
 #include "halo/inference/memory_plan.h"
 #include "hypenet/hybrid_cache.h"
 
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <optional>
 
 namespace halo::inference {
@@ -170,6 +172,27 @@ std::vector<GenerationResult> GenerationEngine::generate(
     }
   };
 
+  // Decode steps replay a CUDA graph of the step over all rows, captured at the first one.
+  const bool use_graph = options_.cuda_graph && DecodeGraph::available(model_);
+  std::unique_ptr<DecodeGraph> graph;
+  auto graph_decode = [&] {
+    if (!graph) graph = std::make_unique<DecodeGraph>(model_, cache);
+    std::vector<int64_t> ids(static_cast<size_t>(rows), 0);
+    std::vector<char> mask(static_cast<size_t>(rows), 0);
+    for (int64_t row = 0; row < rows; ++row) {
+      if (!live[row]) continue;
+      ids[row] = live[row]->pending;
+      mask[row] = 1;
+    }
+    const auto& logits = graph->step(ids, mask);  // [R, V]
+    const auto greedy = graph->greedy_tokens();   // one sync per step
+    for (int64_t row = 0; row < rows; ++row) {
+      if (!mask[row]) continue;
+      auto& s = *live[row];
+      emit(row, s.sampler->params().greedy() ? greedy[row] : s.sampler->next(logits[row]));
+    }
+  };
+
   fill_rows();
   while (std::any_of(live.begin(), live.end(), [](const auto& s) { return s.has_value(); })) {
     // Prefill first: rows with prompt left take their next chunk; otherwise every live row
@@ -190,6 +213,11 @@ std::vector<GenerationResult> GenerationEngine::generate(
           std::vector<int64_t>(prompt.begin() + s.fed, prompt.begin() + s.fed + n), at::kLong));
     }
     const bool prefill = !slots.empty();
+    if (!prefill && use_graph) {
+      graph_decode();
+      fill_rows();
+      continue;
+    }
     if (!prefill) {
       for (int64_t row = 0; row < rows; ++row) {
         if (!live[row]) continue;

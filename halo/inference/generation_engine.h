@@ -46,6 +46,9 @@ struct EngineOptions {
   // ids -> text: for stop strings and GenerationResult::text (null: neither).
   std::function<std::string(const std::vector<int64_t>&)> detokenize;
   bool check_memory = true;  // plan the memory first (memory_plan.h)
+  // On a GPU, decode steps replay one captured CUDA graph (decode_graph.h) instead of launching
+  // every kernel from the host; off: every step eager (the same kernels and results).
+  bool cuda_graph = true;
 };
 
 // One new token of request `request` (streaming, progress bars).
