@@ -57,11 +57,10 @@ at::Tensor LightningMixerImpl::forward(const at::Tensor& x, const RotaryTables* 
   auto q = q_proj(x).view({B, T, num_heads_, head_dim_});     // [B, T, H, d]
   auto k = k_proj(x).view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, d]
   auto v = v_proj(x).view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, d]
-  if (q_norm) {
-    q = q_norm(q);
-    k = k_norm(k);
-  }
-  if (rope) {
+  if (q_norm) {  // then RoPE (if any): one fused kernel per tensor at inference on a GPU
+    q = norm_rotary(*q_norm, q, rope);
+    k = norm_rotary(*k_norm, k, rope);
+  } else if (rope) {
     q = apply_rotary(q, *rope);
     k = apply_rotary(k, *rope);
   }

@@ -26,13 +26,10 @@ Qwen3AttentionImpl::Qwen3AttentionImpl(const Qwen3Config& c, bool use_output_gat
 
 at::Tensor Qwen3AttentionImpl::forward(const at::Tensor& x, const AttentionInputs& in) {
   const int64_t B = x.size(0), T = x.size(1);
-  auto q = q_norm(q_proj(x).view({B, T, num_heads_, head_dim_}));     // [B, T, Hq, d]
-  auto k = k_norm(k_proj(x).view({B, T, num_kv_heads_, head_dim_}));  // [B, T, Hkv, d]
-  auto v = v_proj(x).view({B, T, num_kv_heads_, head_dim_});          // [B, T, Hkv, d]
-  if (in.rope) {
-    q = apply_rotary(q, *in.rope);
-    k = apply_rotary(k, *in.rope);
-  }
+  // q_norm / k_norm then RoPE (if any): one fused kernel per tensor at inference on a GPU.
+  auto q = norm_rotary(*q_norm, q_proj(x).view({B, T, num_heads_, head_dim_}), in.rope);
+  auto k = norm_rotary(*k_norm, k_proj(x).view({B, T, num_kv_heads_, head_dim_}), in.rope);
+  auto v = v_proj(x).view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, d]
   const double scale = 1.0 / std::sqrt(double(head_dim_));
   if (in.cache) {
     HALO_CHECK(in.step && !in.entropy_out,

@@ -4,6 +4,8 @@
 
 #include "ops/rms_norm/rms_norm.h"
 
+#include "hypenet/rotary.h"
+
 #include <torch/nn/module.h>
 
 namespace halo::hypenet {
@@ -14,10 +16,16 @@ class RMSNormImpl : public torch::nn::Module {
   // x: [..., N] -> [..., N].
   at::Tensor forward(const at::Tensor& x) { return ops::rms_norm(x, weight, eps_); }
   at::Tensor weight;  // [N], initialised to ones
+  double eps() const { return eps_; }
 
  private:
   double eps_;
 };
 TORCH_MODULE(RMSNorm);
+
+// norm(x) then RoPE with `rope` (null: the norm alone) for x [B, T, H, d]: the q_norm / k_norm +
+// apply_rotary pair of the attention and Lightning layers, through ops::rms_norm_rotary (one
+// fused kernel at inference on a GPU, bitwise the unfused result; the unfused path elsewhere).
+at::Tensor norm_rotary(RMSNormImpl& norm, const at::Tensor& x, const RotaryTables* rope);
 
 }  // namespace halo::hypenet
