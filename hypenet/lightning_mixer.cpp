@@ -2,6 +2,7 @@
 #include "hypenet/lightning_mixer.h"
 
 #include <ATen/autocast_mode.h>
+#include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
 
 #include "ops/lightning_attention/lightning_attention.h"
@@ -84,9 +85,15 @@ at::Tensor LightningMixerImpl::forward(const at::Tensor& x, const RotaryTables* 
     init = gather_rows(*cached->state, *cached->step);  // [N, H, Dk, Dv]
     if (cached->step->packed) cu_seqlens = cached->step->cu_seqlens;
   }
+  // A decode step on a GPU runs the op's decode kernel, which reads 16-bit q, k, v into float32
+  // itself (exactly the values a cast gives) and rounds o to their dtype once (as the cast back
+  // below would): passing them uncast gives the same bits and saves four kernels per layer.
+  const bool decode_kernel = cached && x.is_cuda() && T == 1 && !cached->step->packed &&
+                             !at::GradMode::is_enabled() && compute == at::kFloat;
+  const auto in_dtype = decode_kernel ? q.scalar_type() : compute;
   auto [o, final_state] =
-      ops::lightning_attention(q.to(compute), k.to(compute), v.to(compute), decay_on(q.device()),
-                               scale_, init, cu_seqlens, tf32);
+      ops::lightning_attention(q.to(in_dtype), k.to(in_dtype), v.to(in_dtype),
+                               decay_on(q.device()), scale_, init, cu_seqlens, tf32);
   if (cached) scatter_rows(*cached->state, *cached->step, final_state);
   o = o.reshape({B, T, num_heads_ * head_dim_}).to(x.scalar_type());  // [B, T, H*d]
   if (o_norm) o = o_norm(o);
