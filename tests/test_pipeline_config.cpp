@@ -1,9 +1,12 @@
 // The pipeline YAML: a valid file resolves to the expected values, and malformed files are
 // rejected with the file, line and key path in the message (unknown keys with the nearest
-// known key, wrong types, out-of-range and inconsistent values).
+// known key, wrong types, out-of-range and inconsistent values); a bad --set override is named
+// as the --set argument. Stage hashes cover the data's and the model config's content, not their
+// paths, and a changed config is described by the keys that changed.
 #include <catch2/catch.hpp>
 
 #include "halo/common/error.h"
+#include "halo/config/config_diff.h"
 #include "halo/config/pipeline_config.h"
 #include "tests/test_util.h"
 
@@ -288,6 +291,111 @@ TEST_CASE("overrides address stages by name and are validated like the file", "[
   msg = load_error({}, {"stages.align.loss=l2nrom"});
   CHECK_THAT(msg, Contains("stages[1].loss"));
   CHECK_THAT(msg, Contains("did you mean \"l2norm\""));
+}
+
+TEST_CASE("a bad --set value is named by its --set argument, not a place in the file",
+          "[config][set]") {
+  struct Case {
+    std::vector<std::string> overrides;
+    std::string named, reason;
+  };
+  const std::vector<Case> cases = {
+      {{"stages.pre.steps=abc"}, "--set stages.pre.steps=abc: stages[0].steps", "an integer"},
+      {{"run.seedd=3"}, "--set run.seedd=3: run.seedd", "did you mean \"seed\""},
+      {{"stages.align.loss=l2nrom"},
+       "--set stages.align.loss=l2nrom: stages[1].loss",
+       "did you mean \"l2norm\""},
+      {{"stages.pre.optimizer={lrr: 0.1}"},
+       "--set stages.pre.optimizer={lrr: 0.1}: stages[0].optimizer.lrr",
+       "unknown key"},
+      {{"quality_gate.passkey_lengths=[64, x]"},
+       "--set quality_gate.passkey_lengths=[64, x]: quality_gate.passkey_lengths[1]",
+       "an integer"},
+      {{"newsection.key=1"}, "--set newsection.key=1: newsection", "unknown key"},
+      {{"run.seed=[1,"}, "--set run.seed=[1,", "not valid YAML"},
+      {{"run.seed.x=1"}, "--set run.seed.x=1", "not a mapping"},
+      // The newest override of a key is the one named.
+      {{"run.seed=1", "run.seed=x"}, "--set run.seed=x: run.seed", "an integer"},
+  };
+  for (const auto& c : cases) {
+    const std::string msg = load_error({}, c.overrides);
+    INFO(msg);
+    CHECK_THAT(msg, Contains(c.named));
+    CHECK_THAT(msg, Contains(c.reason));
+    CHECK_THAT(msg, !Contains("cfg.yaml:1:1"));
+  }
+  // A value from the file is still placed in the file when overrides are given.
+  const std::string msg = load_error({{3, "  seed: x"}}, {"stages.pre.steps=3"});
+  CHECK_THAT(msg, Contains("cfg.yaml:3:9: run.seed"));
+  CHECK_THAT(msg, !Contains("--set"));
+
+  // Through the CLI: the message, and nothing run.
+  test::TempDir dir;
+  const std::string path = write_config(dir, {});
+  auto r = test::run_cli("run " + path + " --set stages.pre.steps=abc");
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains("--set stages.pre.steps=abc: stages[0].steps"));
+  CHECK_FALSE(std::filesystem::exists(dir.path() / "run"));
+}
+
+TEST_CASE("stage hashes cover what the inputs are, not where they are", "[config][moved]") {
+  test::TempDir dir, other;
+  const std::string path = write_config(dir, {});
+  std::ofstream(dir.str() + "/model.json") << "{\"hidden_size\": 8, \"vocab_size\": 16}";
+  std::ofstream(other.str() + "/model.json") << "{\"vocab_size\": 16,\n \"hidden_size\": 8}";
+  auto a = config::load_pipeline_config(path);
+  auto b = config::load_pipeline_config(
+      path, {"run.out_dir=" + other.str() + "/run", "data.manifest=" + other.str() + "/m.json",
+             "stages.pre.model_config=" + other.str() + "/model.json"});
+  // Without the data's id (no runner set it) the manifest's path counts, as before.
+  CHECK(a.stage_hash(0) != b.stage_hash(0));
+  a.data.dataset_id = b.data.dataset_id = "0123456789abcdef";
+  for (size_t i = 0; i < a.stages.size(); ++i) CHECK(a.stage_hash(i) == b.stage_hash(i));
+  CHECK(a.to_json()["data"]["dataset_id"] == "0123456789abcdef");
+  // Other data, or another model config, is another stage.
+  b.data.dataset_id = "fedcba9876543210";
+  CHECK(a.stage_hash(0) != b.stage_hash(0));
+  b.data.dataset_id = a.data.dataset_id;
+  std::ofstream(other.str() + "/model.json") << "{\"hidden_size\": 16, \"vocab_size\": 16}";
+  auto c = config::load_pipeline_config(path,
+                                        {"stages.pre.model_config=" + other.str() + "/model.json"});
+  c.data.dataset_id = a.data.dataset_id;
+  CHECK(c.stage_hash(0) != a.stage_hash(0));
+  // Run folders written before the content ids keep resuming: the hash by paths still matches.
+  auto old = a.to_json();
+  old["data"].erase("dataset_id");
+  for (auto& s : old["stages"]) s.erase("model_config_id");
+  const std::string old_hash =
+      config::fnv1a_hex(config::PipelineConfig::hashed_part(old, 1).dump());
+  CHECK(a.legacy_stage_hash(1) == old_hash);
+  CHECK(a.stage_hash_matches(1, old_hash));
+  CHECK(a.stage_hash_matches(1, a.stage_hash(1)));
+  CHECK_FALSE(a.stage_hash_matches(1, c.stage_hash(1)));
+}
+
+TEST_CASE("a changed config is described by the keys that changed", "[config][diff]") {
+  test::TempDir dir;
+  const std::string path = write_config(dir, {});
+  const auto a = config::load_pipeline_config(path);
+  const auto b = config::load_pipeline_config(
+      path, {"run.seed=2", "stages.align.steps=6", "run.out_dir=elsewhere", "run.threads=3"});
+  std::string d = config::describe_stage_config_changes(a.to_json(), b.to_json(), 1);
+  INFO(d);
+  CHECK_THAT(d, Contains("run.seed: 1 -> 2"));
+  CHECK_THAT(d, Contains("stages.align.steps: 5 -> 6"));
+  CHECK_THAT(d, !Contains("out_dir"));  // not part of the hash
+  CHECK_THAT(d, !Contains("threads"));
+  d = config::describe_stage_config_changes(a.to_json(), b.to_json(), 0);
+  CHECK_THAT(d, Contains("run.seed"));
+  CHECK_THAT(d, !Contains("stages.align"));  // stage 0's hash does not cover stage 1
+  // Keys present on one side only, lists by index, and nothing recorded.
+  const auto changes = config::json_changes(nlohmann::json{{"a", 1}, {"l", {1, 2}}},
+                                            nlohmann::json{{"b", 2}, {"l", {1, 3, 4}}});
+  CHECK(changes == std::vector<std::string>{"a: 1 -> (absent)", "b: (absent) -> 2", "l[1]: 2 -> 3",
+                                            "l[2]: (absent) -> 4"});
+  CHECK_THAT(config::describe_stage_config_changes(nlohmann::json(), b.to_json(), 0),
+             Contains("no configuration was recorded"));
 }
 
 TEST_CASE("edit distance and nearest key", "[config]") {

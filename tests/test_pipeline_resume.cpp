@@ -1,8 +1,10 @@
 // Interruption and resume, end to end through the CLI on the tiny pipeline: a stage killed with
 // SIGKILL at a random step and restarted reproduces the uninterrupted run's per-step losses bit
 // for bit, in every training stage; SIGTERM writes a checkpoint and exits with 128 + 15; an
-// incomplete newest checkpoint is ignored; a checkpoint from a different config is refused;
-// export turns a run into a model folder that inspect and forward load.
+// incomplete newest checkpoint is ignored; a checkpoint from a different config is refused,
+// naming the changed keys and leaving RUN/pipeline.json as it was; a run folder copied elsewhere
+// with its data resumes there; export turns a run into a model folder that inspect and forward
+// load.
 #include <catch2/catch.hpp>
 
 #include "halo/checkpoint/checkpoint_store.h"
@@ -176,11 +178,18 @@ TEST_CASE(
   CHECK(stopped_at >= 4);
   CHECK(stopped_at < 10);
 
-  // A different config is refused with the reason and the way out.
+  // A different config is refused with the reason, the changed key and the way out, and leaves
+  // RUN/pipeline.json as it was, byte for byte.
+  const std::string pipeline_json = (dir.path() / "fixture" / "term" / "pipeline.json").string();
+  const std::string recorded = slurp(pipeline_json);
+  REQUIRE_FALSE(recorded.empty());
   auto other = test::run_cli("stage pretrain " + yaml + " --set stages.pretrain.optimizer.lr=0.01");
+  INFO(other.output);
   CHECK(other.exit_code == 1);
   CHECK_THAT(other.output, Contains("different configuration"));
+  CHECK_THAT(other.output, Contains("stages.pretrain.optimizer.lr: 0.003 -> 0.01"));
   CHECK_THAT(other.output, Contains("HINT"));
+  CHECK(slurp(pipeline_json) == recorded);
 
   // The newest checkpoint loses its completion marker (a crash between rename and marker):
   // resume must use an older complete one, or start over, and still match bit for bit.
@@ -210,4 +219,68 @@ TEST_CASE(
                            dir.str() + "/x --step 5");
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.output, Contains("no complete checkpoint of step 5"));
+}
+
+TEST_CASE("a run folder copied elsewhere with its data resumes there",
+          "[pipeline][resume][moved]") {
+  test::TempDir dir("halo-moved");
+  auto tiny = test::make_tiny_pipeline(dir.str() + "/fixture");
+  const std::string ref_yaml = tiny.write_pipeline("ref", "ref");
+  const std::string yaml = tiny.write_pipeline("orig", "orig");
+  for (const std::string stage : {"pretrain", "align"}) {
+    auto ref = test::run_cli("stage " + stage + " " + ref_yaml);
+    INFO(ref.output);
+    REQUIRE(ref.exit_code == 0);
+  }
+  auto pre = test::run_cli("stage pretrain " + yaml);
+  INFO(pre.output);
+  REQUIRE(pre.exit_code == 0);
+  const fs::path orig = dir.path() / "fixture" / "orig";
+  const std::string log = dir.str() + "/align-term.log";
+  int status = interrupt_stage("align", yaml, orig / "align" / "metrics.jsonl", 3, SIGTERM, log);
+  INFO(slurp(log));
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 128 + SIGTERM);
+  checkpoint::CheckpointStore store(orig / "align" / "checkpoints", 2);
+  REQUIRE(store.latest().has_value());
+
+  // The run folder, its data and the model config go elsewhere; the originals are gone.
+  const fs::path moved = dir.path() / "elsewhere";
+  fs::create_directories(moved);
+  fs::copy(orig, moved / "run", fs::copy_options::recursive);
+  fs::copy(dir.path() / "fixture" / "data", moved / "data", fs::copy_options::recursive);
+  fs::copy_file(tiny.model_config, moved / "model.json");
+  fs::rename(orig, dir.path() / "fixture" / "orig-gone");
+  fs::rename(dir.path() / "fixture" / "data", dir.path() / "fixture" / "data-gone");
+  fs::rename(tiny.model_config, tiny.model_config + ".gone");
+  const std::string there =
+      " --set run.out_dir=" + (moved / "run").string() +
+      " --set data.manifest=" + (moved / "data" / "manifest.json").string() +
+      " --set stages.pretrain.model_config=" + (moved / "model.json").string();
+
+  // The finished stage is still done; the interrupted one resumes from its checkpoint and
+  // matches the uninterrupted reference bit for bit.
+  auto done = test::run_cli("stage pretrain " + yaml + there);
+  INFO(done.output);
+  REQUIRE(done.exit_code == 0);
+  CHECK_THAT(done.output, Contains("[pretrain] done"));
+  auto resumed = test::run_cli("stage align " + yaml + there);
+  INFO(resumed.output);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK_THAT(resumed.output, Contains("[align] resumed from " + (moved / "run").string()));
+  auto a = read_curve(dir.path() / "fixture" / "ref" / "align" / "metrics.jsonl");
+  auto b = read_curve(moved / "run" / "align" / "metrics.jsonl");
+  REQUIRE(a.loss.size() == 8);
+  REQUIRE(b.loss.size() == a.loss.size());
+  for (const auto& [step, loss] : a.loss) CHECK(b.loss.at(step) == loss);
+
+  // Another configuration is refused before it writes anything, naming what changed.
+  const std::string pipeline_json = (moved / "run" / "pipeline.json").string();
+  const std::string recorded = slurp(pipeline_json);
+  auto other = test::run_cli("run " + yaml + there + " --set run.seed=8");
+  INFO(other.output);
+  CHECK(other.exit_code == 1);
+  CHECK_THAT(other.output, Contains("finished under a different configuration"));
+  CHECK_THAT(other.output, Contains("run.seed: 7 -> 8"));
+  CHECK(slurp(pipeline_json) == recorded);
 }

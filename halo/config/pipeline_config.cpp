@@ -2,9 +2,13 @@
 #include "halo/config/pipeline_config.h"
 
 #include "halo/common/error.h"
+#include "halo/config/config_overrides.h"
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
 #include <set>
 
 namespace halo::config {
@@ -29,44 +33,14 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
   return (fs::path(base_dir) / p).lexically_normal().string();
 }
 
-// Applies "a.b.c=value" to the tree; "stages.NAME.key" selects the stage whose name is NAME.
-void apply_override(YAML::Node root, const std::string& item) {
-  auto eq = item.find('=');
-  HALO_CHECK(eq != std::string::npos && eq > 0, "--set \"", item, "\": expected KEY.PATH=VALUE");
-  std::string path = item.substr(0, eq), value = item.substr(eq + 1);
-  std::vector<std::string> keys;
-  size_t start = 0;
-  while (true) {
-    auto dot = path.find('.', start);
-    keys.push_back(path.substr(start, dot - start));
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  YAML::Node node = root;
-  for (size_t i = 0; i + 1 < keys.size(); ++i) {
-    if (keys[i] == "stages" && i + 2 < keys.size()) {
-      YAML::Node stages = node["stages"];
-      HALO_CHECK(stages.IsSequence(), "--set ", path, ": the pipeline has no stages list");
-      bool found = false;
-      for (size_t s = 0; s < stages.size(); ++s) {
-        if (stages[s]["name"].IsScalar() && stages[s]["name"].Scalar() == keys[i + 1]) {
-          node.reset(stages[s]);
-          found = true;
-          break;
-        }
-      }
-      HALO_CHECK(found, "--set ", path, ": no stage is named \"", keys[i + 1], "\"");
-      ++i;
-      continue;
-    }
-    YAML::Node next = node[keys[i]];
-    if (!next.IsDefined() || next.IsNull()) {
-      node[keys[i]] = YAML::Node(YAML::NodeType::Map);
-      next = node[keys[i]];
-    }
-    node.reset(next);
-  }
-  node[keys.back()] = YAML::Load(value);
+// What a small JSON file says (its parsed tree, so formatting does not count; its bytes when it
+// does not parse), as fnv1a_hex.
+std::string file_content_id(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  HALO_CHECK(in.good(), path, ": cannot be read");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  return fnv1a_hex(j.is_discarded() ? text : j.dump());
 }
 
 }  // namespace
@@ -104,6 +78,7 @@ nlohmann::json PipelineConfig::to_json() const {
               {"threads", run.threads}};
   j["teacher"] = {{"path", teacher.path}};
   j["data"] = {{"manifest", data.manifest}, {"prefetch", data.prefetch}};
+  if (!data.dataset_id.empty()) j["data"]["dataset_id"] = data.dataset_id;
   j["student"] = {{"lightning_scale", student.lightning_scale},
                   {"lightning_use_qk_norm", student.lightning_use_qk_norm},
                   {"lightning_use_output_norm", student.lightning_use_output_norm},
@@ -136,37 +111,55 @@ nlohmann::json PipelineConfig::to_json() const {
   return j;
 }
 
-std::string PipelineConfig::stage_hash(size_t index) const {
-  HALO_CHECK(index < stages.size(), "stage index ", index, " out of range");
-  nlohmann::json j = to_json();
+nlohmann::json PipelineConfig::hashed_part(nlohmann::json j, size_t index) {
+  HALO_CHECK(
+      j.is_object() && j.contains("stages") && j["stages"].is_array() && index < j["stages"].size(),
+      "stage index ", index, " out of range");
   j["run"].erase("out_dir");
   j["run"].erase("threads");
   j["data"].erase("prefetch");
+  // What the data is, not where it is (trees without the id: the path, as before the id).
+  if (j["data"].contains("dataset_id")) j["data"].erase("manifest");
   j.erase("quality_gate");
-  j.erase("dist");
+  j.erase("dist");  // a resume may use other timeouts, buckets or another world size
   // Added in session 3; left out at its default so the hashes of earlier runs stay valid.
-  if (j["student"]["lightning_recurrence"] == "float32")
-    j["student"].erase(
-        "lightning_recurrence");  // a resume may use other timeouts, buckets or another world size
+  if (j["student"]["lightning_recurrence"] == "float32") j["student"].erase("lightning_recurrence");
   nlohmann::json kept = nlohmann::json::array();
   for (size_t i = 0; i <= index; ++i) {
     nlohmann::json s = j["stages"][i];
     s.erase("checkpoint");
+    if (s.contains("model_config_id")) s.erase("model_config");
     kept.push_back(s);
   }
   j["stages"] = kept;
-  return fnv1a_hex(j.dump());
+  return j;
+}
+
+std::string PipelineConfig::stage_hash(size_t index) const {
+  return fnv1a_hex(hashed_part(to_json(), index).dump());
+}
+
+std::string PipelineConfig::legacy_stage_hash(size_t index) const {
+  nlohmann::json j = to_json();
+  j["data"].erase("dataset_id");
+  for (auto& s : j["stages"]) s.erase("model_config_id");
+  return fnv1a_hex(hashed_part(std::move(j), index).dump());
+}
+
+bool PipelineConfig::stage_hash_matches(size_t index, const std::string& recorded) const {
+  return recorded == stage_hash(index) || recorded == legacy_stage_hash(index);
 }
 
 PipelineConfig load_pipeline_config(const std::string& path,
                                     const std::vector<std::string>& overrides) {
   YAML::Node root = load_yaml_file(path);
-  for (const auto& o : overrides) apply_override(root, o);
+  auto origins =
+      std::make_shared<const std::vector<OverrideOrigin>>(apply_overrides(root, overrides));
   const std::string base_dir = fs::absolute(fs::path(path)).parent_path().string();
 
   PipelineConfig c;
   c.file = path;
-  MapReader r(root, path, "");
+  MapReader r(root, path, "", origins);
   // Unknown top-level sections first: a misspelt "stages:" should say so, not "stages missing".
   for (const char* section :
        {"run", "teacher", "data", "student", "quality_gate", "dist", "stages"}) {
@@ -273,6 +266,7 @@ PipelineConfig load_pipeline_config(const std::string& path,
       sr.check(c.run.device == "cuda", "precision",
                "bfloat16 training (float32 master weights) needs run.device: cuda");
     }
+    if (!sc.model_config.empty()) sc.model_config_id = file_content_id(sc.model_config);
     c.stages.push_back(std::move(sc));
   }
   auto has_kind = [&](StageKind k) { return c.first_of_kind(k) != nullptr; };

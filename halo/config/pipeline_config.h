@@ -1,7 +1,10 @@
 // PipelineConfig: the whole pipeline YAML (configs/pipelines/*.yaml), documented field by field
 // in docs/configs.md. Sections: run, teacher, data, student, quality_gate, stages. Built once by
-// load_pipeline_config (every error names the file, line, column and key path), printed
-// resolved at start, and hashed per stage so a checkpoint from a different config is refused.
+// load_pipeline_config (every error names the file, line, column and key path, or the --set
+// argument that gave the value), printed resolved at start, and hashed per stage so a checkpoint
+// from a different config is refused. The hashes cover what the inputs are, not where they are:
+// the data by its content id and a pretrain stage's model_config by its content, so a run folder
+// moved with its data resumes.
 #pragma once
 
 #include "halo/config/stage_config.h"
@@ -30,6 +33,9 @@ struct TeacherSection {
 struct DataSection {
   std::string manifest;  // manifest.json of the prepared shards
   int64_t prefetch = 2;  // batches prepared ahead by the loader thread (0 = synchronous)
+  // Content id of the shards (data::Manifest::dataset_id), set by the pipeline runner from the
+  // manifest (not read from the YAML); when set the stage hashes cover it instead of the path.
+  std::string dataset_id;
 };
 
 // `student:` HypeNet options (HALO_NOTES 2); defaults are the authors' HypeNet-2B release.
@@ -86,8 +92,17 @@ struct PipelineConfig {
 
   nlohmann::json to_json() const;  // the resolved tree
   // Identity of everything stage `index` depends on (the global sections and stages 0..index,
-  // minus what does not change results: out_dir, threads, checkpoint cadence, log cadence).
+  // minus what does not change results: out_dir, threads, checkpoint cadence, log cadence, and
+  // the paths of inputs that have a content id): fnv1a_hex of hashed_part(to_json(), index).
   std::string stage_hash(size_t index) const;
+  // stage_hash as builds before the content ids gave it (data.manifest and model_config by
+  // path): run folders they wrote still resume, in place.
+  std::string legacy_stage_hash(size_t index) const;
+  // Whether `recorded` (a done.json or checkpoint's config_hash) is stage `index`'s hash.
+  bool stage_hash_matches(size_t index, const std::string& recorded) const;
+  // The part of a resolved tree (to_json(), or one recorded in a run folder) that the hash of
+  // stage `index` covers. Paths are left out where the tree has the content id beside them.
+  static nlohmann::json hashed_part(nlohmann::json resolved, size_t index);
 };
 
 // Reads and validates `path`. `overrides` are "a.b.c=value" pairs applied to the YAML tree

@@ -222,6 +222,7 @@ nlohmann::json StageConfig::to_json() const {
   j["precision"] = precision;
   j["activation_checkpointing"] = activation_checkpointing;
   if (!model_config.empty()) j["model_config"] = model_config;
+  if (!model_config_id.empty()) j["model_config_id"] = model_config_id;
   j["optimizer"] = optimizer.to_json();
   j["schedule"] = schedule.to_json();
   j["checkpoint"] = checkpoint.to_json();

@@ -54,6 +54,7 @@ struct StageConfig {
   bool activation_checkpointing = false;    // recompute layer activations in backward
   int64_t log_every = 1;                    // steps between progress-bar lines
   std::string model_config;                 // pretrain: the teacher's config.json (architecture)
+  std::string model_config_id;              // its content id (set by load_pipeline_config)
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   CheckpointConfig checkpoint;

@@ -1,4 +1,5 @@
-// MapReader: typed YAML access with file:line:col and key path in every message.
+// MapReader: typed YAML access with file:line:col (or the --set argument) and key path in every
+// message.
 #include "halo/config/yaml_reader.h"
 
 #include "halo/common/error.h"
@@ -55,13 +56,17 @@ std::string mark_string(const std::string& file, const YAML::Node& node) {
   return str_cat(file, ":", m.line + 1, ":", m.column + 1);
 }
 
-MapReader::MapReader(const YAML::Node& node, std::string file, std::string path)
-    : node_(node), file_(std::move(file)), path_(std::move(path)) {
+MapReader::MapReader(const YAML::Node& node, std::string file, std::string path,
+                     OverrideOrigins overrides)
+    : node_(node),
+      file_(std::move(file)),
+      path_(std::move(path)),
+      overrides_(std::move(overrides)) {
   if (!node_.IsDefined() || node_.IsNull()) {
     node_ = YAML::Node(YAML::NodeType::Map);  // an absent section: every field at its default
     return;
   }
-  HALO_CHECK(node_.IsMap(), mark_string(file_, node_), ": ", path_.empty() ? "(top level)" : path_,
+  HALO_CHECK(node_.IsMap(), locate(node_, path_), ": ", path_.empty() ? "(top level)" : path_,
              ": expected a mapping of keys, got ",
              node_.IsSequence() ? "a list" : str_cat("\"", node_.Scalar(), "\""));
 }
@@ -74,7 +79,29 @@ std::string MapReader::key_path(const std::string& key) const {
 std::string MapReader::where(const std::string& key) const {
   YAML::Node v = key.empty() ? node_ : node_[key];
   // Error positions point at the value when the key exists, else at the enclosing mapping.
-  return str_cat(mark_string(file_, v.IsDefined() ? v : node_), ": ", key_path(key));
+  return str_cat(locate(v.IsDefined() ? v : node_, key_path(key)), ": ", key_path(key));
+}
+
+std::string MapReader::locate(const YAML::Node& node, const std::string& key_path) const {
+  if (overrides_) {
+    // The newest override that set this path or a mapping or list above it.
+    for (auto it = overrides_->rbegin(); it != overrides_->rend(); ++it) {
+      const std::string& o = it->key_path;
+      const bool under = key_path.size() > o.size() && key_path.compare(0, o.size(), o) == 0 &&
+                         (key_path[o.size()] == '.' || key_path[o.size()] == '[');
+      if (key_path == o || under) return it->argument;
+    }
+    // A mapping an override created on its way to its key carries no position in the file.
+    const bool unplaced = !node.IsDefined() || node.Mark().is_null();
+    for (auto it = overrides_->rbegin(); unplaced && it != overrides_->rend(); ++it) {
+      const std::string& o = it->key_path;
+      if (o.size() > key_path.size() && o.compare(0, key_path.size(), key_path) == 0 &&
+          (o[key_path.size()] == '.' || o[key_path.size()] == '[')) {
+        return it->argument;
+      }
+    }
+  }
+  return mark_string(file_, node);
 }
 
 void MapReader::check(bool ok, const std::string& key, const std::string& message) const {
@@ -191,7 +218,7 @@ std::string MapReader::get_choice(const std::string& key, const std::string& fal
 }
 
 MapReader MapReader::map(const std::string& key) {
-  return MapReader(value(key), file_, key_path(key));
+  return MapReader(value(key), file_, key_path(key), overrides_);
 }
 
 std::vector<MapReader> MapReader::map_list(const std::string& key, bool required) {
@@ -204,7 +231,7 @@ std::vector<MapReader> MapReader::map_list(const std::string& key, bool required
   check(!required || v.size() > 0, key, "the list must not be empty");
   std::vector<MapReader> out;
   for (size_t i = 0; i < v.size(); ++i) {
-    out.emplace_back(v[i], file_, str_cat(key_path(key), "[", i, "]"));
+    out.emplace_back(v[i], file_, str_cat(key_path(key), "[", i, "]"), overrides_);
   }
   return out;
 }
@@ -216,7 +243,7 @@ void MapReader::finish() const {
     std::string near = nearest_key(k, known_);
     std::string list;
     for (const auto& c : known_) list += (list.empty() ? "" : ", ") + c;
-    HALO_FAIL(mark_string(file_, it->first), ": ", key_path(k), ": unknown key",
+    HALO_FAIL(locate(it->first, key_path(k)), ": ", key_path(k), ": unknown key",
               near.empty() ? "" : str_cat("; did you mean \"", near, "\"?"),
               " (known keys here: ", list, ")");
   }

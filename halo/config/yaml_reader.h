@@ -1,12 +1,15 @@
 // Typed, located access to a YAML mapping: every value read names the file, line and column
 // (yaml-cpp Mark) and the key path ("stages[1].optimizer.lr") when it is missing, of the wrong
 // type or out of range; finish() rejects keys nobody asked for and suggests the nearest known
-// key by edit distance. The config structs (halo/config/*) are built with it.
+// key by edit distance. The config structs (halo/config/*) are built with it. Values that came
+// from the command line (--set KEY.PATH=VALUE, config_overrides.h) are named by that argument
+// instead of a position in the file, which they never had.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -25,10 +28,20 @@ YAML::Node load_yaml_file(const std::string& path);
 // "file:line:col" of a node (1-based), or just "file" when the node carries no mark.
 std::string mark_string(const std::string& file, const YAML::Node& node);
 
+// A value set on the command line: its key path as MapReader names it ("stages[1].steps") and
+// the argument as typed ("--set stages.align.steps=6").
+struct OverrideOrigin {
+  std::string key_path;
+  std::string argument;
+};
+using OverrideOrigins = std::shared_ptr<const std::vector<OverrideOrigin>>;
+
 class MapReader {
  public:
   // `node` must be a mapping (an error at `path` otherwise); `path` is its key path ("" = root).
-  MapReader(const YAML::Node& node, std::string file, std::string path);
+  // `overrides`: the values set on the command line (inherited by nested readers).
+  MapReader(const YAML::Node& node, std::string file, std::string path,
+            OverrideOrigins overrides = nullptr);
 
   bool has(const std::string& key);  // also declares `key` as known
   std::string get_string(const std::string& key, const std::string& fallback);
@@ -58,6 +71,8 @@ class MapReader {
 
   std::string key_path(const std::string& key) const;
   std::string where(const std::string& key) const;  // "file:line:col: path.key"
+  // "file:line:col" of `node` at `key_path`, or "--set ..." when an override set it.
+  std::string locate(const YAML::Node& node, const std::string& key_path) const;
   const std::string& file() const { return file_; }
   const std::string& path() const { return path_; }
 
@@ -69,6 +84,7 @@ class MapReader {
   YAML::Node node_;
   std::string file_, path_;
   std::set<std::string> known_;
+  OverrideOrigins overrides_;
 };
 
 }  // namespace halo::config

@@ -5,6 +5,7 @@
 #include "halo/common/error.h"
 #include "halo/stages/pretrain_stage.h"
 #include "halo/stages/quality_gate_step.h"
+#include "halo/stages/run_identity.h"
 #include "halo/stages/selection_stage.h"
 #include "halo/stages/stage1_alignment.h"
 #include "halo/stages/stage2_distillation.h"
@@ -158,18 +159,22 @@ void gate_on_rank0(const config::PipelineConfig& p, const RunOptions& options, b
 
 }  // namespace
 
-bool run_pipeline(const config::PipelineConfig& p, const RunOptions& options) {
+bool run_pipeline(const config::PipelineConfig& given, const RunOptions& options) {
+  // The stage hashes cover the data's content id, not the manifest's path.
+  const config::PipelineConfig p = with_data_identity(given);
   if (p.run.threads > 0) at::set_num_threads(static_cast<int>(p.run.threads));
   const c10::Device device(p.run.device == "cuda" ? c10::kCUDA : c10::kCPU);
-  fs::create_directories(p.run.out_dir);
-  if (options.rank == 0) {
-    checkpoint::write_file_atomic(fs::path(p.run.out_dir) / "pipeline.json",
-                                  p.to_json().dump(2) + "\n");
-  }
   size_t first = 0, last = p.stages.size();
   if (options.only_stage) {
     first = static_cast<size_t>(p.stage_index(p.stage(*options.only_stage).name));
     last = first + 1;
+  }
+  // A run of another configuration is refused before it writes anything.
+  check_run_folder(p, first, last);
+  fs::create_directories(p.run.out_dir);
+  if (options.rank == 0) {
+    checkpoint::write_file_atomic(fs::path(p.run.out_dir) / "pipeline.json",
+                                  p.to_json().dump(2) + "\n");
   }
   for (size_t i = first; i < last; ++i) {
     StageContext ctx;

@@ -65,6 +65,7 @@ StageOutput run_selection_stage(const StageContext& ctx) {
 
   nlohmann::json done = out.summary;
   done["config_hash"] = ctx.hash();
+  done["config"] = ctx.pipeline->to_json();  // what the hash covers, to name changed keys
   done["output"] = path.string();
   checkpoint::write_file_atomic(ctx.stage_dir() / "done.json", done.dump(2) + "\n");
   return out;

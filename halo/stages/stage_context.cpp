@@ -4,6 +4,7 @@
 
 #include "halo/checkpoint/checkpoint_store.h"
 #include "halo/common/error.h"
+#include "halo/config/config_diff.h"
 
 #include <fstream>
 
@@ -15,6 +16,7 @@ train::TrainerSetup StageContext::trainer_setup() const {
   train::TrainerSetup s;
   s.stage = stage();
   s.config_hash = hash();
+  s.legacy_config_hash = pipeline->legacy_stage_hash(index);
   s.resolved_config = pipeline->to_json();
   s.stage_dir = stage_dir();
   s.manifest = pipeline->data.manifest;
@@ -34,10 +36,13 @@ std::optional<nlohmann::json> read_done(const StageContext& ctx) {
   std::ifstream in(path);
   auto j = nlohmann::json::parse(in, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  HALO_CHECK(j.value("config_hash", "") == ctx.hash(), path.string(), ": stage \"",
-             ctx.stage().name, "\" finished under a different configuration (hash ",
-             j.value("config_hash", ""), ", now ", ctx.hash(),
-             "). HINT: use a new run.out_dir, or delete ", ctx.stage_dir().string(),
+  const std::string recorded = j.value("config_hash", "");
+  HALO_CHECK(ctx.pipeline->stage_hash_matches(ctx.index, recorded), path.string(), ": stage \"",
+             ctx.stage().name, "\" finished under a different configuration (hash ", recorded,
+             ", now ", ctx.hash(), ").",
+             config::describe_stage_config_changes(j.value("config", nlohmann::json()),
+                                                   ctx.pipeline->to_json(), ctx.index),
+             " HINT: use a new run.out_dir, or delete ", ctx.stage_dir().string(),
              " (and the stages after it) to redo it.");
   return j;
 }
@@ -73,6 +78,7 @@ StageOutput finish_training_stage(const StageContext& ctx, const train::TrainRes
   out.model = final_dir;
   nlohmann::json done = out.summary;
   done["config_hash"] = ctx.hash();
+  done["config"] = ctx.pipeline->to_json();  // what the hash covers, to name changed keys
   done["output"] = final_dir.string();
   checkpoint::write_file_atomic(ctx.stage_dir() / "done.json", done.dump(2) + "\n");
   return out;

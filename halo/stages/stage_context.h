@@ -7,7 +7,7 @@
 //   stage2    -> RUN/<stage2>/final            (the hybrid HypeNet)
 //   stage3    -> RUN/<stage3>/final            (the long-context HypeNet)
 // Each stage folder also holds checkpoints/step-N/, metrics.jsonl and, once the stage has
-// finished, done.json (its summary and config hash).
+// finished, done.json (its summary, config hash and the resolved config the hash was taken of).
 #pragma once
 
 #include "halo/config/pipeline_config.h"
@@ -51,7 +51,8 @@ struct StageOutput {
   nlohmann::json summary;           // figures for the report (steps, losses, tokens/s, ...)
 };
 
-// RUN/<stage>/done.json of a finished stage with the same config hash, else nullopt.
+// RUN/<stage>/done.json of a finished stage with the same config hash, else nullopt; a done.json
+// of another configuration is an error naming the keys that changed.
 std::optional<nlohmann::json> read_done(const StageContext& ctx);
 // read_done as every rank of a data-parallel run (ctx.sync) sees it: each rank reads done.json,
 // then waits for all the others before going on, so no rank can have started the stage (and

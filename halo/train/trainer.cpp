@@ -5,6 +5,7 @@
 #include "halo/checkpoint/checkpoint_store.h"
 #include "halo/checkpoint/training_state.h"
 #include "halo/common/error.h"
+#include "halo/config/config_diff.h"
 #include "halo/train/adamw_groups.h"
 #include "halo/train/batch_fingerprint.h"
 #include "halo/train/grad_clip.h"
@@ -62,6 +63,19 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// The keys of stage `stage`'s hash that changed since `recorded` (a checkpoint's resolved
+// config) in `now`, as config::describe_stage_config_changes words them.
+std::string changed_keys(const nlohmann::json& recorded, const nlohmann::json& now,
+                         const std::string& stage) {
+  if (!now.is_object() || !now.contains("stages") || !now["stages"].is_array()) return "";
+  for (size_t i = 0; i < now["stages"].size(); ++i) {
+    if (now["stages"][i].value("name", "") == stage) {
+      return config::describe_stage_config_changes(recorded, now, i);
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 Trainer::Trainer(TrainTask& task, TrainerSetup setup) : task_(task), s_(std::move(setup)) {
@@ -109,11 +123,13 @@ int64_t Trainer::maybe_resume() {
   auto latest = store.latest();
   if (!latest) return 0;
   auto meta = checkpoint::read_checkpoint_meta(*latest);
-  HALO_CHECK(meta.config_hash == s_.config_hash, latest->string(),
-             " was written by a different configuration (config hash ", meta.config_hash,
-             ", this pipeline's stage \"", s_.stage.name, "\" has ", s_.config_hash,
-             "); refusing to resume from it. HINT: restore the original config, use a new "
-             "run.out_dir, or delete ",
+  HALO_CHECK(meta.config_hash == s_.config_hash ||
+                 (!s_.legacy_config_hash.empty() && meta.config_hash == s_.legacy_config_hash),
+             latest->string(), " was written by a different configuration (config hash ",
+             meta.config_hash, ", this pipeline's stage \"", s_.stage.name, "\" has ",
+             s_.config_hash, "); refusing to resume from it.",
+             changed_keys(meta.config, s_.resolved_config, s_.stage.name),
+             " HINT: restore the original config, use a new run.out_dir, or delete ",
              s_.stage_dir.string(), " to start this stage over.");
   HALO_CHECK(meta.step <= s_.stage.steps, latest->string(), ": step ", meta.step,
              " is past the stage's ", s_.stage.steps, " steps");

@@ -60,6 +60,7 @@ class TrainTask {
 struct TrainerSetup {
   config::StageConfig stage;        // steps, batch, accumulation, optimizer, schedule, ...
   std::string config_hash;          // PipelineConfig::stage_hash of this stage
+  std::string legacy_config_hash;   // PipelineConfig::legacy_stage_hash: also resumed from
   nlohmann::json resolved_config;   // stored in every checkpoint
   std::filesystem::path stage_dir;  // RUN_DIR/<stage>/: checkpoints/, metrics.jsonl
   std::filesystem::path manifest;   // prepared data
