@@ -5,11 +5,44 @@
 
 #include "hypenet/causal_lm.h"
 #include "hypenet/hybrid_cache.h"
+#include "hypenet/parameter_init.h"
+#include "hypenet/weight_transfer.h"
+#include "tests/test_util.h"
 
 #include <algorithm>
 #include <vector>
 
 namespace halo::test {
+
+// The fixture teacher's shape (vocab 257, 3 layers) with head dim 64 as a HypeNet L, A, L: 4
+// Lightning heads of dim 64 (the CUDA kernels' sizes; expand_kv_proj from the 2 kv heads) and
+// HyPE's logit scale, randomly initialised (std 0.1: sharper attention than 0.02).
+inline hypenet::Qwen3Config kernel_sized_teacher_config() {
+  auto teacher = hypenet::Qwen3Config::from_json_file(fixtures_dir() +
+                                                      "/qwen3/untied_gqa2_sharded/config.json");
+  teacher.head_dim = 64;  // RoPE in the Lightning layers needs their head dim to equal it
+  return teacher;
+}
+
+inline hypenet::CausalLM kernel_sized_hybrid(at::ScalarType dtype, c10::Device device,
+                                             uint64_t seed = 5) {
+  auto config = hypenet::hypenet_config_like_release(
+      kernel_sized_teacher_config(),
+      {hypenet::MixerType::kLightning, hypenet::MixerType::kAttention,
+       hypenet::MixerType::kLightning});
+  config.lightning_nh = 4, config.lightning_nkv = 4, config.lightning_head_dim = 64;
+  config.attn_logits_scaling_a = 500.0;
+  hypenet::HypeNetForCausalLM s(config);
+  hypenet::init_parameters_like_hf(*s, 0.1, seed);
+  s->to(device, dtype);
+  s->eval();
+  hypenet::CausalLM lm;
+  lm.model_type = "hypenet";
+  lm.hypenet = s->config();
+  lm.base = s->config().base;
+  lm.student = s;
+  return lm;
+}
 
 // Logits [1, T, V] of every position of ids [1, T], fed to a one-row cache in chunks of `chunk`.
 inline at::Tensor chunked_logits(hypenet::CausalLM& lm, const at::Tensor& ids, int64_t chunk) {

@@ -9,7 +9,7 @@
 #include "halo/inference/decode_graph.h"
 #include "halo/inference/generation_engine.h"
 #include "hypenet/parameter_init.h"
-#include "hypenet/weight_transfer.h"
+#include "tests/generation_fixtures.h"
 #include "tests/test_util.h"
 
 #include <c10/core/InferenceMode.h>
@@ -18,39 +18,18 @@ using namespace halo;
 
 namespace {
 
-hypenet::Qwen3Config small_teacher_config() {
-  auto c = hypenet::Qwen3Config::from_json_file(test::fixtures_dir() +
-                                                "/qwen3/untied_gqa2_sharded/config.json");
-  c.head_dim = 64;  // the kernels' sizes
-  return c;
-}
-
 hypenet::CausalLM hybrid(at::ScalarType dtype) {
-  auto config = hypenet::hypenet_config_like_release(
-      small_teacher_config(), {hypenet::MixerType::kLightning, hypenet::MixerType::kAttention,
-                               hypenet::MixerType::kLightning});
-  config.lightning_nh = 4, config.lightning_nkv = 4, config.lightning_head_dim = 64;
-  config.attn_logits_scaling_a = 500.0;
-  hypenet::HypeNetForCausalLM s(config);
-  hypenet::init_parameters_like_hf(*s, 0.1, 21);
-  s->to(at::kCUDA, dtype);
-  s->eval();
-  hypenet::CausalLM lm;
-  lm.model_type = "hypenet";
-  lm.hypenet = s->config();
-  lm.base = s->config().base;
-  lm.student = s;
-  return lm;
+  return test::kernel_sized_hybrid(dtype, at::kCUDA, /*seed=*/21);
 }
 
 hypenet::CausalLM teacher(at::ScalarType dtype) {
-  hypenet::Qwen3ForCausalLM t(small_teacher_config());
+  hypenet::Qwen3ForCausalLM t(test::kernel_sized_teacher_config());
   hypenet::init_parameters_like_hf(*t, 0.1, 22);
   t->to(at::kCUDA, dtype);
   t->eval();
   hypenet::CausalLM lm;
   lm.model_type = "qwen3";
-  lm.base = small_teacher_config();
+  lm.base = test::kernel_sized_teacher_config();
   lm.qwen3 = t;
   return lm;
 }

@@ -6,8 +6,6 @@
 #include <catch2/catch.hpp>
 
 #include "halo/inference/generation_engine.h"
-#include "hypenet/parameter_init.h"
-#include "hypenet/weight_transfer.h"
 #include "tests/generation_fixtures.h"
 #include "tests/test_util.h"
 
@@ -17,33 +15,7 @@
 
 using namespace halo;
 
-namespace {
-
-// The fixture teacher's shape (vocab 257, 3 layers) with head dim 64 as a HypeNet L, A, L: 4
-// Lightning heads of dim 64 (the CUDA kernels' sizes; expand_kv_proj from the 2 kv heads) and
-// HyPE's logit scale, randomly initialised (std 0.1: sharper attention than 0.02).
-hypenet::CausalLM kernel_sized_hybrid(at::ScalarType dtype, c10::Device device) {
-  auto teacher = hypenet::Qwen3Config::from_json_file(test::fixtures_dir() +
-                                                      "/qwen3/untied_gqa2_sharded/config.json");
-  teacher.head_dim = 64;  // RoPE in the Lightning layers needs their head dim to equal it
-  auto config = hypenet::hypenet_config_like_release(
-      teacher, {hypenet::MixerType::kLightning, hypenet::MixerType::kAttention,
-                hypenet::MixerType::kLightning});
-  config.lightning_nh = 4, config.lightning_nkv = 4, config.lightning_head_dim = 64;
-  config.attn_logits_scaling_a = 500.0;
-  hypenet::HypeNetForCausalLM s(config);
-  hypenet::init_parameters_like_hf(*s, 0.1, 5);
-  s->to(device, dtype);
-  s->eval();
-  hypenet::CausalLM lm;
-  lm.model_type = "hypenet";
-  lm.hypenet = s->config();
-  lm.base = s->config().base;
-  lm.student = s;
-  return lm;
-}
-
-}  // namespace
+using test::kernel_sized_hybrid;
 
 TEST_CASE("cached prefill and decode on CUDA equal one full forward", "[cuda][generate]") {
   auto ids = at::randint(257, {1, 300}, at::kLong);
