@@ -88,10 +88,14 @@ MixerInputs HypeNetForCausalLMImpl::mixer_inputs(const at::Tensor& positions,
   // HyPE's inference-time logit scale for the attention layers, at absolute positions.
   if (!training && config_.attn_logits_scaling_a) {
     const double a = *config_.attn_logits_scaling_a;
-    in.query_scale = at::log(positions.to(at::kFloat) + a) / std::log(a);  // [T] or [B, T]
+    // [T] or [B, T], in float32 (float64 for a float64 model: a float32 factor would limit it
+    // to float32 precision)
+    const auto math = dtype == at::kDouble ? at::kDouble : at::kFloat;
+    in.query_scale = at::log(positions.to(math) + a) / std::log(a);
   } else if (!training && config_.attn_logits_scaling_const) {
-    in.query_scale = at::full(positions.sizes(), *config_.attn_logits_scaling_const,
-                              positions.options().dtype(at::kFloat));
+    in.query_scale =
+        at::full(positions.sizes(), *config_.attn_logits_scaling_const,
+                 positions.options().dtype(dtype == at::kDouble ? at::kDouble : at::kFloat));
   }
   return in;
 }

@@ -94,6 +94,6 @@ TEST_CASE("decode attention names the argument it refuses", "[ops][decode_attent
   fails_with([&] { decode_attention(q, k, k.to(at::kDouble), rows, lens, 1.0); },
              "must share a dtype");
   fails_with([&] { decode_attention(q, k, k, rows, lens, 1.0, at::ones({2})); },
-             "query_scale must be float32 with N = 3");
+             "query_scale must be float32 or float64 with N = 3");
   fails_with([&] { decode_attention(q, k, k, rows, lens, 1.0, {}, -1); }, "splits must be >= 0");
 }

@@ -192,6 +192,60 @@ TEST_CASE("HypeNet checkpoints round-trip bit-exactly and load through CausalLM"
   CHECK_FALSE(at::equal(student->forward(ids, train).logits, student->forward(ids).logits));
 }
 
+// Independent float64 computation of a HypeNet attention layer at inference: projections,
+// per-head RMSNorm, no RoPE (NoPE), q times HyPE's s_t = log(t + a) / log(a) at position t,
+// causal softmax(q k^T / sqrt(d)) v with GQA, the sigmoid output gate, o_proj.
+at::Tensor hype_attention_by_formula(hypenet::Qwen3AttentionImpl& m, int64_t Hq, int64_t Hkv,
+                                     int64_t d, double a, double eps,
+                                     const at::Tensor& h /* [1, T, D] */) {
+  const int64_t T = h.size(1);
+  auto rms = [eps](const at::Tensor& x, const at::Tensor& w) {
+    return x * at::rsqrt(x.pow(2).mean(-1, true) + eps) * w;
+  };
+  auto q = rms(at::linear(h, m.q_proj->weight).view({T, Hq, d}), m.q_norm->weight);
+  auto k = rms(at::linear(h, m.k_proj->weight).view({T, Hkv, d}), m.k_norm->weight);
+  auto v = at::linear(h, m.v_proj->weight).view({T, Hkv, d});
+  auto pos = at::arange(T, at::kDouble);
+  q = q * (at::log(pos + a) / std::log(a)).view({T, 1, 1});
+  k = k.repeat_interleave(Hq / Hkv, 1);
+  v = v.repeat_interleave(Hq / Hkv, 1);
+  auto scores = at::einsum("thd,shd->hts", {q, k}) / std::sqrt(double(d));  // [Hq, T, T]
+  auto future = at::ones({T, T}, at::kBool).triu(1);
+  auto p = at::softmax(scores.masked_fill(future, -INFINITY), -1);
+  auto o = at::einsum("hts,shd->thd", {p, v}).reshape({1, T, Hq * d});
+  o = o * at::sigmoid(at::linear(h, m.o_gate->weight));
+  return at::linear(o, m.o_proj->weight);
+}
+
+TEST_CASE("HyPE's attention layers follow the formula: NoPE, q scaled by log(t+a)/log(a)",
+          "[hypenet][hf]") {
+  const std::string dir = test::fixtures_dir() + kTeacher;
+  auto teacher = hypenet::load_qwen3(dir, at::kDouble, at::kCPU);
+  const auto& tc = teacher->config();
+  auto config = hypenet::hypenet_config_like_release(tc, mixers("LAL"));
+  for (double a : {500.0, 4.0}) {
+    config.attn_logits_scaling_a = a;
+    auto student = hypenet::hypenet_from_teacher(teacher, config, 6);
+    student->to(at::kDouble);
+    auto ids = at::randint(tc.vocab_size, {1, 40}, at::kLong);
+    hypenet::ForwardOptions opt;
+    opt.capture_mixers = true;
+    c10::InferenceMode guard;
+    auto out = student->forward(ids, opt);
+    auto& attn = *student->layer(1).attention;
+    auto want = hype_attention_by_formula(attn, tc.num_attention_heads, tc.num_key_value_heads,
+                                          tc.head_dim, a, tc.rms_norm_eps, out.mixer_inputs[1]);
+    INFO("a = " << a << " max diff " << (out.mixer_outputs[1] - want).abs().max().item<double>()
+                  << " max " << want.abs().max().item<double>());
+    CHECK(at::allclose(out.mixer_outputs[1], want, 1e-10, 1e-10));
+    // Without the scale (training) the same formula with s_t = 1 must not match it.
+    hypenet::ForwardOptions train = opt;
+    train.training = true;
+    auto plain = student->forward(ids, train);
+    CHECK_FALSE(at::allclose(plain.mixer_outputs[1], want, 1e-6, 1e-6));
+  }
+}
+
 TEST_CASE("malformed HypeNet configs are rejected with the file and key", "[hypenet][config]") {
   hypenet::Qwen3Config base;
   base.vocab_size = 50;

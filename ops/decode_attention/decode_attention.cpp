@@ -46,9 +46,10 @@ void check_args(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
              ": seqlens must be int64 [N] = [", N, "], got ", seqlens.scalar_type(), " ",
              seqlens.sizes());
   HALO_CHECK(
-      !query_scale.defined() || (query_scale.scalar_type() == at::kFloat &&
-                                 query_scale.numel() == N && query_scale.device() == q.device()),
-      op, ": query_scale must be float32 with N = ", N, " values on q's device, got ",
+      !query_scale.defined() ||
+          ((query_scale.scalar_type() == at::kFloat || query_scale.scalar_type() == at::kDouble) &&
+           query_scale.numel() == N && query_scale.device() == q.device()),
+      op, ": query_scale must be float32 or float64 with N = ", N, " values on q's device, got ",
       query_scale.defined() ? query_scale.sizes() : at::IntArrayRef{});
   HALO_CHECK(std::isfinite(scale), op, ": scale must be finite, got ", scale);
 }
@@ -112,7 +113,8 @@ at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k, const at::
   auto qc = q.contiguous();
   auto o = at::empty_like(qc);
   auto rows_c = rows.contiguous(), lens_c = seqlens.contiguous();
-  auto qs = query_scale.defined() ? query_scale.reshape({N}).contiguous() : at::Tensor();
+  auto qs = query_scale.defined() ? query_scale.reshape({N}).to(at::kFloat).contiguous()
+                                  : at::Tensor();
   at::Tensor partial_o, partial_lse;
   if (p.splits > 1) {
     const auto f32 = q.options().dtype(at::kFloat);

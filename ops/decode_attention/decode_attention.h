@@ -13,8 +13,9 @@ namespace halo::ops {
 // q: [N, Hq, D]; k_cache, v_cache: [R, C, Hkv, D] (unit stride in D, same strides);
 // rows, seqlens: [N] int64 on q's device, rows in [0, R), seqlens in [1, C] (not checked on the
 // host: that would wait for the device; the kernel reads nothing outside the cache and gives 0 for
-// a row outside it); query_scale: [N] float32 or undefined (1). Returns [N, Hq, D] in q's dtype.
-// `splits` > 0 forces the number of slices of the sequence (tests); 0 picks it from the card.
+// a row outside it); query_scale: [N] float32 (or float64) or undefined (1). Returns [N, Hq, D]
+// in q's dtype. `splits` > 0 forces the number of slices of the sequence (tests); 0 picks it from
+// the card.
 at::Tensor decode_attention(const at::Tensor& q, const at::Tensor& k_cache,
                             const at::Tensor& v_cache, const at::Tensor& rows,
                             const at::Tensor& seqlens, double scale,
