@@ -2,16 +2,20 @@
 // rejected with the file, line and key path in the message (unknown keys with the nearest
 // known key, wrong types, out-of-range and inconsistent values); a bad --set override is named
 // as the --set argument. Stage hashes cover the data's and the model config's content, not their
-// paths, and a changed config is described by the keys that changed.
+// paths, and a changed config is described by the keys that changed. The shipped Qwen3 recipes
+// carry the authors' layer sets, stage-2 learning rates and stage-3 schedule (issue 18).
 #include <catch2/catch.hpp>
 
 #include "halo/common/error.h"
 #include "halo/config/config_diff.h"
 #include "halo/config/pipeline_config.h"
+#include "halo/train/lr_schedule.h"
 #include "tests/test_util.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 using namespace halo;
@@ -422,4 +426,64 @@ TEST_CASE("the shipped pipeline configs load", "[config]") {
   CHECK(recipe.stage("stage3").activation_checkpointing);
   CHECK(recipe.stage("selection").selection.num_attention_layers == 7);
   CHECK(recipe.student.lightning_recurrence == "tf32");  // the authors' numerics (TF32 in fla)
+}
+
+// Issue 18 items 1 and 2: one recipe per released size, each with the authors' layer set
+// (method manual; the halo sweep one --set pair away), their stage-2 learning rate, and their
+// stage-3 schedule (1e-5, constant after 50 warm-up steps).
+TEST_CASE("the Qwen3 HALO recipes use the authors' layer sets and learning rates", "[config]") {
+  const std::string root = std::getenv("HALO_SOURCE_DIR") ? std::getenv("HALO_SOURCE_DIR") : "..";
+  struct Recipe {
+    std::string size;
+    std::vector<int64_t> layers;
+    double stage2_lr;
+  };
+  const std::vector<Recipe> recipes = {{"1.7b", {2, 3, 6, 8, 9, 21, 25}, 1e-4},
+                                       {"4b", {0, 1, 7, 14, 15, 22, 24, 31, 33}, 5e-5},
+                                       {"8b", {1, 2, 4, 6, 7, 10, 24, 33, 34}, 3e-5}};
+  for (const auto& r : recipes) {
+    INFO("qwen3-" << r.size << "-halo.yaml");
+    // The teacher folder holds the shipped model config of that size as its config.json.
+    test::TempDir teacher;
+    const std::string model_json = root + "/configs/models/qwen3-" + r.size + ".json";
+    std::filesystem::copy_file(model_json, teacher.path() / "config.json");
+    const int64_t num_layers =
+        nlohmann::json::parse(std::ifstream(model_json)).at("num_hidden_layers").get<int64_t>();
+    const std::string file = root + "/configs/pipelines/qwen3-" + r.size + "-halo.yaml";
+    const auto c = config::load_pipeline_config(file, {"teacher.path=" + teacher.str()});
+
+    const auto& sel = c.stage("selection").selection;
+    CHECK(sel.method == "manual");
+    CHECK(sel.attention_layers == r.layers);
+    CHECK(sel.num_attention_layers == static_cast<int64_t>(r.layers.size()));
+    for (int64_t layer : sel.attention_layers) CHECK(layer < num_layers);
+
+    const auto& s2 = c.stage("stage2");
+    CHECK(s2.optimizer.lr == r.stage2_lr);
+    CHECK(s2.schedule.kind == "cosine");
+    CHECK(s2.schedule.min_lr == 1e-5);
+
+    const auto& s3 = c.stage("stage3");
+    CHECK(s3.optimizer.lr == 1e-5);
+    CHECK(s3.schedule.kind == "constant");
+    CHECK(s3.schedule.warmup_steps == 50);
+    CHECK(train::lr_at(s3.schedule, s3.optimizer.lr, 0, s3.steps) == Approx(1e-5 / 50));
+    for (int64_t step : {int64_t{49}, int64_t{50}, s3.steps / 2, s3.steps - 1}) {
+      CHECK(train::lr_at(s3.schedule, s3.optimizer.lr, step, s3.steps) == 1e-5);
+    }
+
+    // HALO's own sweep is the documented --set pair away and keeps the layer count.
+    const auto sweep = config::load_pipeline_config(
+        file, {"teacher.path=" + teacher.str(), "stages.selection.method=halo",
+               "stages.selection.attention_layers=[]"});
+    CHECK(sweep.stage("selection").selection.method == "halo");
+    CHECK(sweep.stage("selection").selection.attention_layers.empty());
+    CHECK(sweep.stage("selection").selection.num_attention_layers ==
+          static_cast<int64_t>(r.layers.size()));
+    // The header comment documents exactly that --set pair.
+    std::ifstream in(file);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK_THAT(text, Contains("--set stages.selection.method=halo --set "
+                              "'stages.selection.attention_layers=[]'"));
+  }
 }
