@@ -6,6 +6,19 @@
 
 namespace halo::data {
 
+void verify_shard_checksum(const std::filesystem::path& manifest_path, const std::string& split,
+                           const ShardInfo& sh) {
+  const std::string path = (manifest_path.parent_path() / sh.file).string();
+  HALO_CHECK(std::filesystem::is_regular_file(path), "token shard '", path, "' (", split,
+             " split of ", manifest_path.string(), ") is missing: the manifest records it with ",
+             sh.documents, " documents and SHA-256 ", sh.sha256,
+             ". HINT: re-run `halo-distill prepare` (or restore the shard from a copy)");
+  const std::string actual = sha256_file_hex(path);
+  HALO_CHECK(actual == sh.sha256, "token shard '", path, "' (", split, " split) is corrupt: its ",
+             "SHA-256 is ", actual, " but the manifest ", manifest_path.string(), " records ",
+             sh.sha256, ". HINT: re-run `halo-distill prepare` (or restore the shard from a copy)");
+}
+
 TokenShards::TokenShards(const std::filesystem::path& manifest_path, const std::string& split,
                          bool verify_checksums)
     : manifest_(Manifest::read(manifest_path)), split_(split) {
@@ -20,12 +33,7 @@ TokenShards::TokenShards(const std::filesystem::path& manifest_path, const std::
   doc_length_.reserve(info.documents);
   for (const ShardInfo& sh : info.shards) {
     const std::string path = (dir / sh.file).string();
-    if (verify_checksums) {
-      const std::string actual = sha256_file_hex(path);
-      HALO_CHECK(actual == sh.sha256, "token shard '", path, "' is corrupt: its SHA-256 is ",
-                 actual, " but the manifest ", manifest_path.string(), " records ", sh.sha256,
-                 ". HINT: re-run `halo-distill prepare` (or restore the shard from a copy)");
-    }
+    if (verify_checksums) verify_shard_checksum(manifest_path, split, sh);
     shards_.push_back(
         std::make_unique<TokenShardFile>(path, manifest_.token_dtype, sh.documents, sh.tokens));
     const auto& offsets = shards_.back()->doc_offsets();

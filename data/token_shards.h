@@ -15,6 +15,13 @@
 
 namespace halo::data {
 
+// Checks shard `sh` (of split `split` of the set whose manifest is `manifest_path`) against the
+// SHA-256 the manifest records; a missing, unreadable or changed file is a HaloError naming the
+// shard, the split, the manifest and both checksums. TokenShards calls it for every shard it
+// opens; the pipeline's pre-flight (halo/stages/preflight.h) for every shard before step 1.
+void verify_shard_checksum(const std::filesystem::path& manifest_path, const std::string& split,
+                           const ShardInfo& sh);
+
 class TokenShards {
  public:
   // verify_checksums=false skips the SHA-256 pass (tools that inspect a set, never training).

@@ -3,6 +3,7 @@
 
 #include "halo/checkpoint/checkpoint_store.h"
 #include "halo/common/error.h"
+#include "halo/stages/preflight.h"
 #include "halo/stages/pretrain_stage.h"
 #include "halo/stages/quality_gate_step.h"
 #include "halo/stages/run_identity.h"
@@ -171,6 +172,8 @@ bool run_pipeline(const config::PipelineConfig& given, const RunOptions& options
   }
   // A run of another configuration is refused before it writes anything.
   check_run_folder(p, first, last);
+  // So is a run whose inputs would fail later: shards, teacher, tokenizer, disk, device.
+  preflight(p, first, last, options.rank == 0);
   fs::create_directories(p.run.out_dir);
   if (options.rank == 0) {
     checkpoint::write_file_atomic(fs::path(p.run.out_dir) / "pipeline.json",

@@ -3,6 +3,8 @@
 // current config (so `run` again resumes where it stopped), and resuming an interrupted
 // training stage from its newest complete checkpoint. After the run: RUN/summary.md. A run
 // folder of another configuration is refused before anything in it is written (run_identity.h).
+// Before the first step every input the stages will need is checked (preflight.h): shard
+// checksums, teacher, tokenizer, disk, device.
 // Data parallel (RunOptions.sync): every rank trains; rank 0 alone writes the stage outputs and
 // runs the quality gates, and the other ranks wait for it after each stage (the wait after a
 // gate is bounded by quality_gate.timeout_s instead of the collective timeout).
