@@ -1,7 +1,7 @@
 // Implementation of rotary.h.
 #include "hypenet/rotary.h"
 
-#include <ATen/autocast_mode.h>
+#include "ops/rms_norm_rotary/rms_norm_rotary.h"
 
 namespace halo::hypenet {
 
@@ -20,23 +20,9 @@ RotaryTables rotary_tables(const at::Tensor& positions, int64_t head_dim, double
 }
 
 at::Tensor apply_rotary(const at::Tensor& x, const RotaryTables& tables) {
-  const int64_t half = x.size(-1) / 2;
-  auto x1 = x.narrow(-1, 0, half);
-  auto x2 = x.narrow(-1, half, half);
-  auto rotated = at::cat({-x2, x1}, -1);
-  // cos/sin: [T, d] or [B, T, d] -> broadcast over heads: [.., T, 1, d].
-  auto cos = tables.cos.unsqueeze(-2);
-  auto sin = tables.sin.unsqueeze(-2);
-  // Under autocast, 16-bit q and k (a float32 model's projections) stay 16-bit, as in a 16-bit
-  // model (transformers casts cos/sin to the activation dtype): float32 tables would promote
-  // them and the next matmul would cast them back.
-  const auto dt = x.scalar_type();
-  if ((dt == at::kBFloat16 || dt == at::kHalf) && cos.scalar_type() != dt &&
-      at::autocast::is_autocast_enabled(x.device().type())) {
-    cos = cos.to(dt);
-    sin = sin.to(dt);
-  }
-  return x * cos + rotated * sin;
+  // One implementation of the rotation: the ops' reference, which the fused kernel of
+  // ops/rms_norm_rotary matches bit for bit.
+  return ops::rotary_reference(x, tables.cos, tables.sin);
 }
 
 }  // namespace halo::hypenet
