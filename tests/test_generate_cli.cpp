@@ -241,6 +241,15 @@ TEST_CASE("bench decode runs on the CPU with both fills and reports what does no
   // The student's step reads less cache than the teacher's: half its layers keep no KV.
   CHECK(j["models"][1]["results"][0]["cache_bytes"].get<int64_t>() <
         j["models"][0]["results"][0]["cache_bytes"].get<int64_t>());
+  // The second model against the first, per row: a ratio of the two times, none without one.
+  REQUIRE(j["speedup_over_first"].size() == 4);
+  const auto& s0 = j["speedup_over_first"][0];
+  CHECK(s0["speedup"].get<double>() ==
+        Approx(j["models"][0]["results"][0]["ms_per_token"].get<double>() /
+               j["models"][1]["results"][0]["ms_per_token"].get<double>()));
+  CHECK(j["speedup_over_first"][3]["speedup"].is_null());
+  CHECK(j["graph"] == "on");  // asked for; a CPU model runs eagerly
+  CHECK(j["models"][0]["results"][0]["graph"] == false);
   auto prefill = run_cli("bench decode --model " + f.student +
                          " --device cpu --dtype float32 --context 40 --fill prefill "
                          "--prefill-chunk 16 --new-tokens 2 --warmup 0");

@@ -247,6 +247,36 @@ void run_bench_decode(const DecodeArgs& a) {
     }
     out["models"].push_back(mj);
   }
+  // The first model's time per token over each other model's, per context and batch: the
+  // figure of issue 16 (a teacher first, its HypeNet second: how much faster the student decodes).
+  out["speedup_over_first"] = nlohmann::json::array();
+  const auto& models = out["models"];
+  for (size_t m = 1; m < models.size(); ++m) {
+    const auto& base = models[0]["results"];
+    const auto& other = models[m]["results"];
+    for (size_t i = 0; i < base.size() && i < other.size(); ++i) {
+      nlohmann::json row = {{"model", models[m]["model"]},
+                            {"context", base[i]["context"]},
+                            {"batch", base[i]["batch"]}};
+      if (base[i].contains("ms_per_token") && other[i].contains("ms_per_token")) {
+        row["speedup"] =
+            base[i]["ms_per_token"].get<double>() / other[i]["ms_per_token"].get<double>();
+      } else {
+        row["speedup"] = nullptr;  // one of them did not fit
+      }
+      if (!a.json) {
+        std::printf("%-28s ctx %8lld  batch %3lld  %s than %s\n",
+                    models[m]["model"].get<std::string>().c_str(),
+                    static_cast<long long>(base[i]["context"].get<int64_t>()),
+                    static_cast<long long>(base[i]["batch"].get<int64_t>()),
+                    row["speedup"].is_null()
+                        ? "no ratio (out of memory)"
+                        : str_cat(row["speedup"].get<double>(), "x faster").c_str(),
+                    models[0]["model"].get<std::string>().c_str());
+      }
+      out["speedup_over_first"].push_back(row);
+    }
+  }
   if (a.json) std::cout << out.dump(2) << "\n";
   if (!a.json && a.fill == "synthetic") {
     std::printf("(caches filled with random values, no prefill: decode time only)\n");
