@@ -260,6 +260,38 @@ TEST_CASE("malformed configs name the file, line and key", "[config]") {
        "cfg.yaml:5:",
        "dist.zero1",
        ""},
+      {"gate loss ratio of zero",
+       {{3, "  seed: 1\nquality_gate:\n  thresholds:\n    max_loss_ratio: 0"}},
+       "cfg.yaml:6:",
+       "quality_gate.thresholds.max_loss_ratio",
+       "must be > 0 (the student's validation loss / the teacher's, at most)"},
+      {"gate passkey accuracy above 1",
+       {{3, "  seed: 1\nquality_gate:\n  passkey_lengths: [64]\n  thresholds:\n"
+            "    min_passkey_accuracy:\n      - {length: 64, accuracy: 1.5}"}},
+       "cfg.yaml:8:",
+       "quality_gate.thresholds.min_passkey_accuracy[0].accuracy",
+       "must be in [0, 1]"},
+      {"gate passkey length the gate does not measure",
+       {{3, "  seed: 1\nquality_gate:\n  passkey_lengths: [64]\n  thresholds:\n"
+            "    min_passkey_accuracy:\n      - {length: 128, accuracy: 0.5}"}},
+       "cfg.yaml:8:",
+       "quality_gate.thresholds.min_passkey_accuracy[0].length",
+       "must be one of quality_gate.passkey_lengths [64]"},
+      {"gate on a stage that is no student",
+       {{3, "  seed: 1\nquality_gate:\n  thresholds:\n    stage: select\n    max_loss_ratio: 2"}},
+       "cfg.yaml:6:",
+       "quality_gate.thresholds.stage",
+       "\"select\" is not a student stage of the pipeline; expected one of: align, distill, long"},
+      {"gate thresholds with the gate off",
+       {{3, "  seed: 1\nquality_gate:\n  enabled: false\n  thresholds:\n    max_loss_ratio: 2"}},
+       "cfg.yaml:",
+       "quality_gate.thresholds",
+       "thresholds need quality_gate.enabled: true"},
+      {"gate threshold misspelt",
+       {{3, "  seed: 1\nquality_gate:\n  thresholds:\n    max_loss_ration: 2"}},
+       "cfg.yaml:6:",
+       "quality_gate.thresholds.max_loss_ration",
+       "did you mean \"max_loss_ratio\""},
   };
   for (const auto& c : cases) {
     SECTION(c.what) {
@@ -287,6 +319,35 @@ TEST_CASE("the dist section is read and stays out of the stage hashes", "[config
   CHECK(tuned.to_json()["dist"]["bucket_mb"] == 50.0);
   for (size_t i = 0; i < plain.stages.size(); ++i)
     CHECK(tuned.stage_hash(i) == plain.stage_hash(i));
+}
+
+TEST_CASE("quality gate thresholds gate the last student stage and stay out of the stage hashes",
+          "[config][gate]") {
+  test::TempDir dir;
+  const std::string path = write_config(dir, {});
+  const auto plain = config::load_pipeline_config(path);
+  CHECK_FALSE(plain.quality_gate.thresholds.any());
+  CHECK_FALSE(plain.to_json()["quality_gate"].contains("thresholds"));
+  const auto gated = config::load_pipeline_config(
+      path, {"quality_gate.passkey_lengths=[64]", "quality_gate.thresholds.max_loss_ratio=1.5",
+             "quality_gate.thresholds.min_passkey_accuracy=[{length: 64, accuracy: 0.5}]"});
+  const auto& t = gated.quality_gate.thresholds;
+  REQUIRE(t.any());
+  CHECK(t.stage == "long");  // the last student stage
+  CHECK(*t.max_loss_ratio == 1.5);
+  REQUIRE(t.min_passkey_accuracy.size() == 1);
+  CHECK(t.min_passkey_accuracy[0].length == 64);
+  CHECK(t.min_passkey_accuracy[0].accuracy == 0.5);
+  CHECK(gated.to_json()["quality_gate"]["thresholds"]["stage"] == "long");
+  for (size_t i = 0; i < plain.stages.size(); ++i)
+    CHECK(gated.stage_hash(i) == plain.stage_hash(i));
+  const auto named = config::load_pipeline_config(
+      path, {"quality_gate.thresholds.stage=align", "quality_gate.thresholds.max_loss_ratio=2"});
+  CHECK(named.quality_gate.thresholds.stage == "align");
+  // A bad value set on the command line is named by its --set argument.
+  const std::string msg = load_error({}, {"quality_gate.thresholds.max_loss_ratio=-1"});
+  CHECK_THAT(msg, Contains("--set quality_gate.thresholds.max_loss_ratio=-1"));
+  CHECK_THAT(msg, Contains("must be > 0"));
 }
 
 TEST_CASE("overrides address stages by name and are validated like the file", "[config]") {

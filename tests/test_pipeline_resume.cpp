@@ -5,9 +5,19 @@
 // naming the changed keys and leaving RUN/pipeline.json as it was; a run folder copied elsewhere
 // with its data resumes there; export turns a run into a model folder that inspect and forward
 // load.
+// Stage outputs on the tiny pipeline, in process: stage 2 starts from stage 1's trained mixers bit
+// for bit (issue 21, item 6: a hybrid that copied nothing from stage 1 passed before), and stage
+// 1's loss is its definition (HALO_NOTES 3) recomputed here from both models' mixer outputs.
 #include <catch2/catch.hpp>
 
+#include "data/packed_loader.h"
 #include "halo/checkpoint/checkpoint_store.h"
+#include "halo/config/pipeline_config.h"
+#include "halo/stages/pipeline_runner.h"
+#include "halo/stages/stage1_alignment.h"
+#include "halo/stages/student_builder.h"
+#include "hypenet/hypenet_checkpoint.h"
+#include "hypenet/qwen3_checkpoint.h"
 #include "tests/pipeline_fixture.h"
 #include "tests/test_util.h"
 
@@ -16,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -97,6 +108,16 @@ int interrupt_stage(const std::string& stage, const std::string& yaml, const fs:
 std::string slurp(const std::string& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Runs the given stages of `cfg` in process, one at a time, as `halo-distill stage NAME` does.
+void run_stages(const config::PipelineConfig& cfg, const std::vector<std::string>& names) {
+  for (const auto& name : names) {
+    stages::RunOptions o;
+    o.only_stage = name;
+    INFO("stage " << name);
+    REQUIRE(stages::run_pipeline(cfg, o));
+  }
 }
 
 const std::vector<std::pair<std::string, int64_t>> kTrainingStages = {
@@ -283,4 +304,129 @@ TEST_CASE("a run folder copied elsewhere with its data resumes there",
   CHECK_THAT(other.output, Contains("finished under a different configuration"));
   CHECK_THAT(other.output, Contains("run.seed: 7 -> 8"));
   CHECK(slurp(pipeline_json) == recorded);
+}
+
+TEST_CASE("stage 2 starts from stage 1's trained mixers, bit for bit", "[stage1][handoff]") {
+  test::TempDir dir("halo-handoff");
+  auto tiny = test::make_tiny_pipeline(dir.str() + "/fixture");
+  const std::string yaml = tiny.write_pipeline("handoff", "run");
+  // Stage 2 writes no checkpoint before its first step, so it runs one step at lr 1e-30 (the
+  // config requires lr > 0): AdamW moves a weight by about lr at most, far below half an ulp of
+  // any weight of this size, so stage 2's output is its initial student, bit for bit.
+  const auto cfg = config::load_pipeline_config(
+      yaml, {"stages.distill.steps=1", "stages.distill.optimizer.lr=1.0e-30",
+             "stages.distill.schedule.min_lr=0", "stages.distill.schedule.warmup_steps=0",
+             "stages.distill.checkpoint.every=1"});
+  run_stages(cfg, {"pretrain", "align", "select", "distill"});
+
+  const fs::path run = dir.path() / "fixture" / "run";
+  const auto mixers = stages::read_selection_mixers(run / "select" / "selection.json");
+  auto stage1 = hypenet::load_hypenet((run / "align" / "final").string(), at::kFloat, at::kCPU);
+  auto stage2 = hypenet::load_hypenet((run / "distill" / "final").string(), at::kFloat, at::kCPU);
+  // The untrained conversion stage 1 starts from: stage 2 built from it alone must fail below.
+  auto teacher = hypenet::load_qwen3((run / "pretrain" / "final").string(), at::kFloat, at::kCPU);
+  auto untrained = stages::all_rnn_student(teacher, cfg.student);
+
+  const auto after_stage1 = stage1->named_parameters();
+  const auto initial_stage2 = stage2->named_parameters();
+  const auto before_stage1 = untrained->named_parameters();
+  int64_t rnn_layers = 0;
+  for (size_t i = 0; i < mixers.size(); ++i) {
+    if (mixers[i] != hypenet::MixerType::kLightning) continue;
+    ++rnn_layers;
+    const std::string prefix = "model.layers." + std::to_string(i) + ".self_attn.";
+    int64_t tensors = 0;
+    bool trained = false;  // stage 1 changed this layer's mixer
+    for (const auto& p : after_stage1) {
+      if (p.key().rfind(prefix, 0) != 0) continue;
+      ++tensors;
+      INFO(p.key());
+      const at::Tensor* s2 = initial_stage2.find(p.key());
+      REQUIRE(s2 != nullptr);
+      REQUIRE(s2->sizes() == p.value().sizes());
+      CHECK(at::equal(*s2, p.value()));  // exact
+      const at::Tensor* s0 = before_stage1.find(p.key());
+      REQUIRE(s0 != nullptr);
+      trained = trained || !at::equal(*s0, p.value());
+    }
+    INFO("layer " << i);
+    CHECK(tensors > 0);
+    CHECK(trained);
+  }
+  CHECK(rnn_layers == 3);  // 4 layers, num_attention_layers: 1
+}
+
+TEST_CASE("stage 1's loss is the mean over layers and tokens of the per-token alignment error",
+          "[stage1][loss]") {
+  // The per-token errors of the two kinds, in float64 from their definitions (HALO_NOTES 3,
+  // stage1_alignment.h): "mse" the mean over D of the squared error, "l2norm" ||diff|| / sqrt(D).
+  auto per_token = [](const at::Tensor& student, const at::Tensor& target,
+                      const std::string& kind) {
+    auto d = student.to(at::kDouble) - target.to(at::kDouble);
+    const double D = static_cast<double>(d.size(-1));
+    return kind == "mse" ? (d * d).sum({-1}) / D : (d * d).sum({-1}).sqrt() / std::sqrt(D);
+  };
+  SECTION("alignment_loss_sum sums the per-token error over the tokens of a layer") {
+    at::manual_seed(5);
+    auto s = at::randn({3, 7, 16});
+    auto t = at::randn({3, 7, 16});
+    for (const std::string kind : {"mse", "l2norm"}) {
+      INFO(kind);
+      const double want = per_token(s, t, kind).sum().item<double>();
+      const double got = stages::alignment_loss_sum(s, t, kind).item<double>();
+      CHECK(got == Approx(want).epsilon(1e-6));
+    }
+    CHECK(stages::alignment_loss_sum(s, s, "mse").item<double>() == 0.0);
+  }
+  SECTION("the stage's validation loss, recomputed from both models' mixer outputs") {
+    test::TempDir dir("halo-align-loss");
+    auto tiny = test::make_tiny_pipeline(dir.str() + "/fixture");
+    const auto cfg = config::load_pipeline_config(tiny.write_pipeline("align", "run"));
+    run_stages(cfg, {"pretrain", "align"});
+    const fs::path run = dir.path() / "fixture" / "run";
+    const auto& stage = cfg.stage("align");
+    REQUIRE(stage.loss == "l2norm");
+    std::ifstream in(run / "align" / "done.json");
+    const double logged = nlohmann::json::parse(in).at("val_loss").get<double>();
+
+    // The stage's final validation loss: its eval.batches first validation batches (in order),
+    // the trained student of RUN/align/final against the teacher, every token of every layer.
+    auto teacher = hypenet::load_qwen3((run / "pretrain" / "final").string(), at::kFloat, at::kCPU);
+    auto student = hypenet::load_hypenet((run / "align" / "final").string(), at::kFloat, at::kCPU);
+    stages::apply_student_runtime_options(student, cfg.student);
+    teacher->eval();
+    student->eval();
+    data::LoaderOptions lo;
+    lo.manifest = tiny.manifest;
+    lo.split = "validation";
+    lo.seq_len = stage.seq_len;
+    lo.global_batch = stage.batch_size;
+    lo.shuffle = false;
+    lo.prefetch = 0;
+    data::PackedLoader loader(lo);
+    torch::NoGradGuard no_grad;
+    double sum = 0.0;
+    int64_t terms = 0;  // (layer, token) pairs
+    for (int64_t b = 0; b < stage.eval.batches; ++b) {
+      auto ids = loader.next().input_ids;
+      hypenet::ForwardOptions fo;
+      fo.capture_mixers = true;
+      fo.skip_logits = true;
+      auto t = teacher->forward(ids, fo);
+      const size_t L = t.mixer_outputs.size();
+      REQUIRE(L == 4);
+      // Each student mixer gets the teacher's mixer input of its layer (training-time inputs:
+      // no inference logit scaling), as in stage 1.
+      auto mi = student->mixer_inputs(at::arange(ids.size(1), at::kLong), at::kFloat, true);
+      for (size_t i = 0; i < L; ++i) {
+        auto out = student->layer(i).mixer_forward(t.mixer_inputs[i], mi);
+        REQUIRE(out.sizes() == t.mixer_outputs[i].sizes());
+        sum += per_token(out, t.mixer_outputs[i], stage.loss).sum().item<double>();
+        terms += ids.numel();
+      }
+    }
+    const double want = sum / static_cast<double>(terms);
+    CHECK(want > 0.0);
+    CHECK(logged == Approx(want).epsilon(1e-5));
+  }
 }

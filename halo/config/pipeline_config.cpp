@@ -4,6 +4,7 @@
 #include "halo/common/error.h"
 #include "halo/config/config_overrides.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -31,6 +32,13 @@ namespace {
 std::string resolve(const std::string& base_dir, const std::string& p) {
   if (p.empty() || fs::path(p).is_absolute()) return p;
   return (fs::path(base_dir) / p).lexically_normal().string();
+}
+
+// "64, 256" (or "none").
+std::string join_ints(const std::vector<int64_t>& values) {
+  std::string out;
+  for (auto v : values) out += (out.empty() ? "" : ", ") + std::to_string(v);
+  return out.empty() ? "none" : out;
 }
 
 // What a small JSON file says (its parsed tree, so formatting does not count; its bytes when it
@@ -99,6 +107,14 @@ nlohmann::json PipelineConfig::to_json() const {
                        {"decode", quality_gate.decode},
                        {"prefill_chunk", quality_gate.prefill_chunk},
                        {"timeout_s", quality_gate.timeout_s}};
+  if (const auto& t = quality_gate.thresholds; t.any()) {
+    auto& jt = j["quality_gate"]["thresholds"];
+    jt["stage"] = t.stage;
+    if (t.max_loss_ratio) jt["max_loss_ratio"] = *t.max_loss_ratio;
+    for (const auto& k : t.min_passkey_accuracy) {
+      jt["min_passkey_accuracy"].push_back({{"length", k.length}, {"accuracy", k.accuracy}});
+    }
+  }
   j["dist"] = {{"backend", dist.backend},
                {"timeout_s", dist.timeout_s},
                {"init_timeout_s", dist.init_timeout_s},
@@ -226,6 +242,37 @@ PipelineConfig load_pipeline_config(const std::string& path,
   c.quality_gate.timeout_s = qg.get_double("timeout_s", c.quality_gate.timeout_s);
   qg.check(c.quality_gate.timeout_s > 0, "timeout_s",
            "must be > 0 (seconds the other ranks of a data-parallel run wait for rank 0's gate)");
+  // The thresholds; their stage is checked against the stages below.
+  MapReader qt = qg.map("thresholds");
+  auto& gt = c.quality_gate.thresholds;
+  const bool stage_named = qt.has("stage");
+  gt.stage = qt.get_string("stage", "");
+  if (qt.has("max_loss_ratio")) {
+    gt.max_loss_ratio = qt.get_double("max_loss_ratio", 0);
+    qt.check(*gt.max_loss_ratio > 0, "max_loss_ratio",
+             "must be > 0 (the student's validation loss / the teacher's, at most)");
+  }
+  auto passkey_readers = qt.map_list("min_passkey_accuracy", false);
+  for (auto& pr : passkey_readers) {
+    PasskeyThreshold k;
+    k.length = pr.require_int("length");
+    const auto& lengths = c.quality_gate.passkey_lengths;
+    pr.check(std::find(lengths.begin(), lengths.end(), k.length) != lengths.end(), "length",
+             str_cat("must be one of quality_gate.passkey_lengths [", join_ints(lengths),
+                     "] (the lengths the gate measures)"));
+    k.accuracy = pr.require_double("accuracy");
+    pr.check(k.accuracy >= 0 && k.accuracy <= 1, "accuracy",
+             "must be in [0, 1] (the passkey accuracy at that length, at least)");
+    pr.finish();
+    gt.min_passkey_accuracy.push_back(k);
+  }
+  qt.check(!stage_named || gt.any(), "stage",
+           "names the gated stage, but no threshold is set (max_loss_ratio, "
+           "min_passkey_accuracy)");
+  qg.check(!gt.any() || c.quality_gate.enabled, "thresholds",
+           "thresholds need quality_gate.enabled: true (a gate that does not run cannot stop "
+           "the pipeline); remove the thresholds to run without the gate");
+  qt.finish();
   qg.finish();
 
   // The same ranges as DistOptions::validate (halo/distributed), reported with file and line.
@@ -296,6 +343,30 @@ PipelineConfig load_pipeline_config(const std::string& path,
   if (!c.teacher.path.empty()) {
     teacher.check(fs::exists(fs::path(c.teacher.path) / "config.json"), "path",
                   str_cat(c.teacher.path, "/config.json not found"));
+  }
+  if (gt.any()) {
+    // The gated stage: a student (stage1, stage2 or stage3), by default the last one.
+    auto student = [](const StageConfig& s) {
+      return s.kind == StageKind::kStage1 || s.kind == StageKind::kStage2 ||
+             s.kind == StageKind::kStage3;
+    };
+    if (!stage_named) {
+      for (const auto& s : c.stages) {
+        if (student(s)) gt.stage = s.name;
+      }
+      qt.check(!gt.stage.empty(), "stage",
+               "thresholds compare a student with its teacher, but the pipeline has no stage1, "
+               "stage2 or stage3 stage");
+    } else {
+      const int i = c.stage_index(gt.stage);
+      std::string names;
+      for (const auto& s : c.stages) {
+        if (student(s)) names += (names.empty() ? "" : ", ") + s.name;
+      }
+      qt.check(i >= 0 && student(c.stages[static_cast<size_t>(i)]), "stage",
+               str_cat("\"", gt.stage, "\" is not a student stage of the pipeline; ",
+                       "expected one of: ", names.empty() ? "(none)" : names));
+    }
   }
   r.finish();
   return c;

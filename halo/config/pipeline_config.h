@@ -10,6 +10,7 @@
 #include "halo/config/stage_config.h"
 #include "halo/distributed/dist_options.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,6 +58,19 @@ struct StudentSection {
 // The values of student.lightning_recurrence (also `bench stage2 --lightning-recurrence`).
 inline const std::vector<std::string> kLightningRecurrences = {"float32", "tf32", "autocast"};
 
+// `quality_gate.thresholds:` what the gate of one student stage must reach, or the pipeline
+// stops there with exit 1. None set: the gate reports and does not gate ("not gated").
+struct PasskeyThreshold {
+  int64_t length = 0;     // one of quality_gate.passkey_lengths
+  double accuracy = 0;    // passkey accuracy at that length at least this, in [0, 1]
+};
+struct GateThresholds {
+  std::string stage;                     // the gated stage (default: the last student stage)
+  std::optional<double> max_loss_ratio;  // student / teacher validation loss at most this
+  std::vector<PasskeyThreshold> min_passkey_accuracy;
+  bool any() const { return max_loss_ratio.has_value() || !min_passkey_accuracy.empty(); }
+};
+
 // `quality_gate:` run after every training stage, appended to RUN_DIR/report.md.
 struct QualityGateSection {
   bool enabled = true;
@@ -74,6 +88,7 @@ struct QualityGateSection {
   // Data parallel: the gate runs on rank 0; the other ranks wait for it at most this long
   // (seconds) instead of the collective timeout dist.timeout_s.
   double timeout_s = 7200;
+  GateThresholds thresholds;
 };
 
 struct PipelineConfig {

@@ -149,6 +149,7 @@ void write_summary(const config::PipelineConfig& p) {
 // prompts), so the other ranks wait in a store barrier bounded by quality_gate.timeout_s, not in
 // a collective bounded by dist.timeout_s: without the wait they would run ahead into the next
 // stage's first collective and time out there while rank 0 still evaluates.
+// With quality_gate.thresholds, rank 0 then stops the run when the gated stage missed them.
 void gate_on_rank0(const config::PipelineConfig& p, const RunOptions& options, bool run_it,
                    const fs::path& model_dir, const std::string& label, c10::Device device) {
   if (options.rank == 0 && run_it) run_stage_quality_gate(p, model_dir, label, device);
@@ -156,6 +157,10 @@ void gate_on_rank0(const config::PipelineConfig& p, const RunOptions& options, b
     options.sync->wait_for_all("waiting for rank 0's quality gate of \"" + label + "\"",
                                p.quality_gate.timeout_s, "quality_gate.timeout_s");
   }
+  // A missed threshold stops the pipeline (exit 1) here, before the next stage: on every rank
+  // (each reads the verdict from RUN/report.json, written by rank 0 before the barrier), so no
+  // rank runs on into a collective its peers have left.
+  enforce_quality_thresholds(p, label);
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 // next-token accuracy on the run's fixed validation batches, and passkey retrieval at the
 // configured lengths, appended to RUN/report.json (halo/eval/quality_gate.h) so a regression
 // shows the moment it happens. The teacher is gated once too (label "teacher"), so student
-// and teacher compare on the same tokens.
+// and teacher compare on the same tokens. The gate prints its entry as a table; with
+// quality_gate.thresholds set, the gated stage's entry must reach them or the pipeline stops
+// (enforce_quality_thresholds); without, the table says "not gated".
 #pragma once
 
 #include "halo/config/pipeline_config.h"
@@ -15,11 +17,18 @@
 
 namespace halo::stages {
 
-// Runs the gate on the model folder `model_dir` (Qwen3 or HypeNet) under `label` and appends the
-// entry to RUN/report.json; returns the entry.
+// Runs the gate on the model folder `model_dir` (Qwen3 or HypeNet) under `label`, appends the
+// entry to RUN/report.json and prints it as a table (with the thresholds of the gated stage and
+// whether each was met); returns the entry.
 nlohmann::json run_stage_quality_gate(const config::PipelineConfig& p,
                                       const std::filesystem::path& model_dir,
                                       const std::string& label, c10::Device device);
+
+// When `label` is the stage quality_gate.thresholds gate: throws (exit 1) naming every threshold
+// its entry in RUN/report.json missed, with the values; the pipeline stops there. The entry is
+// read from the report, so a run again after a miss checks again without evaluating again (and a
+// changed threshold, which is not part of the stage hashes, is checked against the same entry).
+void enforce_quality_thresholds(const config::PipelineConfig& p, const std::string& label);
 
 // True when RUN/report.json already holds an entry with this label.
 bool report_has_entry(const config::PipelineConfig& p, const std::string& label);
