@@ -190,6 +190,7 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
 
   const fs::path out(o.out);
   std::error_code ec;
+  const bool created_out = !fs::exists(out, ec);  // removed again if nothing valid is found
   fs::create_directories(out, ec);
   HALO_CHECK(fs::is_directory(out, ec), "prepare: cannot create --out folder ", o.out);
   HALO_CHECK(!fs::exists(out / "manifest.json", ec), "prepare: ", (out / "manifest.json").string(),
@@ -364,8 +365,22 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
     m.inputs[i].bad = reader_reports[i].bad;
     for (const auto& [kind, b] : m.inputs[i].bad) result.bad_documents += b.count;
   }
-  HALO_CHECK(doc_index > 0, "prepare: no valid document in the input (", result.bad_documents,
-             " skipped as bad input; see the report above)");
+  if (doc_index == 0) {
+    // What it saw, and no empty shard folder left behind for a later run to trip over.
+    std::string kinds;
+    std::map<std::string, int64_t> by_kind;
+    for (const auto& input : m.inputs) {
+      for (const auto& [kind, b] : input.bad) by_kind[kind] += b.count;
+    }
+    for (const auto& [kind, count] : by_kind)
+      kinds += str_cat(kinds.empty() ? "" : ", ", count, " ", kind);
+    if (created_out) fs::remove_all(out, ec);
+    HALO_FAIL("prepare: no valid document in the input: read ", files.size(), " file(s), ",
+              result.input_bytes, " bytes; ", result.bad_documents, " document(s) skipped as bad",
+              kinds.empty() ? "" : " (" + kinds + ")",
+              created_out ? "; the --out folder was removed again" : "",
+              ". HINT: check the files' encoding (UTF-8) and, for JSONL, --jsonl-field");
+  }
   m.write(out / "manifest.json");
   progress.update(result.input_bytes, doc_index, total_tokens, result.bad_documents, true);
   result.manifest = m;

@@ -300,7 +300,10 @@ TEST_CASE("prepare CLI: summary with bad input per file, refusals with clear err
   r = test::run_cli("prepare --tokenizer " + qwen3_tokenizer() + " --input " +
                     (in / "bad.txt").string() + " --out " + out + "2 --quiet");
   REQUIRE(r.exit_code == 1);
-  REQUIRE_THAT(r.output, Catch::Contains("no valid document"));
+  REQUIRE_THAT(r.output, Catch::Contains("no valid document") && Catch::Contains("read 1 file(s)") &&
+                            Catch::Contains("skipped as bad") &&
+                            Catch::Contains("the --out folder was removed again"));
+  REQUIRE_FALSE(fs::exists(out + "2"));  // no empty shard folder left behind
   r = test::run_cli("prepare --tokenizer " + qwen3_tokenizer() + " --input " +
                     (dir.path() / "missing.txt").string() + " --out " + out + "3 --quiet");
   REQUIRE(r.exit_code == 1);
