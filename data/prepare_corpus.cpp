@@ -4,6 +4,7 @@
 #include "data/token_shard_file.h"
 #include "data/tokenizer.h"
 #include "halo/common/error.h"
+#include "halo/common/remove_tree.h"
 
 #include <unistd.h>
 
@@ -374,7 +375,7 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
     }
     for (const auto& [kind, count] : by_kind)
       kinds += str_cat(kinds.empty() ? "" : ", ", count, " ", kind);
-    if (created_out) fs::remove_all(out, ec);
+    if (created_out) remove_tree(out.string());  // best effort: the error below matters more
     HALO_FAIL("prepare: no valid document in the input: read ", files.size(), " file(s), ",
               result.input_bytes, " bytes; ", result.bad_documents, " document(s) skipped as bad",
               kinds.empty() ? "" : " (" + kinds + ")",
