@@ -135,6 +135,27 @@ int64_t DecodeGraph::rows() const {
   return s_->R;
 }
 
+int64_t DecodeGraph::next_position(int64_t row) const {
+  const int64_t length = s_->cache->length(row);
+  HALO_CHECK(length < s_->cache->capacity(), "decode graph: row ", row, " holds ", length,
+             " tokens, the cache's capacity; no room for another");
+  return length;
+}
+
+const at::Tensor& DecodeGraph::replay(const std::vector<int64_t>& positions,
+                                      const std::vector<char>& live) {
+  auto& s = *s_;
+#if HALO_WITH_CUDA
+  s.graph.replay();
+#endif
+  for (int64_t r = 0; r < s.R; ++r) {
+    s.positions_on_device[r] = positions[r] + 1;
+    if (live[r]) s.cache->set_length(r, positions[r] + 1);
+  }
+  s.ids_known = false;
+  return s.logits;
+}
+
 const at::Tensor& DecodeGraph::step(const std::vector<int64_t>& ids,
                                     const std::vector<char>& live) {
   auto& s = *s_;
@@ -144,17 +165,11 @@ const at::Tensor& DecodeGraph::step(const std::vector<int64_t>& ids,
   std::vector<int64_t> want_ids(static_cast<size_t>(s.R)), want_pos(static_cast<size_t>(s.R));
   bool upload = !s.ids_known;
   for (int64_t r = 0; r < s.R; ++r) {
-    if (live[r]) {
-      want_pos[r] = s.cache->length(r);
-      HALO_CHECK(want_pos[r] < s.cache->capacity(), "decode graph: row ", r, " holds ", want_pos[r],
-                 " tokens, the cache's capacity; no room for another");
-      want_ids[r] = ids[r];
-      upload |= want_ids[r] != s.ids_on_device[r];
-    } else {
-      want_pos[r] = 0;  // the dummy token
-      want_ids[r] = s.ids_known ? s.ids_on_device[r] : 0;
-    }
-    upload |= want_pos[r] != s.positions_on_device[r];
+    // A row not live runs the dummy token at position 0 with whatever id the device holds.
+    want_pos[r] = live[r] ? next_position(r) : 0;
+    want_ids[r] = live[r] ? ids[r] : (s.ids_known ? s.ids_on_device[r] : 0);
+    upload |=
+        want_pos[r] != s.positions_on_device[r] || (live[r] && want_ids[r] != s.ids_on_device[r]);
   }
   if (upload) {
     auto host = at::empty({2, s.R}, at::kLong);
@@ -162,15 +177,7 @@ const at::Tensor& DecodeGraph::step(const std::vector<int64_t>& ids,
     std::copy(want_pos.begin(), want_pos.end(), host.data_ptr<int64_t>() + s.R);
     s.io.copy_(host);
   }
-#if HALO_WITH_CUDA
-  s.graph.replay();
-#endif
-  for (int64_t r = 0; r < s.R; ++r) {
-    s.positions_on_device[r] = want_pos[r] + 1;
-    if (live[r]) s.cache->set_length(r, want_pos[r] + 1);
-  }
-  s.ids_known = false;
-  return s.logits;
+  return replay(want_pos, live);
 }
 
 const at::Tensor& DecodeGraph::step_greedy() {
@@ -178,21 +185,11 @@ const at::Tensor& DecodeGraph::step_greedy() {
   std::vector<int64_t> want_pos(static_cast<size_t>(s.R));
   bool upload = false;
   for (int64_t r = 0; r < s.R; ++r) {
-    want_pos[r] = s.cache->length(r);
-    HALO_CHECK(want_pos[r] < s.cache->capacity(), "decode graph: row ", r, " holds ", want_pos[r],
-               " tokens, the cache's capacity; no room for another");
+    want_pos[r] = next_position(r);
     upload |= want_pos[r] != s.positions_on_device[r];
   }
   if (upload) s.io[1].copy_(at::tensor(want_pos, at::kLong));
-#if HALO_WITH_CUDA
-  s.graph.replay();
-#endif
-  for (int64_t r = 0; r < s.R; ++r) {
-    s.positions_on_device[r] = want_pos[r] + 1;
-    s.cache->set_length(r, want_pos[r] + 1);
-  }
-  s.ids_known = false;
-  return s.logits;
+  return replay(want_pos, std::vector<char>(static_cast<size_t>(s.R), 1));
 }
 
 std::vector<int64_t> DecodeGraph::greedy_tokens() {

@@ -48,6 +48,11 @@ class DecodeGraph {
   int64_t rows() const;
 
  private:
+  // The position row `row` decodes at (its length), checked against the capacity.
+  int64_t next_position(int64_t row) const;
+  // Replays the graph; then each row's device position is positions[r] + 1 and a live row's
+  // cache length grows by one.
+  const at::Tensor& replay(const std::vector<int64_t>& positions, const std::vector<char>& live);
   struct State;
   std::unique_ptr<State> s_;
 };
