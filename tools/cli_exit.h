@@ -20,6 +20,13 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;
 
+// Thrown by a subcommand that ends with a code of its own after finishing cleanly (a run stopped
+// by a signal: 128 + N; `launch`: its workers' result). main returns `code` once the exception
+// has unwound the callback, so destructors run (a DistContext leaves the group in order).
+struct ExitRequest {
+  int code;
+};
+
 // An error message as users see it: without the trailing source locations ("  [data/x.cpp:36]")
 // unless `verbose` (--verbose or HALO_VERBOSE=1), which keeps them for bug reports.
 std::string user_error_text(const std::string& what, bool verbose);

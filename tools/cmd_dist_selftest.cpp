@@ -6,10 +6,11 @@
 // reads the rank and rendezvous from the environment (torchrun / launch / SLURM), like every
 // distributed subcommand.
 #include "halo/common/error.h"
+#include "halo/distributed/data_parallel_sync.h"
 #include "halo/distributed/dist_context.h"
 #include "halo/distributed/dist_env.h"
 #include "halo/distributed/gradient_sync.h"
-#include "halo/distributed/stop_request.h"
+#include "halo/train/stop_signal.h"
 #include "tools/commands.h"
 
 #include <torch/torch.h>
@@ -183,17 +184,21 @@ struct WaitSignalOptions {
   dist::DistOptions dist;
 };
 
-// Steps until any rank received SIGTERM/SIGINT, agreeing on the step by all-reduce; then each
-// rank writes <out>/stopped.<rank> with that step and the signal it got (0: none, a peer did).
+// Steps until any rank received SIGTERM/SIGINT, agreeing on the step through the trainer's
+// stop agreement (train::agreed_stop_signal); then each rank writes <out>/stopped.<rank> with
+// that step, the agreed signal and its own (0: none, a peer got it).
 void run_wait_signal(const WaitSignalOptions& o) {
-  dist::install_stop_handlers();
+  train::install_stop_handlers();
   const auto env = dist::dist_env_from_process();
   dist::DistContext ctx(env, o.dist, c10::DeviceType::CPU);
+  dist::DataParallelSync sync(ctx, o.dist);
   std::filesystem::create_directories(o.out);
   for (int64_t step = 0;; ++step) {
-    if (dist::any_rank_requested_stop(ctx)) {
+    const int own = train::stop_signal_number();
+    if (const int agreed = train::agreed_stop_signal(&sync); agreed != 0) {
       touch(o.out + "/stopped." + std::to_string(ctx.rank()),
-            "step " + std::to_string(step) + " signal " + std::to_string(dist::stop_signal()));
+            "step " + std::to_string(step) + " signal " + std::to_string(agreed) + " own " +
+                std::to_string(own));
       std::cout << "dist-selftest: rank " << ctx.rank() << " stopped at step " << step << "\n";
       return;
     }

@@ -2,6 +2,7 @@
 // halo/distributed/local_launcher.h for what the launcher does and docs/distributed.md).
 #include "halo/common/error.h"
 #include "halo/distributed/local_launcher.h"
+#include "tools/cli_exit.h"
 #include "tools/commands.h"
 
 #include <unistd.h>
@@ -55,8 +56,8 @@ void add_launch_command(CLI::App& app) {
       if (plan->master_addr.empty()) plan->master_addr = "127.0.0.1";
       if (plan->master_port == 0) plan->master_port = distributed::find_free_port();
     }
-    // Exit with the launcher's code without unwinding through CLI11: it is the job's result.
-    std::exit(distributed::run_local_workers(*plan));
+    // The launcher's code is the job's result.
+    throw ExitRequest{distributed::run_local_workers(*plan)};
   });
 }
 

@@ -10,10 +10,10 @@
 #include "halo/distributed/dist_env.h"
 #include "halo/stages/pipeline_runner.h"
 #include "halo/train/stop_signal.h"
+#include "tools/cli_exit.h"
 #include "tools/commands.h"
 
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <optional>
 
@@ -50,11 +50,9 @@ void run_stages(const RunArgs& a, std::optional<std::string> only) {
     options.world_size = env.world_size;
     options.sync = sync.get();
   }
-  if (!stages::run_pipeline(config, options)) {
-    std::fflush(stdout);
-    std::fflush(stderr);
-    std::exit(128 + train::stop_signal_number());
-  }
+  // Stopped by a signal (the checkpoint is written): 128 + N on every rank, after `dist` and
+  // `sync` are destroyed on the way out.
+  if (!stages::run_pipeline(config, options)) throw ExitRequest{128 + train::stop_signal_number()};
 }
 
 void add_common(CLI::App* cmd, RunArgs& a) {

@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
                                ? ""
                                : (app.get_subcommands().front()->get_name() + " ").c_str());
     return halo::tools::kExitUsage;
+  } catch (const halo::tools::ExitRequest& e) {
+    return e.code;
   } catch (const halo::HaloError& e) {
     std::fprintf(stderr, "error: %s\n", shown(e.what()).c_str());
     return halo::tools::kExitError;

@@ -273,15 +273,16 @@ TrainResult Trainer::train() {
       std::fprintf(stderr, "[%s] step %lld validation loss %.4f\n", s_.stage.name.c_str(),
                    static_cast<long long>(step), v);
     }
-    // Every rank must stop at the same step (a SIGTERM may reach only one of them).
-    bool stop = stop_requested();
-    if (s_.sync) stop = s_.sync->all_reduce_sum({stop ? 1.0 : 0.0})[0] > 0;
-    if (stop || step % s_.stage.checkpoint.every == 0 || step == s_.stage.steps) {
+    // Every rank stops at the same step with the same signal (a SIGTERM may reach only one).
+    const bool got_own = stop_requested();
+    const int stop = agreed_stop_signal(s_.sync);
+    if (stop != 0 || step % s_.stage.checkpoint.every == 0 || step == s_.stage.steps) {
       save_checkpoint(step);
     }
-    if (stop) {
-      std::fprintf(stderr, "[%s] signal %d: checkpoint of step %lld written, stopping\n",
-                   s_.stage.name.c_str(), stop_signal_number(), static_cast<long long>(step));
+    if (stop != 0) {
+      std::fprintf(stderr, "[%s] signal %d%s: checkpoint of step %lld written, stopping\n",
+                   s_.stage.name.c_str(), stop, got_own ? "" : " (received by another rank)",
+                   static_cast<long long>(step));
       r.interrupted = true;
       break;
     }

@@ -1,0 +1,75 @@
+// A coordinated stop through the trainer's path (issue 21 item 6): stage 1 of the tiny pipeline
+// runs as 2 worker processes started directly (torchrun variables, no `launch` to forward the
+// signal), and a SIGTERM reaches rank 1 only. Both ranks stop at the same step, rank 0 writes
+// that step's checkpoint, both exit 128 + 15 (rank 0 adopts the peer's signal and says so), and
+// the same 2 processes started again resume from the checkpoint and finish. The deadlines only
+// guard against hangs.
+#include <catch2/catch.hpp>
+
+#include "halo/checkpoint/checkpoint_store.h"
+#include "halo/distributed/local_launcher.h"
+#include "tests/child_process.h"
+#include "tests/dist_run_metrics.h"
+#include "tests/pipeline_fixture.h"
+#include "tests/test_util.h"
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+
+using namespace halo;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+TEST_CASE("SIGTERM to one training rank stops both at the same step with one checkpoint",
+          "[dist][pipeline][stop]") {
+  test::TempDir dir("halo-dist-stop");
+  auto tiny = test::make_tiny_pipeline(dir.str() + "/tiny");
+  const std::string yaml = tiny.write_pipeline("stop", "stop");
+  const std::vector<std::string> set{"--set", "stages.align.batch_size=6"};
+  auto teacher = test::run_cli("stage pretrain " + yaml);
+  INFO(teacher.output);
+  REQUIRE(teacher.exit_code == 0);
+  const fs::path stage_dir = dir.path() / "tiny/stop/align";
+  std::vector<std::string> args{"stage", "align", yaml};
+  args.insert(args.end(), set.begin(), set.end());
+
+  int64_t stopped = 0;
+  {
+    const int port = distributed::find_free_port();
+    test::Child r0(args, test::rank_env(0, 2, port), dir.str() + "/rank0.log");
+    test::Child r1(args, test::rank_env(1, 2, port), dir.str() + "/rank1.log");
+    test::wait_for_loss_lines(stage_dir / "metrics.jsonl", 3, std::chrono::seconds(300));
+    r1.signal(SIGTERM);
+    auto s1 = r1.wait(std::chrono::seconds(300));
+    auto s0 = r0.wait(std::chrono::seconds(300));
+    INFO("rank 0:\n" << r0.log() << "\nrank 1:\n" << r1.log());
+    REQUIRE(s0.has_value());
+    REQUIRE(s1.has_value());
+    CHECK(test::exit_code(*s0) == 128 + SIGTERM);
+    CHECK(test::exit_code(*s1) == 128 + SIGTERM);
+
+    checkpoint::CheckpointStore store(stage_dir / "checkpoints", 2);
+    REQUIRE(!store.complete_steps().empty());
+    stopped = store.complete_steps().back();
+    REQUIRE(stopped >= 3);
+    REQUIRE(stopped < 8);  // a step is left for the resumed run
+    const std::string at = "checkpoint of step " + std::to_string(stopped) + " written, stopping";
+    CHECK_THAT(r1.log(), Contains("signal 15: " + at));
+    CHECK_THAT(r0.log(), Contains("signal 15 (received by another rank): " + at));
+  }
+
+  // The same two workers started again resume from that checkpoint and finish the stage.
+  const int port = distributed::find_free_port();
+  test::Child r0(args, test::rank_env(0, 2, port), dir.str() + "/rank0-resume.log");
+  test::Child r1(args, test::rank_env(1, 2, port), dir.str() + "/rank1-resume.log");
+  auto s0 = r0.wait(std::chrono::seconds(300));
+  auto s1 = r1.wait(std::chrono::seconds(300));
+  INFO("rank 0:\n" << r0.log() << "\nrank 1:\n" << r1.log());
+  REQUIRE(s0.has_value());
+  REQUIRE(s1.has_value());
+  CHECK(test::exit_code(*s0) == 0);
+  CHECK(test::exit_code(*s1) == 0);
+  CHECK_THAT(r0.log(), Contains("(step " + std::to_string(stopped) + ")"));
+  CHECK(test::read_step_records(stage_dir / "metrics.jsonl").size() == 8u);
+}
