@@ -70,3 +70,4 @@ echo
 echo "== summary"
 cat "$OUT/run/summary.md"
 echo "demo finished in $(( $(date +%s) - START )) s (after the build): outputs in $OUT"
+echo "report: $OUT/run/report.html (open it in a browser; \`halo-distill report $OUT/run\` rewrites it)"

@@ -6,7 +6,8 @@
 # Debian packages (apt): the C++ libraries (catch2 libcli11-dev libsentencepiece-dev
 #   sentencepiece nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libhdf5-dev libpcre2-dev
 #   libutf8proc-dev zlib1g-dev libgloo-dev)
-#   and the tools (ccache ninja-build cmake g++ pkg-config). Checked with dpkg-query first;
+#   and the tools (ccache ninja-build cmake g++ pkg-config), and chromium with fonts-dejavu-core
+#   (ctest report.chromium opens the run report headless). Checked with dpkg-query first;
 #   `apt-get update` and `apt-get install` run only when something is missing (through sudo
 #   when not root).
 # Python packages: the ones pinned in scripts/requirements.txt, for the `python3` on PATH.
@@ -38,7 +39,7 @@ start_ns=$(date +%s%N)
 APT_PACKAGES=(
   catch2 libcli11-dev libsentencepiece-dev sentencepiece nlohmann-json3-dev libyaml-cpp-dev
   libspdlog-dev libhdf5-dev libpcre2-dev libutf8proc-dev zlib1g-dev libgloo-dev ccache
-  ninja-build cmake g++ pkg-config
+  ninja-build cmake g++ pkg-config chromium fonts-dejavu-core
 )
 REQUIREMENTS="$HALO_ROOT/scripts/requirements.txt"
 

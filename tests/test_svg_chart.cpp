@@ -130,6 +130,48 @@ TEST_CASE("log_ticks: powers of two for token counts, of ten for wide ranges", "
   CHECK(t.size() >= 2);
 }
 
+TEST_CASE("decade_ticks: 1-2-5 within two decades, powers of ten beyond", "[report][svg]") {
+  auto t = decade_ticks(0.2, 3);
+  CHECK(t == std::vector<double>{0.2, 0.5, 1, 2, 5});
+  t = decade_ticks(0.31, 0.9);
+  CHECK(t.front() == Approx(0.2));
+  CHECK(t.back() == Approx(1));
+  t = decade_ticks(0.0039, 2.3);  // a gradient norm falling from 2.3: four decades
+  CHECK(t == std::vector<double>{0.001, 0.01, 0.1, 1, 10});
+  t = decade_ticks(1e-6, 1e9);  // fifteen decades: every third power
+  CHECK(t.front() <= 1e-6);
+  CHECK(t.back() >= 1e9);
+  CHECK(t[1] / t[0] == Approx(1000));
+  CHECK(t.size() <= 9);
+}
+
+TEST_CASE("log axis labels carry the tick's own digits", "[report][svg]") {
+  LineChartSpec spec;
+  spec.title = "grad";
+  spec.log_y = true;
+  spec.series.push_back({"g", {1, 2, 3}, {2.3, 0.25, 0.004}});
+  std::string svg = line_chart_svg(spec);
+  CHECK(xml_problem(svg).empty());
+  CHECK(has_text(svg, "0.001"));
+  CHECK(has_text(svg, "0.01"));
+  CHECK(has_text(svg, "10"));
+  CHECK_FALSE(has_text(svg, "0.004"));  // powers of ten, not of two
+
+  spec.series = {{"g", {1, 2, 3}, {3.9, 0.6, 0.3}}};
+  svg = line_chart_svg(spec);
+  for (const char* label : {"0.2", "0.5", "1", "2", "5"}) {
+    INFO(label);
+    CHECK(has_text(svg, label));
+  }
+
+  spec.log_y = false;
+  spec.log_x = true;
+  spec.series = {{"acc", {64, 128, 256}, {1, 0.5, 0.25}}};
+  svg = line_chart_svg(spec);
+  CHECK(has_text(svg, "64"));
+  CHECK(has_text(svg, "256"));
+}
+
 TEST_CASE("format_tick prints as many digits as the step needs", "[report][svg]") {
   CHECK(format_tick(0.2, 0.2) == "0.2");
   CHECK(format_tick(0.30000000000000004, 0.1) == "0.3");

@@ -18,6 +18,8 @@ void add_convert_command(CLI::App& app);
 // `run`, `stage` and `pretrain` (pipeline YAML), and `export` (run folder -> HF folder).
 void add_run_commands(CLI::App& app);
 void add_export_command(CLI::App& app);
+// `report`: a run folder as one self-contained HTML page (halo/report/html_report.h).
+void add_report_command(CLI::App& app);
 void add_prepare_command(CLI::App& app);
 void add_launch_command(CLI::App& app);
 // Hidden: distributed self-tests used by the tests (tools/cmd_dist_selftest.cpp).

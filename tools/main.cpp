@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   halo::tools::add_train_tokenizer_command(app);
   halo::tools::add_run_commands(app);
   halo::tools::add_export_command(app);
+  halo::tools::add_report_command(app);
   halo::tools::add_prepare_command(app);
   halo::tools::add_launch_command(app);
   halo::tools::add_dist_selftest_command(app);

@@ -93,19 +93,30 @@ struct Axis {
     const double t = ((log ? std::log10(v) : v) - a) / (b - a);
     return p0 + t * (p1 - p0);
   }
-  std::string label(double v) const { return format_tick(v, log ? v : step, binary); }
+  std::string label(double v) const {
+    if (!log) return format_tick(v, step, false);
+    if ((binary && v >= 1024) || v >= 1e5) return format_tick(v, v, binary);
+    char buf[32];  // 0.25, 0.004, 3e-05: the value's own digits
+    std::snprintf(buf, sizeof buf, "%.4g", v);
+    return buf;
+  }
 };
 
-// Fills ticks and domain from the data range [lo, hi] (finite; lo > 0 on a log axis).
-void fit_axis(Axis& axis, double lo, double hi, bool log) {
+// Fills ticks and domain from the data range [lo, hi] (finite; lo > 0 on a log axis). Log axes
+// take powers of two when `token_counts` (lengths, positions), else 1-2-5 steps per decade.
+void fit_axis(Axis& axis, double lo, double hi, bool log, bool token_counts) {
   axis.log = log;
   if (log) {
-    axis.ticks = log_ticks(lo, hi);
-    axis.binary = hi / lo <= std::ldexp(1.0, 24);
-  } else {
-    axis.ticks = nice_ticks(lo, hi);
-    axis.step = axis.ticks.size() > 1 ? axis.ticks[1] - axis.ticks[0] : 1;
+    axis.ticks = token_counts ? log_ticks(lo, hi) : decade_ticks(lo, hi);
+    axis.binary = token_counts && hi / lo <= std::ldexp(1.0, 24);
+    // A little room beyond the end ticks, so points on them are not cut by the frame.
+    const double pad = std::pow(axis.ticks.back() / axis.ticks.front(), 0.03);
+    axis.lo = axis.ticks.front() / pad;
+    axis.hi = axis.ticks.back() * pad;
+    return;
   }
+  axis.ticks = nice_ticks(lo, hi);
+  axis.step = axis.ticks.size() > 1 ? axis.ticks[1] - axis.ticks[0] : 1;
   axis.lo = axis.ticks.front();
   axis.hi = axis.ticks.back();
 }
@@ -329,6 +340,33 @@ std::vector<double> log_ticks(double lo, double hi) {
   return ticks;
 }
 
+std::vector<double> decade_ticks(double lo, double hi) {
+  if (!(lo > 0) || !(hi > 0) || !finite(lo) || !finite(hi)) return {1, 10};
+  if (hi < lo) std::swap(lo, hi);
+  double d0 = std::floor(std::log10(lo) + 1e-9);
+  double d1 = std::ceil(std::log10(hi) - 1e-9);
+  if (d1 <= d0) d1 = d0 + 1;
+  std::vector<double> ticks;
+  if (d1 - d0 <= 2) {
+    // 1, 2, 5 per decade, from the last one <= lo to the first one >= hi.
+    std::vector<double> all;
+    for (double d = d0; d <= d1 + 0.5; d += 1) {
+      for (double m : {1.0, 2.0, 5.0}) all.push_back(m * std::pow(10.0, d));
+    }
+    size_t first = 0, last = all.size() - 1;
+    while (first + 1 < all.size() && all[first + 1] <= lo * (1 + 1e-9)) ++first;
+    while (last > first + 1 && all[last - 1] >= hi * (1 - 1e-9)) --last;
+    ticks.assign(all.begin() + static_cast<std::ptrdiff_t>(first),
+                 all.begin() + static_cast<std::ptrdiff_t>(last) + 1);
+    return ticks;
+  }
+  const double stride = std::ceil((d1 - d0) / 7.0);
+  d0 = std::floor(d0 / stride) * stride;
+  d1 = std::ceil(d1 / stride) * stride;
+  for (double d = d0; d <= d1 + 0.5; d += stride) ticks.push_back(std::pow(10.0, d));
+  return ticks;
+}
+
 std::string format_tick(double value, double step, bool binary_units) {
   if (!finite(value)) return "n/a";
   if (value == 0) return "0";
@@ -413,8 +451,8 @@ std::string line_chart_svg(const LineChartSpec& spec) {
 
   Axis x, y;
   if (has_data) {
-    fit_axis(x, xlo, xhi, spec.log_x);
-    fit_axis(y, ylo, yhi, spec.log_y);
+    fit_axis(x, xlo, xhi, spec.log_x, true);
+    fit_axis(y, ylo, yhi, spec.log_y, false);
   }
   const double left =
       20 + (spec.y_label.empty() ? 0 : 16) + (has_data ? max_label_width(y) : 0) + 8;
@@ -467,8 +505,9 @@ std::string line_chart_svg(const LineChartSpec& spec) {
         }
         // Dots where points are few enough to see, and always for a lone point.
         if (run.size() == 1 || count <= 40) {
+          const char* r = run.size() == 1 ? "4.5" : "3";  // a lone point must stand out
           for (const auto& [px, py] : run) {
-            os << "<circle cx=\"" << num(px) << "\" cy=\"" << num(py) << "\" r=\"3\"/>\n";
+            os << "<circle cx=\"" << num(px) << "\" cy=\"" << num(py) << "\" r=\"" << r << "\"/>\n";
           }
         }
       }
@@ -574,7 +613,8 @@ std::string bar_chart_svg(const BarChartSpec& spec) {
   Axis y;
   if (has_data) {
     if (hi == lo) hi = 1;  // all zero: still a readable 0..1 axis
-    fit_axis(y, lo, hi, false);
+    // Headroom for the value written above the tallest bar.
+    fit_axis(y, lo < 0 ? lo * 1.08 : lo, hi > 0 ? hi * 1.08 : hi, false, false);
   }
   const bool any_highlight =
       std::find(spec.highlighted.begin(), spec.highlighted.end(), true) != spec.highlighted.end();

@@ -71,6 +71,10 @@ std::vector<double> nice_ticks(double lo, double hi, int target = 5);
 // (hi / lo <= 2^24), else powers of ten; at most about 8 ticks, covering the range.
 std::vector<double> log_ticks(double lo, double hi);
 
+// Tick values of a log axis of other quantities (losses, norms) over [lo, hi] (both > 0): 1, 2
+// and 5 per decade over at most two decades, else powers of ten (every k-th one beyond 7).
+std::vector<double> decade_ticks(double lo, double hi);
+
 // A tick label: digits as the tick step needs them, thousands as plain integers up to 99999,
 // larger values with K/M/G (binary on a log axis of powers of two, else decimal).
 std::string format_tick(double value, double step, bool binary_units = false);

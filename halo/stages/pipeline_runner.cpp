@@ -3,6 +3,7 @@
 
 #include "halo/checkpoint/checkpoint_store.h"
 #include "halo/common/error.h"
+#include "halo/report/html_report.h"
 #include "halo/stages/preflight.h"
 #include "halo/stages/pretrain_stage.h"
 #include "halo/stages/quality_gate_step.h"
@@ -163,6 +164,20 @@ void gate_on_rank0(const config::PipelineConfig& p, const RunOptions& options, b
   enforce_quality_thresholds(p, label);
 }
 
+// RUN/report.html (`halo-distill report`) after the summary. A finished run stays finished when
+// the report cannot be written: a warning with the command that writes it later.
+void write_report_or_warn(const config::PipelineConfig& p) {
+  try {
+    const fs::path path = report::write_html_report(p.run.out_dir);
+    std::fprintf(stderr, "report: %s\n", path.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr,
+                 "warning: the run finished, but its HTML report was not written: %s\nHINT: "
+                 "`halo-distill report %s` writes it\n",
+                 e.what(), p.run.out_dir.c_str());
+  }
+}
+
 }  // namespace
 
 bool run_pipeline(const config::PipelineConfig& given, const RunOptions& options) {
@@ -227,7 +242,10 @@ bool run_pipeline(const config::PipelineConfig& given, const RunOptions& options
       return false;
     }
   }
-  if (options.rank == 0) write_summary(p);
+  if (options.rank == 0) {
+    write_summary(p);
+    write_report_or_warn(p);
+  }
   return true;
 }
 
