@@ -5,7 +5,8 @@ Usage: check_report_chromium.py --binary build/halo-distill --out DIR
 
 1. Makes a tiny real run through the CLI (a synthetic corpus, train-tokenizer, prepare, a
    4-layer Qwen3 config, `run` of every stage with the quality gate and HALO selection) and
-   checks that `run` itself wrote RUN/report.html.
+   checks that `run` itself wrote RUN/report.html; run again with a folder where the report
+   goes, `run` still succeeds and warns.
 2. Adds an eval/results.json in the "halo-eval/1" form (hand-made: `eval` is not part of this
    run) and writes the report again with `halo-distill report`.
 3. Opens it in headless Chromium (Debian's `chromium`, installed by scripts/setup.sh): a
@@ -128,6 +129,15 @@ stages:
         fail(f"`run` finished without writing {report}:\n{log[-3000:]}")
     if f"report: {report}" not in log:
         fail(f"`run` did not print the report's path:\n{log[-3000:]}")
+    # A report that cannot be written does not fail a finished run: a folder in its place.
+    report.unlink()
+    report.mkdir()
+    again = subprocess.run([binary, "run", out / "p.yaml"], capture_output=True, text=True,
+                           timeout=600)
+    if again.returncode != 0 or "its HTML report was not written" not in again.stderr:
+        fail(f"`run` again with report.html unwritable: exit {again.returncode}, expected 0 and "
+             f"a warning:\n{again.stderr[-3000:]}")
+    report.rmdir()
     return out / "run"
 
 
