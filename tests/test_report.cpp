@@ -190,6 +190,9 @@ TEST_CASE("the HTML report is well-formed, self-contained and shows every sectio
   CHECK_THAT(html, Contains("<title>layer kl</title>"));
   CHECK_THAT(html, Contains("kept as attention"));
   CHECK_THAT(html, Contains("Every layer scores 0: this signal does not tell the layers apart."));
+  CHECK_THAT(html, Contains("Method halo ranks the layers by importance, and every layer scores 0: "
+                            "the layers kept as attention (2) were chosen by tie-breaking"));
+  CHECK(html.find("<title>layer importance</title>") < html.find("<title>layer entropy</title>"));
   CHECK_THAT(html, !Contains("Every layer scores 4"));  // entropy differs
   CHECK_THAT(html, Contains("<td>2 *</td>"));
   CHECK_THAT(html, Contains("attention entropy per head"));

@@ -318,6 +318,8 @@ TEST_CASE("bar chart: highlighted bars, negative values, many bars", "[report][s
   zero.title = "all zero";
   zero.values = {0, 0, 0};
   CHECK(xml_problem(bar_chart_svg(zero)).empty());
+  CHECK(has_text(bar_chart_svg(zero), "1"));  // a 0..1 axis, no headroom
+  CHECK_FALSE(has_text(bar_chart_svg(zero), "1.2"));
   zero.values.clear();
   CHECK(has_text(bar_chart_svg(zero), "no data"));
 

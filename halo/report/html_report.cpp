@@ -273,6 +273,15 @@ std::string selection_section(const RunFolder& run) {
       if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
     }
   }
+  // The score the method ranks by comes first.
+  const std::string method =
+      sel.value("method", json("")).is_string() ? sel.value("method", "") : "";
+  const std::string ranked_by = method == "halo"      ? "importance"
+                                : method == "entropy" ? "entropy"
+                                : method == "kl"      ? "kl"
+                                                      : "";
+  std::stable_partition(keys.begin(), keys.end(),
+                        [&](const std::string& k) { return k == ranked_by; });
   std::vector<std::string> labels;
   std::vector<bool> highlighted;
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -283,7 +292,7 @@ std::string selection_section(const RunFolder& run) {
     labels.push_back(std::to_string(idx));
     highlighted.push_back(chosen.count(idx) > 0);
   }
-  std::string charts, notes;
+  std::string charts, notes, method_tie;
   for (const auto& key : keys) {
     BarChartSpec b;
     b.title = "layer " + key;
@@ -309,14 +318,20 @@ std::string selection_section(const RunFolder& run) {
       caption = "Every layer scores " + format_number(lo, "%.4g") +
                 ": this signal does not tell the layers apart.";
       notes += "<li><b>" + html_text(key) + "</b>: " + html_text(caption) + "</li>\n";
+      if (key == ranked_by) {
+        method_tie = "Method " + method + " ranks the layers by " + key +
+                     ", and every layer scores " + format_number(lo, "%.4g") +
+                     ": the layers kept as attention (" + (list.empty() ? "none" : list) +
+                     ") were chosen by tie-breaking, not by the model.";
+      }
     }
     charts += figure_html(bar_chart_svg(b), html_text(caption));
   }
   if (!notes.empty()) {
-    out += note_html(
-        "Degenerate scores: a choice ranked by them is decided by how ties are broken, not "
-        "by the model.<ul>\n" +
-        notes + "</ul>");
+    out += note_html((method_tie.empty() ? "" : "<b>" + html_text(method_tie) + "</b><br/>") +
+                     "Degenerate scores: a choice ranked by them is decided by how ties are "
+                     "broken, not by the model.<ul>\n" +
+                     notes + "</ul>");
   }
   out += "<div class=\"grid\">\n" + charts;
   // Attention entropy per head: layers x heads.

@@ -612,9 +612,12 @@ std::string bar_chart_svg(const BarChartSpec& spec) {
   }
   Axis y;
   if (has_data) {
-    if (hi == lo) hi = 1;  // all zero: still a readable 0..1 axis
-    // Headroom for the value written above the tallest bar.
-    fit_axis(y, lo < 0 ? lo * 1.08 : lo, hi > 0 ? hi * 1.08 : hi, false, false);
+    if (hi == lo) {
+      fit_axis(y, 0, 1, false, false);  // all zero: still a readable 0..1 axis
+    } else {
+      // Headroom for the value written above the tallest bar.
+      fit_axis(y, lo < 0 ? lo * 1.08 : lo, hi > 0 ? hi * 1.08 : hi, false, false);
+    }
   }
   const bool any_highlight =
       std::find(spec.highlighted.begin(), spec.highlighted.end(), true) != spec.highlighted.end();
