@@ -16,6 +16,7 @@ TEST_CASE("checkpoint folders count only once complete, keep the last k", "[chec
   test::TempDir dir;
   checkpoint::CheckpointStore store(dir.path() / "ck", 2);
   CHECK(!store.latest());
+  CHECK(!fs::exists(dir.path() / "ck"));  // a store that is only read writes nothing
   for (int64_t step : {2, 4}) {
     auto tmp = store.begin(step);
     std::ofstream(tmp / "payload") << step;

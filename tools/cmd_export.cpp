@@ -75,8 +75,7 @@ void run_export(const ExportArgs& a) {
   std::string stage = a.stage;
   if (stage.empty()) {
     for (auto it = names.rbegin(); it != names.rend(); ++it) {
-      checkpoint::CheckpointStore store(run / *it / "checkpoints", 1);
-      if (fs::exists(run / *it / "checkpoints") && store.latest()) {
+      if (checkpoint::CheckpointStore(run / *it / "checkpoints", 1).latest()) {
         stage = *it;
         break;
       }

@@ -54,7 +54,7 @@ void write_file_atomic(const fs::path& path, const std::string& text) {
 CheckpointStore::CheckpointStore(fs::path dir, int64_t keep_last)
     : dir_(std::move(dir)), keep_last_(keep_last) {
   HALO_CHECK(keep_last_ >= 1, "checkpoint keep_last must be >= 1");
-  fs::create_directories(dir_);
+  // Nothing is created until begin(): reading a store (export, preflight) must not write.
 }
 
 fs::path CheckpointStore::step_dir(int64_t step) const {

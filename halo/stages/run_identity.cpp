@@ -30,10 +30,8 @@ void check_run_folder(const config::PipelineConfig& p, size_t first, size_t last
     ctx.index = i;
     if (read_done(ctx)) continue;  // refuses a done.json of another configuration
     if (!ctx.stage().is_training()) continue;
-    // The store would create a missing folder: look only where one is.
-    const fs::path dir = ctx.stage_dir() / "checkpoints";
-    if (!fs::is_directory(dir)) continue;
-    checkpoint::CheckpointStore store(dir, ctx.stage().checkpoint.keep_last);
+    checkpoint::CheckpointStore store(ctx.stage_dir() / "checkpoints",
+                                      ctx.stage().checkpoint.keep_last);
     const auto latest = store.latest();
     if (!latest) continue;
     const auto meta = checkpoint::read_checkpoint_meta(*latest);
