@@ -255,6 +255,24 @@ TEST_CASE("line chart: a log x axis of token lengths", "[report][svg]") {
   CHECK(count_of(svg, "<circle") == 6);  // x = 0 cannot be drawn on a log axis
 }
 
+TEST_CASE("line chart: accuracy keeps its 0..1 axis; few lengths are the ticks", "[report][svg]") {
+  LineChartSpec spec;
+  spec.title = "passkey";
+  spec.log_x = true;
+  spec.y_min = 0;
+  spec.y_max = 1;
+  spec.series.push_back({"a", {320, 448}, {0, 0}});
+  spec.series.push_back({"b", {320, 448}, {0, 0}});
+  const std::string svg = line_chart_svg(spec);
+  CHECK(xml_problem(svg).empty());
+  CHECK(has_text(svg, "0"));
+  CHECK(has_text(svg, "1"));
+  CHECK_FALSE(has_text(svg, "-1"));  // all zero: without y_min/y_max the axis ran -1..1
+  CHECK(has_text(svg, "320"));
+  CHECK(has_text(svg, "448"));
+  CHECK_FALSE(has_text(svg, "256"));  // not the powers of two around them
+}
+
 TEST_CASE("heatmap: annotated cells, readable ink, n/a cells, checked shapes", "[report][svg]") {
   HeatmapSpec spec;
   spec.title = "NIAH: teacher";

@@ -105,6 +105,8 @@ std::string by_length_html(const std::string& name, const json& task, const json
   c.x_label = "context length (tokens)";
   c.y_label = "accuracy";
   c.log_x = true;
+  c.y_min = 0;
+  c.y_max = 1;
   HtmlTable t;
   t.header.push_back("model");
   for (double l : lengths) t.header.push_back(html_text(length_label(l)));

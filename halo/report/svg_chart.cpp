@@ -451,8 +451,28 @@ std::string line_chart_svg(const LineChartSpec& spec) {
 
   Axis x, y;
   if (has_data) {
+    // A fixed y range (accuracy: 0..1) widened by data outside it.
+    if (std::isfinite(spec.y_min) && (!spec.log_y || spec.y_min > 0))
+      ylo = std::min(ylo, spec.y_min);
+    if (std::isfinite(spec.y_max) && (!spec.log_y || spec.y_max > 0))
+      yhi = std::max(yhi, spec.y_max);
     fit_axis(x, xlo, xhi, spec.log_x, true);
     fit_axis(y, ylo, yhi, spec.log_y, false);
+    // A log x axis over a few measured lengths: ticks at those lengths, not at powers of two.
+    std::vector<double> xs;
+    for (const auto& s : spec.series) {
+      for (size_t i = 0; i < s.x.size(); ++i) {
+        if (usable_x(s.x[i]) && usable_y(s.y[i])) xs.push_back(s.x[i]);
+      }
+    }
+    std::sort(xs.begin(), xs.end());
+    xs.erase(std::unique(xs.begin(), xs.end()), xs.end());
+    if (spec.log_x && xs.size() >= 2 && xs.size() <= 10) {
+      x.ticks = xs;
+      const double pad = std::pow(xhi / xlo, 0.05);
+      x.lo = xlo / pad;
+      x.hi = xhi * pad;
+    }
   }
   const double left =
       20 + (spec.y_label.empty() ? 0 : 16) + (has_data ? max_label_width(y) : 0) + 8;
@@ -471,8 +491,9 @@ std::string line_chart_svg(const LineChartSpec& spec) {
   } else {
     x.p0 = left;
     x.p1 = right;
-    y.p0 = bottom;
-    y.p1 = top;
+    // Inset so that points on the end ticks (accuracy 0 or 1) are not hidden by the frame.
+    y.p0 = bottom - 6;
+    y.p1 = top + 6;
     draw_axes(os, x, y, left, right, top, bottom);
     for (double m : markers) {
       os << "<line x1=\"" << num(x.map(m)) << "\" y1=\"" << num(top) << "\" x2=\"" << num(x.map(m))

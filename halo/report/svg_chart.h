@@ -9,6 +9,7 @@
 #pragma once
 
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -22,12 +23,17 @@ struct Series {
 
 struct LineChartSpec {
   std::string title, x_label, y_label;
-  bool log_x = false;                // log-scale x axis (points with x <= 0 are left out)
-  std::vector<Series> series;        // drawn in palette order; the legend lists them by name
+  bool log_x = false;          // log-scale x axis (points with x <= 0 are left out); with 2 to 10
+                               // distinct x values (measured lengths) the ticks are those values
+  std::vector<Series> series;  // drawn in palette order; the legend lists them by name
   std::vector<double> x_markers;     // dashed vertical lines (e.g. the training length)
   bool log_y = false;                // log-scale y axis (points with y <= 0 are left out)
   std::string marker_label;          // legend text of the dashed lines ("" -> no legend entry)
   double width = 640, height = 360;  // pixels
+  // The y axis covers at least [y_min, y_max] where they are set (accuracy: 0 and 1); NaN: the
+  // data's range alone.
+  double y_min = std::numeric_limits<double>::quiet_NaN();
+  double y_max = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct HeatmapSpec {
