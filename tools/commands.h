@@ -11,6 +11,8 @@ void add_init_teacher_command(CLI::App& app);
 void add_forward_command(CLI::App& app);
 // `generate`: prompts in, continuations out (halo/inference's engine).
 void add_generate_command(CLI::App& app);
+// `eval`: NIAH grids, retrieval, loss by position, multiple choice (halo/eval/eval_suite.h).
+void add_eval_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_train_tokenizer_command(CLI::App& app);

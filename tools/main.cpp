@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   halo::tools::add_init_teacher_command(app);
   halo::tools::add_forward_command(app);
   halo::tools::add_generate_command(app);
+  halo::tools::add_eval_command(app);
   halo::tools::add_convert_command(app);
   halo::tools::add_bench_command(app);
   halo::tools::add_tokenize_command(app);

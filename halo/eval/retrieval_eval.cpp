@@ -2,8 +2,6 @@
 #include "halo/eval/retrieval_eval.h"
 
 #include "halo/common/error.h"
-#include "halo/eval/language_model.h"
-#include "halo/inference/generation_engine.h"
 
 #include <algorithm>
 
@@ -17,27 +15,14 @@ nlohmann::json RetrievalScore::to_json() const {
           {"accuracy", accuracy()}};
 }
 
-at::Tensor greedy_decode_uncached(hypenet::CausalLM& model, const at::Tensor& prompts,
-                                  int64_t max_new_tokens) {
-  HALO_CHECK(prompts.dim() == 2 && prompts.scalar_type() == at::kLong,
-             "greedy_decode_uncached: prompts must be int64 [S, T], got ", prompts.sizes());
-  at::NoGradGuard no_grad;
-  hypenet::ForwardOptions opt;
-  opt.logits_to_keep = 1;
-  auto ids = prompts.to(output_embedding(model).device());
-  std::vector<at::Tensor> steps;
-  for (int64_t i = 0; i < max_new_tokens; ++i) {
-    auto logits = model.forward(ids, opt).logits;      // [S, 1, V]
-    auto next = logits.select(1, 0).argmax(-1, true);  // [S, 1]
-    steps.push_back(next);
-    ids = at::cat({ids, next}, 1);
-  }
-  if (steps.empty()) return at::empty({prompts.size(0), 0}, prompts.options());
-  return at::cat(steps, 1).to(at::kCPU);  // [S, max_new_tokens]
+std::string continuation_text(const data::Tokenizer& tokenizer, std::vector<int64_t> ids) {
+  ids.erase(std::remove_if(ids.begin(), ids.end(),
+                           [&](int64_t t) { return t < 0 || t >= tokenizer.vocab_size(); }),
+            ids.end());  // padded embedding rows have no text
+  return tokenizer.decode(ids);
 }
 
-std::vector<RetrievalScore> evaluate_retrieval(hypenet::CausalLM& model,
-                                               const data::Tokenizer& tokenizer,
+std::vector<RetrievalScore> evaluate_retrieval(TaskModel& model, const data::Tokenizer& tokenizer,
                                                const std::vector<int64_t>& filler,
                                                const RetrievalOptions& o) {
   HALO_CHECK(o.samples_per_length >= 1, "retrieval: samples_per_length must be >= 1, got ",
@@ -54,31 +39,37 @@ std::vector<RetrievalScore> evaluate_retrieval(hypenet::CausalLM& model,
     RetrievalScore score{retrieval_task_name(o.task), length, 0, 0};
     for (size_t begin = 0; begin < samples.size(); begin += o.batch_size) {
       const size_t end = std::min(samples.size(), begin + static_cast<size_t>(o.batch_size));
-      std::vector<at::Tensor> rows;
+      std::vector<std::vector<int64_t>> prompts;
       size_t max_answer_tokens = 0;
       for (size_t i = begin; i < end; ++i) {
-        rows.push_back(at::tensor(samples[i].prompt, at::kLong));
+        prompts.push_back(samples[i].prompt);
         max_answer_tokens =
             std::max(max_answer_tokens, tokenizer.encode(" " + samples[i].answer).size());
       }
       // The answer's own tokens, plus two so that a trailing extra digit is seen (no match).
       const auto new_tokens = static_cast<int64_t>(max_answer_tokens) + 2;
-      auto out = o.use_cache ? inference::greedy_generate(model, at::stack(rows), new_tokens,
-                                                          o.batch_size, o.prefill_chunk)
-                             : greedy_decode_uncached(model, at::stack(rows), new_tokens);
+      const auto out = model.greedy_continue(prompts, new_tokens);
       for (size_t i = begin; i < end; ++i) {
-        auto row = out[static_cast<int64_t>(i - begin)].contiguous();
-        std::vector<int64_t> ids(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + row.numel());
-        ids.erase(std::remove_if(ids.begin(), ids.end(),
-                                 [&](int64_t t) { return t >= tokenizer.vocab_size(); }),
-                  ids.end());  // padded embedding rows have no text
-        score.correct += retrieval_answer_matches(tokenizer.decode(ids), samples[i].answer);
+        score.correct += retrieval_answer_matches(continuation_text(tokenizer, out[i - begin]),
+                                                  samples[i].answer);
         ++score.samples;
       }
     }
     scores.push_back(score);
   }
   return scores;
+}
+
+std::vector<RetrievalScore> evaluate_retrieval(hypenet::CausalLM& model,
+                                               const data::Tokenizer& tokenizer,
+                                               const std::vector<int64_t>& filler,
+                                               const RetrievalOptions& o) {
+  LmTaskOptions lo;
+  lo.batch_size = o.batch_size;
+  lo.prefill_chunk = o.prefill_chunk;
+  lo.use_cache = o.use_cache;
+  LmTaskModel lm(model, lo);
+  return evaluate_retrieval(lm, tokenizer, filler, o);
 }
 
 double mean_accuracy(const std::vector<RetrievalScore>& scores) {

@@ -1,9 +1,13 @@
-// Scoring the built-in recall tasks (retrieval_prompts.h): for each context length, build the
-// samples, greedily decode a few tokens after each prompt with the generation engine (prefill
-// once, cached decode; halo/inference), and count exact matches of the answer's digits.
+// Scoring the built-in recall tasks (retrieval_prompts.h), the one implementation used by the
+// quality gate, layer selection and `halo-distill eval`'s passkey and kv tasks: for each context
+// length, build the samples, greedily decode a few tokens after each prompt (TaskModel: the
+// generation engine, prefill once, cached decode), and count exact matches of the answer's
+// digits.
 #pragma once
 
+#include "data/tokenizer.h"
 #include "halo/eval/retrieval_prompts.h"
+#include "halo/eval/task_model.h"
 #include "hypenet/causal_lm.h"
 
 #include <nlohmann/json.hpp>
@@ -34,16 +38,21 @@ struct RetrievalScore {
   nlohmann::json to_json() const;
 };
 
-// One score per context length, in the order given.
+// One score per context length, in the order given. Prompts go to `model` in groups of
+// options.batch_size (use_cache and prefill_chunk are the TaskModel's business).
+std::vector<RetrievalScore> evaluate_retrieval(TaskModel& model, const data::Tokenizer& tokenizer,
+                                               const std::vector<int64_t>& filler,
+                                               const RetrievalOptions& options);
+
+// The same on a CausalLM, through LmTaskModel with options' batch_size, prefill_chunk and
+// use_cache.
 std::vector<RetrievalScore> evaluate_retrieval(hypenet::CausalLM& model,
                                                const data::Tokenizer& tokenizer,
                                                const std::vector<int64_t>& filler,
                                                const RetrievalOptions& options);
 
-// Greedy continuation without a cache: prompts [S, T] int64 -> [S, max_new_tokens] int64, each
-// step one full forward over the prefix (O(T^2) per token). The reference for the engine.
-at::Tensor greedy_decode_uncached(hypenet::CausalLM& model, const at::Tensor& prompts,
-                                  int64_t max_new_tokens);
+// The text of generated ids, without ids the tokenizer does not have (padded embedding rows).
+std::string continuation_text(const data::Tokenizer& tokenizer, std::vector<int64_t> ids);
 
 // Mean accuracy over a list of scores (0 for an empty list).
 double mean_accuracy(const std::vector<RetrievalScore>& scores);

@@ -2,52 +2,15 @@
 #include "halo/eval/retrieval_prompts.h"
 
 #include "halo/common/error.h"
+#include "halo/eval/needle_haystack.h"
+#include "halo/eval/seeded_draw.h"
 
 #include <ATen/ATen.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cmath>
-#include <random>
 
 namespace halo::eval {
-
-namespace {
-
-constexpr const char* kInstruction =
-    "There is an important piece of information hidden inside a lot of irrelevant text. Find "
-    "it and memorize it. I will quiz you about it.\n";
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-// std::mt19937_64's sequence is fixed by the standard; the distributions are not, so values are
-// drawn with modulo and a 53-bit fraction (identical on every platform).
-struct Draw {
-  std::mt19937_64 rng;
-  uint64_t below(uint64_t n) { return rng() % n; }
-  double unit() { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
-  std::string digits(int n) {
-    std::string s(1, static_cast<char>('1' + below(9)));
-    while (static_cast<int>(s.size()) < n) s += static_cast<char>('0' + below(10));
-    return s;
-  }
-  std::string letters(int n) {
-    std::string s;
-    while (static_cast<int>(s.size()) < n) s += static_cast<char>('A' + below(26));
-    return s;
-  }
-};
-
-void append(std::vector<int64_t>& out, const std::vector<int64_t>& ids) {
-  out.insert(out.end(), ids.begin(), ids.end());
-}
-
-}  // namespace
 
 std::string retrieval_task_name(RetrievalTask task) {
   return task == RetrievalTask::kPasskey ? "passkey" : "key_value";
@@ -67,13 +30,13 @@ RetrievalSample make_retrieval_sample(RetrievalTask task, const data::Tokenizer&
              "validation documents or validation token ids");
   HALO_CHECK(task == RetrievalTask::kPasskey || num_kv_pairs >= 1, name,
              " retrieval: num_kv_pairs must be >= 1, got ", num_kv_pairs);
-  Draw draw{std::mt19937_64(sample_seed)};
+  SeededDraw draw(sample_seed);
   RetrievalSample s;
-  std::vector<std::vector<int64_t>> needles;
+  std::vector<Needle> needles;
   std::string question;
   if (task == RetrievalTask::kPasskey) {
     s.answer = draw.digits(5);
-    needles.push_back(tokenizer.encode("\nThe pass key is " + s.answer + ". Remember it.\n"));
+    needles.push_back({tokenizer.encode("\nThe pass key is " + s.answer + ". Remember it.\n")});
     question = "\nWhat is the pass key? The pass key is";
   } else {
     std::vector<std::string> keys, values;
@@ -83,46 +46,27 @@ RetrievalSample make_retrieval_sample(RetrievalTask task, const data::Tokenizer&
       keys.push_back(key);
       values.push_back(draw.digits(5));
       needles.push_back(
-          tokenizer.encode("\nThe value of key " + key + " is " + values.back() + ".\n"));
+          {tokenizer.encode("\nThe value of key " + key + " is " + values.back() + ".\n")});
     }
     const auto asked = draw.below(keys.size());
     s.answer = values[asked];
     question =
         "\nWhat is the value of key " + keys[asked] + "? The value of key " + keys[asked] + " is";
   }
-  const auto intro = tokenizer.encode(kInstruction);
+  const auto intro = tokenizer.encode(kRecallInstruction);
   const auto ask = tokenizer.encode(question);
-  int64_t fixed = static_cast<int64_t>(intro.size() + ask.size());
-  for (const auto& n : needles) fixed += static_cast<int64_t>(n.size());
+  // The length check comes before the depth draws (as the task always did).
+  const int64_t fixed = haystack_overhead(intro, needles, ask);
   HALO_CHECK(context_length > fixed, name, " retrieval: context length ", context_length,
              " is too short; the instruction, needles and question alone take ", fixed,
              " tokens. HINT: use a context length of at least ", 2 * fixed);
-  const int64_t filler_len = context_length - fixed;
-  // Needle positions in the filler, increasing (random depths, sorted).
-  for (size_t i = 0; i < needles.size(); ++i) s.depths.push_back(draw.unit());
-  std::vector<size_t> order(needles.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return s.depths[a] < s.depths[b]; });
-  uint64_t offset = draw.below(filler.size());
-  auto take_filler = [&](int64_t n) {
-    for (int64_t i = 0; i < n; ++i) {
-      s.prompt.push_back(filler[offset]);
-      offset = (offset + 1) % filler.size();
-    }
-  };
-  s.prompt.reserve(context_length);
-  append(s.prompt, intro);
-  int64_t used = 0;
-  for (size_t i : order) {
-    const auto at =
-        static_cast<int64_t>(std::llround(s.depths[i] * static_cast<double>(filler_len)));
-    take_filler(at - used);
-    used = at;
-    append(s.prompt, needles[i]);
+  for (auto& n : needles) {
+    n.depth = draw.unit();
+    s.depths.push_back(n.depth);
   }
-  take_filler(filler_len - used);
-  append(s.prompt, ask);
+  const uint64_t offset = draw.below(filler.size());
+  s.prompt = build_haystack_prompt(name + " retrieval", intro, needles, ask, filler, offset,
+                                   context_length);
   return s;
 }
 
@@ -131,8 +75,9 @@ std::vector<int64_t> filler_from_texts(const data::Tokenizer& tokenizer,
   std::vector<int64_t> out;
   const auto sep = tokenizer.encode("\n\n");
   for (size_t i = 0; i < texts.size(); ++i) {
-    if (i > 0) append(out, sep);
-    append(out, tokenizer.encode(texts[i]));
+    if (i > 0) out.insert(out.end(), sep.begin(), sep.end());
+    const auto ids = tokenizer.encode(texts[i]);
+    out.insert(out.end(), ids.begin(), ids.end());
   }
   return out;
 }
