@@ -242,6 +242,24 @@ TEST_CASE("line chart: NaN breaks a line, empty input says no data", "[report][s
   CHECK_THROWS_AS(line_chart_svg(spec), halo::HaloError);
 }
 
+TEST_CASE("line chart: 100k points are drawn with a few per pixel, spikes kept", "[report][svg]") {
+  LineChartSpec spec;
+  spec.title = "long run";
+  Series s{"loss", {}, {}};
+  for (int i = 1; i <= 100000; ++i) {
+    s.x.push_back(i);
+    s.y.push_back(i == 61234 ? 50.0 : 3.0 + 1.0 / i);
+  }
+  spec.series.push_back(s);
+  const std::string svg = line_chart_svg(spec);
+  CHECK(xml_problem(svg).empty());
+  CHECK(svg.size() < 100000);                       // not megabytes
+  CHECK(count_of(svg, " L") < 4 * 640);             // at most 4 points per pixel column
+  CHECK(has_text(svg, "50"));                       // the y axis reaches the spike...
+  const std::regex top_point(" L[0-9.]+ 42\\.0 ");  // ...and the path goes up to it (y = top + 6)
+  CHECK(std::regex_search(svg, top_point));
+}
+
 TEST_CASE("line chart: a log x axis of token lengths", "[report][svg]") {
   LineChartSpec spec;
   spec.title = "accuracy by length";

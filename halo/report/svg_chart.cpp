@@ -234,6 +234,31 @@ std::string trim_zeros(std::string s) {
   return s;
 }
 
+// A long run of pixel points (a 100k-step loss curve) cut to at most 4 per pixel column: the
+// first, lowest, highest and last point of each column, in order, so spikes survive and the
+// drawn line looks the same while the SVG stays small.
+std::vector<std::pair<double, double>> decimate_run(
+    const std::vector<std::pair<double, double>>& run) {
+  if (run.size() < 2000) return run;
+  std::vector<std::pair<double, double>> out;
+  size_t start = 0;
+  while (start < run.size()) {
+    const double column = std::floor(run[start].first);
+    size_t end = start, lo = start, hi = start;
+    while (end < run.size() && std::floor(run[end].first) == column) {
+      if (run[end].second < run[lo].second) lo = end;
+      if (run[end].second > run[hi].second) hi = end;
+      ++end;
+    }
+    size_t keep[4] = {start, std::min(lo, hi), std::max(lo, hi), end - 1};
+    for (size_t k = 0; k < 4; ++k) {
+      if (k == 0 || keep[k] != keep[k - 1]) out.push_back(run[keep[k]]);
+    }
+    start = end;
+  }
+  return out;
+}
+
 // The 1, 2, 5 or 10 multiple of a power of ten nearest to x (Heckbert, Graphics Gems 1990).
 double heckbert_nice(double x) {
   const double e = std::floor(std::log10(x));
@@ -514,6 +539,7 @@ std::string line_chart_svg(const LineChartSpec& spec) {
         runs.back().emplace_back(x.map(s.x[i]), y.map(s.y[i]));
         ++count;
       }
+      for (auto& run : runs) run = decimate_run(run);
       os << "<g fill=\"" << colour << "\" stroke=\"" << colour << "\">\n";
       os << "<title>" << xml_escape(s.name) << "</title>\n";
       for (const auto& run : runs) {
