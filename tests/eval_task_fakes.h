@@ -20,13 +20,15 @@ namespace halo::test {
 class CopyModel : public eval::TaskModel {
  public:
   std::vector<std::vector<int64_t>> greedy_continue(
-      const std::vector<std::vector<int64_t>>& prompts, int64_t max_new_tokens) override {
+      const std::vector<std::vector<int64_t>>& prompts,
+      const std::vector<int64_t>& max_new_tokens) override {
     std::vector<std::vector<int64_t>> out;
-    for (const auto& p : prompts) {
+    for (size_t r = 0; r < prompts.size(); ++r) {
+      const auto& p = prompts[r];
       seen.push_back(p);
       auto seq = p;
       std::vector<int64_t> added;
-      for (int64_t i = 0; i < max_new_tokens; ++i) {
+      for (int64_t i = 0; i < max_new_tokens[r]; ++i) {
         const auto n = seq.size();
         size_t best_len = 0, best_end = 0;
         for (size_t j = 0; j + 1 < n; ++j) {  // seq[..j] against seq[..n-1]
@@ -55,10 +57,11 @@ class NeedleReader : public eval::TaskModel {
   NeedleReader(const data::Tokenizer& tok, size_t answer_count)
       : tok_(tok), answer_count_(answer_count) {}
   std::vector<std::vector<int64_t>> greedy_continue(
-      const std::vector<std::vector<int64_t>>& prompts, int64_t max_new_tokens) override {
+      const std::vector<std::vector<int64_t>>& prompts,
+      const std::vector<int64_t>& max_new_tokens) override {
     std::vector<std::vector<int64_t>> out;
-    for (const auto& p : prompts) {
-      const std::string text = tok_.decode(p);
+    for (size_t r = 0; r < prompts.size(); ++r) {
+      const std::string text = tok_.decode(prompts[r]);
       std::smatch asked;
       std::regex question("magic numbers? for ([A-Z]+) mentioned in the provided text\\?");
       std::string answer;
@@ -71,7 +74,7 @@ class NeedleReader : public eval::TaskModel {
         }
       }
       auto ids = tok_.encode(answer + ".");
-      ids.resize(static_cast<size_t>(max_new_tokens), tok_.encode(" ")[0]);
+      ids.resize(static_cast<size_t>(max_new_tokens[r]), tok_.encode(" ")[0]);
       out.push_back(ids);
     }
     return out;
@@ -89,8 +92,10 @@ class NeedleReader : public eval::TaskModel {
 class PositionalLossModel : public eval::TaskModel {
  public:
   std::vector<std::vector<int64_t>> greedy_continue(const std::vector<std::vector<int64_t>>& p,
-                                                    int64_t n) override {
-    return std::vector<std::vector<int64_t>>(p.size(), std::vector<int64_t>(n, 0));
+                                                    const std::vector<int64_t>& n) override {
+    std::vector<std::vector<int64_t>> out;
+    for (size_t i = 0; i < p.size(); ++i) out.emplace_back(n[i], 0);
+    return out;
   }
   at::Tensor next_token_log_probs(const std::vector<int64_t>& ids) override {
     return -(at::arange(static_cast<int64_t>(ids.size()) - 1, at::kDouble) + 1) / 100.0;

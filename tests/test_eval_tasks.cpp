@@ -158,12 +158,12 @@ TEST_CASE("niah scores are deterministic and unchanged when lengths or depths ar
   // exact prompts, so a changed prompt shows.
   struct HalfCopy : test::CopyModel {
     std::vector<std::vector<int64_t>> greedy_continue(
-        const std::vector<std::vector<int64_t>>& prompts, int64_t n) override {
+        const std::vector<std::vector<int64_t>>& prompts, const std::vector<int64_t>& n) override {
       auto out = CopyModel::greedy_continue(prompts, n);
       for (size_t i = 0; i < prompts.size(); ++i) {
         int64_t sum = 0;
         for (auto t : prompts[i]) sum += t;
-        if (sum % 2) out[i].assign(n, ' ');
+        if (sum % 2) out[i].assign(n[i], ' ');
       }
       return out;
     }
@@ -247,13 +247,61 @@ TEST_CASE(
     eval::LmTaskOptions cached;
     cached.batch_size = 2;
     cached.prefill_chunk = 4;
-    auto engine_out = eval::LmTaskModel(lm, cached).greedy_continue(prompts, 5);
+    const std::vector<int64_t> budgets = {5, 3, 6};  // one per prompt
+    auto engine_out = eval::LmTaskModel(lm, cached).greedy_continue(prompts, budgets);
     for (size_t i = 0; i < prompts.size(); ++i) {
       auto ref =
-          eval::greedy_decode_uncached(lm, at::tensor(prompts[i], at::kLong).unsqueeze(0), 5);
-      std::vector<int64_t> want(ref.data_ptr<int64_t>(), ref.data_ptr<int64_t>() + 5);
+          eval::greedy_decode_uncached(lm, at::tensor(prompts[i], at::kLong).unsqueeze(0), 6);
+      std::vector<int64_t> want(ref.data_ptr<int64_t>(), ref.data_ptr<int64_t>() + budgets[i]);
       CHECK(engine_out[i] == want);
     }
+    // Without the cache (equal lengths per batch), the same tokens.
+    eval::LmTaskOptions uncached = cached;
+    uncached.use_cache = false;
+    const std::vector<std::vector<int64_t>> same_length = {prompts[0], prompts[2], prompts[0]};
+    CHECK(eval::LmTaskModel(lm, uncached).greedy_continue(same_length, {5, 6, 2}) ==
+          std::vector<std::vector<int64_t>>(
+              {engine_out[0], engine_out[2], {engine_out[0][0], engine_out[0][1]}}));
+  }
+}
+
+TEST_CASE("niah on a real model: a cell's continuations do not depend on the other cells",
+          "[eval][niah]") {
+  test::use_one_thread();
+  test::ByteTokenizer tok;
+  const auto filler = haystack_text(tok);
+  auto teacher = test::tiny_teacher(24);
+  auto lm = eval::causal_lm_of(teacher);
+  // Records what the engine-backed model answers, prompt by prompt.
+  struct Recorder : eval::TaskModel {
+    eval::LmTaskModel inner;
+    std::vector<std::pair<std::vector<int64_t>, std::vector<int64_t>>> seen;
+    explicit Recorder(hypenet::CausalLM& m) : inner(m, make_options()) {}
+    static eval::LmTaskOptions make_options() {
+      eval::LmTaskOptions o;
+      o.batch_size = 3;
+      o.prefill_chunk = 100;
+      return o;
+    }
+    std::vector<std::vector<int64_t>> greedy_continue(
+        const std::vector<std::vector<int64_t>>& prompts, const std::vector<int64_t>& n) override {
+      auto out = inner.greedy_continue(prompts, n);
+      for (size_t i = 0; i < prompts.size(); ++i) seen.emplace_back(prompts[i], out[i]);
+      return out;
+    }
+    at::Tensor next_token_log_probs(const std::vector<int64_t>& ids) override {
+      return inner.next_token_log_probs(ids);
+    }
+  };
+  const auto v = eval::NiahVariant::kMultiKey;
+  Recorder small(lm), big(lm);
+  eval::evaluate_niah(small, tok, filler, niah_grid(v, {600}, {0.5}, 4));
+  eval::evaluate_niah(big, tok, filler, niah_grid(v, {500, 600}, {0.0, 0.5, 1.0}, 4));
+  REQUIRE(small.seen.size() == 4);
+  REQUIRE(big.seen.size() == 2 * 3 * 4);
+  for (size_t t = 0; t < 4; ++t) {
+    CHECK(small.seen[t].first == big.seen[12 + 4 + t].first);
+    CHECK(small.seen[t].second == big.seen[12 + 4 + t].second);  // bit for bit
   }
 }
 
@@ -312,7 +360,7 @@ TEST_CASE(
   struct Oracle : eval::TaskModel {
     std::vector<std::vector<int64_t>> right;  // ids of context + the right choice, per item
     std::vector<std::vector<int64_t>> greedy_continue(const std::vector<std::vector<int64_t>>&,
-                                                      int64_t) override {
+                                                      const std::vector<int64_t>&) override {
       return {};
     }
     at::Tensor next_token_log_probs(const std::vector<int64_t>& ids) override {

@@ -133,11 +133,14 @@ std::vector<std::vector<double>> evaluate_niah(TaskModel& model, const data::Tok
   check_niah_options(o, tokenizer, filler);
   std::vector<std::vector<double>> accuracy;
   for (int64_t length : o.lengths) {
-    // Every (depth, trial) prompt of this length goes to the model at once (the engine batches).
-    std::vector<NiahSample> samples;
-    std::vector<std::vector<int64_t>> prompts;
-    size_t answer_tokens = 0;
+    std::vector<double> row;
     for (double depth : o.depths) {
+      // One cell's trials go to the model together and alone, each with a budget of its own
+      // answers' tokens and 4 more (a period, a separator, a longer number is seen): a cell's
+      // results do not depend on which other lengths and depths are evaluated.
+      std::vector<NiahSample> samples;
+      std::vector<std::vector<int64_t>> prompts;
+      std::vector<int64_t> budgets;
       for (int64_t t = 0; t < o.trials; ++t) {
         samples.push_back(make_niah_sample(o.variant, tokenizer, filler, length, depth,
                                            niah_sample_seed(o.seed, o.variant, length, depth, t),
@@ -145,16 +148,11 @@ std::vector<std::vector<double>> evaluate_niah(TaskModel& model, const data::Tok
         prompts.push_back(samples.back().prompt);
         std::string all;
         for (const auto& a : samples.back().answers) all += (all.empty() ? " " : ", ") + a;
-        answer_tokens = std::max(answer_tokens, tokenizer.encode(all).size());
+        budgets.push_back(static_cast<int64_t>(tokenizer.encode(all).size()) + 4);
       }
-    }
-    // The answers' tokens and a few more (a period, a separator) so that a longer number is seen.
-    const auto out = model.greedy_continue(prompts, static_cast<int64_t>(answer_tokens) + 4);
-    std::vector<double> row;
-    for (size_t d = 0; d < o.depths.size(); ++d) {
+      const auto out = model.greedy_continue(prompts, budgets);
       double sum = 0.0;
-      for (int64_t t = 0; t < o.trials; ++t) {
-        const size_t i = d * static_cast<size_t>(o.trials) + static_cast<size_t>(t);
+      for (size_t i = 0; i < samples.size(); ++i) {
         sum += niah_score(continuation_text(tokenizer, out[i]), samples[i].answers);
       }
       row.push_back(sum / static_cast<double>(o.trials));

@@ -48,7 +48,8 @@ std::vector<RetrievalScore> evaluate_retrieval(TaskModel& model, const data::Tok
       }
       // The answer's own tokens, plus two so that a trailing extra digit is seen (no match).
       const auto new_tokens = static_cast<int64_t>(max_answer_tokens) + 2;
-      const auto out = model.greedy_continue(prompts, new_tokens);
+      const auto out =
+          model.greedy_continue(prompts, std::vector<int64_t>(prompts.size(), new_tokens));
       for (size_t i = begin; i < end; ++i) {
         score.correct += retrieval_answer_matches(continuation_text(tokenizer, out[i - begin]),
                                                   samples[i].answer);

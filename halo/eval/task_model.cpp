@@ -38,9 +38,12 @@ LmTaskModel::LmTaskModel(hypenet::CausalLM& model, LmTaskOptions options)
 }
 
 std::vector<std::vector<int64_t>> LmTaskModel::greedy_continue(
-    const std::vector<std::vector<int64_t>>& prompts, int64_t max_new_tokens) {
-  HALO_CHECK(max_new_tokens >= 1, "greedy_continue: max_new_tokens must be >= 1, got ",
-             max_new_tokens);
+    const std::vector<std::vector<int64_t>>& prompts, const std::vector<int64_t>& max_new_tokens) {
+  HALO_CHECK(max_new_tokens.size() == prompts.size(), "greedy_continue: ", prompts.size(),
+             " prompts but ", max_new_tokens.size(), " token budgets");
+  for (auto n : max_new_tokens) {
+    HALO_CHECK(n >= 1, "greedy_continue: max_new_tokens must be >= 1, got ", n);
+  }
   std::vector<std::vector<int64_t>> out;
   if (prompts.empty()) return out;
   if (!options_.use_cache) {
@@ -48,17 +51,20 @@ std::vector<std::vector<int64_t>> LmTaskModel::greedy_continue(
     for (size_t begin = 0; begin < prompts.size(); begin += batch) {
       const size_t end = std::min(prompts.size(), begin + batch);
       std::vector<at::Tensor> rows;
+      int64_t longest = 0;
       for (size_t i = begin; i < end; ++i) {
         HALO_CHECK(prompts[i].size() == prompts[begin].size(),
                    "greedy_continue without a cache: prompts decoded together must have one "
                    "length, got ",
                    prompts[begin].size(), " and ", prompts[i].size());
         rows.push_back(at::tensor(prompts[i], at::kLong));
+        longest = std::max(longest, max_new_tokens[i]);
       }
-      auto ids = greedy_decode_uncached(model_, at::stack(rows), max_new_tokens).contiguous();
-      for (int64_t r = 0; r < ids.size(0); ++r) {
-        const int64_t* p = ids[r].data_ptr<int64_t>();
-        out.emplace_back(p, p + max_new_tokens);
+      // Greedy: a shorter budget is a prefix of the longest one's continuation.
+      auto ids = greedy_decode_uncached(model_, at::stack(rows), longest).contiguous();
+      for (size_t i = begin; i < end; ++i) {
+        const int64_t* p = ids[static_cast<int64_t>(i - begin)].data_ptr<int64_t>();
+        out.emplace_back(p, p + max_new_tokens[i]);
       }
     }
     return out;
@@ -66,7 +72,7 @@ std::vector<std::vector<int64_t>> LmTaskModel::greedy_continue(
   std::vector<inference::GenerationRequest> requests(prompts.size());
   for (size_t i = 0; i < prompts.size(); ++i) {
     requests[i].prompt = prompts[i];
-    requests[i].max_new_tokens = max_new_tokens;
+    requests[i].max_new_tokens = max_new_tokens[i];
     requests[i].source = "evaluation prompt " + std::to_string(i);
   }
   inference::EngineOptions o;

@@ -18,11 +18,14 @@ namespace halo::eval {
 class TaskModel {
  public:
   virtual ~TaskModel() = default;
-  // Greedy continuation of each prompt (token ids, at least one each): exactly max_new_tokens
-  // ids per prompt, in prompt order; no stop at EOS. The ids may include ids of padded
-  // embedding rows (>= the tokenizer's vocabulary), which have no text.
+  // Greedy continuation of each prompt (token ids, at least one each): max_new_tokens[i] ids
+  // for prompt i (one budget per prompt), in prompt order; no stop at EOS. The ids may include
+  // ids of padded embedding rows (>= the tokenizer's vocabulary), which have no text. Prompts
+  // given together may be decoded together (a batch), so callers that want a prompt's result
+  // not to depend on others pass the same group every time.
   virtual std::vector<std::vector<int64_t>> greedy_continue(
-      const std::vector<std::vector<int64_t>>& prompts, int64_t max_new_tokens) = 0;
+      const std::vector<std::vector<int64_t>>& prompts,
+      const std::vector<int64_t>& max_new_tokens) = 0;
   // ids [T] (T >= 2) -> [T - 1] float64 on the CPU: entry t is log p(ids[t + 1] | ids[0..t]).
   virtual at::Tensor next_token_log_probs(const std::vector<int64_t>& ids) = 0;
 };
@@ -41,7 +44,8 @@ class LmTaskModel : public TaskModel {
   // Keeps a reference: `model` must outlive this object.
   LmTaskModel(hypenet::CausalLM& model, LmTaskOptions options = {});
   std::vector<std::vector<int64_t>> greedy_continue(
-      const std::vector<std::vector<int64_t>>& prompts, int64_t max_new_tokens) override;
+      const std::vector<std::vector<int64_t>>& prompts,
+      const std::vector<int64_t>& max_new_tokens) override;
   at::Tensor next_token_log_probs(const std::vector<int64_t>& ids) override;
 
  private:
