@@ -3,6 +3,7 @@
 
 #include "data/sha256.h"
 #include "data/shard_manifest.h"
+#include "halo/common/atomic_file.h"
 #include "halo/common/error.h"
 
 #include <fcntl.h>
@@ -70,8 +71,7 @@ std::string write_token_shard(const std::string& path, const std::vector<uint32_
       narrow.push_back(static_cast<uint16_t>(t));
     }
   }
-  const std::string tmp = path + ".tmp";
-  {
+  write_file_durably(path, [&](const std::string& tmp) {
     auto lock = lock_hdf5();
     // Every object 64-byte aligned, so the memory-mapped ids are aligned for their type.
     Handle fapl{H5Pcreate(H5P_FILE_ACCESS), H5Pclose};
@@ -88,20 +88,8 @@ std::string write_token_shard(const std::string& path, const std::vector<uint32_
     write_dataset(file.id, "doc_offsets", H5T_STD_I64LE, H5T_NATIVE_INT64, doc_offsets.size(),
                   doc_offsets.data(), tmp);
     HALO_CHECK(H5Fflush(file.id, H5F_SCOPE_GLOBAL) >= 0, tmp, ": cannot flush (disk full?)");
-  }
-  // Make the data durable before the rename publishes it.
-  const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-  HALO_CHECK(fd >= 0, tmp, ": cannot reopen: ", std::strerror(errno));
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  HALO_CHECK(synced, tmp, ": fsync failed: ", std::strerror(errno));
-  const std::string sha = sha256_file_hex(tmp);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    HALO_FAIL("cannot rename '", tmp, "' to '", path, "': ", std::strerror(e));
-  }
-  return sha;
+  });
+  return sha256_file_hex(path);
 }
 
 TokenShardFile::TokenShardFile(const std::string& path, const std::string& dtype,

@@ -4,6 +4,7 @@
 // aarch64); a static_assert below stops a big-endian build.
 #include "hypenet/safetensors.h"
 
+#include "halo/common/atomic_file.h"
 #include "halo/common/error.h"
 
 #include <fcntl.h>
@@ -153,19 +154,6 @@ void check_coverage(const std::string& path, const std::map<std::string, Safeten
   HALO_CHECK(cursor == data_size, where(path), ": tensors cover ", cursor,
              " bytes of the data buffer but it holds ", data_size,
              " (a hole of unused bytes at the end)");
-}
-
-// Writes all of [data, data + size) to fd, retrying on partial writes and EINTR.
-void write_all(int fd, const void* data, size_t size, const std::string& path) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t n = ::write(fd, p, std::min<size_t>(size, size_t{1} << 30));
-    if (n < 0 && errno == EINTR) continue;
-    HALO_CHECK(n > 0, "cannot write '", path, "': ", n < 0 ? std::strerror(errno) : "no progress",
-               " (disk full?)");
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
 }
 
 }  // namespace
@@ -347,40 +335,23 @@ void write_safetensors(const std::string& path,
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
   const uint64_t header_len = header_text.size();
 
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  HALO_CHECK(fd >= 0, "cannot open '", tmp, "' for writing (for '", path,
-             "'): ", std::strerror(errno));
-  bool closed = false;
-  try {
-    write_all(fd, &header_len, 8, path);  // little-endian host
-    write_all(fd, header_text.data(), header_text.size(), path);
-    for (const auto& [name, t] : sorted) {
-      write_all(fd, t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size(), path);
+  write_file_durably(path, [&](const std::string& tmp) {
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    HALO_CHECK(fd >= 0, "cannot open '", tmp, "' for writing (for '", path,
+               "'): ", std::strerror(errno));
+    try {
+      write_all(fd, &header_len, 8, path);  // little-endian host
+      write_all(fd, header_text.data(), header_text.size(), path);
+      for (const auto& [name, t] : sorted) {
+        write_all(fd, t.data_ptr(), static_cast<size_t>(t.numel()) * t.element_size(), path);
+      }
+    } catch (...) {
+      ::close(fd);
+      throw;
     }
-    HALO_CHECK(::fsync(fd) == 0, "cannot fsync '", path, "': ", std::strerror(errno),
-               " (disk full?)");
-    closed = true;  // close() releases the descriptor even when it reports an error
     HALO_CHECK(::close(fd) == 0, "cannot close '", path, "': ", std::strerror(errno),
                " (disk full?)");
-  } catch (...) {
-    if (!closed) ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    HALO_FAIL("cannot rename '", tmp, "' to '", path, "': ", std::strerror(err));
-  }
-  // Make the rename itself durable; failing to open the folder is not worth an error.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
+  });
 }
 
 }  // namespace halo::hypenet

@@ -1,9 +1,12 @@
 // CheckpointStore: only folders with the completion marker count; commit replaces an
 // incomplete folder of the same step, keeps the newest keep_last, and removes stale temporary
-// folders; the learning-rate schedules hit their end points.
+// folders; durable file writes (halo/common/atomic_file.h) leave the old content or the new one;
+// the learning-rate schedules hit their end points.
 #include <catch2/catch.hpp>
 
 #include "halo/checkpoint/checkpoint_store.h"
+#include "halo/common/atomic_file.h"
+#include "halo/common/error.h"
 #include "halo/train/lr_schedule.h"
 #include "tests/test_util.h"
 
@@ -62,4 +65,29 @@ TEST_CASE("learning-rate schedules: warmup, cosine and wsd end points", "[train]
   CHECK(train::lr_at(s, 1e-3, 89, 100) < 1e-3);
   s.kind = "constant";
   CHECK(train::lr_at(s, 1e-3, 99, 100) == Approx(1e-3));
+}
+
+TEST_CASE("durable writes: new content or the old, never a temporary file left", "[checkpoint]") {
+  test::TempDir dir;
+  const fs::path path = dir.path() / "x.json";
+  write_text_atomically(path, "old\n");
+  // A writer that fails half-way (disk full, HDF5 error) keeps the old content.
+  CHECK_THROWS_WITH(write_file_durably(path,
+                                       [](const std::string& tmp) {
+                                         std::ofstream(tmp) << "torn";
+                                         throw HaloError("writer failed");
+                                       }),
+                    Catch::Contains("writer failed"));
+  std::ifstream in(path);
+  std::string s;
+  in >> s;
+  CHECK(s == "old");
+  write_text_atomically(path, "new\n");
+  std::ifstream in2(path);
+  in2 >> s;
+  CHECK(s == "new");
+  for (const auto& e : fs::directory_iterator(dir.path())) CHECK(e.path() == path);
+  // A folder that does not exist is named in the error.
+  CHECK_THROWS_WITH(write_text_atomically(dir.path() / "missing" / "y.json", "y"),
+                    Catch::Contains("missing/y.json"));
 }

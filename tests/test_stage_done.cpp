@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "halo/checkpoint/checkpoint_store.h"
+#include "halo/common/atomic_file.h"
 #include "halo/config/pipeline_config.h"
 #include "halo/stages/stage_context.h"
 #include "tests/test_util.h"
@@ -118,8 +119,8 @@ TEST_CASE(
         waits[r] = sync.waits;
         if (r == 0 && !seen[r]) {
           fs::create_directories(ctx.stage_dir());
-          checkpoint::write_file_atomic(ctx.stage_dir() / "done.json",
-                                        nlohmann::json{{"config_hash", ctx.hash()}}.dump());
+          write_text_atomically(ctx.stage_dir() / "done.json",
+                                nlohmann::json{{"config_hash", ctx.hash()}}.dump());
         }
       } catch (...) {
         errors[r] = std::current_exception();

@@ -37,20 +37,6 @@ void remove_all_checked(const fs::path& p) {
 
 }  // namespace
 
-void fsync_path(const fs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | (fs::is_directory(path) ? O_DIRECTORY : 0));
-  HALO_CHECK(fd >= 0, path.string(), ": cannot open for fsync: ", std::strerror(errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  HALO_CHECK(rc == 0, path.string(), ": fsync failed: ", std::strerror(err));
-}
-
-void write_file_atomic(const fs::path& path, const std::string& text) {
-  halo::write_text_atomically(path.string(), text);  // temp file, fsync, rename
-  fsync_path(path.parent_path());                    // and the rename itself
-}
-
 CheckpointStore::CheckpointStore(fs::path dir, int64_t keep_last)
     : dir_(std::move(dir)), keep_last_(keep_last) {
   HALO_CHECK(keep_last_ >= 1, "checkpoint keep_last must be >= 1");
@@ -94,7 +80,7 @@ fs::path CheckpointStore::commit(int64_t step) {
   remove_all_checked(final_dir);  // an incomplete folder of the same step
   fs::rename(tmp, final_dir);
   fsync_path(dir_);
-  write_file_atomic(final_dir / kCompleteMarker, "complete\n");
+  write_text_atomically(final_dir / kCompleteMarker, "complete\n");
 
   // Keep the newest keep_last complete checkpoints; drop incomplete and temporary leftovers
   // older than this one.

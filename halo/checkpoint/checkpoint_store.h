@@ -37,9 +37,4 @@ class CheckpointStore {
   int64_t keep_last_;
 };
 
-// fsync of a file or folder; errors name the path.
-void fsync_path(const std::filesystem::path& path);
-// Writes `text` to `path` through a temporary file, fsync and rename.
-void write_file_atomic(const std::filesystem::path& path, const std::string& text);
-
 }  // namespace halo::checkpoint

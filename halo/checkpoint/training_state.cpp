@@ -2,6 +2,7 @@
 #include "halo/checkpoint/training_state.h"
 
 #include "halo/checkpoint/checkpoint_store.h"
+#include "halo/common/atomic_file.h"
 #include "halo/common/error.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -44,7 +45,7 @@ void save_training_state(const fs::path& dir, const CheckpointMeta& meta,
                       {"loader_cursor", meta.loader_cursor},
                       {"extra", meta.extra},
                       {"config", meta.config}};
-  write_file_atomic(dir / "meta.json", j.dump(2) + "\n");
+  write_text_atomically(dir / "meta.json", j.dump(2) + "\n");
 
   torch::serialize::OutputArchive opt;
   optimizer.save(opt);

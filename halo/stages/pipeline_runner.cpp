@@ -2,6 +2,7 @@
 #include "halo/stages/pipeline_runner.h"
 
 #include "halo/checkpoint/checkpoint_store.h"
+#include "halo/common/atomic_file.h"
 #include "halo/common/error.h"
 #include "halo/report/html_report.h"
 #include "halo/stages/preflight.h"
@@ -141,7 +142,7 @@ void write_summary(const config::PipelineConfig& p) {
       md << buf;
     }
   }
-  checkpoint::write_file_atomic(fs::path(p.run.out_dir) / "summary.md", md.str());
+  write_text_atomically(fs::path(p.run.out_dir) / "summary.md", md.str());
   std::fprintf(stderr, "\n%s\n", md.str().c_str());
 }
 
@@ -196,8 +197,7 @@ bool run_pipeline(const config::PipelineConfig& given, const RunOptions& options
   preflight(p, first, last, options.rank == 0);
   fs::create_directories(p.run.out_dir);
   if (options.rank == 0) {
-    checkpoint::write_file_atomic(fs::path(p.run.out_dir) / "pipeline.json",
-                                  p.to_json().dump(2) + "\n");
+    write_text_atomically(fs::path(p.run.out_dir) / "pipeline.json", p.to_json().dump(2) + "\n");
   }
   for (size_t i = first; i < last; ++i) {
     StageContext ctx;

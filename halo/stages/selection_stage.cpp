@@ -3,6 +3,7 @@
 #include "halo/stages/selection_stage.h"
 
 #include "halo/checkpoint/checkpoint_store.h"
+#include "halo/common/atomic_file.h"
 #include "halo/common/error.h"
 #include "halo/selection/choose_mixers.h"
 #include "halo/selection/layer_selection.h"
@@ -61,13 +62,13 @@ StageOutput run_selection_stage(const StageContext& ctx) {
   std::fprintf(stderr, "%s\n", selection::format_selection_table(result).c_str());
   nlohmann::json j = selection::selection_report_json(result);
   j["config_hash"] = ctx.hash();
-  checkpoint::write_file_atomic(path, j.dump(2) + "\n");
+  write_text_atomically(path, j.dump(2) + "\n");
 
   nlohmann::json done = out.summary;
   done["config_hash"] = ctx.hash();
   done["config"] = ctx.pipeline->to_json();  // what the hash covers, to name changed keys
   done["output"] = path.string();
-  checkpoint::write_file_atomic(ctx.stage_dir() / "done.json", done.dump(2) + "\n");
+  write_text_atomically(ctx.stage_dir() / "done.json", done.dump(2) + "\n");
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include "halo/common/remove_tree.h"
 
 #include "halo/checkpoint/checkpoint_store.h"
+#include "halo/common/atomic_file.h"
 #include "halo/common/error.h"
 #include "halo/config/config_diff.h"
 
@@ -72,7 +73,7 @@ StageOutput finish_training_stage(const StageContext& ctx, const train::TrainRes
   for (const auto& e : fs::directory_iterator(result.checkpoint / "model")) {
     fs::create_hard_link(e.path(), tmp / e.path().filename());
   }
-  checkpoint::fsync_path(tmp);
+  fsync_path(tmp);
   remove_tree_checked(final_dir.string());
   fs::rename(tmp, final_dir);
   out.model = final_dir;
@@ -80,7 +81,7 @@ StageOutput finish_training_stage(const StageContext& ctx, const train::TrainRes
   done["config_hash"] = ctx.hash();
   done["config"] = ctx.pipeline->to_json();  // what the hash covers, to name changed keys
   done["output"] = final_dir.string();
-  checkpoint::write_file_atomic(ctx.stage_dir() / "done.json", done.dump(2) + "\n");
+  write_text_atomically(ctx.stage_dir() / "done.json", done.dump(2) + "\n");
   return out;
 }
 
