@@ -103,7 +103,7 @@ TEST_CASE("eval runs teacher and student side by side and writes results.json an
   CHECK(j2["tasks"]["ppl-by-position"]["loss"] == t["ppl-by-position"]["loss"]);
 }
 
-TEST_CASE("eval: --help explains every option; bad input exits 1 with a clear message",
+TEST_CASE("eval: --help explains every option, bad input exits 1 with a clear message",
           "[cli][eval]") {
   auto help = run_cli("eval --help");
   REQUIRE(help.exit_code == 0);

@@ -306,7 +306,7 @@ TEST_CASE("niah on a real model: a cell's continuations do not depend on the oth
 }
 
 TEST_CASE(
-    "multiple choice: log-likelihood equals a direct computation; a random model is near "
+    "multiple choice: log-likelihood equals a direct computation, a random model is near "
     "chance",
     "[eval][mc]") {
   test::use_one_thread();
