@@ -187,6 +187,35 @@ struct PackedLoader::Impl {
   }
 };
 
+LoaderOptions training_loader_options(const std::filesystem::path& manifest, int64_t seq_len,
+                                      int64_t global_batch, int rank, int world_size, uint64_t seed,
+                                      int prefetch) {
+  LoaderOptions lo;
+  lo.manifest = manifest;
+  lo.split = "train";
+  lo.seq_len = seq_len;
+  lo.global_batch = global_batch;
+  lo.rank = rank;
+  lo.world_size = world_size;
+  lo.seed = seed;
+  lo.prefetch = prefetch;
+  return lo;
+}
+
+LoaderOptions evaluation_loader_options(const std::filesystem::path& manifest, int64_t seq_len,
+                                        int64_t global_batch, int rank, int world_size) {
+  LoaderOptions lo;
+  lo.manifest = manifest;
+  lo.split = "validation";
+  lo.seq_len = seq_len;
+  lo.global_batch = global_batch;
+  lo.rank = rank;
+  lo.world_size = world_size;
+  lo.shuffle = false;
+  lo.prefetch = 0;
+  return lo;
+}
+
 PackedLoader::PackedLoader(LoaderOptions options) {
   options.validate();
   impl_ = std::make_unique<Impl>(std::move(options));

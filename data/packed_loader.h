@@ -53,6 +53,16 @@ struct LoaderOptions {
   void validate() const;
 };
 
+// The two ways the project reads shards, built here only. Training: the "train" split shuffled
+// per (seed, epoch), rank `rank`'s share of each global batch, `prefetch` batches ahead.
+LoaderOptions training_loader_options(const std::filesystem::path& manifest, int64_t seq_len,
+                                      int64_t global_batch, int rank, int world_size, uint64_t seed,
+                                      int prefetch);
+// Evaluation: the "validation" split in manifest order every time, synchronous, so every caller
+// (validation loss, quality gate, eval) sees the same sequences.
+LoaderOptions evaluation_loader_options(const std::filesystem::path& manifest, int64_t seq_len,
+                                        int64_t global_batch, int rank = 0, int world_size = 1);
+
 // One rank's share of one global batch. All tensors are CPU, contiguous.
 struct Batch {
   at::Tensor input_ids;     // [b, T] int64

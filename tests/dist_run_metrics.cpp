@@ -39,13 +39,9 @@ double teacher_entropy(const std::string& yaml, const std::vector<std::string>& 
   ctx.pipeline = &pipeline;
   ctx.index = static_cast<size_t>(pipeline.stage_index(stage));
   const auto setup = ctx.trainer_setup();  // the data seed and shapes the trainer uses
-  data::LoaderOptions lo;
-  lo.manifest = setup.manifest;
-  lo.seed = setup.data_seed;
-  lo.seq_len = setup.stage.shape_at(0).first;
-  lo.global_batch = setup.stage.shape_at(0).second;
-  lo.prefetch = 0;
-  data::PackedLoader loader(lo);
+  const auto shape0 = setup.stage.shape_at(0);
+  data::PackedLoader loader(data::training_loader_options(
+      setup.manifest, shape0.first, shape0.second, 0, 1, setup.data_seed, /*prefetch=*/0));
   auto teacher = hypenet::load_qwen3(teacher_dir.string(), at::kFloat, at::kCPU);
   teacher->eval();
   torch::NoGradGuard no_grad;

@@ -13,14 +13,7 @@ namespace halo::stages {
 EvalInputs load_eval_inputs(const config::PipelineConfig& p, int64_t seq_len, int64_t batch_size,
                             int64_t batches) {
   EvalInputs in;
-  data::LoaderOptions lo;
-  lo.manifest = p.data.manifest;
-  lo.split = "validation";
-  lo.seq_len = seq_len;
-  lo.global_batch = batch_size;
-  lo.shuffle = false;
-  lo.prefetch = 0;
-  data::PackedLoader loader(lo);
+  data::PackedLoader loader(data::evaluation_loader_options(p.data.manifest, seq_len, batch_size));
   std::vector<at::Tensor> ids;
   for (int64_t i = 0; i < batches; ++i) {
     auto b = loader.next();

@@ -64,11 +64,7 @@ StageOutput run_selection_stage(const StageContext& ctx) {
   j["config_hash"] = ctx.hash();
   write_text_atomically(path, j.dump(2) + "\n");
 
-  nlohmann::json done = out.summary;
-  done["config_hash"] = ctx.hash();
-  done["config"] = ctx.pipeline->to_json();  // what the hash covers, to name changed keys
-  done["output"] = path.string();
-  write_text_atomically(ctx.stage_dir() / "done.json", done.dump(2) + "\n");
+  write_done(ctx, out, path);
   return out;
 }
 

@@ -58,6 +58,14 @@ std::optional<nlohmann::json> read_done_on_all_ranks(const StageContext& ctx) {
   return done;
 }
 
+void write_done(const StageContext& ctx, const StageOutput& out, const fs::path& output) {
+  nlohmann::json done = out.summary;
+  done["config_hash"] = ctx.hash();
+  done["config"] = ctx.pipeline->to_json();
+  done["output"] = output.string();
+  write_text_atomically(ctx.stage_dir() / "done.json", done.dump(2) + "\n");
+}
+
 StageOutput finish_training_stage(const StageContext& ctx, const train::TrainResult& result) {
   StageOutput out;
   out.interrupted = result.interrupted;
@@ -77,11 +85,7 @@ StageOutput finish_training_stage(const StageContext& ctx, const train::TrainRes
   remove_tree_checked(final_dir.string());
   fs::rename(tmp, final_dir);
   out.model = final_dir;
-  nlohmann::json done = out.summary;
-  done["config_hash"] = ctx.hash();
-  done["config"] = ctx.pipeline->to_json();  // what the hash covers, to name changed keys
-  done["output"] = final_dir.string();
-  write_text_atomically(ctx.stage_dir() / "done.json", done.dump(2) + "\n");
+  write_done(ctx, out, final_dir);
   return out;
 }
 

@@ -61,6 +61,11 @@ std::optional<nlohmann::json> read_done(const StageContext& ctx);
 // has no collectives, so a fast rank finishes it alone; the two ranks then waited for each
 // other at different points until the 600 s test timeout (CI, 2-core machine, 2026-12-06).
 std::optional<nlohmann::json> read_done_on_all_ranks(const StageContext& ctx);
+// The one writer of RUN/<stage>/done.json (rank 0): `out.summary` with the config hash, the
+// resolved config the hash covers (to name changed keys later) and the output path. Written last,
+// durably: a stage with done.json is finished.
+void write_done(const StageContext& ctx, const StageOutput& out,
+                const std::filesystem::path& output);
 // After training: RUN/<stage>/final/ (hard links to the last checkpoint's model files) and
 // done.json; returns the output.
 StageOutput finish_training_stage(const StageContext& ctx, const train::TrainResult& result);

@@ -104,17 +104,9 @@ Trainer::Trainer(TrainTask& task, TrainerSetup setup) : task_(task), s_(std::mov
   } else {
     optimizer_ = make_adamw(params_, s_.stage.optimizer);
   }
-  data::LoaderOptions lo;
-  lo.manifest = s_.manifest;
-  lo.split = "train";
   shape_ = s_.stage.shape_at(0);
-  lo.seq_len = shape_.first;
-  lo.global_batch = shape_.second;
-  lo.rank = s_.rank;
-  lo.world_size = s_.world_size;
-  lo.seed = s_.data_seed;
-  lo.prefetch = s_.prefetch;
-  loader_ = std::make_unique<data::PackedLoader>(lo);
+  loader_ = std::make_unique<data::PackedLoader>(data::training_loader_options(
+      s_.manifest, shape_.first, shape_.second, s_.rank, s_.world_size, s_.data_seed, s_.prefetch));
   if (s_.sync) s_.sync->set_parameters(param_tensors_);
 }
 
@@ -301,16 +293,8 @@ TrainResult Trainer::train() {
 double validation_loss(TrainTask& task, const fs::path& manifest, int64_t seq_len,
                        int64_t batch_size, int64_t batches, int rank, int world_size,
                        GradientSync* sync) {
-  data::LoaderOptions lo;
-  lo.manifest = manifest;
-  lo.split = "validation";
-  lo.seq_len = seq_len;
-  lo.global_batch = batch_size;
-  lo.rank = rank;
-  lo.world_size = world_size;
-  lo.shuffle = false;
-  lo.prefetch = 0;
-  data::PackedLoader loader(lo);
+  data::PackedLoader loader(
+      data::evaluation_loader_options(manifest, seq_len, batch_size, rank, world_size));
   torch::NoGradGuard no_grad;
   task.set_training(false);
   std::vector<double> totals{0.0, 0.0};  // {loss summed over counted tokens, counted tokens}
