@@ -133,9 +133,11 @@ EvalSuite::EvalSuite(std::vector<EvalTask> tasks, EvalSettings settings,
     } else {
       HALO_CHECK(s.kv_pairs >= 1, "--kv-pairs must be >= 1, got ", s.kv_pairs);
       const auto o = retrieval_options(t, s);
-      for (int64_t length : s.lengths) {
-        make_retrieval_sample(o.task, tokenizer_, filler_, length,
-                              retrieval_sample_seed(o.seed, length, 0), o.num_kv_pairs);
+      for (int64_t length : s.lengths) {  // every prompt once, as check_niah_options does
+        for (int64_t k = 0; k < o.samples_per_length; ++k) {
+          make_retrieval_sample(o.task, tokenizer_, filler_, length,
+                                retrieval_sample_seed(o.seed, length, k), o.num_kv_pairs);
+        }
       }
     }
     if (warn && static_cast<int64_t>(filler_.size()) < longest) {

@@ -120,10 +120,15 @@ void check_niah_options(const NiahOptions& o, const data::Tokenizer& tokenizer,
   HALO_CHECK(o.trials >= 1, name, ": trials must be >= 1, got ", o.trials);
   HALO_CHECK(o.num_keys >= 2, name, ": num_keys must be >= 2, got ", o.num_keys);
   HALO_CHECK(o.num_values >= 2, name, ": num_values must be >= 2, got ", o.num_values);
-  // The first trial at depth 0 of every length: the overhead does not depend on the depth.
+  // Every prompt once (built and dropped): with a subword tokenizer the needles' token counts
+  // vary with their digits and keys, so one short prompt would fail only mid-run otherwise.
   for (int64_t length : o.lengths) {
-    make_niah_sample(o.variant, tokenizer, filler, length, 0.0,
-                     niah_sample_seed(o.seed, o.variant, length, 0.0, 0), o);
+    for (double depth : o.depths) {
+      for (int64_t t = 0; t < o.trials; ++t) {
+        make_niah_sample(o.variant, tokenizer, filler, length, depth,
+                         niah_sample_seed(o.seed, o.variant, length, depth, t), o);
+      }
+    }
   }
 }
 

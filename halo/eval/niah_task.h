@@ -48,8 +48,8 @@ NiahSample make_niah_sample(NiahVariant variant, const data::Tokenizer& tokenize
 // Fraction of `answers` found in `continuation` as whole digit runs.
 double niah_score(const std::string& continuation, const std::vector<std::string>& answers);
 
-// Checks the options (lengths, depths, trials, key and value counts) and that every length
-// holds a prompt, before any model runs.
+// Checks the options (lengths, depths, trials, key and value counts) and builds every prompt
+// once, so that a length too short for any of them fails before a model runs.
 void check_niah_options(const NiahOptions& options, const data::Tokenizer& tokenizer,
                         const std::vector<int64_t>& filler);
 
