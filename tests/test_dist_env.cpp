@@ -6,7 +6,7 @@
 #include "halo/common/error.h"
 #include "halo/distributed/dist_context.h"
 #include "halo/distributed/dist_env.h"
-#include "halo/distributed/gradient_sync.h"
+#include "halo/distributed/bucketed_gradient_sync.h"
 #include "halo/distributed/local_launcher.h"
 #include "tests/test_util.h"
 

@@ -9,7 +9,7 @@
 #include "halo/distributed/data_parallel_sync.h"
 #include "halo/distributed/dist_context.h"
 #include "halo/distributed/dist_env.h"
-#include "halo/distributed/gradient_sync.h"
+#include "halo/distributed/bucketed_gradient_sync.h"
 #include "halo/train/stop_signal.h"
 #include "tools/commands.h"
 

@@ -6,7 +6,7 @@
 #pragma once
 
 #include "halo/distributed/dist_context.h"
-#include "halo/distributed/gradient_sync.h"
+#include "halo/distributed/bucketed_gradient_sync.h"
 #include "halo/train/gradient_sync.h"
 
 #include <memory>

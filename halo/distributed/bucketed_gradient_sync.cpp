@@ -1,6 +1,6 @@
-// gradient_sync.h: bucket assignment, the scaling all-reduce comm hook and backward with
+// bucketed_gradient_sync.h: bucket assignment, the scaling all-reduce comm hook and backward with
 // c10d::Reducer.
-#include "halo/distributed/gradient_sync.h"
+#include "halo/distributed/bucketed_gradient_sync.h"
 
 #include "halo/common/error.h"
 
