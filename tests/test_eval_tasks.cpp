@@ -240,6 +240,24 @@ TEST_CASE(
       REQUIRE(got.sizes() == at::IntArrayRef({40}));
       CHECK(test::max_rel_error(got, direct_log_probs(lm, ids)) < 1e-10);
     }
+    // Several sequences scored together (ragged: packed steps; equal: uniform steps), in
+    // batches of 2 rows, against a full forward of each.
+    const std::vector<std::vector<int64_t>> seqs = {ids,
+                                                    {ids.begin() + 2, ids.begin() + 19},
+                                                    {ids.begin() + 5, ids.begin() + 22},
+                                                    {ids[0], ids[1]}};
+    for (int64_t chunk : {4, 7, 64}) {
+      CAPTURE(chunk);
+      eval::LmTaskOptions lo;
+      lo.prefill_chunk = chunk;
+      lo.batch_size = 2;
+      auto got = eval::LmTaskModel(lm, lo).next_token_log_probs_batch(seqs);
+      REQUIRE(got.size() == seqs.size());
+      for (size_t i = 0; i < seqs.size(); ++i) {
+        CAPTURE(i);
+        CHECK(test::max_rel_error(got[i], direct_log_probs(lm, seqs[i])) < 1e-10);
+      }
+    }
     // Prompts of different lengths through the engine against the uncached reference.
     std::vector<std::vector<int64_t>> prompts = {{ids.begin(), ids.begin() + 9},
                                                  {ids.begin() + 3, ids.begin() + 20},
@@ -351,6 +369,21 @@ TEST_CASE(
   }
   const auto score = eval::evaluate_mc(m, tok, items);
   CHECK(score.items == 240);
+  // The choices scored together (LmTaskModel's batch) pick what one-by-one scoring picks.
+  struct OneByOne : eval::TaskModel {
+    eval::TaskModel& inner;
+    explicit OneByOne(eval::TaskModel& m) : inner(m) {}
+    std::vector<std::vector<int64_t>> greedy_continue(const std::vector<std::vector<int64_t>>& p,
+                                                      const std::vector<int64_t>& n) override {
+      return inner.greedy_continue(p, n);
+    }
+    at::Tensor next_token_log_probs(const std::vector<int64_t>& ids) override {
+      return inner.next_token_log_probs(ids);
+    }
+  } one_by_one(m);
+  const auto single = eval::evaluate_mc(one_by_one, tok, items);
+  CHECK(single.acc == score.acc);
+  CHECK(single.acc_norm == score.acc_norm);
   // Chance is 0.25; 240 items give a standard error of 0.028.
   CHECK(score.acc > 0.14);
   CHECK(score.acc < 0.36);

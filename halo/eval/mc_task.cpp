@@ -77,12 +77,23 @@ McScore evaluate_mc(TaskModel& model, const data::Tokenizer& tokenizer,
   for (const auto& item : items) {
     const auto context = tokenizer.encode(item.context);
     HALO_CHECK(!context.empty(), item.source, ": the context encodes to no tokens");
-    size_t best = 0, best_norm = 0;
-    double best_ll = 0.0, best_norm_ll = 0.0;
+    // Every choice of the item in one call (the model may score them together).
+    std::vector<std::vector<int64_t>> seqs;
+    std::vector<size_t> choice_tokens;
     for (size_t c = 0; c < item.choices.size(); ++c) {
       const auto choice = tokenizer.encode(item.choices[c]);
       HALO_CHECK(!choice.empty(), item.source, ": choice ", c, " encodes to no tokens");
-      const double ll = choice_log_likelihood(model, context, choice);
+      seqs.push_back(context);
+      seqs.back().insert(seqs.back().end(), choice.begin(), choice.end());
+      choice_tokens.push_back(choice.size());
+    }
+    const auto logp = model.next_token_log_probs_batch(seqs);  // [T_c - 1] each
+    size_t best = 0, best_norm = 0;
+    double best_ll = 0.0, best_norm_ll = 0.0;
+    for (size_t c = 0; c < item.choices.size(); ++c) {
+      const auto first = static_cast<int64_t>(context.size()) - 1;  // predicts the choice's 1st
+      const double ll =
+          logp[c].narrow(0, first, static_cast<int64_t>(choice_tokens[c])).sum().item<double>();
       const double norm = ll / static_cast<double>(item.choices[c].size());
       if (c == 0 || ll > best_ll) best = c, best_ll = ll;
       if (c == 0 || norm > best_norm_ll) best_norm = c, best_norm_ll = norm;

@@ -84,25 +84,68 @@ std::vector<std::vector<int64_t>> LmTaskModel::greedy_continue(
   return out;
 }
 
+std::vector<at::Tensor> TaskModel::next_token_log_probs_batch(
+    const std::vector<std::vector<int64_t>>& seqs) {
+  std::vector<at::Tensor> out;
+  for (const auto& ids : seqs) out.push_back(next_token_log_probs(ids));
+  return out;
+}
+
 at::Tensor LmTaskModel::next_token_log_probs(const std::vector<int64_t>& ids) {
-  HALO_CHECK(ids.size() >= 2, "next_token_log_probs: need at least 2 tokens, got ", ids.size());
+  return next_token_log_probs_batch(std::vector<std::vector<int64_t>>{ids}).front();
+}
+
+std::vector<at::Tensor> LmTaskModel::next_token_log_probs_batch(
+    const std::vector<std::vector<int64_t>>& seqs) {
   at::NoGradGuard no_grad;
+  std::vector<at::Tensor> out;
   const auto w = model_.output_embedding();  // [V, D]: the model's device and dtype
-  const auto T = static_cast<int64_t>(ids.size());
-  auto all = at::tensor(ids, at::kLong);  // [T]
-  hypenet::HybridCache cache(model_.cache_layout(), 1, T, w.scalar_type(), w.device());
-  auto out = at::empty({T - 1}, at::kDouble);  // [T - 1]
-  // Positions 0..T-2 predict; the last token is only a target.
-  for (int64_t begin = 0; begin < T - 1; begin += options_.prefill_chunk) {
-    const int64_t n = std::min(options_.prefill_chunk, T - 1 - begin);
-    auto step = hypenet::make_cache_step({0}, {begin}, {n}, w.device());
-    auto chunk = all.narrow(0, begin, n).unsqueeze(0).to(w.device());            // [1, n]
-    auto logits = model_.forward(chunk, {}, &cache, &step).logits.select(0, 0);  // [n, V]
-    // float32 softmax (float64 models stay float64: the test reference).
-    auto logp = at::log_softmax(
-        logits.scalar_type() == at::kDouble ? logits : logits.to(at::kFloat), -1);  // [n, V]
-    auto targets = all.narrow(0, begin + 1, n).to(w.device()).unsqueeze(1);         // [n, 1]
-    out.narrow(0, begin, n).copy_(logp.gather(1, targets).squeeze(1).to(at::kCPU));
+  for (size_t first = 0; first < seqs.size(); first += options_.batch_size) {
+    const size_t count = std::min(seqs.size() - first, static_cast<size_t>(options_.batch_size));
+    int64_t longest = 0;
+    std::vector<at::Tensor> all, logp;  // per sequence: ids [T_i], result [T_i - 1] float64
+    for (size_t i = first; i < first + count; ++i) {
+      HALO_CHECK(seqs[i].size() >= 2, "next_token_log_probs: need at least 2 tokens, got ",
+                 seqs[i].size());
+      all.push_back(at::tensor(seqs[i], at::kLong));
+      logp.push_back(at::empty({all.back().numel() - 1}, at::kDouble));
+      longest = std::max(longest, all.back().numel());
+    }
+    hypenet::HybridCache cache(model_.cache_layout(), static_cast<int64_t>(count), longest,
+                               w.scalar_type(), w.device());
+    // Positions 0..T_i-2 predict; the last token of each sequence is only a target.
+    std::vector<int64_t> fed(count, 0);
+    for (;;) {
+      std::vector<int64_t> slots, starts, lens;
+      std::vector<at::Tensor> pieces;
+      for (size_t r = 0; r < count; ++r) {
+        const int64_t n = std::min(options_.prefill_chunk, all[r].numel() - 1 - fed[r]);
+        if (n <= 0) continue;
+        slots.push_back(static_cast<int64_t>(r));
+        starts.push_back(fed[r]);
+        lens.push_back(n);
+        pieces.push_back(all[r].narrow(0, fed[r], n).unsqueeze(0));  // [1, n]
+      }
+      if (slots.empty()) break;
+      auto step = hypenet::make_cache_step(slots, starts, lens, w.device());
+      // uniform: ids [N, n], logits [N, n, V]; packed: ids [1, sum n], logits [1, sum n, V]
+      auto ids = (step.packed ? at::cat(pieces, 1) : at::cat(pieces, 0)).to(w.device());
+      auto logits = model_.forward(ids, {}, &cache, &step).logits;
+      for (size_t k = 0, col = 0; k < slots.size(); ++k) {
+        const auto r = static_cast<size_t>(slots[k]);
+        const int64_t n = lens[k];
+        auto rows = step.packed ? logits.select(0, 0).narrow(0, static_cast<int64_t>(col), n)
+                                : logits.select(0, static_cast<int64_t>(k));  // [n, V]
+        col += static_cast<size_t>(n);
+        // float32 softmax (float64 models stay float64: the test reference).
+        auto lp = at::log_softmax(rows.scalar_type() == at::kDouble ? rows : rows.to(at::kFloat),
+                                  -1);                                               // [n, V]
+        auto targets = all[r].narrow(0, fed[r] + 1, n).to(w.device()).unsqueeze(1);  // [n, 1]
+        logp[r].narrow(0, fed[r], n).copy_(lp.gather(1, targets).squeeze(1).to(at::kCPU));
+        fed[r] += n;
+      }
+    }
+    for (auto& t : logp) out.push_back(t);
   }
   return out;
 }

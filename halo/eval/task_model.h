@@ -28,6 +28,10 @@ class TaskModel {
       const std::vector<int64_t>& max_new_tokens) = 0;
   // ids [T] (T >= 2) -> [T - 1] float64 on the CPU: entry t is log p(ids[t + 1] | ids[0..t]).
   virtual at::Tensor next_token_log_probs(const std::vector<int64_t>& ids) = 0;
+  // The same for several sequences (lengths may differ), in order; a model may score them
+  // together. The default scores them one by one.
+  virtual std::vector<at::Tensor> next_token_log_probs_batch(
+      const std::vector<std::vector<int64_t>>& seqs);
 };
 
 struct LmTaskOptions {
@@ -47,6 +51,10 @@ class LmTaskModel : public TaskModel {
       const std::vector<std::vector<int64_t>>& prompts,
       const std::vector<int64_t>& max_new_tokens) override;
   at::Tensor next_token_log_probs(const std::vector<int64_t>& ids) override;
+  // Up to batch_size sequences share a cache and each forward (ragged chunks of at most
+  // prefill_chunk tokens per sequence, packed when their lengths differ).
+  std::vector<at::Tensor> next_token_log_probs_batch(
+      const std::vector<std::vector<int64_t>>& seqs) override;
 
  private:
   hypenet::CausalLM& model_;
