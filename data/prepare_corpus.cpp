@@ -5,6 +5,7 @@
 #include "data/tokenizer.h"
 #include "halo/common/error.h"
 #include "halo/common/remove_tree.h"
+#include "hypenet/model_folder_files.h"
 
 #include <unistd.h>
 
@@ -166,17 +167,40 @@ void PrepareOptions::validate() const {
   HALO_CHECK(!limits.jsonl_field.empty(), "prepare: --jsonl-field must not be empty");
 }
 
-int64_t choose_separator(const Tokenizer& tokenizer, std::string* token_text) {
+Separator choose_separator(const Tokenizer& tokenizer, const std::string& teacher_dir) {
+  Separator sep;
+  if (!teacher_dir.empty()) {
+    HALO_CHECK(fs::is_directory(teacher_dir), "prepare: --teacher ", teacher_dir,
+               ": not a folder (expected the teacher's model folder with config.json)");
+    std::string file;
+    const auto ids = hypenet::model_eos_token_ids(teacher_dir, &file);
+    if (!ids.empty()) {
+      HALO_CHECK(ids[0] < tokenizer.vocab_size(), file, ": key 'eos_token_id' is ", ids[0],
+                 ", not an id of the tokenizer ", tokenizer.path(), " (", tokenizer.vocab_size(),
+                 " ids). HINT: prepare with the teacher's own tokenizer");
+      sep.id = ids[0];
+      sep.token = tokenizer.decode({ids[0]});
+      sep.source = str_cat("teacher ", fs::path(file).filename().string(), " eos_token_id",
+                           ids.size() > 1 ? " (first of the list)" : "", " (", file, ")");
+      return sep;
+    }
+  }
+  const std::string no_teacher_eos =
+      teacher_dir.empty() ? "" : str_cat(" (the teacher ", teacher_dir, " names no eos_token_id)");
   if (auto id = tokenizer.token_to_id("<|endoftext|>")) {
-    *token_text = "<|endoftext|>";
-    return *id;
+    sep.id = *id;
+    sep.token = "<|endoftext|>";
+    sep.source = "tokenizer <|endoftext|>" + no_teacher_eos;
+    return sep;
   }
   const int64_t eos = tokenizer.special_ids().eos;
   HALO_CHECK(eos >= 0, tokenizer.path(),
              ": the tokenizer has neither <|endoftext|> nor an EOS "
              "token to separate documents. HINT: train it with an EOS id (train-tokenizer does)");
-  *token_text = tokenizer.decode({eos});
-  return eos;
+  sep.id = eos;
+  sep.token = tokenizer.decode({eos});
+  sep.source = "tokenizer EOS" + no_teacher_eos;
+  return sep;
 }
 
 PrepareResult prepare_corpus(const PrepareOptions& o) {
@@ -189,6 +213,9 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
              "paths and the file endings");
   for (const auto& f : files) result.input_bytes += f.bytes;
 
+  // Tokenizer and separator before the --out folder exists: a bad --teacher leaves nothing behind.
+  auto tokenizer = load_tokenizer(o.tokenizer);
+  const Separator sep = choose_separator(*tokenizer, o.teacher);
   const fs::path out(o.out);
   std::error_code ec;
   const bool created_out = !fs::exists(out, ec);  // removed again if nothing valid is found
@@ -197,13 +224,14 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
   HALO_CHECK(!fs::exists(out / "manifest.json", ec), "prepare: ", (out / "manifest.json").string(),
              " already exists. HINT: choose an empty --out folder, or delete the old shard set");
 
-  auto tokenizer = load_tokenizer(o.tokenizer);
   Manifest m;
   m.tokenizer_kind = tokenizer->kind();
   m.tokenizer_identity = tokenizer->identity();
   m.tokenizer_path = tokenizer->path();
   m.vocab_size = tokenizer->vocab_size();
-  m.separator_id = choose_separator(*tokenizer, &m.separator_token);
+  m.separator_id = sep.id;
+  m.separator_token = sep.token;
+  m.separator_source = sep.source;
   m.token_dtype = token_dtype_for_vocab(m.vocab_size);
   m.validation_fraction = o.validation_fraction;
   m.inputs.resize(files.size());

@@ -28,6 +28,7 @@ namespace halo::data {
 
 struct PrepareOptions {
   std::string tokenizer;              // tokenizer.json / .model / folder (load_tokenizer)
+  std::string teacher;                // teacher model folder: its eos_token_id separates documents
   std::vector<std::string> inputs;    // files and folders (corpus_reader.h formats)
   std::string out;                    // output folder (created; must not hold a manifest.json)
   double validation_fraction = 0.01;  // in [0, 0.5]
@@ -51,10 +52,20 @@ struct PrepareResult {
   int threads = 0;
 };
 
-// The separator id written to the manifest: the tokenizer's "<|endoftext|>" when it has one,
-// else its EOS id; a tokenizer with neither is a HaloError.
+// The document separator written to the manifest. With a teacher folder: the first id of its
+// generation_config.json `eos_token_id` (a number or a list), else of its config.json's, as the
+// authors' data code appends the teacher tokenizer's EOS after every document (HALO_NOTES 3);
+// the id must be one the tokenizer decodes. Without a teacher, or when the teacher names none:
+// the tokenizer's "<|endoftext|>" when it has one, else its EOS id; neither is a HaloError.
+// `source` says which, e.g. "teacher generation_config.json eos_token_id
+// (/m/generation_config.json)".
 class Tokenizer;
-int64_t choose_separator(const Tokenizer& tokenizer, std::string* token_text);
+struct Separator {
+  int64_t id = -1;
+  std::string token;   // its text
+  std::string source;  // where the id was taken from
+};
+Separator choose_separator(const Tokenizer& tokenizer, const std::string& teacher_dir = "");
 
 PrepareResult prepare_corpus(const PrepareOptions& options);
 

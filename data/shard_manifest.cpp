@@ -70,7 +70,6 @@ SplitInfo split_from_json(const JsonFields& f) {
   return s;
 }
 
-
 }  // namespace
 
 json Manifest::to_json() const {
@@ -90,6 +89,7 @@ json Manifest::to_json() const {
           {"vocab_size", vocab_size},
           {"separator_id", separator_id},
           {"separator_token", separator_token},
+          {"separator_source", separator_source},
           {"token_dtype", token_dtype},
           {"validation_fraction", validation_fraction},
           {"dataset_id", dataset_id()},
@@ -116,6 +116,7 @@ Manifest Manifest::from_json(const json& j, const std::string& source) {
   m.vocab_size = f.require_int("vocab_size");
   m.separator_id = f.require_int("separator_id");
   m.separator_token = f.get_string("separator_token", "");
+  m.separator_source = f.get_string("separator_source", "");  // absent before issue 18 item 5
   m.token_dtype = f.require_string("token_dtype");
   m.validation_fraction = f.get_number("validation_fraction", 0.0);
   token_dtype_bytes(m.token_dtype);

@@ -54,8 +54,12 @@ struct Manifest {
   std::string tokenizer_identity;  // Tokenizer::identity(): kind and SHA-256 of its file
   std::string tokenizer_path;      // informative only
   int64_t vocab_size = 0;
-  int64_t separator_id = -1;                // appended after every document by the loaders
-  std::string separator_token;              // its text, e.g. "<|endoftext|>"
+  int64_t separator_id = -1;    // appended after every document by the loaders
+  std::string separator_token;  // its text, e.g. "<|endoftext|>"
+  // Where separator_id came from (prepare_corpus.h choose_separator), e.g. "teacher
+  // generation_config.json eos_token_id (...)" or "tokenizer <|endoftext|>"; "" in manifests
+  // written before it was recorded (they still load).
+  std::string separator_source;
   std::string token_dtype;                  // "uint16" | "uint32"
   double validation_fraction = 0;           // every round(1/f)-th document, see prepare_corpus.h
   std::map<std::string, SplitInfo> splits;  // "train", "validation"

@@ -1,6 +1,7 @@
 // Implementation of model_folder_files.h.
 #include "hypenet/model_folder_files.h"
 
+#include "halo/common/atomic_file.h"
 #include "halo/common/error.h"
 
 #include <nlohmann/json.hpp>
@@ -27,7 +28,9 @@ std::vector<std::string> copy_model_side_files(const std::string& from, const st
   std::vector<std::string> copied;
   for (const auto& n : model_side_files(from)) {
     if (fs::exists(fs::path(to) / n)) continue;
-    fs::copy_file(fs::path(from) / n, fs::path(to) / n);
+    write_file_durably(fs::path(to) / n, [&](const std::string& tmp) {
+      fs::copy_file(fs::path(from) / n, tmp, fs::copy_options::overwrite_existing);
+    });
     copied.push_back(n);
   }
   return copied;
@@ -65,9 +68,15 @@ std::vector<int64_t> eos_in(const fs::path& file) {
 }
 }  // namespace
 
-std::vector<int64_t> model_eos_token_ids(const std::string& dir) {
-  auto ids = eos_in(fs::path(dir) / "generation_config.json");
-  return ids.empty() ? eos_in(fs::path(dir) / "config.json") : ids;
+std::vector<int64_t> model_eos_token_ids(const std::string& dir, std::string* source) {
+  for (const char* name : {"generation_config.json", "config.json"}) {
+    auto ids = eos_in(fs::path(dir) / name);
+    if (ids.empty()) continue;
+    if (source) *source = (fs::path(dir) / name).string();
+    return ids;
+  }
+  if (source) source->clear();
+  return {};
 }
 
 }  // namespace halo::hypenet

@@ -24,6 +24,7 @@ std::string find_model_tokenizer(const std::string& dir);
 
 // End-of-sequence ids: generation_config.json's eos_token_id (a number or a list), else
 // config.json's; empty when neither names one. A malformed value is an error naming the file.
-std::vector<int64_t> model_eos_token_ids(const std::string& dir);
+// `source` (optional) receives the path of the file the ids came from ("" when none).
+std::vector<int64_t> model_eos_token_ids(const std::string& dir, std::string* source = nullptr);
 
 }  // namespace halo::hypenet

@@ -128,6 +128,23 @@ TEST_CASE("convert builds a HypeNet that inspect and forward accept", "[cli][hyp
   CHECK(j["architecture"] == "HypeNetForCausalLM");
   CHECK(j["mixer_types"] == nlohmann::json({"attn", "lightning-attn"}));
   CHECK(j["num_lightning_layers"].get<int64_t>() == 1);
+  // Issue 18 items 4 and 6: bfloat16 by default, the head tied as the authors' (this teacher's
+  // is untied), "hype 500" as their inference setting, and how to load it with their code.
+  CHECK(j["storage_dtype"] == "bfloat16");
+  CHECK(j["tied_lm_head"] == true);
+  CHECK(j["authors_loader"]["auto_map"] == true);
+  CHECK_THAT(conv.output, Contains("bfloat16, LM head tied (the teacher's untied lm_head.weight "
+                                   "is not used") &&
+                              Contains("trust_remote_code=True") &&
+                              Contains("attn_logits_scaling \"hype 500\""));
+  auto kept = run_cli("convert --teacher " + teacher + " --rnn-layers 1 --out " + dir.str() +
+                      "/kept --lm-head teacher --dtype float32 --attn-logits-scaling 0");
+  INFO(kept.output);
+  REQUIRE(kept.exit_code == 0);
+  auto jk = nlohmann::json::parse(run_cli("inspect --json " + dir.str() + "/kept").output);
+  CHECK(jk["tied_lm_head"] == false);
+  CHECK(jk["storage_dtype"] == "float32");
+  CHECK_THAT(kept.output, Contains("attn_logits_scaling null"));
   const std::string out = dir.str() + "/logits.safetensors";
   auto fwd = run_cli("forward --model " + student + " --ids \"5 6 7 8\" --out " + out);
   INFO(fwd.output);
@@ -141,6 +158,8 @@ TEST_CASE("convert builds a HypeNet that inspect and forward accept", "[cli][hyp
       {"--mixers A,X", "unknown mixer \"X\""},
       {"", "exactly one of --rnn-layers or --mixers"},
       {"--rnn-layers 0 --lightning-scale 2", "lightning_scale"},
+      {"--rnn-layers 0 --lm-head both", "--lm-head: \"both\" is not a head choice"},
+      {"--rnn-layers 0 --attn-logits-scaling 0.5", "--attn-logits-scaling must be 0 (off) or > 1"},
   };
   for (const auto& [args, expect] : bad) {
     auto r = run_cli("convert --teacher " + teacher + " " + args + " --out " + dir.str() + "/x");
@@ -204,8 +223,7 @@ TEST_CASE("bench stage2 runs the Trainer's stage-2 step on the CPU and cleans up
   CHECK_THAT(cpu16.output, Contains("--precision bfloat16 needs --device cuda"));
 }
 
-TEST_CASE("exit codes: 0 success, 1 input error, 2 usage error; --version; did you mean",
-          "[cli]") {
+TEST_CASE("exit codes: 0 success, 1 input error, 2 usage error; --version; did you mean", "[cli]") {
   test::TempDir dir;
   struct Case {
     std::string args;

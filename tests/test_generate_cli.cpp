@@ -40,7 +40,10 @@ GenerateFolders make_models(const std::string& dir) {
   REQUIRE(init.exit_code == 0);
   fs::copy_file(f.tokenizer, f.teacher + "/tokenizer.model");
   std::ofstream(f.teacher + "/generation_config.json") << R"({"eos_token_id": [2, 3]})";
-  auto conv = run_cli("convert --teacher " + f.teacher + " --mixers L,A,L,A --out " + f.student);
+  // float32 storage (convert writes bfloat16 by default): inspect --context below counts a
+  // float32 config's cache bytes.
+  auto conv = run_cli("convert --teacher " + f.teacher + " --mixers L,A,L,A --out " + f.student +
+                      " --dtype float32");
   INFO(conv.output);
   REQUIRE(conv.exit_code == 0);
   CHECK_THAT(conv.output, Contains("tokenizer.model") && Contains("generation_config.json"));

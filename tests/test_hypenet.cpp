@@ -126,8 +126,8 @@ TEST_CASE("HypeNet Lightning layers match a float64 step-by-step computation", "
         auto out = student->forward(ids, opt);
         for (size_t i = 0; i < layout.size(); ++i) {
           if (layout[i] != 'L') continue;
-          auto expect = lightning_layer_by_steps(*student->layer(i).lightning, config,
-                                                 out.mixer_inputs[i]);
+          auto expect =
+              lightning_layer_by_steps(*student->layer(i).lightning, config, out.mixer_inputs[i]);
           const double err = test::max_rel_error(out.mixer_outputs[i], expect);
           INFO("layer " << i << ": " << err);
           CHECK(err <= 1e-10);
@@ -152,17 +152,70 @@ TEST_CASE("convert copies and expands the teacher's weights as HALO does", "[hyp
   CHECK(at::equal(sk[1], tk[0]));
   CHECK(at::equal(sk[2], tk[1]));
   CHECK(at::equal(sk[3], tk[1]));
-  CHECK(at::equal(s["model.layers.0.self_attn.q_proj.weight"], t["model.layers.0.self_attn.q_proj.weight"]));
-  CHECK(at::equal(s["model.layers.0.self_attn.k_norm.weight"], t["model.layers.0.self_attn.k_norm.weight"]));
+  CHECK(at::equal(s["model.layers.0.self_attn.q_proj.weight"],
+                  t["model.layers.0.self_attn.q_proj.weight"]));
+  CHECK(at::equal(s["model.layers.0.self_attn.k_norm.weight"],
+                  t["model.layers.0.self_attn.k_norm.weight"]));
   CHECK(at::equal(s["model.layers.0.self_attn.o_norm.weight"], at::ones({4 * d})));
   CHECK(s.contains("model.layers.0.self_attn.z_proj.weight"));
   const double z_std = s["model.layers.0.self_attn.z_proj.weight"].std().item<double>();
   CHECK(z_std == Approx(0.02).epsilon(0.1));
   // Attention layer 1: the teacher's weights plus a new output gate.
-  CHECK(at::equal(s["model.layers.1.self_attn.k_proj.weight"], t["model.layers.1.self_attn.k_proj.weight"]));
+  CHECK(at::equal(s["model.layers.1.self_attn.k_proj.weight"],
+                  t["model.layers.1.self_attn.k_proj.weight"]));
   CHECK(s.contains("model.layers.1.self_attn.o_gate.weight"));
   CHECK(at::equal(s["model.layers.1.mlp.up_proj.weight"], t["model.layers.1.mlp.up_proj.weight"]));
   CHECK(at::equal(s["lm_head.weight"], t["lm_head.weight"]));
+}
+
+// Issue 18 item 4: the student's head is a choice (student.lm_head, convert --lm-head).
+TEST_CASE("the student's LM head: tied drops an untied teacher's head, untied keeps or copies one",
+          "[hypenet][hf][lm_head]") {
+  using hypenet::student_head_tied;
+  CHECK(student_head_tied("tied", false, "k"));
+  CHECK(student_head_tied("tied", true, "k"));
+  CHECK_FALSE(student_head_tied("teacher", false, "k"));
+  CHECK(student_head_tied("teacher", true, "k"));
+  CHECK_FALSE(student_head_tied("untied", true, "k"));
+  CHECK_THROWS_WITH(student_head_tied("both", true, "student.lm_head"),
+                    Contains("student.lm_head") && Contains("tied, teacher or untied"));
+
+  // The untied teacher: its head differs from its embedding, so the checks below can fail.
+  auto untied = hypenet::load_qwen3(test::fixtures_dir() + kTeacher, at::kFloat, at::kCPU);
+  REQUIRE_FALSE(untied->config().tie_word_embeddings);
+  auto t = untied->named_parameters();
+  REQUIRE_FALSE(at::equal(t["lm_head.weight"], t["model.embed_tokens.weight"]));
+  auto config = hypenet::hypenet_config_like_release(untied->config(), mixers("LAL"));
+  config.base.tie_word_embeddings = true;  // the authors' HypeNet-9B from Qwen3-8B
+  auto tied = hypenet::hypenet_from_teacher(untied, config, 3);
+  auto s = tied->named_parameters();
+  CHECK_FALSE(s.contains("lm_head.weight"));
+  CHECK(at::equal(s["model.embed_tokens.weight"], t["model.embed_tokens.weight"]));
+  CHECK(tied->output_embedding().data_ptr() == s["model.embed_tokens.weight"].data_ptr());
+  // Saved and loaded: no lm_head.weight in the files, tied in config.json.
+  test::TempDir dir;
+  hypenet::save_hypenet(dir.str(), tied, at::kFloat, 0);
+  CHECK_FALSE(hypenet::CheckpointFiles(dir.str()).contains("lm_head.weight"));
+  auto back = hypenet::load_hypenet(dir.str(), at::kFloat, at::kCPU);
+  CHECK(back->config().base.tie_word_embeddings);
+  CHECK(at::equal(back->output_embedding(), t["model.embed_tokens.weight"]));
+
+  // Kept untied ("teacher"): the head is the teacher's.
+  config.base.tie_word_embeddings = false;
+  auto kept = hypenet::hypenet_from_teacher(untied, config, 3);
+  CHECK(at::equal(kept->named_parameters()["lm_head.weight"], t["lm_head.weight"]));
+
+  // "untied" with a tied teacher: a head of its own, starting as a copy of the embedding.
+  auto tied_teacher =
+      hypenet::load_qwen3(test::fixtures_dir() + "/qwen3/tied_mha", at::kFloat, at::kCPU);
+  REQUIRE(tied_teacher->config().tie_word_embeddings);
+  auto c2 = hypenet::hypenet_config_like_release(tied_teacher->config(), mixers("LA"));
+  c2.base.tie_word_embeddings = false;
+  auto own = hypenet::hypenet_from_teacher(tied_teacher, c2, 3);
+  auto o = own->named_parameters();
+  REQUIRE(o.contains("lm_head.weight"));
+  CHECK(at::equal(o["lm_head.weight"], o["model.embed_tokens.weight"]));
+  CHECK(o["lm_head.weight"].data_ptr() != o["model.embed_tokens.weight"].data_ptr());
 }
 
 TEST_CASE("HypeNet checkpoints round-trip bit-exactly and load through CausalLM", "[hypenet][hf]") {
@@ -236,7 +289,7 @@ TEST_CASE("HyPE's attention layers follow the formula: NoPE, q scaled by log(t+a
     auto want = hype_attention_by_formula(attn, tc.num_attention_heads, tc.num_key_value_heads,
                                           tc.head_dim, a, tc.rms_norm_eps, out.mixer_inputs[1]);
     INFO("a = " << a << " max diff " << (out.mixer_outputs[1] - want).abs().max().item<double>()
-                  << " max " << want.abs().max().item<double>());
+                << " max " << want.abs().max().item<double>());
     CHECK(at::allclose(out.mixer_outputs[1], want, 1e-10, 1e-10));
     // Without the scale (training) the same formula with s_t = 1 must not match it.
     hypenet::ForwardOptions train = opt;
@@ -261,7 +314,8 @@ TEST_CASE("malformed HypeNet configs are rejected with the file and key", "[hype
   auto expect = [&](nlohmann::json j, const std::string& what) {
     std::ofstream(path) << j.dump();
     REQUIRE_THROWS_AS(hypenet::HypeNetConfig::from_json_file(path), HaloError);
-    REQUIRE_THROWS_WITH(hypenet::HypeNetConfig::from_json_file(path), Contains(path) && Contains(what));
+    REQUIRE_THROWS_WITH(hypenet::HypeNetConfig::from_json_file(path),
+                        Contains(path) && Contains(what));
   };
   REQUIRE_NOTHROW(hypenet::HypeNetConfig::from_json(good, "good"));
   auto j = good;
@@ -320,10 +374,9 @@ TEST_CASE("a float32 HypeNet under autocast: stage 2's loss and gradients run in
       std::optional<test::Autocast> scope;
       if (autocast) scope.emplace(at::kCPU);
       hidden = student->forward(ids, fo).hidden;
-      loss = losses::chunked_kl_loss(hidden.reshape({-1, config.base.hidden_size}),
-                                     student->output_embedding(), teacher_hidden,
-                                     teacher->output_embedding(), mask, 64,
-                                     static_cast<double>(ids.numel()));
+      loss = losses::chunked_kl_loss(
+          hidden.reshape({-1, config.base.hidden_size}), student->output_embedding(),
+          teacher_hidden, teacher->output_embedding(), mask, 64, static_cast<double>(ids.numel()));
     }
     CHECK(hidden.scalar_type() == (autocast ? at::kBFloat16 : at::kFloat));
     loss.backward();

@@ -3,13 +3,17 @@
 // known key, wrong types, out-of-range and inconsistent values); a bad --set override is named
 // as the --set argument. Stage hashes cover the data's and the model config's content, not their
 // paths, and a changed config is described by the keys that changed. The shipped Qwen3 recipes
-// carry the authors' layer sets, stage-2 learning rates and stage-3 schedule (issue 18).
+// carry the authors' layer sets, stage-2 learning rates and stage-3 schedule (issue 18), and
+// student.lm_head decides the student's head (issue 18 item 4).
 #include <catch2/catch.hpp>
 
 #include "halo/common/error.h"
 #include "halo/config/config_diff.h"
 #include "halo/config/pipeline_config.h"
+#include "halo/stages/student_builder.h"
 #include "halo/train/lr_schedule.h"
+#include "hypenet/hypenet_checkpoint.h"
+#include "hypenet/qwen3_checkpoint.h"
 #include "tests/test_util.h"
 
 #include <cstdlib>
@@ -266,14 +270,16 @@ TEST_CASE("malformed configs name the file, line and key", "[config]") {
        "quality_gate.thresholds.max_loss_ratio",
        "must be > 0 (the student's validation loss / the teacher's, at most)"},
       {"gate passkey accuracy above 1",
-       {{3, "  seed: 1\nquality_gate:\n  passkey_lengths: [64]\n  thresholds:\n"
-            "    min_passkey_accuracy:\n      - {length: 64, accuracy: 1.5}"}},
+       {{3,
+         "  seed: 1\nquality_gate:\n  passkey_lengths: [64]\n  thresholds:\n"
+         "    min_passkey_accuracy:\n      - {length: 64, accuracy: 1.5}"}},
        "cfg.yaml:8:",
        "quality_gate.thresholds.min_passkey_accuracy[0].accuracy",
        "must be in [0, 1]"},
       {"gate passkey length the gate does not measure",
-       {{3, "  seed: 1\nquality_gate:\n  passkey_lengths: [64]\n  thresholds:\n"
-            "    min_passkey_accuracy:\n      - {length: 128, accuracy: 0.5}"}},
+       {{3,
+         "  seed: 1\nquality_gate:\n  passkey_lengths: [64]\n  thresholds:\n"
+         "    min_passkey_accuracy:\n      - {length: 128, accuracy: 0.5}"}},
        "cfg.yaml:8:",
        "quality_gate.thresholds.min_passkey_accuracy[0].length",
        "must be one of quality_gate.passkey_lengths [64]"},
@@ -519,6 +525,7 @@ TEST_CASE("the Qwen3 HALO recipes use the authors' layer sets and learning rates
     CHECK(sel.num_attention_layers == static_cast<int64_t>(r.layers.size()));
     for (int64_t layer : sel.attention_layers) CHECK(layer < num_layers);
 
+    CHECK(c.student.lm_head == "tied");  // every released HypeNet ties its head
     const auto& s2 = c.stage("stage2");
     CHECK(s2.optimizer.lr == r.stage2_lr);
     CHECK(s2.schedule.kind == "cosine");
@@ -547,4 +554,55 @@ TEST_CASE("the Qwen3 HALO recipes use the authors' layer sets and learning rates
     CHECK_THAT(text, Contains("--set stages.selection.method=halo --set "
                               "'stages.selection.attention_layers=[]'"));
   }
+}
+
+// Issue 18 item 4: the authors tie the student's head to the embedding (HypeNet-9B from the
+// untied Qwen3-8B); student.lm_head makes it a choice with that default.
+TEST_CASE(
+    "student.lm_head: tied by default, typed, out of the stage hash at its default; the "
+    "student builders follow it and a resumed checkpoint must match it",
+    "[config][lm_head]") {
+  test::TempDir dir;
+  const std::string path = write_config(dir, {});
+  const auto c = config::load_pipeline_config(path);
+  CHECK(c.student.lm_head == "tied");
+  CHECK(c.to_json()["student"]["lm_head"] == "tied");
+  CHECK_FALSE(config::PipelineConfig::hashed_part(c.to_json(), 3)["student"].contains("lm_head"));
+  const auto t = config::load_pipeline_config(path, {"student.lm_head=teacher"});
+  CHECK(t.student.lm_head == "teacher");
+  CHECK(t.stage_hash(3) != c.stage_hash(3));
+  CHECK_THAT(load_error({}, {"student.lm_head=both"}),
+             Contains("student.lm_head") && Contains("tied"));
+
+  // The stage-1 and stage-2 students of an untied teacher (a transformers-made fixture).
+  auto teacher = hypenet::load_qwen3(test::fixtures_dir() + "/qwen3/untied_gqa2_sharded",
+                                     at::kFloat, at::kCPU);
+  const auto& tc = teacher->config();
+  REQUIRE_FALSE(tc.tie_word_embeddings);
+  const std::vector<hypenet::MixerType> mixers = {hypenet::MixerType::kLightning,
+                                                  hypenet::MixerType::kAttention,
+                                                  hypenet::MixerType::kLightning};
+  CHECK(stages::student_config(c.student, tc, mixers).base.tie_word_embeddings);
+  CHECK_FALSE(stages::student_config(t.student, tc, mixers).base.tie_word_embeddings);
+  auto rnn_tied = stages::all_rnn_student(teacher, c.student);
+  CHECK_FALSE(rnn_tied->named_parameters().contains("lm_head.weight"));
+  auto rnn_untied = stages::all_rnn_student(teacher, t.student);
+  CHECK(at::equal(rnn_untied->named_parameters()["lm_head.weight"],
+                  teacher->named_parameters()["lm_head.weight"]));
+  // The stage-2 hybrid, from a stage-1 student saved as a stage saves it.
+  const std::string stage1 = dir.str() + "/stage1";
+  hypenet::save_hypenet(stage1, rnn_tied, at::kFloat, 0);
+  auto hybrid = stages::hybrid_student(teacher, c.student, mixers, stage1);
+  CHECK(hybrid->config().base.tie_word_embeddings);
+  CHECK(at::equal(hybrid->output_embedding(),
+                  teacher->named_parameters()["model.embed_tokens.weight"]));
+
+  // Resuming: a checkpoint with the other head is refused with the key and the way out.
+  const std::string untied_ckpt = dir.str() + "/untied";
+  hypenet::save_hypenet(untied_ckpt, rnn_untied, at::kFloat, 0);
+  CHECK_THROWS_WITH(stages::check_checkpoint_head(untied_ckpt, rnn_tied),
+                    Contains(untied_ckpt + "/config.json") && Contains("tie_word_embeddings") &&
+                        Contains("--set student.lm_head=teacher"));
+  CHECK_NOTHROW(stages::check_checkpoint_head(untied_ckpt, rnn_untied));
+  CHECK_NOTHROW(stages::check_checkpoint_head(stage1, rnn_tied));
 }

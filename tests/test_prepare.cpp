@@ -312,4 +312,79 @@ TEST_CASE("prepare CLI: summary with bad input per file, refusals with clear err
   REQUIRE_THAT(r.output, Catch::Contains("missing.txt") && Catch::Contains("no such file"));
 }
 
+TEST_CASE(
+    "prepare --teacher: the teacher's eos_token_id separates documents; the manifest "
+    "records the id and where it came from; old manifests still load",
+    "[prepare][separator]") {
+  test::TempDir dir("halo-prepare-sep");
+  const fs::path in = dir.path() / "in";
+  write_file(in / "a.txt", "first document\n");
+  write_file(in / "b.txt", "second document\n");
+  auto run = [&](const std::string& out, const std::string& teacher) {
+    auto o = prepare_options(qwen3_tokenizer(), in, dir.path() / out, 1);
+    o.validation_fraction = 0;
+    o.teacher = teacher;
+    prepare_corpus(o);
+    return Manifest::read(dir.path() / out / "manifest.json");
+  };
+  // Qwen3-1.7B's generation_config.json lists [<|im_end|>, <|endoftext|>]; its first id is the
+  // tokenizer's EOS that the authors' data code appends, not <|endoftext|> (151643).
+  const fs::path t1 = dir.path() / "teacher1";
+  write_file(t1 / "generation_config.json", R"({"eos_token_id": [151645, 151643]})");
+  write_file(t1 / "config.json", R"({"eos_token_id": 151643})");
+  const Manifest m1 = run("out1", t1.string());
+  CHECK(m1.separator_id == 151645);
+  CHECK(m1.separator_token == "<|im_end|>");
+  CHECK_THAT(m1.separator_source, Catch::Contains("teacher generation_config.json eos_token_id") &&
+                                      Catch::Contains("first of the list") &&
+                                      Catch::Contains((t1 / "generation_config.json").string()));
+  // config.json when generation_config.json names none.
+  const fs::path t2 = dir.path() / "teacher2";
+  write_file(t2 / "generation_config.json", R"({"do_sample": true})");
+  write_file(t2 / "config.json", R"({"eos_token_id": 151645})");
+  const Manifest m2 = run("out2", t2.string());
+  CHECK(m2.separator_id == 151645);
+  CHECK_THAT(m2.separator_source, Catch::StartsWith("teacher config.json eos_token_id ("));
+  // A teacher that names no EOS: the tokenizer's, and the source says so.
+  const fs::path t3 = dir.path() / "teacher3";
+  write_file(t3 / "config.json", R"({"model_type": "qwen3"})");
+  const Manifest m3 = run("out3", t3.string());
+  CHECK(m3.separator_id == 151643);
+  CHECK_THAT(m3.separator_source, Catch::StartsWith("tokenizer <|endoftext|>") &&
+                                      Catch::Contains("names no eos_token_id"));
+  // No teacher: the tokenizer's <|endoftext|>.
+  const Manifest m0 = run("out0", "");
+  CHECK(m0.separator_id == 151643);
+  CHECK(m0.separator_source == "tokenizer <|endoftext|>");
+  CHECK(m0.dataset_id() != m1.dataset_id());  // another separator, another data set
+  // An EOS id outside the tokenizer is refused, naming the file and key, before --out is made.
+  const fs::path t4 = dir.path() / "teacher4";
+  write_file(t4 / "config.json", R"({"eos_token_id": 999999})");
+  REQUIRE_THROWS_WITH(run("out4", t4.string()), Catch::Contains((t4 / "config.json").string()) &&
+                                                    Catch::Contains("'eos_token_id' is 999999"));
+  CHECK_FALSE(fs::exists(dir.path() / "out4"));
+  REQUIRE_THROWS_WITH(run("out5", (dir.path() / "nope").string()),
+                      Catch::Contains("--teacher") && Catch::Contains("not a folder"));
+
+  // A manifest written before the source was recorded loads, with the same data set id.
+  const fs::path manifest = dir.path() / "out1" / "manifest.json";
+  auto j = nlohmann::json::parse(std::ifstream(manifest));
+  REQUIRE(j.contains("separator_source"));
+  j.erase("separator_source");
+  std::ofstream(dir.path() / "old.json") << j.dump(2);
+  const Manifest old = Manifest::read(dir.path() / "old.json");
+  CHECK(old.separator_source.empty());
+  CHECK(old.separator_id == 151645);
+  CHECK(old.dataset_id() == m1.dataset_id());
+
+  // The CLI takes --teacher and prints where the separator came from.
+  auto r = test::run_cli("prepare --tokenizer " + qwen3_tokenizer() + " --teacher " + t1.string() +
+                         " --input " + in.string() + " --out " + (dir.path() / "cli").string() +
+                         " --quiet --validation-fraction 0");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("separator 151645 (<|im_end|>; from the teacher "
+                                       "generation_config.json eos_token_id"));
+}
+
 }  // namespace halo::data

@@ -1,19 +1,21 @@
-// `halo-distill inspect MODEL_DIR`: summary of a Hugging Face model folder (architecture,
-// sizes, stored dtypes, parameter count, shards, tied head). Validates every shard's header.
+// `halo-distill inspect MODEL_DIR`: summary of a Hugging Face model folder (format, architecture,
+// sizes, stored dtypes, parameter count, shards, tied head, whether the authors' HypeNet code can
+// load it). Validates every shard's header.
 #include "halo/common/error.h"
 #include "hypenet/checkpoint_files.h"
 #include "hypenet/hybrid_cache.h"
+#include "hypenet/hypenet_checkpoint.h"
+#include "hypenet/hypenet_config.h"
+#include "hypenet/json_fields.h"
 #include "hypenet/model_folder_files.h"
 #include "hypenet/qwen3_checkpoint.h"
-#include "hypenet/json_fields.h"
-#include "hypenet/hypenet_config.h"
 #include "hypenet/qwen3_config.h"
 #include "tools/commands.h"
 
 #include <algorithm>
 #include <filesystem>
-#include <optional>
 #include <iostream>
+#include <optional>
 #include <set>
 
 namespace halo::tools {
@@ -29,7 +31,8 @@ struct InspectOptions {
 
 void run_inspect(const InspectOptions& o) {
   namespace fs = std::filesystem;
-  HALO_CHECK(fs::is_directory(o.dir), o.dir, ": not a folder (expected a model folder with config.json)");
+  HALO_CHECK(fs::is_directory(o.dir), o.dir,
+             ": not a folder (expected a model folder with config.json)");
   const std::string config_path = (fs::path(o.dir) / "config.json").string();
   auto raw = hypenet::read_json_file(config_path);
   hypenet::JsonFields fields(raw, config_path);
@@ -51,12 +54,44 @@ void run_inspect(const InspectOptions& o) {
     stored_params += n;
     dtype_counts[e.dtype] += n;
   }
+  // One dtype name when every tensor has it, else "mixed".
+  std::string storage_dtype = "mixed";
+  if (dtype_counts.size() == 1) {
+    const auto& d = dtype_counts.begin()->first;
+    storage_dtype = d == "BF16" ? "bfloat16" : d == "F32" ? "float32" : d == "F16" ? "float16" : d;
+  }
+  // The authors' loader: transformers with trust_remote_code needs auto_map in config.json and
+  // their modeling files in the folder (export and convert write the former, print the latter).
+  std::vector<std::string> missing_code;
+  for (const auto& f : hypenet::kAuthorsModelingFiles) {
+    if (!fs::exists(fs::path(o.dir) / f)) missing_code.push_back(f);
+  }
+  const bool auto_map = raw.contains("auto_map") && raw["auto_map"].is_object() &&
+                        raw["auto_map"].contains("AutoModelForCausalLM");
+  std::string authors_loader;
+  if (student) {
+    if (!auto_map) {
+      authors_loader = "no auto_map in config.json (a training checkpoint? `export` adds it)";
+    } else if (!missing_code.empty()) {
+      authors_loader = str_cat("auto_map set; copy their modeling files here (",
+                               missing_code.size(), " missing, e.g. ", missing_code.front(), ")");
+    } else {
+      authors_loader = "ready: AutoModelForCausalLM.from_pretrained(DIR, trust_remote_code=True)";
+    }
+  }
   std::vector<std::string> shards;
   for (const auto& p : files.shard_paths()) shards.push_back(fs::path(p).filename().string());
   std::sort(shards.begin(), shards.end());
 
   nlohmann::json j;
   j["path"] = o.dir;
+  j["format"] = student ? "hypenet: the authors' HypeNet config keys and tensor names"
+                        : "qwen3: Hugging Face Qwen3";
+  j["storage_dtype"] = storage_dtype;
+  if (student) {
+    j["authors_loader"] = {
+        {"auto_map", auto_map}, {"missing_code_files", missing_code}, {"summary", authors_loader}};
+  }
   j["architecture"] = student ? "HypeNetForCausalLM" : "Qwen3ForCausalLM";
   j["model_type"] = model_type;
   j["num_layers"] = config.num_hidden_layers;
@@ -109,14 +144,19 @@ void run_inspect(const InspectOptions& o) {
     std::cout << "  " << k << std::string(k.size() < 22 ? 22 - k.size() : 1, ' ') << v << "\n";
   };
   std::cout << o.dir << "\n";
+  line("format", str_cat(j["format"].get<std::string>(), ", ", storage_dtype,
+                         storage_dtype == "bfloat16"  ? " (export's default)"
+                         : storage_dtype == "float32" ? " (training checkpoints' precision)"
+                                                      : ""));
+  if (student) line("authors' loader", authors_loader);
   line("architecture", student ? "HypeNetForCausalLM (hypenet)" : "Qwen3ForCausalLM (qwen3)");
   if (student) {
     line("mixers", str_cat(mixers, " (", j["num_attention_layers"].get<int64_t>(), " attn, ",
                            student->num_lightning_layers(), " lightning-attn)"));
-    line("lightning", str_cat(student->lightning_nh, " heads x ", student->lightning_head_dim,
-                              ", scale ", student->lightning_scale,
-                              student->lightning_use_rope ? ", RoPE" : ", no RoPE",
-                              student->lightning_use_output_gate ? ", output gate" : ""));
+    line("lightning",
+         str_cat(student->lightning_nh, " heads x ", student->lightning_head_dim, ", scale ",
+                 student->lightning_scale, student->lightning_use_rope ? ", RoPE" : ", no RoPE",
+                 student->lightning_use_output_gate ? ", output gate" : ""));
     line("attention", str_cat(student->attn_use_rope ? "RoPE" : "NoPE",
                               student->attn_use_output_gate ? ", output gate" : "",
                               student->attn_logits_scaling_a
@@ -126,10 +166,10 @@ void run_inspect(const InspectOptions& o) {
   line("layers", std::to_string(config.num_hidden_layers));
   line("hidden / intermediate",
        std::to_string(config.hidden_size) + " / " + std::to_string(config.intermediate_size));
-  line("heads (q / kv)", std::to_string(config.num_attention_heads) + " / " +
-                             std::to_string(config.num_key_value_heads) +
-                             " (GQA ratio " +
-                             std::to_string(config.num_attention_heads / config.num_key_value_heads) + ")");
+  line("heads (q / kv)",
+       std::to_string(config.num_attention_heads) + " / " +
+           std::to_string(config.num_key_value_heads) + " (GQA ratio " +
+           std::to_string(config.num_attention_heads / config.num_key_value_heads) + ")");
   line("head_dim", std::to_string(config.head_dim));
   line("vocab", std::to_string(config.vocab_size));
   line("rope_theta", str_cat(config.rope_theta));
@@ -145,13 +185,12 @@ void run_inspect(const InspectOptions& o) {
     if (shards.size() > 4 && i == 2) line("", "...");
     if (shards.size() <= 4 || i < 2 || i + 2 >= shards.size()) line("", shards[i]);
   }
-  line("inference cache", str_cat(hypenet::format_bytes(per_row.kv_bytes_per_token),
-                                  " KV per token (", layout.num_attention_layers(),
-                                  " attention layers) + ", hypenet::format_bytes(state_per_seq),
-                                  " recurrent state per sequence (", layout.num_lightning_layers(),
-                                  " Lightning layers), ", config.dtype == "float32" ? "float32"
-                                                                                   : "bfloat16",
-                                  " KV"));
+  line("inference cache",
+       str_cat(hypenet::format_bytes(per_row.kv_bytes_per_token), " KV per token (",
+               layout.num_attention_layers(), " attention layers) + ",
+               hypenet::format_bytes(state_per_seq), " recurrent state per sequence (",
+               layout.num_lightning_layers(), " Lightning layers), ",
+               config.dtype == "float32" ? "float32" : "bfloat16", " KV"));
   if (o.context > 0) {
     const auto b = hypenet::cache_bytes(layout, o.batch, o.context, cache_dtype);
     line(str_cat("at ", o.context, " x ", o.batch),
@@ -174,9 +213,10 @@ void run_inspect(const InspectOptions& o) {
 void add_inspect_command(CLI::App& app) {
   auto opts = std::make_shared<InspectOptions>();
   auto* cmd = app.add_subcommand(
-      "inspect", "Summarise a Hugging Face model folder: architecture, layer and head counts, "
-                 "dtype, parameter count, shards, tied or untied LM head. Every shard header is "
-                 "validated on the way.");
+      "inspect",
+      "Summarise a Hugging Face model folder: architecture, layer and head counts, "
+      "dtype, parameter count, shards, tied or untied LM head. Every shard header is "
+      "validated on the way.");
   cmd->add_option("MODEL_DIR", opts->dir, "Model folder holding config.json and safetensors")
       ->required();
   cmd->add_flag("--json", opts->json, "Print the summary as JSON instead of a table");
@@ -186,8 +226,10 @@ void add_inspect_command(CLI::App& app) {
                   "in the config's dtype (bfloat16 unless float32)");
   cmd->add_option("--batch", opts->batch, "Sequences for --context")->capture_default_str();
   cmd->callback([opts] {
-    HALO_CHECK(opts->context >= 0 && opts->batch >= 1, "inspect: --context must be >= 0 and "
-               "--batch >= 1, got ", opts->context, " and ", opts->batch);
+    HALO_CHECK(opts->context >= 0 && opts->batch >= 1,
+               "inspect: --context must be >= 0 and "
+               "--batch >= 1, got ",
+               opts->context, " and ", opts->batch);
     run_inspect(*opts);
   });
 }

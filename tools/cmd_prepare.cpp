@@ -48,10 +48,10 @@ void run_prepare(PrepareCliOptions& o) {
                 static_cast<long long>(s.documents), static_cast<long long>(s.tokens),
                 s.shards.size());
   }
-  std::printf("  tokenizer %s, separator %lld (%s), vocab %lld, ids %s\n",
+  std::printf("  tokenizer %s, separator %lld (%s; from the %s), vocab %lld, ids %s\n",
               m.tokenizer_identity.c_str(), static_cast<long long>(m.separator_id),
-              m.separator_token.c_str(), static_cast<long long>(m.vocab_size),
-              m.token_dtype.c_str());
+              m.separator_token.c_str(), m.separator_source.c_str(),
+              static_cast<long long>(m.vocab_size), m.token_dtype.c_str());
   std::printf(
       "  speed: %.0f tokens/s wall with %d tokenizer threads; %.0f tokens per CPU-second "
       "(%.1f CPU-s); peak RSS %.0f MiB\n",
@@ -93,6 +93,10 @@ void add_prepare_command(CLI::App& app) {
   cmd->add_option("--tokenizer", o->prepare.tokenizer,
                   "tokenizer.json, SentencePiece .model, or a folder with one")
       ->required();
+  cmd->add_option("--teacher", o->prepare.teacher,
+                  "Teacher model folder: documents are separated by the first id of its "
+                  "generation_config.json (else config.json) eos_token_id, as the authors' data "
+                  "code does; without it, the tokenizer's <|endoftext|> (else its EOS)");
   cmd->add_option("--input", o->prepare.inputs, "Input files or folders (one or more)")->required();
   cmd->add_option("--out", o->prepare.out, "Output folder (must not hold a manifest.json)")
       ->required();

@@ -96,6 +96,7 @@ nlohmann::json PipelineConfig::to_json() const {
                   {"attn_use_output_gate", student.attn_use_output_gate},
                   {"attn_logits_scaling", student.attn_logits_scaling},
                   {"init_seed", student.init_seed},
+                  {"lm_head", student.lm_head},
                   {"lightning_recurrence", student.lightning_recurrence}};
   j["quality_gate"] = {{"enabled", quality_gate.enabled},
                        {"validation_batches", quality_gate.validation_batches},
@@ -140,6 +141,10 @@ nlohmann::json PipelineConfig::hashed_part(nlohmann::json j, size_t index) {
   j.erase("dist");  // a resume may use other timeouts, buckets or another world size
   // Added in session 3; left out at its default so the hashes of earlier runs stay valid.
   if (j["student"]["lightning_recurrence"] == "float32") j["student"].erase("lightning_recurrence");
+  // Added with issue 18 item 4, likewise left out at its default ("tied"). Runs begun before with
+  // a tied teacher built the same student; one with an untied teacher (untied student head) that
+  // resumes a student stage is refused when its checkpoint is loaded (student_builder.h).
+  if (j["student"].value("lm_head", "tied") == "tied") j["student"].erase("lm_head");
   nlohmann::json kept = nlohmann::json::array();
   for (size_t i = 0; i <= index; ++i) {
     nlohmann::json s = j["stages"][i];
@@ -217,6 +222,7 @@ PipelineConfig load_pipeline_config(const std::string& path,
   st.check(s.attn_logits_scaling == 0 || s.attn_logits_scaling > 1, "attn_logits_scaling",
            "must be 0 (off) or > 1 (the a of log(t + a) / log(a))");
   s.init_seed = static_cast<uint64_t>(st.get_int("init_seed", 0));
+  s.lm_head = st.get_choice("lm_head", s.lm_head, kLmHeads);
   s.lightning_recurrence =
       st.get_choice("lightning_recurrence", s.lightning_recurrence, kLightningRecurrences);
   st.finish();

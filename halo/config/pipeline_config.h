@@ -50,19 +50,27 @@ struct StudentSection {
   bool attn_use_output_gate = true;           // o * sigmoid(o_gate(x)) in attention layers
   double attn_logits_scaling = 0;             // a of "hype a" (inference-only q scale; 0 = off)
   uint64_t init_seed = 0;                     // seed of the new weights (o_gate, z_proj)
+  // The student's LM head (one of kLmHeads). "tied": the output embedding is the input embedding
+  // (tie_word_embeddings true), as every released HypeNet, also HypeNet-9B from the untied
+  // Qwen3-8B: an untied teacher's lm_head.weight is not used. "teacher": as the teacher (an
+  // untied teacher gives an untied head initialised from its lm_head.weight). "untied": a head of
+  // its own, initialised from the teacher's lm_head.weight, or its embedding when tied.
+  std::string lm_head = "tied";
   // "float32": the Lightning recurrence gets float32 q, k, v, exact products; "tf32": float32
   // q, k, v with TF32 products on CUDA (the authors' implementation as fla runs it); "autocast":
   // in bfloat16 stages on CUDA it gets them in bfloat16 (fastest kernels).
   std::string lightning_recurrence = "float32";  // one of kLightningRecurrences
 };
+// The values of student.lm_head (also `convert --lm-head`).
+inline const std::vector<std::string> kLmHeads = {"tied", "teacher", "untied"};
 // The values of student.lightning_recurrence (also `bench stage2 --lightning-recurrence`).
 inline const std::vector<std::string> kLightningRecurrences = {"float32", "tf32", "autocast"};
 
 // `quality_gate.thresholds:` what the gate of one student stage must reach, or the pipeline
 // stops there with exit 1. None set: the gate reports and does not gate ("not gated").
 struct PasskeyThreshold {
-  int64_t length = 0;     // one of quality_gate.passkey_lengths
-  double accuracy = 0;    // passkey accuracy at that length at least this, in [0, 1]
+  int64_t length = 0;   // one of quality_gate.passkey_lengths
+  double accuracy = 0;  // passkey accuracy at that length at least this, in [0, 1]
 };
 struct GateThresholds {
   std::string stage;                     // the gated stage (default: the last student stage)
@@ -84,7 +92,7 @@ struct QualityGateSection {
   // generation engine) or "recompute" (the whole prefix again for every new token: the O(T^2)
   // reference, kept to time and check the engine against).
   std::string decode = "cached";
-  int64_t prefill_chunk = 2048;          // prompt tokens per forward when cached
+  int64_t prefill_chunk = 2048;  // prompt tokens per forward when cached
   // Data parallel: the gate runs on rank 0; the other ranks wait for it at most this long
   // (seconds) instead of the collective timeout dist.timeout_s.
   double timeout_s = 7200;

@@ -242,6 +242,16 @@ void preflight(const config::PipelineConfig& p, size_t first, size_t last, bool 
                  static_cast<long long>(m.vocab_size),
                  needs_teacher_folder ? ", weights readable" : "");
   }
+  if (verbose && teacher && !teacher->config.tie_word_embeddings) {
+    // Issue 18 item 4: what a student stage does with an untied teacher head.
+    std::fprintf(
+        stderr, "pre-flight: the teacher's LM head is untied; student.lm_head: %s: %s\n",
+        p.student.lm_head.c_str(),
+        p.student.lm_head == "tied"
+            ? "the student's head is its input embedding and the teacher's lm_head.weight "
+              "is not used (the authors' HypeNet-9B from Qwen3-8B)"
+            : "the student's head is untied, initialised from the teacher's lm_head.weight");
+  }
   check_disk(p, pending, teacher, verbose);
   check_shards(p, m, verbose);
 }

@@ -82,6 +82,7 @@ class AlignmentTask : public train::TrainTask {
   }
   void load_model(const fs::path& dir) override {
     torch::NoGradGuard no_grad;
+    check_checkpoint_head(dir, student_);
     hypenet::load_module_parameters(*student_, dir.string(), at::kFloat, device_,
                                     student_->config().base.tie_word_embeddings);
   }

@@ -24,6 +24,8 @@ hypenet::HypeNetConfig student_config(const config::StudentSection& s,
   c.attn_use_rope = s.attn_use_rope;
   c.attn_use_output_gate = s.attn_use_output_gate;
   if (s.attn_logits_scaling > 0) c.attn_logits_scaling_a = s.attn_logits_scaling;
+  c.base.tie_word_embeddings =
+      hypenet::student_head_tied(s.lm_head, teacher.tie_word_embeddings, "student.lm_head");
   c.base.dtype = "float32";
   c.validate("pipeline student section");
   return c;
@@ -79,6 +81,18 @@ hypenet::HypeNetForCausalLM hybrid_student(hypenet::Qwen3ForCausalLM& teacher,
   }
   apply_student_runtime_options(student, s);
   return student;
+}
+
+void check_checkpoint_head(const std::filesystem::path& dir,
+                           const hypenet::HypeNetForCausalLM& student) {
+  const auto path = (dir / "config.json").string();
+  const bool stored = hypenet::HypeNetConfig::from_json_file(path).base.tie_word_embeddings;
+  const bool built = student->config().base.tie_word_embeddings;
+  HALO_CHECK(stored == built, path, ": key 'tie_word_embeddings' is ", stored ? "true" : "false",
+             " but the student this run builds has ", built ? "a tied" : "an untied",
+             " head (student.lm_head). HINT: a run begun before student.lm_head existed kept an "
+             "untied teacher's head; resume it with --set student.lm_head=",
+             stored ? "tied" : "teacher");
 }
 
 at::ScalarType frozen_teacher_dtype(const config::StageConfig& stage, c10::Device device) {

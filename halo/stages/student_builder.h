@@ -13,6 +13,7 @@
 
 namespace halo::stages {
 
+// The head follows s.lm_head (hypenet::student_head_tied): tied by default, as the authors.
 hypenet::HypeNetConfig student_config(const config::StudentSection& s,
                                       const hypenet::Qwen3Config& teacher,
                                       const std::vector<hypenet::MixerType>& mixers);
@@ -32,6 +33,11 @@ hypenet::HypeNetForCausalLM hybrid_student(hypenet::Qwen3ForCausalLM& teacher,
 // Lightning recurrence dtype under autocast. Applied by the builders below and by stage 3.
 void apply_student_runtime_options(hypenet::HypeNetForCausalLM& student,
                                    const config::StudentSection& s);
+
+// Before a student stage resumes from checkpoint `dir`: its config.json must have the head the
+// pipeline builds (student.lm_head); otherwise a HaloError naming the file, the key and the fix.
+void check_checkpoint_head(const std::filesystem::path& dir,
+                           const hypenet::HypeNetForCausalLM& student);
 
 // The frozen teacher's dtype in a stage: bfloat16 when the stage runs in bfloat16 on CUDA (the
 // teacher only runs forward; issue 6: "the teacher runs on every rank in bfloat16"), float32

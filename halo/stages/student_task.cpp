@@ -1,6 +1,7 @@
 // StudentTask: parameters and HF-layout save/load of a HypeNet student.
 #include "halo/stages/student_task.h"
 
+#include "halo/stages/student_builder.h"
 #include "hypenet/hypenet_checkpoint.h"
 #include "hypenet/module_io.h"
 
@@ -25,6 +26,7 @@ void StudentTask::save_model(const std::filesystem::path& dir) {
 
 void StudentTask::load_model(const std::filesystem::path& dir) {
   torch::NoGradGuard no_grad;
+  check_checkpoint_head(dir, student_);
   hypenet::load_module_parameters(*student_, dir.string(), at::kFloat, device_,
                                   student_->config().base.tie_word_embeddings);
 }
