@@ -16,6 +16,7 @@
 #include "tests/eval_fixtures.h"
 #include "tests/test_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -129,7 +130,7 @@ TEST_CASE("kl score: zero against itself, positive for every single-swap model",
   selection::SwapScoreOptions o;
   o.halo = false;
   o.chunk_tokens = 7;
-  selection::score_single_swaps(s, teacher, stage1, batches, nullptr, {}, o);
+  selection::score_single_swaps(s, teacher, stage1, batches, nullptr, o);
   REQUIRE(s.kl.size() == 3);
   CHECK(s.recall.empty());
   for (double kl : s.kl) CHECK(kl > 1e-6);
@@ -150,8 +151,10 @@ TEST_CASE("layer selection methods choose the right layers, and the report lists
   in.filler = eval::filler_from_texts(tok, {"a long time ago in a galaxy far, far away."});
   selection::SelectionOptions o;
   o.num_attention_layers = 2;
-  o.swap.retrieval_lengths = {400};
-  o.swap.retrieval_samples = 1;
+  o.signal.recall_tasks = {"niah", "passkey", "kv"};
+  o.signal.recall_lengths = {400};
+  o.signal.depths = {0.5};
+  o.signal.trials = 1;
   o.swap.chunk_tokens = 9;
 
   o.method = selection::SelectionMethod::kEntropy;
@@ -171,12 +174,25 @@ TEST_CASE("layer selection methods choose the right layers, and the report lists
   std::string line;
   std::vector<std::string> rows;
   while (std::getline(lines, line)) rows.push_back(line);
-  REQUIRE(rows.size() == 2 + 3);
+  REQUIRE(rows.size() > 2 + 3);
   CHECK(rows[0] == "layer selection: method entropy, 2 of 3 layers kept as attention");
-  for (const char* col : {"entropy", "recall", "commonsense", "importance", "kl", "mixer"}) {
+  for (const char* col :
+       {"entropy", "recall", "recall_se", "commonsense", "c_se", "importance", "kl", "mixer"}) {
     CHECK_THAT(rows[1], Contains(col));
   }
-  for (size_t i = 2; i < rows.size(); ++i) {
+  CHECK_THAT(table, Contains("recall R: niah, passkey, kv at 400 tokens"));
+  CHECK_THAT(table, Contains("rankings side by side"));
+  // Ties and degenerate scores are said, never silent: on these random models recall is the same
+  // for every layer (none retrieves), so halo's importance is equal everywhere and reported.
+  CHECK((table.find("no ties or degenerate scores") != std::string::npos) == r.findings.empty());
+  const bool flat = std::all_of(s.importance.begin(), s.importance.end(),
+                                [&](double v) { return v == s.importance[0]; });
+  CHECK(flat);
+  bool reported = false;
+  for (const auto& f : r.findings) reported |= f.method == "halo" && f.kind == "all_equal";
+  CHECK(reported);
+  CHECK_THAT(table, Contains("halo: every layer has importance"));
+  for (size_t i = 2; i < 2 + 3; ++i) {
     // Aligned: every row's mixer name starts under the header's "mixer".
     const auto column = rows[1].find("mixer");
     CHECK(
@@ -188,7 +204,8 @@ TEST_CASE("layer selection methods choose the right layers, and the report lists
   CHECK(j["attention_layers"] == nlohmann::json::array({0, 2}));
   REQUIRE(j["layers"].size() == 3);
   for (const auto& layer : j["layers"]) {
-    for (const char* key : {"entropy", "recall", "commonsense", "importance", "kl"}) {
+    for (const char* key : {"entropy", "recall", "recall_std_error", "commonsense",
+                            "commonsense_std_error", "importance", "kl"}) {
       CAPTURE(key);
       CHECK(layer[key].is_number());
     }

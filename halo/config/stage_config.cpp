@@ -3,6 +3,7 @@
 
 #include "halo/common/error.h"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace halo::config {
@@ -39,7 +40,10 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
   return (std::filesystem::path(base_dir) / p).lexically_normal().string();
 }
 
-SelectionConfig parse_selection(MapReader& r) {
+const std::vector<std::string> kRecallTasks = {"niah", "niah-multikey", "niah-multivalue",
+                                               "passkey", "kv"};
+
+SelectionConfig parse_selection(MapReader& r, const std::string& base_dir) {
   SelectionConfig s;
   s.method = r.get_choice("method", s.method, {"entropy", "halo", "kl", "uniform", "manual"});
   s.num_attention_layers = r.get_int("num_attention_layers", s.num_attention_layers);
@@ -68,6 +72,37 @@ SelectionConfig parse_selection(MapReader& r) {
   s.report_all_scores = r.get_bool("report_all_scores", s.report_all_scores);
   s.recall_samples = r.get_int("recall_samples", s.recall_samples);
   r.check(s.recall_samples >= 1, "recall_samples", "must be >= 1");
+  s.recall_tasks = r.get_string("recall_tasks", s.recall_tasks);
+  std::vector<std::string> seen;
+  for (size_t begin = 0; begin <= s.recall_tasks.size();) {
+    const size_t end = std::min(s.recall_tasks.find(',', begin), s.recall_tasks.size());
+    const auto task = s.recall_tasks.substr(begin, end - begin);
+    r.check(std::find(kRecallTasks.begin(), kRecallTasks.end(), task) != kRecallTasks.end(),
+            "recall_tasks",
+            str_cat("'", task, "' is not a recall task; give a comma list of niah, niah-multikey, ",
+                    "niah-multivalue, passkey, kv (e.g. \"niah,passkey,kv\")"));
+    r.check(std::find(seen.begin(), seen.end(), task) == seen.end(), "recall_tasks",
+            str_cat("'", task, "' is listed twice"));
+    seen.push_back(task);
+    begin = end + 1;
+  }
+  s.recall_lengths = r.get_int_list("recall_lengths", s.recall_lengths);
+  r.check(!s.recall_lengths.empty(), "recall_lengths",
+          "needs at least one prompt length (e.g. [4096, 16384])");
+  for (auto length : s.recall_lengths) {
+    r.check(length >= 2, "recall_lengths", str_cat("length ", length, " must be >= 2 tokens"));
+  }
+  s.recall_depths = r.get_double_list("recall_depths", s.recall_depths);
+  r.check(!s.recall_depths.empty(), "recall_depths", "needs at least one depth in [0, 1]");
+  for (double d : s.recall_depths) {
+    r.check(d >= 0.0 && d <= 1.0, "recall_depths", str_cat("depth ", d, " is outside [0, 1]"));
+  }
+  s.commonsense_mc = resolve(base_dir, r.get_string("commonsense_mc", ""));
+  r.check(s.commonsense_mc.empty() || std::filesystem::is_regular_file(s.commonsense_mc),
+          "commonsense_mc",
+          str_cat("file not found: ", s.commonsense_mc,
+                  " (an mc JSONL file, docs/eval.md; relative paths start at the pipeline "
+                  "file's folder)"));
   return s;
 }
 
@@ -93,7 +128,7 @@ StageConfig StageConfig::from_yaml(MapReader r, const std::string& base_dir) {
   c.kind = parse_kind(r);
   c.seed = static_cast<uint64_t>(r.get_int("seed", 0));
   if (c.kind == StageKind::kSelection) {
-    c.selection = parse_selection(r);
+    c.selection = parse_selection(r, base_dir);
     r.finish();
     return c;
   }
@@ -203,6 +238,14 @@ nlohmann::json StageConfig::to_json() const {
     j["batch_size"] = selection.batch_size;
     j["report_all_scores"] = selection.report_all_scores;
     j["recall_samples"] = selection.recall_samples;
+    // The recall and commonsense keys (issue 17 item 2) only where they decide a score, so the
+    // hashes of earlier runs of manual / uniform / entropy / kl selections stay valid.
+    if (selection.method == "halo" || selection.report_all_scores) {
+      j["recall_tasks"] = selection.recall_tasks;
+      j["recall_lengths"] = selection.recall_lengths;
+      j["recall_depths"] = selection.recall_depths;
+      if (!selection.commonsense_mc.empty()) j["commonsense_mc"] = selection.commonsense_mc;
+    }
     return j;
   }
   j["steps"] = steps;

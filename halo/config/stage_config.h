@@ -33,7 +33,17 @@ struct SelectionConfig {
   int64_t seq_len = 128;                  // length of the scored sequences
   int64_t batch_size = 4;                 // sequences per scored batch
   bool report_all_scores = true;          // also compute the scores the method does not use
-  int64_t recall_samples = 8;             // halo: recall prompts per task (passkey, key-value)
+  // halo's recall R (eval tasks, halo/selection/halo_signal.h): the tasks (a comma list of
+  // niah, niah-multikey, niah-multivalue, passkey, kv), their prompt lengths in tokens, the
+  // needle depths of the niah tasks, and the prompts per length (niah: per length and depth;
+  // the default stays 8, as before these keys, so earlier runs keep their stage hashes).
+  std::string recall_tasks = "niah,passkey,kv";
+  std::vector<int64_t> recall_lengths = {4096};
+  std::vector<double> recall_depths = {0.0, 0.25, 0.5, 0.75, 1.0};
+  int64_t recall_samples = 8;
+  // halo's commonsense C: multiple-choice accuracy on this mc JSONL file (docs/eval.md);
+  // empty: next-token accuracy on the validation batches.
+  std::string commonsense_mc;
 };
 
 struct StageConfig {

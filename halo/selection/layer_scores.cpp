@@ -3,11 +3,12 @@
 
 #include "halo/common/error.h"
 #include "halo/eval/language_model.h"
-#include "halo/eval/retrieval_eval.h"
 #include "halo/eval/validation_loss.h"
 #include "halo/losses/chunked_kl.h"
 #include "halo/selection/importance.h"
 #include "halo/selection/single_swap.h"
+
+#include <optional>
 
 namespace halo::selection {
 
@@ -34,15 +35,32 @@ double mean_kl_against(hypenet::CausalLM& model, const std::vector<at::Tensor>& 
   return sum / count;
 }
 
+void score_halo_layer(LayerScores& scores, int64_t layer, const HaloSignal& signal,
+                      eval::TaskModel& model, const SignalScore* next_token) {
+  const auto L = static_cast<size_t>(scores.num_layers);
+  for (auto* v : {&scores.recall, &scores.commonsense, &scores.recall_std_error,
+                  &scores.commonsense_std_error}) {
+    if (v->size() != L) v->assign(L, 0.0);
+  }
+  HALO_CHECK(layer >= 0 && static_cast<size_t>(layer) < L, "halo layer selection: layer ", layer,
+             " is out of range; the model has ", L, " layers");
+  HALO_CHECK(signal.has_mc() || next_token,
+             "halo layer selection: no commonsense score (no mc file, no next-token accuracy)");
+  const auto r = signal.recall(model);
+  const auto c = signal.has_mc() ? signal.commonsense_mc(model) : *next_token;
+  scores.recall[layer] = r.mean;
+  scores.recall_std_error[layer] = r.std_error;
+  scores.commonsense[layer] = c.mean;
+  scores.commonsense_std_error[layer] = c.std_error;
+}
+
 void score_single_swaps(LayerScores& scores, hypenet::Qwen3ForCausalLM& teacher,
                         hypenet::HypeNetForCausalLM& stage1,
-                        const std::vector<eval::TokenBatch>& validation,
-                        const data::Tokenizer* tokenizer, const std::vector<int64_t>& filler,
-                        const SwapScoreOptions& o) {
+                        const std::vector<eval::TokenBatch>& validation, const HaloSignal* signal,
+                        const SwapScoreOptions& o,
+                        const std::function<void(const std::string&)>& progress) {
   HALO_CHECK(!validation.empty(), "layer selection: no validation batches");
-  HALO_CHECK(!o.halo || tokenizer, "halo layer selection needs the tokenizer (recall prompts)");
-  HALO_CHECK(!o.halo || !o.retrieval_lengths.empty(),
-             "halo layer selection needs at least one retrieval context length");
+  HALO_CHECK(!o.halo || signal, "halo layer selection needs its recall signal (tokenizer, filler)");
   at::NoGradGuard no_grad;
   const int64_t L = teacher->config().num_hidden_layers;
   scores.num_layers = L;
@@ -54,32 +72,29 @@ void score_single_swaps(LayerScores& scores, hypenet::Qwen3ForCausalLM& teacher,
       teacher_hidden.push_back(eval::final_hidden(teacher_lm, b.input_ids, b.position_ids));
     }
   }
-  eval::RetrievalOptions r;
-  r.context_lengths = o.retrieval_lengths;
-  r.samples_per_length = o.retrieval_samples;
-  r.seed = o.seed;
-  r.batch_size = o.batch_size;
-  if (o.halo) {
-    scores.recall.assign(L, 0.0);
-    scores.commonsense.assign(L, 0.0);
-  }
   if (o.kl) scores.kl.assign(L, 0.0);
   for (int64_t i = 0; i < L; ++i) {
     auto swap = eval::causal_lm_of(build_single_swap(teacher, stage1, i));
+    std::string line = "layer selection: single-swap model " + std::to_string(i) + ":";
     if (o.halo) {
-      std::vector<eval::RetrievalScore> all;
-      for (auto task : {eval::RetrievalTask::kPasskey, eval::RetrievalTask::kKeyValue}) {
-        r.task = task;
-        auto s = eval::evaluate_retrieval(swap, *tokenizer, filler, r);
-        all.insert(all.end(), s.begin(), s.end());
+      eval::LmTaskOptions lo;
+      lo.batch_size = o.batch_size;
+      eval::LmTaskModel task_model(swap, lo);
+      std::optional<SignalScore> next_token;
+      if (!signal->has_mc()) {
+        const auto t = eval::score_tokens(swap, validation, o.chunk_tokens);
+        next_token = accuracy_signal(t.accuracy, t.tokens);
       }
-      scores.recall[i] = eval::mean_accuracy(all);
-      scores.commonsense[i] = eval::score_tokens(swap, validation, o.chunk_tokens).accuracy;
+      score_halo_layer(scores, i, *signal, task_model, next_token ? &*next_token : nullptr);
+      line += str_cat(" recall ", scores.recall[i], " +- ", scores.recall_std_error[i],
+                      ", commonsense ", scores.commonsense[i]);
     }
     if (o.kl) {
       scores.kl[i] = mean_kl_against(swap, teacher_hidden, teacher->output_embedding(), validation,
                                      o.chunk_tokens);
+      line += str_cat(" kl ", scores.kl[i]);
     }
+    if (progress) progress(line);
   }
   if (o.halo) scores.importance = halo_importance(scores.recall, scores.commonsense);
 }

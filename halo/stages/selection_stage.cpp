@@ -13,6 +13,7 @@
 #include "hypenet/qwen3_checkpoint.h"
 
 #include <cstdio>
+#include <sstream>
 
 namespace halo::stages {
 
@@ -40,10 +41,32 @@ StageOutput run_selection_stage(const StageContext& ctx) {
   o.num_attention_layers = sel.num_attention_layers;
   o.manual_layers = sel.attention_layers;
   o.report_all_scores = sel.report_all_scores;
-  o.swap.retrieval_lengths = {sel.seq_len};
-  o.swap.retrieval_samples = sel.recall_samples;
   o.swap.chunk_tokens = 1024;
-  o.swap.seed = ctx.pipeline->run.seed;
+  o.swap.batch_size = sel.batch_size;
+  std::stringstream tasks(sel.recall_tasks);
+  o.signal.recall_tasks.clear();
+  for (std::string t; std::getline(tasks, t, ',');) o.signal.recall_tasks.push_back(t);
+  o.signal.recall_lengths = sel.recall_lengths;
+  o.signal.depths = sel.recall_depths;
+  o.signal.trials = sel.recall_samples;
+  o.signal.seed = ctx.pipeline->run.seed;
+  o.signal.batch_size = sel.batch_size;
+  o.signal.mc_file = sel.commonsense_mc;
+  if (ctx.rank == 0)
+    o.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  if (o.method == selection::SelectionMethod::kHalo ||
+      (o.report_all_scores && !in.filler.empty())) {
+    // Every recall prompt built and the mc file read once, before any model runs (select_layers
+    // does it again): errors name the keys that set them.
+    try {
+      selection::HaloSignal check(o.signal, *in.tokenizer, in.filler);
+    } catch (const HaloError& e) {
+      HALO_FAIL(ctx.pipeline->file, ": stage \"", st.name,
+                "\": the halo recall / commonsense signal (keys recall_tasks, recall_lengths, "
+                "recall_depths, recall_samples, commonsense_mc): ",
+                e.what());
+    }
+  }
   auto result = selection::select_layers(in, o);
 
   const fs::path path = ctx.stage_dir() / "selection.json";
@@ -60,6 +83,9 @@ StageOutput run_selection_stage(const StageContext& ctx) {
   fs::create_directories(ctx.stage_dir());
   selection::write_selection_report(ctx.stage_dir(), result);
   std::fprintf(stderr, "%s\n", selection::format_selection_table(result).c_str());
+  for (const auto& f : selection::findings_of_method(result)) {
+    std::fprintf(stderr, "warning: layer selection: %s\n", f.message.c_str());
+  }
   nlohmann::json j = selection::selection_report_json(result);
   j["config_hash"] = ctx.hash();
   write_text_atomically(path, j.dump(2) + "\n");

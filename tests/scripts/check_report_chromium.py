@@ -103,6 +103,8 @@ stages:
     seq_len: 320
     batch_size: 2
     batches: 1
+    recall_tasks: passkey,kv
+    recall_lengths: [320]
     recall_samples: 2
     report_all_scores: true
   - name: distill
