@@ -10,8 +10,9 @@
 # (report with every layer's entropy, halo and kl scores), stage 2 KL distillation, stage 3
 # long-context finetuning with a length curriculum, a quality gate after each stage
 # (validation loss, passkey retrieval at 128 and 512 tokens), export of the student to a
-# Hugging Face folder, a generated continuation from it, and a summary table. Run again, it
-# resumes where it stopped.
+# Hugging Face folder, a generated continuation from it, `eval` of teacher and student side by
+# side, the run's HTML report (run/report.html) and a summary table. Run again, it resumes
+# where it stopped.
 # Timing target: <= 10 minutes on 2 CPU cores after the first build (see docs/benchmarks.md).
 # HALO_DEMO_SKIP_BUILD=1 skips setup and build (an existing build/halo-distill is used).
 # HALO_DEMO_MAX_MB=N takes N MB of the corpus (default 4); HALO_DEMO_SET="k=v k=v" adds
@@ -64,10 +65,19 @@ rm -rf "$OUT/student-hf"
 echo "== generate: the exported student continues a prompt (greedy, cached decode)"
 "$BIN" generate --model "$OUT/student-hf" --prompt "The Python interpreter" --max-new-tokens 32
 
-echo "== layer selection report"
-cat "$OUT/run/selection/selection_report.txt" 2>/dev/null || cat "$OUT/run/selection/report.md"
-echo
-echo "== summary"
-cat "$OUT/run/summary.md"
+echo "== eval: teacher and student side by side (NIAH and passkey at 128 and 512 tokens, loss by"
+echo "   position up to 4x the training length, multiple choice); results in run/eval/"
+rm -rf "$OUT/teacher-hf"
+"$BIN" export "$OUT/run" --stage pretrain --out "$OUT/teacher-hf" >/dev/null
+"$BIN" eval --model "$OUT/teacher-hf" --model "$OUT/student-hf" \
+  --tasks "niah,passkey,ppl-by-position,mc:$ROOT/configs/eval/mc_sample.jsonl" \
+  --lengths 128,512 --depths 0,0.5,1 --trials 4 --data "$OUT/data" --train-length 128 \
+  --out "$OUT/run/eval"
+cat "$OUT/run/eval/results.md"
+"$BIN" report "$OUT/run"
+
+# `run` printed the selection table and the summary once; their files stay in the run folder.
+echo "== outputs: $OUT/run/summary.md, $OUT/run/selection/selection_report.txt,"
+echo "   $OUT/run/eval/results.md"
 echo "demo finished in $(( $(date +%s) - START )) s (after the build): outputs in $OUT"
 echo "report: $OUT/run/report.html (open it in a browser; \`halo-distill report $OUT/run\` rewrites it)"

@@ -9,6 +9,7 @@
 #include "halo/stages/pretrain_stage.h"
 #include "halo/stages/quality_gate_step.h"
 #include "halo/stages/run_identity.h"
+#include "halo/stages/run_summary.h"
 #include "halo/stages/selection_stage.h"
 #include "halo/stages/stage1_alignment.h"
 #include "halo/stages/stage2_distillation.h"
@@ -16,10 +17,7 @@
 
 #include <ATen/Parallel.h>
 
-#include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 namespace halo::stages {
 
@@ -74,76 +72,6 @@ StageOutput run_one(const StageContext& ctx) {
       return run_stage3(ctx);
   }
   HALO_FAIL("unknown stage kind");
-}
-
-std::string fmt(const nlohmann::json& j, const char* key, const char* format) {
-  if (!j.contains(key) || !j[key].is_number()) return "-";
-  const double v = j[key].get<double>();
-  if (v != v) return "-";
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), format, v);
-  return buf;
-}
-
-void write_summary(const config::PipelineConfig& p) {
-  std::ostringstream md;
-  md << "| stage | kind | steps | last train loss | validation loss | tokens/s |\n"
-     << "|---|---|---|---|---|---|\n";
-  for (const auto& s : p.stages) {
-    const fs::path done = fs::path(p.run.out_dir) / s.name / "done.json";
-    nlohmann::json j = nlohmann::json::object();
-    if (fs::exists(done)) {
-      std::ifstream in(done);
-      j = nlohmann::json::parse(in, nullptr, false);
-      if (j.is_discarded()) j = nlohmann::json::object();
-    }
-    md << "| " << s.name << " | " << config::stage_kind_name(s.kind) << " | "
-       << fmt(j, "steps", "%.0f") << " | " << fmt(j, "last_loss", "%.4f") << " | "
-       << fmt(j, "val_loss", "%.4f") << " | " << fmt(j, "tokens_per_s", "%.0f") << " |\n";
-  }
-  // The quality gate entries (RUN/report.json): teacher and students on the same tokens.
-  std::ifstream rin(fs::path(p.run.out_dir) / "report.json");
-  auto report = rin.good() ? nlohmann::json::parse(rin, nullptr, false) : nlohmann::json();
-  if (!report.is_discarded() && report.contains("entries") && !report["entries"].empty()) {
-    md << "\n| model | validation loss | next-token accuracy |";
-    for (auto len : p.quality_gate.passkey_lengths) md << " passkey@" << len << " |";
-    md << "\n|---|---|---|";
-    for (size_t i = 0; i < p.quality_gate.passkey_lengths.size(); ++i) md << "---|";
-    md << "\n";
-    double teacher_loss = NAN, student_loss = NAN;
-    for (const auto& e : report["entries"]) {
-      const auto v = e.value("validation", nlohmann::json::object());
-      md << "| " << e.value("label", "?") << " | " << fmt(v, "loss", "%.4f") << " | "
-         << fmt(v, "accuracy", "%.3f") << " |";
-      for (auto len : p.quality_gate.passkey_lengths) {
-        std::string cell = "-";
-        for (const auto& r : e.value("passkey", nlohmann::json::array())) {
-          if (r.value("context_length", int64_t{-1}) == len) cell = fmt(r, "accuracy", "%.2f");
-        }
-        md << " " << cell << " |";
-      }
-      md << "\n";
-      const double loss = v.value("loss", NAN);
-      const std::string label = e.value("label", "");
-      if (label == "teacher" ||
-          (std::isnan(teacher_loss) && p.stages.front().kind == StageKind::kPretrain &&
-           label == p.stages.front().name)) {
-        teacher_loss = loss;
-      } else {
-        student_loss = loss;
-      }
-    }
-    if (!std::isnan(teacher_loss) && !std::isnan(student_loss)) {
-      char buf[160];
-      std::snprintf(buf, sizeof(buf),
-                    "\nfinal student / teacher validation loss: %.4f / %.4f = %.3f (%+.1f%%)\n",
-                    student_loss, teacher_loss, student_loss / teacher_loss,
-                    100.0 * (student_loss / teacher_loss - 1.0));
-      md << buf;
-    }
-  }
-  write_text_atomically(fs::path(p.run.out_dir) / "summary.md", md.str());
-  std::fprintf(stderr, "\n%s\n", md.str().c_str());
 }
 
 // Runs the quality gate of `label` on rank 0 (when `run_it` there) and makes every rank wait for
@@ -243,7 +171,7 @@ bool run_pipeline(const config::PipelineConfig& given, const RunOptions& options
     }
   }
   if (options.rank == 0) {
-    write_summary(p);
+    write_run_summary(p);
     write_report_or_warn(p);
   }
   return true;

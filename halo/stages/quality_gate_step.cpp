@@ -23,8 +23,9 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// The entries of RUN/report.json (empty when there is none).
-nlohmann::json report_entries(const config::PipelineConfig& p) {
+}  // namespace
+
+nlohmann::json quality_report_entries(const config::PipelineConfig& p) {
   std::ifstream in(fs::path(p.run.out_dir) / "report.json");
   if (!in.good()) return nlohmann::json::array();
   auto j = nlohmann::json::parse(in, nullptr, false);
@@ -32,6 +33,8 @@ nlohmann::json report_entries(const config::PipelineConfig& p) {
     return nlohmann::json::array();
   return j["entries"];
 }
+
+namespace {
 
 // The newest entry of `label`, or null.
 nlohmann::json entry_of(const nlohmann::json& entries, const std::string& label) {
@@ -42,9 +45,10 @@ nlohmann::json entry_of(const nlohmann::json& entries, const std::string& label)
   return found;
 }
 
-// The teacher's validation loss: its "teacher" entry, or the pipeline's pretrain stage's.
-std::optional<double> teacher_loss(const config::PipelineConfig& p,
-                                   const nlohmann::json& entries) {
+}  // namespace
+
+std::optional<double> teacher_validation_loss(const config::PipelineConfig& p,
+                                              const nlohmann::json& entries) {
   auto e = entry_of(entries, "teacher");
   const auto* pre = p.first_of_kind(config::StageKind::kPretrain);
   if (e.is_null() && pre != nullptr) e = entry_of(entries, pre->name);
@@ -54,13 +58,15 @@ std::optional<double> teacher_loss(const config::PipelineConfig& p,
   return loss;
 }
 
-bool is_student(const config::PipelineConfig& p, const std::string& label) {
+bool is_student_stage(const config::PipelineConfig& p, const std::string& label) {
   const int i = p.stage_index(label);
   if (i < 0) return false;
   const auto kind = p.stages[static_cast<size_t>(i)].kind;
   return kind == config::StageKind::kStage1 || kind == config::StageKind::kStage2 ||
          kind == config::StageKind::kStage3;
 }
+
+namespace {
 
 double retrieval_accuracy(const nlohmann::json& entry, const char* task, int64_t length) {
   for (const auto& r : entry.value(task, nlohmann::json::array())) {
@@ -95,10 +101,10 @@ std::vector<ThresholdCheck> threshold_checks(const config::PipelineConfig& p,
   }
   for (size_t i = 0; i < t.min_passkey_accuracy.size(); ++i) {
     const auto& k = t.min_passkey_accuracy[i];
-    checks.push_back({"passkey@" + std::to_string(k.length),
-                      "quality_gate.thresholds.min_passkey_accuracy[" + std::to_string(i) +
-                          "].accuracy",
-                      retrieval_accuracy(entry, "passkey", k.length), k.accuracy, false});
+    checks.push_back(
+        {"passkey@" + std::to_string(k.length),
+         "quality_gate.thresholds.min_passkey_accuracy[" + std::to_string(i) + "].accuracy",
+         retrieval_accuracy(entry, "passkey", k.length), k.accuracy, false});
   }
   return checks;
 }
@@ -113,8 +119,8 @@ std::string number(double v, const char* format) {
 // The entry as a table: metric, value, and for the gated stage the threshold and its result.
 std::string gate_table(const config::PipelineConfig& p, const nlohmann::json& entry,
                        const std::string& label) {
-  const auto entries = report_entries(p);
-  const auto teacher = teacher_loss(p, entries);
+  const auto entries = quality_report_entries(p);
+  const auto teacher = teacher_validation_loss(p, entries);
   const auto& t = p.quality_gate.thresholds;
   const bool gated = t.any() && label == t.stage;
   std::vector<ThresholdCheck> checks;
@@ -136,7 +142,7 @@ std::string gate_table(const config::PipelineConfig& p, const nlohmann::json& en
   const auto v = entry.value("validation", nlohmann::json::object());
   const double loss = v.value("loss", kNaN);
   add("validation loss", loss, "%.4f");
-  if (is_student(p, label) && (teacher || gated))
+  if (is_student_stage(p, label) && (teacher || gated))
     add("validation loss / teacher's", teacher ? loss / *teacher : NAN, "%.3f");
   add("perplexity", v.value("perplexity", kNaN), "%.2f");
   add("next-token accuracy", v.value("accuracy", kNaN), "%.3f");
@@ -156,9 +162,9 @@ std::string gate_table(const config::PipelineConfig& p, const nlohmann::json& en
   auto line = [&](const std::string& a, const std::string& b, const std::string& c,
                   const std::string& d) {
     char buf[256];
-    std::snprintf(buf, sizeof(buf), "  %-*s  %*s  %-*s  %s", static_cast<int>(width[0]),
-                  a.c_str(), static_cast<int>(width[1]), b.c_str(), static_cast<int>(width[2]),
-                  c.c_str(), d.c_str());
+    std::snprintf(buf, sizeof(buf), "  %-*s  %*s  %-*s  %s", static_cast<int>(width[0]), a.c_str(),
+                  static_cast<int>(width[1]), b.c_str(), static_cast<int>(width[2]), c.c_str(),
+                  d.c_str());
     std::string s = buf;
     while (!s.empty() && s.back() == ' ') s.pop_back();
     out += s + "\n";
@@ -219,12 +225,12 @@ void enforce_quality_thresholds(const config::PipelineConfig& p, const std::stri
   const auto& t = p.quality_gate.thresholds;
   if (!t.any() || label != t.stage) return;
   const fs::path report = fs::path(p.run.out_dir) / "report.json";
-  const auto entries = report_entries(p);
+  const auto entries = quality_report_entries(p);
   const auto entry = entry_of(entries, label);
   HALO_CHECK(!entry.is_null(), report.string(), ": no quality gate entry of stage \"", label,
              "\", which quality_gate.thresholds gate. HINT: run again; a finished stage without "
              "its entry is evaluated again");
-  const auto teacher = teacher_loss(p, entries);
+  const auto teacher = teacher_validation_loss(p, entries);
   HALO_CHECK(!t.max_loss_ratio || teacher, report.string(),
              ": no teacher entry, which quality_gate.thresholds.max_loss_ratio compares with. "
              "HINT: the teacher is evaluated when stage 1 starts (or as the pretrain stage); "

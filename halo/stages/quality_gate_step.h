@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace halo::stages {
@@ -29,6 +30,15 @@ nlohmann::json run_stage_quality_gate(const config::PipelineConfig& p,
 // read from the report, so a run again after a miss checks again without evaluating again (and a
 // changed threshold, which is not part of the stage hashes, is checked against the same entry).
 void enforce_quality_thresholds(const config::PipelineConfig& p, const std::string& label);
+
+// The entries of RUN/report.json, oldest first (empty when there is none).
+nlohmann::json quality_report_entries(const config::PipelineConfig& p);
+// The teacher's validation loss in `entries`: its "teacher" entry, or the pipeline's pretrain
+// stage's; nullopt when neither was gated.
+std::optional<double> teacher_validation_loss(const config::PipelineConfig& p,
+                                              const nlohmann::json& entries);
+// Whether `label` names a student stage (stage 1, 2 or 3) of the pipeline.
+bool is_student_stage(const config::PipelineConfig& p, const std::string& label);
 
 // True when RUN/report.json already holds an entry with this label.
 bool report_has_entry(const config::PipelineConfig& p, const std::string& label);

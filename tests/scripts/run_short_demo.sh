@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # tests/scripts/run_short_demo.sh BUILD_DIR: the CI end-to-end test (ctest demo.short) of the
 # HALO pipeline: scripts/demo.sh with every stage of configs/pipelines/demo.yaml shortened (same
-# stages, HALO selection with its report, the quality gates, export and summary; fewer steps,
-# 1 MB of corpus), from an empty output folder. Fails when any step of the demo fails or the
-# summary or the selection report is missing.
+# stages, HALO selection with its report, the quality gates, export, eval, the HTML report and
+# the summary; fewer steps, 1 MB of corpus), from an empty output folder. Fails when any step
+# of the demo fails or the summary, selection report, eval results or report are missing.
 set -euo pipefail
 BUILD="$(cd "$1" && pwd)"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -20,4 +20,9 @@ test -s "$OUT/student-hf/tokenizer.model" || { echo "demo.short: export left out
   '{"text": "The Python interpreter"}' '{"text": "import", "max_new_tokens": 4}') \
   --max-new-tokens 8 --ignore-eos --out "$OUT/generated.jsonl"
 test "$(wc -l < "$OUT/generated.jsonl")" = 2 || { echo "demo.short: generate wrote no 2 results" >&2; exit 1; }
-echo "demo.short: every stage ran; summary, selection report, export and generate present"
+test -s "$OUT/run/eval/results.json" || { echo "demo.short: eval wrote no results.json" >&2; exit 1; }
+grep -q "teacher-hf" "$OUT/run/eval/results.json" && grep -q "student-hf" "$OUT/run/eval/results.json" \
+  || { echo "demo.short: eval results do not name both models" >&2; exit 1; }
+grep -q "niah" "$OUT/run/report.html" \
+  || { echo "demo.short: the report has no eval section" >&2; exit 1; }
+echo "demo.short: every stage ran; summary, selection report, export, generate, eval and report present"
