@@ -1,8 +1,9 @@
 // `halo-distill eval` run as a user runs it: a teacher and its converted student side by side on
 // the tiny pipeline's prepared validation data (results.json with the documented keys,
 // results.md, one model name per folder), --help, and the bad inputs of issue 17 (unknown task,
-// malformed JSONL line, a length below the prompt overhead, a folder that is not a model), each
-// exiting 1 with a message naming what is wrong and writing no results.
+// malformed JSONL line, a length below the prompt overhead, a folder that is not a model, a
+// tokenizer the data was not prepared with), each exiting 1 with a message naming what is wrong
+// and writing no results.
 #include <catch2/catch.hpp>
 
 #include "tests/pipeline_fixture.h"
@@ -140,6 +141,20 @@ TEST_CASE("eval: --help explains every option, bad input exits 1 with a clear me
               f.manifest + " --out " + out);
   CHECK(no_model.exit_code == 1);
   CHECK_THAT(no_model.output, Contains("not-a-model: not a model folder (no config.json)"));
+
+  // A tokenizer other than the one the data was prepared with.
+  {
+    std::ofstream text(dir.str() + "/other.txt");
+    for (int i = 0; i < 200; ++i) text << "the cat sat on the mat number " << i << ".\n";
+  }
+  auto trained = run_cli("train-tokenizer --input " + dir.str() + "/other.txt --model-prefix " +
+                         dir.str() + "/other --vocab-size 100");
+  REQUIRE(trained.exit_code == 0);
+  auto other_tok =
+      run_cli(base + " --tasks passkey --lengths 400 --tokenizer " + dir.str() + "/other.model");
+  CHECK(other_tok.exit_code == 1);
+  CHECK_THAT(other_tok.output,
+             Contains("other.model: not the tokenizer") && Contains("was prepared with"));
 
   auto no_text = run_cli("eval --model " + f.teacher + " --tasks niah --lengths 400 --out " + out);
   CHECK(no_text.exit_code == 1);

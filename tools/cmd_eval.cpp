@@ -172,6 +172,14 @@ void run_eval(const EvalArgs& a) {
   HALO_CHECK(!tok_path.empty(), a.models.front(),
              " has no tokenizer.json or tokenizer.model; give --tokenizer PATH");
   auto tokenizer = data::load_tokenizer(tok_path);
+  if (!manifest.empty()) {
+    const auto m = data::Manifest::read(manifest);
+    HALO_CHECK(tokenizer->identity() == m.tokenizer_identity, tok_path, ": not the tokenizer ",
+               manifest.string(),
+               " was prepared with (its token ids would be read as another tokenizer's). HINT: "
+               "leave out --tokenizer to use the manifest's (",
+               m.tokenizer_path, ")");
+  }
   for (size_t i = 0; i < a.models.size(); ++i) {
     HALO_CHECK(tokenizer->vocab_size() <= vocab[i], tok_path, ": the tokenizer has ",
                tokenizer->vocab_size(), " ids but ", a.models[i], "/config.json has vocab_size ",
