@@ -54,6 +54,22 @@ TEST_CASE("the run summary labels each loss by what it measures", "[pipeline][su
   CHECK_THAT(row_of(md, "distill"), Contains("KL(teacher || student), nats/token"));
   CHECK_THAT(row_of(md, "long"), Contains("next-token cross-entropy, nats/token"));
   CHECK_THAT(row_of(md, "select"), Contains("kept as attention: layers ") && Contains("(uniform)"));
+  {
+    // A selection whose own scores tied (the selection report's findings) says so.
+    const fs::path sel = dir.path() / "tiny/sum/select/selection_report.json";
+    std::ifstream in(sel);
+    auto j = nlohmann::json::parse(in);
+    const bool tied_before = row_of(md, "select").find("its scores tie") != std::string::npos;
+    CHECK(tied_before == false);
+    j["findings"] = {{{"method", j.value("method", "")},
+                      {"kind", "all_equal"},
+                      {"message", "every layer scores 0"}}};
+    j["tie_break"] = "the lower layer index first";
+    std::ofstream(sel) << j.dump();
+    CHECK_THAT(row_of(stages::render_run_summary(p), "select"),
+               Contains("its scores tie (1 finding in selection_report.txt), broken by the lower "
+                        "layer index first"));
+  }
   CHECK(md.find("Quality gate") == std::string::npos);  // no gate ran
 
   const fs::path report = dir.path() / "tiny/sum/report.json";

@@ -58,6 +58,24 @@ std::string layer_list(const nlohmann::json& layers) {
   return out.empty() ? "none" : out;
 }
 
+// "kept as attention: layers 2, 3 (halo)", and when the method's own scores did not separate
+// the layers (the selection report's findings), how the tie was broken.
+std::string selection_cell(const nlohmann::json& report) {
+  if (!report.contains("attention_layers")) return "-";
+  const std::string method = report.value("method", "?");
+  std::string cell =
+      "kept as attention: layers " + layer_list(report["attention_layers"]) + " (" + method + ")";
+  int ties = 0;
+  for (const auto& f : report.value("findings", nlohmann::json::array())) {
+    if (f.is_object() && f.value("method", "") == method) ++ties;
+  }
+  if (ties > 0) {
+    cell += "; its scores tie (" + std::to_string(ties) + " finding" + (ties > 1 ? "s" : "") +
+            " in selection_report.txt), broken by " + report.value("tie_break", "layer order");
+  }
+  return cell;
+}
+
 void stage_table(const config::PipelineConfig& p, std::ostringstream& md) {
   md << "| stage | kind | steps | loss (what it measures) | last train loss | validation loss "
         "| tokens/s |\n"
@@ -68,12 +86,7 @@ void stage_table(const config::PipelineConfig& p, std::ostringstream& md) {
     md << "| " << s.name << " | " << config::stage_kind_name(s.kind) << " | ";
     if (s.kind == StageKind::kSelection) {
       const auto report = read_json_or_empty(dir / "selection_report.json");
-      const std::string kept = report.contains("attention_layers")
-                                   ? "kept as attention: layers " +
-                                         layer_list(report["attention_layers"]) + " (" +
-                                         report.value("method", "?") + ")"
-                                   : "-";
-      md << "- | " << kept << " | - | - | - |\n";
+      md << "- | " << selection_cell(report) << " | - | - | - |\n";
       continue;
     }
     md << fmt(done, "steps", "%.0f") << " | " << loss_meaning(s) << " | "
