@@ -60,8 +60,9 @@ std::string authors_loading_note(const std::string& dir, const HypeNetConfig& co
     files += (files.empty() ? "" : ",") + f.substr(0, f.size() - 3);
   }
   os << "load it with the authors' HypeNet code (github.com/thunlp/hybrid-linear-attention; "
-        "their halo/requirements.txt: transformers, flash-linear-attention, einops, "
-        "cut-cross-entropy): copy their modeling files in, then\n"
+        "their halo/requirements.txt: transformers 4.57 as they tested it (5.x does not run "
+        "their code unchanged), flash-linear-attention, flash-attn, einops, cut-cross-entropy): "
+        "copy their modeling files in, then\n"
      << "  cp hybrid-linear-attention/halo/modeling/hypenet/{" << files << "}.py " << dir << "/\n"
      << "  python3 -c \"import torch; from transformers import AutoModelForCausalLM; "
         "m = AutoModelForCausalLM.from_pretrained('"

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -294,6 +295,35 @@ TEST_CASE(
   CHECK_THAT(ext.output, Contains("qwen3, bfloat16"));
   hypenet::CheckpointFiles teacher_files(teacher);
   for (const auto& n : teacher_files.names()) CHECK(teacher_files.entry(n).dtype == "BF16");
+  // That teacher folder as a pipeline's teacher.path: the student's export copies the teacher's
+  // tokenizer and generation config (not the data's), as a run from a downloaded Qwen3 does.
+  CHECK(fs::exists(fs::path(teacher) / "tokenizer.model"));
+  std::ifstream yin(yaml);
+  std::string text((std::istreambuf_iterator<char>(yin)), std::istreambuf_iterator<char>());
+  const auto from = text.find("  - name: pretrain"), to = text.find("  - name: align");
+  REQUIRE((from != std::string::npos && to != std::string::npos && from < to));
+  text.erase(from, to - from);
+  const auto out_dir = text.find("exp\n");
+  REQUIRE(out_dir != std::string::npos);
+  text.replace(out_dir, 4, "fromteacher\n");
+  text = "teacher:\n  path: " + teacher + "\n" + text;
+  const std::string yaml2 = dir.str() + "/fromteacher.yaml";
+  std::ofstream(yaml2) << text;
+  for (const std::string stage : {"align", "select", "distill"}) {
+    auto r = test::run_cli("stage " + stage + " " + yaml2);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+  }
+  const std::string out2 = dir.str() + "/student2";
+  auto ex2 = test::run_cli("export " + (dir.path() / "fixture" / "fromteacher").string() +
+                           " --out " + out2);
+  INFO(ex2.output);
+  REQUIRE(ex2.exit_code == 0);
+  CHECK_THAT(ex2.output, Contains("with tokenizer.model, generation_config.json") &&
+                             !Contains("(from "));
+  CHECK(read_json(fs::path(out2) / "generation_config.json") ==
+        read_json(fs::path(teacher) / "generation_config.json"));
+
   auto bad = test::run_cli("export " + run.string() + " --out " + dir.str() + "/x --dtype float16");
   CHECK(bad.exit_code == 1);
   CHECK_THAT(bad.output, Contains("--dtype must be bfloat16"));
