@@ -606,3 +606,57 @@ TEST_CASE(
   CHECK_NOTHROW(stages::check_checkpoint_head(untied_ckpt, rnn_untied));
   CHECK_NOTHROW(stages::check_checkpoint_head(stage1, rnn_tied));
 }
+
+// Issue 17 item 2: the signal keys of a halo selection: the recipes' halo line measures recall at
+// 4K and 16K, the demo at 512; bad values are refused naming the key; the keys enter the stage
+// hash only where they decide a score.
+TEST_CASE("selection recall and commonsense keys: recipes, errors with the key path, hash",
+          "[config]") {
+  const std::string root = std::getenv("HALO_SOURCE_DIR") ? std::getenv("HALO_SOURCE_DIR") : "..";
+  test::TempDir teacher;
+  std::filesystem::copy_file(root + "/configs/models/qwen3-1.7b.json",
+                             teacher.path() / "config.json");
+  const std::string file = root + "/configs/pipelines/qwen3-1.7b-halo.yaml";
+  const std::vector<std::string> halo = {"teacher.path=" + teacher.str(),
+                                         "stages.selection.method=halo",
+                                         "stages.selection.attention_layers=[]"};
+  const auto manual = config::load_pipeline_config(file, {"teacher.path=" + teacher.str()});
+  const auto sweep = config::load_pipeline_config(file, halo);
+  const auto& sel = sweep.stage("selection").selection;
+  CHECK(sel.recall_tasks == "niah,passkey,kv");
+  CHECK(sel.recall_lengths == std::vector<int64_t>{4096, 16384});
+  CHECK(sel.recall_samples == 16);
+  CHECK(sel.recall_depths == std::vector<double>{0.0, 0.25, 0.5, 0.75, 1.0});
+  CHECK(sel.commonsense_mc.empty());
+  CHECK_FALSE(manual.stage("selection").to_json().contains("recall_lengths"));
+  CHECK(sweep.stage("selection").to_json()["recall_lengths"] == nlohmann::json({4096, 16384}));
+  const auto demo = config::load_pipeline_config(root + "/configs/pipelines/demo.yaml");
+  CHECK(demo.stage("selection").selection.recall_lengths == std::vector<int64_t>{512});
+
+  auto with = [&](const std::string& kv) {
+    auto o = halo;
+    o.push_back(kv);
+    return o;
+  };
+  using Catch::Matchers::Contains;
+  CHECK_THROWS_WITH(
+      config::load_pipeline_config(file, with("stages.selection.recall_tasks=niah,squad")),
+      Contains("stages[1].recall_tasks: 'squad' is not a recall task"));
+  CHECK_THROWS_WITH(config::load_pipeline_config(file, with("stages.selection.recall_tasks=kv,kv")),
+                    Contains("'kv' is listed twice"));
+  CHECK_THROWS_WITH(config::load_pipeline_config(file, with("stages.selection.recall_lengths=[]")),
+                    Contains("stages[1].recall_lengths: needs at least one prompt length"));
+  CHECK_THROWS_WITH(
+      config::load_pipeline_config(file, with("stages.selection.recall_depths=[0, 1.5]")),
+      Contains("stages[1].recall_depths: depth 1.5 is outside [0, 1]"));
+  CHECK_THROWS_WITH(config::load_pipeline_config(file, with("stages.selection.recall_samples=0")),
+                    Contains("stages[1].recall_samples: must be >= 1"));
+  CHECK_THROWS_WITH(
+      config::load_pipeline_config(file, with("stages.selection.commonsense_mc=no-such.jsonl")),
+      Contains("stages[1].commonsense_mc: file not found"));
+  const auto mc_file =
+      std::filesystem::absolute(root + "/configs/eval/mc_sample.jsonl").lexically_normal().string();
+  const auto mc =
+      config::load_pipeline_config(file, with("stages.selection.commonsense_mc=" + mc_file));
+  CHECK(mc.stage("selection").selection.commonsense_mc == mc_file);
+}
