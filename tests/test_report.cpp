@@ -240,3 +240,36 @@ TEST_CASE("the report leaves out evaluation without results.json and says what i
   CHECK(count_of(html, "<title>stage1: ") == 4);
   CHECK(count_of(html, ">no data<") == 2);  // grad norm and tokens/s were not logged
 }
+
+// Issue 17 item 2: a selection report with every method's ranking and the ties found shows them
+// as a table and a list (the chosen method's finding in bold), not as raw JSON.
+TEST_CASE("the HTML report shows the rankings side by side and the selection's findings",
+          "[report]") {
+  Scratch s("html-rankings");
+  halo::test::write_sample_run(s.path / "run", false);
+  auto j =
+      nlohmann::json::parse(std::ifstream(s.path / "run" / "select" / "selection_report.json"));
+  j["rankings"] = {{"entropy", {{"score", "-entropy"}, {"order", {1, 0, 3, 2}}, {"kept", {1}}}},
+                   {"halo", {{"score", "importance"}, {"order", {0, 1, 2, 3}}, {"kept", {0}}}},
+                   {"uniform", {{"score", ""}, {"order", {2, 0, 1, 3}}, {"kept", {2}}}}};
+  j["findings"] = {{{"method", "halo"},
+                    {"kind", "all_equal"},
+                    {"layers", {0, 1, 2, 3}},
+                    {"message", "halo: every layer has importance 0 (all zero)"}},
+                   {{"method", "kl"},
+                    {"kind", "tie_at_cut"},
+                    {"layers", {0, 1}},
+                    {"message", "kl: layers 0, 1 tie"}}};
+  j["tie_break"] = "the lower layer index first (stable sort)";
+  std::ofstream(s.path / "run" / "select" / "selection_report.json") << j.dump();
+  const std::string html = render_html_report(read_run_folder(s.path / "run"), "now");
+  CHECK(halo::test::xml_problem(html).empty());
+  CHECK_THAT(html, Contains("<th>layer</th><th>entropy</th><th>halo</th><th>uniform</th>"));
+  // Layer 1: second for entropy and kept by it, second for halo, not kept by uniform.
+  CHECK_THAT(html, Contains("<td>1</td><td>1 *</td><td>2</td><td>-</td>"));
+  CHECK_THAT(html, Contains("<td>2</td><td>4</td><td>3</td><td class=\"text\">*</td>"));
+  CHECK_THAT(html, Contains("<li><b>halo: every layer has importance 0 (all zero)</b></li>"));
+  CHECK_THAT(html, Contains("<li>kl: layers 0, 1 tie</li>"));
+  CHECK_THAT(html, Contains("ties are broken by the lower layer index first"));
+  CHECK_THAT(html, !Contains("<b>findings</b>"));  // not dumped as raw JSON as well
+}

@@ -381,10 +381,55 @@ std::string selection_section(const RunFolder& run) {
     t.rows.push_back(row);
   }
   out += table_html(t);
-  // Keys this report does not draw (newer reports: rankings of every method, tie notes).
+  // Every method's ranking side by side: each layer's place (1 = first to stay attention), the
+  // layers each method keeps marked *.
+  const json rankings = sel.value("rankings", json::object());
+  if (rankings.is_object() && !rankings.empty()) {
+    HtmlTable rt;
+    rt.header = {"layer"};
+    for (const auto& [name, r] : rankings.items()) rt.header.push_back(html_text(name));
+    for (size_t i = 0; i < layers.size(); ++i) {
+      const int64_t idx = std::stoll(labels[i]);
+      std::vector<std::string> row = {html_text(labels[i])};
+      for (const auto& [name, r] : rankings.items()) {
+        const json order = r.is_object() ? r.value("order", json::array()) : json::array();
+        const json kept = r.is_object() ? r.value("kept", json::array()) : json::array();
+        const bool is_kept = std::find(kept.begin(), kept.end(), json(idx)) != kept.end();
+        const auto at = std::find(order.begin(), order.end(), json(idx));
+        std::string place;
+        if (name == "uniform" || at == order.end()) {
+          place = is_kept ? "*" : "-";
+        } else {
+          place = std::to_string(at - order.begin() + 1) + (is_kept ? " *" : "");
+        }
+        row.push_back(html_text(place));
+      }
+      rt.rows.push_back(row);
+    }
+    out +=
+        "<p>Rankings side by side: each layer's place in the method's order (1 = first to "
+        "stay attention); * = among the layers that method keeps.</p>\n" +
+        table_html(rt);
+  }
+  // Ties and degenerate scores found by the selection (the chosen method's in bold).
+  const json findings = sel.value("findings", json::array());
+  if (findings.is_array() && !findings.empty()) {
+    std::string items;
+    for (const auto& f : findings) {
+      if (!f.is_object()) continue;
+      const bool own = f.value("method", json("")) == json(method);
+      const std::string text = html_text(json_brief(f.value("message", json("?")), 2000));
+      items += "<li>" + (own ? "<b>" + text + "</b>" : text) + "</li>\n";
+    }
+    out += note_html(
+        "Ties and degenerate scores (the chosen method's in bold; ties are broken by " +
+        html_text(json_brief(sel.value("tie_break", json("?")))) + "):<ul>\n" + items + "</ul>");
+  }
+  // Keys this report does not draw.
   for (const auto& [key, value] : sel.items()) {
     if (key == "layers" || key == "method" || key == "num_layers" || key == "attention_layers" ||
-        key == "mixer_types" || key == "config_hash")
+        key == "mixer_types" || key == "config_hash" || key == "rankings" || key == "findings" ||
+        key == "tie_break")
       continue;
     out += "<p><b>" + html_text(key) + "</b>: <code>" + html_text(json_brief(value, 2000)) +
            "</code></p>\n";
