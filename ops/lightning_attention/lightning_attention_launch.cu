@@ -180,10 +180,12 @@ int launch_output(const LightningSweepParams& p, cudaStream_t stream) {
 
 template <typename T>
 int launch_decode_typed(const LightningAttentionParams& p, cudaStream_t stream) {
-  const int64_t blocks = p.num_seqs * p.heads;
+  const int64_t col_tiles = (p.dim_v + kernels::kDecodeCols - 1) / kernels::kDecodeCols;
+  const int64_t blocks = p.num_seqs * p.heads * col_tiles;
   if (blocks == 0) return 0;
   const size_t smem = sizeof(float) * 2 * static_cast<size_t>(p.dim_k);
-  kernels::lightning_decode_kernel<T><<<static_cast<unsigned>(blocks), 128, smem, stream>>>(p);
+  kernels::lightning_decode_kernel<T>
+      <<<static_cast<unsigned>(blocks), kernels::kDecodeThreads, smem, stream>>>(p);
   return static_cast<int>(cudaGetLastError());
 }
 
