@@ -4,6 +4,7 @@
 
 #include "data/unicode.h"
 #include "halo/common/error.h"
+#include "halo/common/json_limits.h"
 
 #include <zlib.h>
 
@@ -218,6 +219,11 @@ void read_jsonl_documents(LineSource& src, const ReaderLimits& limits,
       return count_bad(report, kBadInvalidUtf8, where);
     }
     if (is_blank(text)) return count_bad(report, kBadEmptyDocument, where);
+    // A line of nested brackets (up to max_line_bytes deep) would overflow the stack in the
+    // recursive JSON parser; it is invalid_json for this reader (json_limits.h).
+    if (json_depth_violation(text.data(), text.data() + text.size()) >= 0) {
+      return count_bad(report, kBadInvalidJson, where);
+    }
     nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) return count_bad(report, kBadInvalidJson, where);
     auto it = j.find(limits.jsonl_field);

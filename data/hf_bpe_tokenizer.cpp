@@ -24,6 +24,11 @@ using namespace tokenizer_json;  // NOLINT: the file's JSON helpers
 
 namespace {
 
+// Token ids (vocabulary and added tokens) must be below this: the id tables are allocated up to
+// the largest id, so one entry {"x": 2147483646} would otherwise allocate 64 GB. Real vocabularies
+// have at most about 262K ids (Gemma 3); 2^22 leaves room for 16x that.
+constexpr int64_t kMaxTokenId = int64_t{1} << 22;
+
 // Bytes a ByteLevel decoder produces for one token: each character of the byte-level alphabet
 // back to its byte; a token with any other character is taken as its own UTF-8 (as `tokenizers`
 // does for added tokens such as "<|im_start|>" or ones with spaces).
@@ -123,9 +128,10 @@ void HfBpeTokenizer::load_model(const json& m) {
   vocab_.reserve(vocab.size());
   for (auto it = vocab.begin(); it != vocab.end(); ++it) {
     HALO_CHECK(it.value().is_number_integer() && it.value().get<int64_t>() >= 0 &&
-                   it.value().get<int64_t>() < std::numeric_limits<int32_t>::max(),
+                   it.value().get<int64_t>() < kMaxTokenId,
                at_key(path_, "model.vocab"), ": the id of token ", json(it.key()).dump(),
-               " must be a non-negative 32-bit integer, found ", type_name(it.value()));
+               " must be an integer in [0, ", kMaxTokenId, "), found ", type_name(it.value()),
+               " (the id table is allocated up to the largest id)");
     const int64_t id = it.value().get<int64_t>();
     vocab_.emplace(it.key(), id);
     max_id = std::max(max_id, id);
@@ -154,6 +160,8 @@ void HfBpeTokenizer::load_model(const json& m) {
   HALO_CHECK(m.contains("merges") && m.at("merges").is_array(), at_key(path_, "model.merges"),
              ": expected an array of merges (\"a b\" strings or [a, b] pairs)");
   const json& merges = m.at("merges");
+  HALO_CHECK(merges.size() <= static_cast<size_t>(kMaxTokenId), at_key(path_, "model.merges"),
+             ": ", merges.size(), " merges (limit ", kMaxTokenId, ", one new token each)");
   std::vector<BpeModel::Merge> ranked;
   ranked.reserve(merges.size());
   auto lookup = [&](const std::string& token, size_t index) {
@@ -203,8 +211,8 @@ void HfBpeTokenizer::load_added_tokens(const json& list) {
                type_name(list[i]));
     const JsonFields f = fields_at(list[i], path_, key);
     const int64_t file_id = f.require_int("id");
-    HALO_CHECK(file_id >= 0 && file_id < std::numeric_limits<int32_t>::max(),
-               at_key(path_, key + ".id"), ": expected a non-negative 32-bit id, found ", file_id);
+    HALO_CHECK(file_id >= 0 && file_id < kMaxTokenId, at_key(path_, key + ".id"),
+               ": expected an id in [0, ", kMaxTokenId, "), found ", file_id);
     AddedToken t;
     t.content = f.require_string("content");
     if (t.content.empty()) continue;  // ignored by `tokenizers` too

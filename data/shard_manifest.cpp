@@ -60,8 +60,9 @@ SplitInfo split_from_json(const JsonFields& f) {
     sh.sha256 = sf.require_string("sha256");
     HALO_CHECK(sh.documents > 0 && sh.tokens >= 0 && sh.sha256.size() == 64, sf.where("file"),
                ": a shard needs documents > 0, tokens >= 0 and a 64-digit sha256");
-    docs += sh.documents;
-    tokens += sh.tokens;
+    HALO_CHECK(!__builtin_add_overflow(docs, sh.documents, &docs) &&
+                   !__builtin_add_overflow(tokens, sh.tokens, &tokens),
+               sf.where("documents"), ": the split's document or token count overflows int64");
     s.shards.push_back(std::move(sh));
   }
   HALO_CHECK(docs == s.documents && tokens == s.tokens, f.where("documents"),
@@ -119,7 +120,12 @@ Manifest Manifest::from_json(const json& j, const std::string& source) {
   m.separator_source = f.get_string("separator_source", "");  // absent before issue 18 item 5
   m.token_dtype = f.require_string("token_dtype");
   m.validation_fraction = f.get_number("validation_fraction", 0.0);
-  token_dtype_bytes(m.token_dtype);
+  HALO_CHECK(m.token_dtype == "uint16" || m.token_dtype == "uint32", f.where("token_dtype"),
+             ": expected \"uint16\" or \"uint32\", found \"", m.token_dtype, "\"");
+  const int dtype_bytes = token_dtype_bytes(m.token_dtype);
+  HALO_CHECK(m.vocab_size <= (int64_t{1} << (8 * dtype_bytes)), f.where("vocab_size"), ": ",
+             m.vocab_size, " ids do not fit token_dtype ", m.token_dtype, " (limit ",
+             int64_t{1} << (8 * dtype_bytes), ")");
   HALO_CHECK(m.vocab_size > 0 && m.separator_id >= 0 && m.separator_id < m.vocab_size,
              f.where("separator_id"), ": expected an id in [0, vocab_size = ", m.vocab_size,
              "), found ", m.separator_id);
@@ -131,14 +137,19 @@ Manifest Manifest::from_json(const json& j, const std::string& source) {
     m.splits[name] = split_from_json(*s);
   }
   if (f.has("inputs") && f.raw().at("inputs").is_array()) {
-    for (const auto& in : f.raw().at("inputs")) {
+    const auto& inputs = f.raw().at("inputs");
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      HALO_CHECK(inputs[i].is_object(), f.where("inputs"), "[", i, "]: expected an object");
+      const JsonFields in(inputs[i], str_cat(f.file(), ": inputs[", i, "]"));
       InputReport r;
-      r.file = in.value("file", "");
-      r.documents = in.value("documents", int64_t{0});
-      r.tokens = in.value("tokens", int64_t{0});
-      if (in.contains("bad") && in.at("bad").is_object()) {
-        for (const auto& [kind, b] : in.at("bad").items()) {
-          r.bad[kind] = {b.value("count", int64_t{0}), b.value("first", std::string())};
+      r.file = in.get_string("file", "");
+      r.documents = in.get_int("documents", 0);
+      r.tokens = in.get_int("tokens", 0);
+      if (auto bad = in.get_object("bad")) {
+        for (const auto& [kind, value] : bad->raw().items()) {
+          auto b = bad->get_object(kind);
+          HALO_CHECK(b.has_value(), bad->where(kind), ": expected an object {count, first}");
+          r.bad[kind] = {b->get_int("count", 0), b->get_string("first", "")};
         }
       }
       m.inputs.push_back(std::move(r));

@@ -97,6 +97,10 @@ TokenShardFile::TokenShardFile(const std::string& path, const std::string& dtype
     : path_(path), bytes_per_token_(token_dtype_bytes(dtype)) {
   haddr_t token_addr = HADDR_UNDEF;
   hsize_t num_tokens = 0;
+  struct stat file_stat {};
+  HALO_CHECK(::stat(path.c_str(), &file_stat) == 0, "token shard '", path,
+             "' cannot be opened: ", std::strerror(errno), ". HINT: re-run `halo-distill prepare`");
+  const uint64_t file_size = static_cast<uint64_t>(file_stat.st_size);
   {
     auto lock = lock_hdf5();
     Handle file{H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
@@ -115,6 +119,9 @@ TokenShardFile::TokenShardFile(const std::string& path, const std::string& dtype
     HALO_CHECK(H5Sget_simple_extent_ndims(space.id) == 1, "token shard '", path,
                "': dataset 'tokens' must be 1-D");
     H5Sget_simple_extent_dims(space.id, &num_tokens, nullptr);
+    HALO_CHECK(expect_tokens >= 0 && num_tokens == static_cast<hsize_t>(expect_tokens),
+               "token shard '", path, "' holds ", num_tokens, " tokens; the manifest says ",
+               expect_tokens);
     Handle dcpl{H5Dget_create_plist(tok.id), H5Pclose};
     HALO_CHECK(H5Pget_layout(dcpl.id) == H5D_CONTIGUOUS && H5Pget_nfilters(dcpl.id) == 0,
                "token shard '", path, "': dataset 'tokens' must be contiguous and unfiltered");
@@ -131,6 +138,13 @@ TokenShardFile::TokenShardFile(const std::string& path, const std::string& dtype
     HALO_CHECK(H5Sget_simple_extent_ndims(off_space.id) == 1, "token shard '", path,
                "': dataset 'doc_offsets' must be 1-D");
     H5Sget_simple_extent_dims(off_space.id, &n_off, nullptr);
+    // Sizes the file claims are checked before anything of that size is allocated.
+    HALO_CHECK(expect_documents >= 0 && n_off == static_cast<hsize_t>(expect_documents) + 1,
+               "token shard '", path, "' holds ", n_off, " document offsets for ",
+               expect_documents, " documents in the manifest (expected documents + 1)");
+    HALO_CHECK(n_off <= file_size / sizeof(int64_t), "token shard '", path, "' claims ", n_off,
+               " document offsets (", n_off, " x 8 bytes), more than its ", file_size,
+               " bytes hold");
     doc_offsets_.resize(n_off);
     HALO_CHECK(n_off >= 2 && H5Dread(off.id, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                                      doc_offsets_.data()) >= 0,
@@ -152,10 +166,14 @@ TokenShardFile::TokenShardFile(const std::string& path, const std::string& dtype
   struct stat st {};
   ::fstat(fd, &st);
   map_size_ = static_cast<size_t>(st.st_size);
-  const uint64_t end = static_cast<uint64_t>(token_addr) + num_tokens * bytes_per_token_;
-  if (end > map_size_) {
+  uint64_t end = 0;  // where the tokens end; 2^64 and beyond is truncation too
+  const bool overflow =
+      __builtin_mul_overflow(static_cast<uint64_t>(num_tokens), bytes_per_token_, &end) ||
+      __builtin_add_overflow(end, static_cast<uint64_t>(token_addr), &end);
+  if (overflow || end > map_size_) {
     ::close(fd);
-    HALO_FAIL("token shard '", path, "' is truncated: its tokens end at byte ", end, " of a ",
+    HALO_FAIL("token shard '", path, "' is truncated: its tokens end at byte ",
+              overflow ? std::string("2^64 or beyond") : std::to_string(end), " of a ",
               map_size_, "-byte file");
   }
   map_ = ::mmap(nullptr, map_size_, PROT_READ, MAP_SHARED, fd, 0);

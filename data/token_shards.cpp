@@ -28,9 +28,8 @@ TokenShards::TokenShards(const std::filesystem::path& manifest_path, const std::
              split == "validation" ? "prepare with a larger --validation-fraction or corpus"
                                    : "prepare a corpus with some valid documents");
   const auto dir = manifest_path.parent_path();
-  doc_shard_.reserve(info.documents);
-  doc_begin_.reserve(info.documents);
-  doc_length_.reserve(info.documents);
+  // No reserve(info.documents): that count is the manifest's claim; the vectors grow by what
+  // each shard file, checked against its size, actually holds.
   for (const ShardInfo& sh : info.shards) {
     const std::string path = (dir / sh.file).string();
     if (verify_checksums) verify_shard_checksum(manifest_path, split, sh);

@@ -36,23 +36,14 @@ std::string shape_str(const std::vector<int64_t>& shape) {
   return out + "]";
 }
 
-// The index file as ordered JSON, so shard_paths() can follow the order of the file.
-nlohmann::ordered_json read_index(const std::string& index_path) {
+// The whole text of the index file.
+std::string read_index_text(const std::string& index_path) {
   std::ifstream in(index_path, std::ios::binary);
   HALO_CHECK(in.good(), "cannot open checkpoint index '", index_path, "': ", std::strerror(errno));
   std::stringstream text;
   text << in.rdbuf();
-  nlohmann::ordered_json index;
-  try {
-    index = nlohmann::ordered_json::parse(text.str());
-  } catch (const nlohmann::json::exception& e) {
-    HALO_FAIL("checkpoint index '", index_path, "' is not valid JSON: ", e.what());
-  }
-  HALO_CHECK(index.is_object(), "checkpoint index '", index_path,
-             "' must be a JSON object with a \"weight_map\", found ", index.type_name());
-  return index;
+  return text.str();
 }
-
 
 }  // namespace
 
@@ -76,26 +67,10 @@ CheckpointFiles::CheckpointFiles(const std::string& dir) : dir_(dir) {
 
   sharded_ = true;
   const std::string index_str = index_path.string();
-  const nlohmann::ordered_json index = read_index(index_str);
-  auto wm_it = index.find("weight_map");
-  HALO_CHECK(wm_it != index.end(), "checkpoint index '", index_str,
-             "' has no \"weight_map\" (expected {\"weight_map\": {tensor: shard file}})");
-  HALO_CHECK(wm_it->is_object(), "checkpoint index '", index_str,
-             "': \"weight_map\" must be an object mapping tensor names to shard files, found ",
-             wm_it->type_name());
-
   // Shards in order of first appearance in the index; each opened (and validated) once.
   std::map<std::string, size_t> shard_index;  // shard file name -> files_ index
   std::map<std::string, std::string> listed;  // tensor -> shard file name, from the index
-  for (const auto& item : wm_it->items()) {
-    const std::string& tensor = item.key();
-    HALO_CHECK(item.value().is_string(), "checkpoint index '", index_str, "': tensor '", tensor,
-               "' must map to a shard file name, found ", item.value().type_name());
-    const std::string shard = item.value().get<std::string>();
-    HALO_CHECK(
-        !shard.empty() && shard.find('/') == std::string::npos && shard != "." && shard != "..",
-        "checkpoint index '", index_str, "': tensor '", tensor, "' maps to '", shard,
-        "', expected a plain file name inside the folder");
+  for (const auto& [tensor, shard] : parse_checkpoint_index(index_str, read_index_text(index_str))) {
     listed[tensor] = shard;
     if (shard_index.count(shard)) continue;
     const fs::path shard_path = fs::path(dir) / shard;

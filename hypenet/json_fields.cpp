@@ -23,12 +23,19 @@ std::string type_of(const nlohmann::json& v) {
 nlohmann::json read_json_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   HALO_CHECK(in.good(), path, ": cannot open (missing or unreadable)");
+  in.seekg(0, std::ios::end);
+  const auto bytes = static_cast<uint64_t>(in.tellg());
+  HALO_CHECK(bytes <= kMaxJsonFileBytes, path, ": ", bytes, " bytes is more than a JSON file ",
+             "read whole may have (limit ", kMaxJsonFileBytes, " bytes)");
+  in.seekg(0, std::ios::beg);
   std::stringstream ss;
   ss << in.rdbuf();
+  const std::string text = ss.str();
+  check_json_depth(text.data(), text.data() + text.size(), path);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::parse_error& e) {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {  // parse_error, also out_of_range (1e309)
     HALO_FAIL(path, ": invalid JSON: ", e.what());
   }
   HALO_CHECK(j.is_object(), path, ": expected a JSON object at the top level, found ",

@@ -2,6 +2,8 @@
 // errors that name the file, the key, the expected type and what was found.
 #pragma once
 
+#include "halo/common/json_limits.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -11,7 +13,7 @@
 namespace halo::hypenet {
 
 // Parses `path` as a JSON object; errors name the file (missing, unreadable, invalid JSON with
-// the parser's position, not an object).
+// the parser's position, nested deeper than kMaxJsonDepth (json_limits.h), not an object).
 nlohmann::json read_json_file(const std::string& path);
 
 // A JSON object together with the file it came from, for error messages.

@@ -29,10 +29,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// A header longer than this is treated as corruption rather than allocated and parsed (the
-// Python library uses the same 100 MB limit).
-constexpr uint64_t kMaxHeaderBytes = 100ull * 1000 * 1000;
-
 struct DtypeInfo {
   const char* name;
   at::ScalarType type;
@@ -59,12 +55,6 @@ std::string known_dtypes() {
   return out;
 }
 
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string out = "[";
-  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
-}
-
 // "safetensors file '<path>'" and, with a tensor, "..., tensor '<name>'": the prefix of every
 // error message so the user knows which file and entry to look at.
 std::string where(const std::string& path) {
@@ -72,88 +62,6 @@ std::string where(const std::string& path) {
 }
 std::string where(const std::string& path, const std::string& tensor) {
   return where(path) + ", tensor '" + tensor + "'";
-}
-
-SafetensorsEntry parse_entry(const std::string& path, const std::string& name, const json& value,
-                             uint64_t data_size) {
-  const std::string ctx = where(path, name);
-  HALO_CHECK(value.is_object(), ctx,
-             ": header entry must be a JSON object with dtype, shape "
-             "and data_offsets, found ",
-             value.type_name());
-  SafetensorsEntry e;
-  e.name = name;
-
-  auto dtype_it = value.find("dtype");
-  HALO_CHECK(dtype_it != value.end() && dtype_it->is_string(), ctx,
-             ": header entry needs a string \"dtype\" (one of ", known_dtypes(), ")");
-  e.dtype = dtype_it->get<std::string>();
-  const DtypeInfo* info = find_dtype(e.dtype);
-  HALO_CHECK(info != nullptr, ctx, ": unknown dtype '", e.dtype, "' (expected one of ",
-             known_dtypes(), ")");
-
-  auto shape_it = value.find("shape");
-  HALO_CHECK(shape_it != value.end() && shape_it->is_array(), ctx,
-             ": header entry needs an array \"shape\" of non-negative integers");
-  uint64_t numel = 1;
-  bool numel_overflow = false;
-  for (const auto& dim : *shape_it) {
-    HALO_CHECK(dim.is_number_integer(), ctx, ": shape ", shape_it->dump(),
-               " must hold integers only");
-    HALO_CHECK(dim.is_number_unsigned() || dim.get<int64_t>() >= 0, ctx, ": shape ",
-               shape_it->dump(), " has a negative dimension");
-    const uint64_t d = dim.get<uint64_t>();
-    HALO_CHECK(d <= static_cast<uint64_t>(INT64_MAX), ctx, ": shape ", shape_it->dump(),
-               " has a dimension beyond int64");
-    e.shape.push_back(static_cast<int64_t>(d));
-    numel_overflow = numel_overflow || __builtin_mul_overflow(numel, d, &numel);
-  }
-
-  auto off_it = value.find("data_offsets");
-  HALO_CHECK(off_it != value.end() && off_it->is_array() && off_it->size() == 2 &&
-                 (*off_it)[0].is_number_unsigned() && (*off_it)[1].is_number_unsigned(),
-             ctx,
-             ": header entry needs \"data_offsets\": [begin, end] with two non-negative "
-             "integers");
-  e.begin = (*off_it)[0].get<uint64_t>();
-  e.end = (*off_it)[1].get<uint64_t>();
-  HALO_CHECK(e.begin <= e.end, ctx, ": data_offsets [", e.begin, ", ", e.end, "] end before begin");
-  HALO_CHECK(e.end <= data_size, ctx, ": data_offsets [", e.begin, ", ", e.end,
-             "] reach beyond the data buffer of ", data_size, " bytes (file truncated?)");
-
-  uint64_t expected_bytes = 0;
-  numel_overflow =
-      numel_overflow || __builtin_mul_overflow(numel, info->element_size, &expected_bytes);
-  HALO_CHECK(!numel_overflow && expected_bytes == e.end - e.begin, ctx, ": shape ",
-             shape_str(e.shape), " of ", e.dtype, " needs ",
-             numel_overflow ? std::string("more than 2^64") : std::to_string(expected_bytes),
-             " bytes, but data_offsets [", e.begin, ", ", e.end, "] span ", e.end - e.begin);
-  return e;
-}
-
-// The data buffer must be tiled exactly by the tensors: sorted by offset, each starts where
-// the previous one ended and the last ends at the buffer's end (as the Python library requires).
-void check_coverage(const std::string& path, const std::map<std::string, SafetensorsEntry>& entries,
-                    uint64_t data_size) {
-  std::vector<const SafetensorsEntry*> order;
-  for (const auto& kv : entries) order.push_back(&kv.second);
-  std::sort(order.begin(), order.end(), [](const SafetensorsEntry* a, const SafetensorsEntry* b) {
-    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
-  });
-  uint64_t cursor = 0;
-  const SafetensorsEntry* prev = nullptr;
-  for (const SafetensorsEntry* e : order) {
-    HALO_CHECK(e->begin >= cursor, where(path, e->name), ": data_offsets [", e->begin, ", ", e->end,
-               "] overlap tensor '", prev ? prev->name : "", "' which ends at ", cursor);
-    HALO_CHECK(e->begin == cursor, where(path, e->name), ": data_offsets [", e->begin, ", ", e->end,
-               "] leave a hole of unused bytes [", cursor, ", ", e->begin,
-               ") in the data buffer (tensors must cover it exactly)");
-    cursor = e->end;
-    prev = e;
-  }
-  HALO_CHECK(cursor == data_size, where(path), ": tensors cover ", cursor,
-             " bytes of the data buffer but it holds ", data_size,
-             " (a hole of unused bytes at the end)");
 }
 
 }  // namespace
@@ -199,39 +107,11 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   map_size_ = file_size;
 
   try {
-    const char* bytes = static_cast<const char*>(map_);
-    uint64_t header_len = 0;
-    std::memcpy(&header_len, bytes, 8);  // little-endian on disk and on the host
-    HALO_CHECK(header_len <= kMaxHeaderBytes, where(path), ": header length ", header_len,
-               " bytes is absurd (limit ", kMaxHeaderBytes, "); not a safetensors file?");
-    HALO_CHECK(header_len <= file_size - 8, where(path), ": header length ", header_len,
-               " reaches beyond the end of the file (", file_size, " bytes); file truncated?");
-    data_start_ = 8 + header_len;
-    const uint64_t data_size = file_size - data_start_;
-
-    json header;
-    try {
-      header = json::parse(bytes + 8, bytes + data_start_);
-    } catch (const json::exception& e) {
-      HALO_FAIL(where(path), ": header is not valid JSON: ", e.what());
-    }
-    HALO_CHECK(header.is_object(), where(path), ": header must be a JSON object, found ",
-               header.type_name());
-
-    for (const auto& item : header.items()) {
-      if (item.key() == "__metadata__") {
-        HALO_CHECK(item.value().is_object(), where(path),
-                   ": __metadata__ must be an object mapping strings to strings");
-        for (const auto& m : item.value().items()) {
-          HALO_CHECK(m.value().is_string(), where(path), ": __metadata__ key '", m.key(),
-                     "' must map to a string, found ", m.value().type_name());
-          metadata_[m.key()] = m.value().get<std::string>();
-        }
-        continue;
-      }
-      entries_[item.key()] = parse_entry(path, item.key(), item.value(), data_size);
-    }
-    check_coverage(path, entries_, data_size);
+    SafetensorsHeader header =
+        parse_safetensors_header(path, static_cast<const char*>(map_), file_size);
+    data_start_ = header.data_start;
+    entries_ = std::move(header.entries);
+    metadata_ = std::move(header.metadata);
   } catch (...) {
     ::munmap(map_, map_size_);
     throw;

@@ -5,6 +5,8 @@
 // reported as a halo::HaloError naming the file and, where relevant, the tensor.
 #pragma once
 
+#include "hypenet/safetensors_header.h"
+
 #include <ATen/ATen.h>
 
 #include <cstdint>
@@ -16,18 +18,10 @@
 
 namespace halo::hypenet {
 
-// One tensor entry of a safetensors header, already validated against the file.
-struct SafetensorsEntry {
-  std::string name;
-  std::string dtype;            // as written in the header: "F32", "BF16", ...
-  std::vector<int64_t> shape;
-  uint64_t begin = 0;           // byte offsets into the data buffer, [begin, end)
-  uint64_t end = 0;
-};
-
-// A safetensors file opened with mmap. Construction parses and validates the whole header:
-// header length within the file, valid JSON, known dtypes, non-negative shapes, offsets inside
-// the data buffer, no overlaps or holes, byte size equal to numel * element size.
+// A safetensors file opened with mmap. Construction parses and validates the whole header
+// (parse_safetensors_header in safetensors_header.h): header length within the file, valid JSON,
+// known dtypes, non-negative shapes, offsets inside the data buffer, no overlaps or holes, byte
+// size equal to numel * element size.
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::string& path);

@@ -63,28 +63,6 @@ void save_training_state(const fs::path& dir, const CheckpointMeta& meta,
   rng.save_to((dir / "rng.pt").string());
 }
 
-CheckpointMeta read_checkpoint_meta(const fs::path& dir) {
-  const fs::path path = dir / "meta.json";
-  std::ifstream in(path);
-  HALO_CHECK(in.good(), path.string(), ": missing (not a halo-distill checkpoint)");
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
-  HALO_CHECK(!j.is_discarded() && j.is_object(), path.string(), ": not valid JSON");
-  HALO_CHECK(j.value("magic", "") == kCheckpointMagic, path.string(), ": \"magic\" is not \"",
-             kCheckpointMagic, "\"");
-  HALO_CHECK(j.value("version", 0) == kCheckpointVersion, path.string(), ": format version ",
-             j.value("version", 0), ", this build reads version ", kCheckpointVersion);
-  CheckpointMeta m;
-  m.stage = j.value("stage", "");
-  m.step = j.value("step", int64_t{-1});
-  HALO_CHECK(m.step >= 0, path.string(), ": \"step\" missing or negative");
-  m.world_size = j.value("world_size", 1);
-  m.config_hash = j.value("config_hash", "");
-  m.loader_cursor = j.value("loader_cursor", nlohmann::json());
-  m.config = j.value("config", nlohmann::json());
-  m.extra = j.value("extra", nlohmann::json::object());
-  return m;
-}
-
 void load_training_state(const fs::path& dir, torch::optim::Optimizer& optimizer) {
   torch::serialize::InputArchive opt;
   opt.load_from((dir / "optimizer.pt").string());

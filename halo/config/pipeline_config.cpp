@@ -2,6 +2,7 @@
 #include "halo/config/pipeline_config.h"
 
 #include "halo/common/error.h"
+#include "halo/common/json_limits.h"
 #include "halo/config/config_overrides.h"
 
 #include <algorithm>
@@ -47,6 +48,8 @@ std::string file_content_id(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   HALO_CHECK(in.good(), path, ": cannot be read");
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Too deep to parse safely (json_limits.h): its bytes, as for any text that does not parse.
+  if (json_depth_violation(text.data(), text.data() + text.size()) >= 0) return fnv1a_hex(text);
   const auto j = nlohmann::json::parse(text, nullptr, false);
   return fnv1a_hex(j.is_discarded() ? text : j.dump());
 }
