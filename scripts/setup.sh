@@ -7,9 +7,10 @@
 #   sentencepiece nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libhdf5-dev libpcre2-dev
 #   libutf8proc-dev zlib1g-dev libgloo-dev)
 #   and the tools (ccache ninja-build cmake g++ pkg-config), and chromium with fonts-dejavu-core
-#   (ctest report.chromium opens the run report headless). Checked with dpkg-query first;
-#   `apt-get update` and `apt-get install` run only when something is missing (through sudo
-#   when not root).
+#   (ctest report.chromium opens the run report headless), and clang with its libFuzzer and
+#   sanitizer runtimes (libclang-rt-14-dev) and llvm (llvm-symbolizer) for scripts/fuzz.sh.
+#   Checked with dpkg-query first; `apt-get update` and `apt-get install` run only when
+#   something is missing (through sudo when not root).
 # Python packages: the ones pinned in scripts/requirements.txt, for the `python3` on PATH.
 #   Each is checked (importable + installed version equals the pin) and only the missing or
 #   off-pin ones are installed with pip.
@@ -39,7 +40,7 @@ start_ns=$(date +%s%N)
 APT_PACKAGES=(
   catch2 libcli11-dev libsentencepiece-dev sentencepiece nlohmann-json3-dev libyaml-cpp-dev
   libspdlog-dev libhdf5-dev libpcre2-dev libutf8proc-dev zlib1g-dev libgloo-dev ccache
-  ninja-build cmake g++ pkg-config chromium fonts-dejavu-core
+  ninja-build cmake g++ pkg-config chromium fonts-dejavu-core clang libclang-rt-14-dev llvm
 )
 REQUIREMENTS="$HALO_ROOT/scripts/requirements.txt"
 
