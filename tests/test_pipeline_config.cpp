@@ -3,8 +3,9 @@
 // known key, wrong types, out-of-range and inconsistent values); a bad --set override is named
 // as the --set argument. Stage hashes cover the data's and the model config's content, not their
 // paths, and a changed config is described by the keys that changed. The shipped Qwen3 recipes
-// carry the authors' layer sets, stage-2 learning rates and stage-3 schedule (issue 18), and
-// student.lm_head decides the student's head (issue 18 item 4).
+// carry the authors' layer sets, stage-2 learning rates and stage-3 schedule (issue 18),
+// student.lm_head decides the student's head (issue 18 item 4), and precision bfloat16-pure is
+// accepted in every training stage on any device and enters the stage hash (issue 18 item 3).
 #include <catch2/catch.hpp>
 
 #include "halo/common/error.h"
@@ -208,6 +209,11 @@ TEST_CASE("malformed configs name the file, line and key", "[config]") {
        "cfg.yaml:27:",
        "stages[1].precision",
        "needs run.device: cuda"},
+      {"a precision that does not exist",
+       {{27, "    precision: bf16-pure"}},
+       "cfg.yaml:27:",
+       "stages[1].precision",
+       "\"bf16-pure\" is not one of: float32, bfloat16, bfloat16-pure"},
       {"a training key in a selection stage",
        {{31, "    lr: 0.1"}},
        "cfg.yaml:31:",
@@ -362,6 +368,65 @@ TEST_CASE("overrides address stages by name and are validated like the file", "[
   msg = load_error({}, {"stages.align.loss=l2nrom"});
   CHECK_THAT(msg, Contains("stages[1].loss"));
   CHECK_THAT(msg, Contains("did you mean \"l2norm\""));
+}
+
+TEST_CASE("precision bfloat16-pure: every training stage, any device, parsed once, hashed",
+          "[config][bf16]") {
+  test::TempDir dir;
+  const std::string path = write_config(dir, {});
+  const auto plain = config::load_pipeline_config(path);
+  // The default keeps its name in the resolved tree, so earlier runs keep their stage hashes.
+  for (size_t i : {0, 1, 3, 4}) {
+    CHECK(plain.stages[i].precision == config::Precision::kFloat32);
+    CHECK(plain.to_json()["stages"][i]["precision"] == "float32");
+  }
+  // Accepted in every training stage on run.device: cpu (bfloat16 is refused there, above).
+  const auto pure = config::load_pipeline_config(
+      path, {"stages.pre.precision=bfloat16-pure", "stages.align.precision=bfloat16-pure",
+             "stages.distill.precision=bfloat16-pure", "stages.long.precision=bfloat16-pure"});
+  for (size_t i : {0, 1, 3, 4}) {
+    INFO("stage " << i);
+    CHECK(pure.stages[i].precision == config::Precision::kBFloat16Pure);
+    CHECK(pure.to_json()["stages"][i]["precision"] == "bfloat16-pure");
+  }
+  // The precision is part of a stage's identity: its hash and the later ones change.
+  const auto distill_only =
+      config::load_pipeline_config(path, {"stages.distill.precision=bfloat16-pure"});
+  CHECK(distill_only.stage_hash(1) == plain.stage_hash(1));
+  CHECK(distill_only.stage_hash(3) != plain.stage_hash(3));
+  CHECK(distill_only.stage_hash(4) != plain.stage_hash(4));
+  const std::string changes =
+      config::describe_stage_config_changes(plain.to_json(), distill_only.to_json(), 3);
+  CHECK_THAT(changes, Contains("stages.distill.precision"));
+
+  // What the stages hold: bfloat16-pure trains bfloat16 parameters against a bfloat16 teacher
+  // on any device; bfloat16 keeps float32 master weights (teacher bfloat16 on CUDA only).
+  const c10::Device cpu(c10::kCPU), cuda(c10::kCUDA, 0);
+  config::StageConfig st;
+  st.precision = config::Precision::kBFloat16Pure;
+  CHECK(stages::trained_parameter_dtype(st) == at::kBFloat16);
+  CHECK(stages::frozen_teacher_dtype(st, cpu) == at::kBFloat16);
+  CHECK(stages::frozen_teacher_dtype(st, cuda) == at::kBFloat16);
+  st.precision = config::Precision::kBFloat16;
+  CHECK(stages::trained_parameter_dtype(st) == at::kFloat);
+  CHECK(stages::frozen_teacher_dtype(st, cpu) == at::kFloat);
+  CHECK(stages::frozen_teacher_dtype(st, cuda) == at::kBFloat16);
+  st.precision = config::Precision::kFloat32;
+  CHECK(stages::trained_parameter_dtype(st) == at::kFloat);
+  CHECK(stages::frozen_teacher_dtype(st, cuda) == at::kFloat);
+
+  // Names both ways; a bad one is refused naming the option and the accepted values.
+  for (size_t i = 0; i < config::kPrecisions.size(); ++i) {
+    CHECK(config::precision_name(config::parse_precision(config::kPrecisions[i], "x")) ==
+          config::kPrecisions[i]);
+  }
+  CHECK_THROWS_WITH(config::parse_precision("bf16", "--precision"),
+                    Contains("--precision") &&
+                        Contains("\"bf16\" is not one of: float32, bfloat16, bfloat16-pure"));
+  const std::string msg = load_error({}, {"stages.distill.precision=bfloat16_pure"});
+  CHECK_THAT(msg, Contains("--set stages.distill.precision=bfloat16_pure: stages[3].precision"));
+  CHECK_THAT(msg, Contains("is not one of: float32, bfloat16, bfloat16-pure"));
+  CHECK_THAT(msg, Contains("did you mean \"bfloat16-pure\""));
 }
 
 TEST_CASE("a bad --set value is named by its --set argument, not a place in the file",

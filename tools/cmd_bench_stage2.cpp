@@ -1,9 +1,10 @@
 // `halo-distill bench stage2`: times stage-2 optimizer steps (HALO_NOTES 3 step 3) exactly as
 // `halo-distill run` executes them: a Qwen3 teacher shaped by a config.json with random weights
 // (frozen, bfloat16 on CUDA), a HypeNet student built from it by weight transfer (attention in
-// the layers of --attention-layers, Lightning RNN elsewhere, float32 master weights), the
-// stage-2 TrainTask (chunked full-vocabulary KL) and the Trainer's own train_step (loader,
-// autocast bfloat16, clipping, AdamW), over a synthetic token-shard set of random ids written
+// the layers of --attention-layers, Lightning RNN elsewhere; float32 master weights, or bfloat16
+// weights and AdamW state with --precision bfloat16-pure), the stage-2 TrainTask (chunked
+// full-vocabulary KL) and the Trainer's own train_step (loader, autocast bfloat16 for
+// --precision bfloat16, clipping, AdamW), over a synthetic token-shard set of random ids written
 // to a temporary folder. Prints the median step time, tokens/s, model TFLOP/s counting 8 N
 // flops per token (teacher forward 2 N, student forward + backward 6 N; N = teacher parameters,
 // as the HALO_NOTES section 5 anchor counts), MFU against --peak-tflops, and peak memory.
@@ -119,13 +120,13 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
   HALO_CHECK(o.batch >= 1 && o.seq_len >= 2 && o.grad_accum >= 1 && o.loss_chunk_tokens >= 1,
              "bench stage2: --batch, --grad-accum and --loss-chunk-tokens must be >= 1 and "
              "--seq-len >= 2");
-  HALO_CHECK(o.precision == "bfloat16" || o.precision == "float32",
-             "bench stage2: --precision must be bfloat16 or float32, got \"", o.precision, "\"");
+  const auto precision = config::parse_precision(o.precision, "bench stage2: --precision");
   // As a stage config: bfloat16 is CUDA autocast; on the CPU the step would silently run (and
-  // be reported as) something else.
-  HALO_CHECK(o.precision == "float32" || device.is_cuda(),
-             "bench stage2: --precision bfloat16 needs --device cuda (CUDA autocast), got --device ",
-             o.device, ". HINT: --precision float32 on the CPU");
+  // be reported as) something else. bfloat16-pure runs anywhere.
+  HALO_CHECK(
+      precision != config::Precision::kBFloat16 || device.is_cuda(),
+      "bench stage2: --precision bfloat16 needs --device cuda (CUDA autocast), got --device ",
+      o.device, ". HINT: --precision float32 on the CPU");
   auto tc = hypenet::Qwen3Config::from_json_file(o.model);
   const auto mixers = bench_mixers(o.attention_layers, tc.num_hidden_layers);
 
@@ -138,7 +139,7 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
   stage.grad_accum = o.grad_accum;
   stage.loss = "kl";
   stage.loss_chunk_tokens = o.loss_chunk_tokens;
-  stage.precision = o.precision;
+  stage.precision = precision;
   stage.optimizer.lr = 1e-4;
 
   const fs::path dir = o.work_dir.empty() ? fs::temp_directory_path() /
@@ -161,9 +162,7 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
   stages::apply_student_runtime_options(student, student_options);
   const double n_params = static_cast<double>(tc.num_parameters());
   std::cerr << "bench stage2: moving both models to " << o.device << " ...\n";
-  auto task =
-      stages::make_distillation_task(std::move(student), std::move(teacher), o.loss_chunk_tokens,
-                                     device, stages::frozen_teacher_dtype(stage, device));
+  auto task = stages::make_distillation_task(std::move(student), std::move(teacher), stage, device);
 
   train::TrainerSetup setup;
   setup.stage = stage;
@@ -258,7 +257,9 @@ void add_bench_stage2_command(CLI::App& bench) {
   cmd->add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--precision", o->precision,
                   "bfloat16 (autocast compute, float32 master weights; teacher in bfloat16 on "
-                  "CUDA) or float32")
+                  "CUDA), bfloat16-pure (bfloat16 weights and AdamW state, no autocast, teacher "
+                  "in bfloat16: the authors' regime) or float32")
+      ->check(CLI::IsMember(config::kPrecisions))
       ->capture_default_str();
   cmd->add_option("--lightning-recurrence", o->lightning_recurrence,
                   "float32 (float32 q, k, v, exact products), tf32 (float32 q, k, v, TF32 "

@@ -318,9 +318,10 @@ PipelineConfig load_pipeline_config(const std::string& path,
                      ") is out of order or repeated; the order is pretrain, stage1, selection, ",
                      "stage2, stage3, each at most once"));
     last_kind = k;
-    if (sc.precision == "bfloat16") {
+    if (sc.precision == Precision::kBFloat16) {
       sr.check(c.run.device == "cuda", "precision",
-               "bfloat16 training (float32 master weights) needs run.device: cuda");
+               "bfloat16 training (float32 master weights) needs run.device: cuda. HINT: "
+               "bfloat16-pure (bfloat16 weights and optimizer state) runs on any device");
     }
     if (!sc.model_config.empty()) sc.model_config_id = file_content_id(sc.model_config);
     c.stages.push_back(std::move(sc));

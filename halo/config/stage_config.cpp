@@ -24,6 +24,17 @@ std::string stage_kind_name(StageKind kind) {
   return "?";
 }
 
+std::string precision_name(Precision precision) {
+  return kPrecisions.at(static_cast<size_t>(precision));
+}
+
+Precision parse_precision(const std::string& name, const std::string& what) {
+  for (size_t i = 0; i < kPrecisions.size(); ++i) {
+    if (kPrecisions[i] == name) return static_cast<Precision>(i);
+  }
+  HALO_FAIL(what, ": \"", name, "\" is not one of: float32, bfloat16, bfloat16-pure");
+}
+
 namespace {
 
 StageKind parse_kind(MapReader& r) {
@@ -199,7 +210,7 @@ StageConfig StageConfig::from_yaml(MapReader r, const std::string& base_dir) {
   r.check(c.loss_chunk_tokens >= 1, "loss_chunk_tokens", "must be >= 1");
   c.clip_grad_norm = r.get_double("clip_grad_norm", c.clip_grad_norm);
   r.check(c.clip_grad_norm >= 0, "clip_grad_norm", "must be >= 0 (0 = no clipping)");
-  c.precision = r.get_choice("precision", c.precision, {"float32", "bfloat16"});
+  c.precision = parse_precision(r.get_choice("precision", "float32", kPrecisions), "precision");
   c.activation_checkpointing = r.get_bool("activation_checkpointing", false);
   c.log_every = r.get_int("log_every", c.log_every);
   r.check(c.log_every >= 1, "log_every", "must be >= 1");
@@ -262,7 +273,7 @@ nlohmann::json StageConfig::to_json() const {
   j["loss"] = loss;
   if (kind != StageKind::kStage1) j["loss_chunk_tokens"] = loss_chunk_tokens;
   j["clip_grad_norm"] = clip_grad_norm;
-  j["precision"] = precision;
+  j["precision"] = precision_name(precision);  // in the stage hash: a resume keeps its precision
   j["activation_checkpointing"] = activation_checkpointing;
   if (!model_config.empty()) j["model_config"] = model_config;
   if (!model_config_id.empty()) j["model_config_id"] = model_config_id;

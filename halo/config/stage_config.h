@@ -17,6 +17,22 @@ namespace halo::config {
 enum class StageKind { kPretrain, kStage1, kSelection, kStage2, kStage3 };
 std::string stage_kind_name(StageKind kind);
 
+// `precision:` of a training stage: what the trained parameters, their gradients and the AdamW
+// state are held in, and what the forward computes in.
+//   kFloat32       "float32": everything float32 (the default).
+//   kBFloat16      "bfloat16": float32 master weights and float32 AdamW state, forward and
+//                  backward under CUDA bfloat16 autocast, the frozen teacher in bfloat16; CUDA
+//                  only (pipeline validation refuses it on run.device: cpu).
+//   kBFloat16Pure  "bfloat16-pure": parameters, gradients and AdamW state (exp_avg, exp_avg_sq)
+//                  in bfloat16, no autocast, the frozen teacher in bfloat16, on any device: the
+//                  authors' regime (docs/fidelity.md). Losses still compute in float32.
+enum class Precision { kFloat32, kBFloat16, kBFloat16Pure };
+// The names, in the enum's order (also `bench stage2 --precision`).
+inline const std::vector<std::string> kPrecisions = {"float32", "bfloat16", "bfloat16-pure"};
+std::string precision_name(Precision precision);
+// `name` as a Precision; a HaloError naming `what` (the option or key) and the accepted names.
+Precision parse_precision(const std::string& name, const std::string& what);
+
 // `curriculum:` item: from optimizer step `from_step` on, sequences are `seq_len` long and the
 // batch holds tokens_per_batch / seq_len of them (tokens per step stay constant).
 struct CurriculumPoint {
@@ -60,11 +76,12 @@ struct StageConfig {
   std::string loss;                         // pretrain/stage3: ce; stage1: mse | l2norm; stage2: kl
   int64_t loss_chunk_tokens = 1024;         // tokens per chunk of the full-vocabulary KL / CE loss
   double clip_grad_norm = 1.0;              // global L2 norm clip (0 = off)
-  std::string precision = "float32";        // "float32" | "bfloat16" (CUDA; float32 master weights)
-  bool activation_checkpointing = false;    // recompute layer activations in backward
-  int64_t log_every = 1;                    // steps between progress-bar lines
-  std::string model_config;                 // pretrain: the teacher's config.json (architecture)
-  std::string model_config_id;              // its content id (set by load_pipeline_config)
+  // float32 (the default) | bfloat16 | bfloat16-pure: what Precision above says
+  Precision precision = Precision::kFloat32;
+  bool activation_checkpointing = false;  // recompute layer activations in backward
+  int64_t log_every = 1;                  // steps between progress-bar lines
+  std::string model_config;               // pretrain: the teacher's config.json (architecture)
+  std::string model_config_id;            // its content id (set by load_pipeline_config)
   OptimizerConfig optimizer;
   ScheduleConfig schedule;
   CheckpointConfig checkpoint;

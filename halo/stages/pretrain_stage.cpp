@@ -3,6 +3,7 @@
 
 #include "halo/common/error.h"
 #include "halo/stages/lm_loss.h"
+#include "halo/stages/student_builder.h"
 #include "hypenet/module_io.h"
 #include "hypenet/qwen3_checkpoint.h"
 
@@ -14,11 +15,13 @@ namespace {
 
 class PretrainTask : public train::TrainTask {
  public:
+  // `dtype`: the trained parameters' dtype (trained_parameter_dtype); the random initialisation
+  // is drawn in float32 and rounded to it.
   PretrainTask(const hypenet::Qwen3Config& config, uint64_t seed, c10::Device device,
-               int64_t chunk_tokens)
-      : model_(config), device_(device), chunk_tokens_(chunk_tokens) {
+               at::ScalarType dtype, int64_t chunk_tokens)
+      : model_(config), device_(device), dtype_(dtype), chunk_tokens_(chunk_tokens) {
     hypenet::init_qwen3_random(model_, seed);
-    model_->to(device_, at::kFloat);
+    model_->to(device_, dtype_);
     model_->train();
   }
   std::vector<std::pair<std::string, at::Tensor>> trainable_parameters() override {
@@ -38,11 +41,11 @@ class PretrainTask : public train::TrainTask {
                           chunk_tokens_, normalizer);
   }
   void save_model(const fs::path& dir) override {
-    hypenet::save_qwen3(dir.string(), model_, at::kFloat, 0);
+    hypenet::save_qwen3(dir.string(), model_, dtype_, 0);
   }
   void load_model(const fs::path& dir) override {
     torch::NoGradGuard no_grad;
-    hypenet::load_module_parameters(*model_, dir.string(), at::kFloat, device_,
+    hypenet::load_module_parameters(*model_, dir.string(), dtype_, device_,
                                     model_->config().tie_word_embeddings);
   }
   void set_training(bool training) override { model_->train(training); }
@@ -50,6 +53,7 @@ class PretrainTask : public train::TrainTask {
  private:
   hypenet::Qwen3ForCausalLM model_;
   c10::Device device_;
+  at::ScalarType dtype_;
   int64_t chunk_tokens_;
 };
 
@@ -60,7 +64,7 @@ StageOutput run_pretrain_stage(const StageContext& ctx) {
   auto model_config = hypenet::Qwen3Config::from_json_file(st.model_config);
   model_config.dtype = "float32";
   PretrainTask task(model_config, ctx.pipeline->run.seed * 1000003ull + st.seed, ctx.device,
-                    st.loss_chunk_tokens);
+                    trained_parameter_dtype(st), st.loss_chunk_tokens);
   train::Trainer trainer(task, ctx.trainer_setup());
   return finish_training_stage(ctx, trainer.train());
 }

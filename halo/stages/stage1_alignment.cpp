@@ -29,12 +29,13 @@ class AlignmentTask : public train::TrainTask {
       : teacher_(hypenet::load_qwen3(ctx.inputs.teacher.string(),
                                      frozen_teacher_dtype(ctx.stage(), ctx.device), ctx.device)),
         loss_kind_(ctx.stage().loss),
-        device_(ctx.device) {
+        device_(ctx.device),
+        dtype_(trained_parameter_dtype(ctx.stage())) {
     teacher_->eval();
     for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
     auto cpu_teacher = hypenet::load_qwen3(ctx.inputs.teacher.string(), at::kFloat, at::kCPU);
     student_ = all_rnn_student(cpu_teacher, ctx.pipeline->student);
-    student_->to(device_);
+    student_->to(device_, dtype_);
     for (auto& p : student_->named_parameters()) {
       p.value().set_requires_grad(is_mixer_parameter(p.key()));
     }
@@ -66,7 +67,7 @@ class AlignmentTask : public train::TrainTask {
     }
     auto positions = at::arange(ids.size(1), at::TensorOptions().dtype(at::kLong).device(device_));
     // training: no inference-time logit scaling
-    auto in = student_->mixer_inputs(positions, at::kFloat, /*training=*/true);
+    auto in = student_->mixer_inputs(positions, dtype_, /*training=*/true);
     at::Tensor total;
     const size_t L = t.mixer_inputs.size();
     for (size_t i = 0; i < L; ++i) {
@@ -78,12 +79,12 @@ class AlignmentTask : public train::TrainTask {
   }
 
   void save_model(const fs::path& dir) override {
-    hypenet::save_hypenet(dir.string(), student_, at::kFloat, 0);
+    hypenet::save_hypenet(dir.string(), student_, dtype_, 0);
   }
   void load_model(const fs::path& dir) override {
     torch::NoGradGuard no_grad;
     check_checkpoint_head(dir, student_);
-    hypenet::load_module_parameters(*student_, dir.string(), at::kFloat, device_,
+    hypenet::load_module_parameters(*student_, dir.string(), dtype_, device_,
                                     student_->config().base.tie_word_embeddings);
   }
   void set_training(bool training) override { student_->train(training); }
@@ -93,6 +94,7 @@ class AlignmentTask : public train::TrainTask {
   hypenet::HypeNetForCausalLM student_{nullptr};
   std::string loss_kind_;
   c10::Device device_;
+  at::ScalarType dtype_;  // the student's (trained_parameter_dtype)
 };
 
 }  // namespace

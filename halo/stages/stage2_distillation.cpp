@@ -14,8 +14,9 @@ namespace {
 class DistillationTask : public StudentTask {
  public:
   DistillationTask(hypenet::HypeNetForCausalLM student, hypenet::Qwen3ForCausalLM teacher,
-                   int64_t chunk_tokens, c10::Device device, at::ScalarType teacher_dtype)
-      : StudentTask(std::move(student), device),
+                   int64_t chunk_tokens, c10::Device device, at::ScalarType teacher_dtype,
+                   at::ScalarType student_dtype)
+      : StudentTask(std::move(student), device, student_dtype),
         teacher_(std::move(teacher)),
         chunk_tokens_(chunk_tokens) {
     teacher_->to(device_, teacher_dtype);
@@ -40,6 +41,8 @@ class DistillationTask : public StudentTask {
     const int64_t D = student_hidden.size(-1);
     const int64_t N = ids.numel();
     auto mask = at::ones({N}, at::TensorOptions().dtype(at::kBool).device(device_));
+    // The KL's softmaxes and sums run in float32 whatever the models' dtype (bfloat16-pure
+    // included), as the authors' chunked KL casts its logits to float32.
     return losses::chunked_kl_loss(student_hidden.reshape({N, D}), student_->output_embedding(),
                                    teacher_hidden.reshape({N, D}), teacher_->output_embedding(),
                                    mask, chunk_tokens_, normalizer);
@@ -54,10 +57,11 @@ class DistillationTask : public StudentTask {
 
 std::unique_ptr<StudentTask> make_distillation_task(hypenet::HypeNetForCausalLM student,
                                                     hypenet::Qwen3ForCausalLM teacher,
-                                                    int64_t chunk_tokens, c10::Device device,
-                                                    at::ScalarType teacher_dtype) {
-  return std::make_unique<DistillationTask>(std::move(student), std::move(teacher), chunk_tokens,
-                                            device, teacher_dtype);
+                                                    const config::StageConfig& stage,
+                                                    c10::Device device) {
+  return std::make_unique<DistillationTask>(
+      std::move(student), std::move(teacher), stage.loss_chunk_tokens, device,
+      frozen_teacher_dtype(stage, device), trained_parameter_dtype(stage));
 }
 
 StageOutput run_stage2(const StageContext& ctx) {
@@ -68,8 +72,7 @@ StageOutput run_stage2(const StageContext& ctx) {
   auto mixers = read_selection_mixers(ctx.inputs.selection);
   auto student = hybrid_student(teacher, ctx.pipeline->student, mixers, ctx.inputs.student);
   auto task =
-      make_distillation_task(std::move(student), std::move(teacher), ctx.stage().loss_chunk_tokens,
-                             ctx.device, frozen_teacher_dtype(ctx.stage(), ctx.device));
+      make_distillation_task(std::move(student), std::move(teacher), ctx.stage(), ctx.device);
   train::Trainer trainer(*task, ctx.trainer_setup());
   return finish_training_stage(ctx, trainer.train());
 }

@@ -13,13 +13,15 @@
 
 namespace halo::stages {
 
-// The stage-2 TrainTask: the frozen teacher (moved to `device` in `teacher_dtype`: bfloat16 for
-// bfloat16 stages on CUDA, as the issue asks, float32 otherwise) and the student trained on the
-// chunked KL. Shared by run_stage2 and `halo-distill bench stage2`.
+// The stage-2 TrainTask of `stage`: the frozen teacher moved to `device` in
+// frozen_teacher_dtype (bfloat16 for bfloat16 stages on CUDA and for bfloat16-pure stages,
+// float32 otherwise), the student in trained_parameter_dtype (bfloat16 for bfloat16-pure,
+// float32 otherwise), trained on the KL in chunks of stage.loss_chunk_tokens. Shared by
+// run_stage2 and `halo-distill bench stage2`.
 std::unique_ptr<StudentTask> make_distillation_task(hypenet::HypeNetForCausalLM student,
                                                     hypenet::Qwen3ForCausalLM teacher,
-                                                    int64_t chunk_tokens, c10::Device device,
-                                                    at::ScalarType teacher_dtype);
+                                                    const config::StageConfig& stage,
+                                                    c10::Device device);
 
 StageOutput run_stage2(const StageContext& ctx);
 

@@ -26,9 +26,9 @@ namespace {
 
 class LongContextTask : public StudentTask {
  public:
-  LongContextTask(hypenet::HypeNetForCausalLM student, c10::Device device, bool checkpointing,
-                  int64_t chunk_tokens)
-      : StudentTask(std::move(student), device),
+  LongContextTask(hypenet::HypeNetForCausalLM student, c10::Device device, at::ScalarType dtype,
+                  bool checkpointing, int64_t chunk_tokens)
+      : StudentTask(std::move(student), device, dtype),
         checkpointing_(checkpointing),
         chunk_tokens_(chunk_tokens) {}
 
@@ -62,8 +62,8 @@ StageOutput run_stage3(const StageContext& ctx) {
              "\" needs the stage-2 student");
   auto student = hypenet::load_hypenet(ctx.inputs.student.string(), at::kFloat, at::kCPU);
   apply_student_runtime_options(student, ctx.pipeline->student);
-  LongContextTask task(std::move(student), ctx.device, ctx.stage().activation_checkpointing,
-                       ctx.stage().loss_chunk_tokens);
+  LongContextTask task(std::move(student), ctx.device, trained_parameter_dtype(ctx.stage()),
+                       ctx.stage().activation_checkpointing, ctx.stage().loss_chunk_tokens);
   train::Trainer trainer(task, ctx.trainer_setup());
   return finish_training_stage(ctx, trainer.train());
 }

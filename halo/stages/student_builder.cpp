@@ -96,7 +96,13 @@ void check_checkpoint_head(const std::filesystem::path& dir,
 }
 
 at::ScalarType frozen_teacher_dtype(const config::StageConfig& stage, c10::Device device) {
-  return device.is_cuda() && stage.precision == "bfloat16" ? at::kBFloat16 : at::kFloat;
+  using config::Precision;
+  const bool autocast_bf16 = device.is_cuda() && stage.precision == Precision::kBFloat16;
+  return autocast_bf16 || stage.precision == Precision::kBFloat16Pure ? at::kBFloat16 : at::kFloat;
+}
+
+at::ScalarType trained_parameter_dtype(const config::StageConfig& stage) {
+  return stage.precision == config::Precision::kBFloat16Pure ? at::kBFloat16 : at::kFloat;
 }
 
 std::vector<hypenet::MixerType> read_selection_mixers(const std::filesystem::path& path) {

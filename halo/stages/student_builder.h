@@ -40,9 +40,15 @@ void check_checkpoint_head(const std::filesystem::path& dir,
                            const hypenet::HypeNetForCausalLM& student);
 
 // The frozen teacher's dtype in a stage: bfloat16 when the stage runs in bfloat16 on CUDA (the
-// teacher only runs forward; issue 6: "the teacher runs on every rank in bfloat16"), float32
-// otherwise (CPU runs, float32 stages).
+// teacher only runs forward; issue 6: "the teacher runs on every rank in bfloat16") or in
+// bfloat16-pure on any device (the authors' regime), float32 otherwise (float32 stages).
 at::ScalarType frozen_teacher_dtype(const config::StageConfig& stage, c10::Device device);
+
+// The dtype of a stage's trained parameters (and so of their gradients and AdamW state, which
+// take the parameters' dtype): bfloat16 for precision bfloat16-pure; float32 otherwise (the
+// master weights of a bfloat16 autocast stage are float32). Also the dtype of the stage's
+// checkpoints, so a resume restores the parameters bit for bit.
+at::ScalarType trained_parameter_dtype(const config::StageConfig& stage);
 
 // Reads the "mixer_types" list of a selection.json; errors name the file.
 std::vector<hypenet::MixerType> read_selection_mixers(const std::filesystem::path& path);

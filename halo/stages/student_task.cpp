@@ -7,9 +7,10 @@
 
 namespace halo::stages {
 
-StudentTask::StudentTask(hypenet::HypeNetForCausalLM student, c10::Device device)
-    : student_(std::move(student)), device_(device) {
-  student_->to(device_, at::kFloat);
+StudentTask::StudentTask(hypenet::HypeNetForCausalLM student, c10::Device device,
+                         at::ScalarType dtype)
+    : student_(std::move(student)), device_(device), dtype_(dtype) {
+  student_->to(device_, dtype_);
   for (auto& p : student_->parameters()) p.set_requires_grad(true);
   student_->train();
 }
@@ -21,13 +22,13 @@ std::vector<std::pair<std::string, at::Tensor>> StudentTask::trainable_parameter
 }
 
 void StudentTask::save_model(const std::filesystem::path& dir) {
-  hypenet::save_hypenet(dir.string(), student_, at::kFloat, 0);
+  hypenet::save_hypenet(dir.string(), student_, dtype_, 0);
 }
 
 void StudentTask::load_model(const std::filesystem::path& dir) {
   torch::NoGradGuard no_grad;
   check_checkpoint_head(dir, student_);
-  hypenet::load_module_parameters(*student_, dir.string(), at::kFloat, device_,
+  hypenet::load_module_parameters(*student_, dir.string(), dtype_, device_,
                                   student_->config().base.tie_word_embeddings);
 }
 

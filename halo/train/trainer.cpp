@@ -76,13 +76,36 @@ std::string changed_keys(const nlohmann::json& recorded, const nlohmann::json& n
   return "";
 }
 
+// The AdamW moments read from checkpoint `dir` must have their parameters' dtype (bfloat16 under
+// precision bfloat16-pure, float32 otherwise). The stage hash covers the precision, so this
+// catches an optimizer.pt from elsewhere, which AdamW would otherwise mix in silently.
+void check_moment_dtypes(const torch::optim::AdamW& optimizer, const fs::path& dir) {
+  for (const auto& group : optimizer.param_groups()) {
+    for (const auto& p : group.params()) {
+      auto it = optimizer.state().find(p.unsafeGetTensorImpl());
+      if (it == optimizer.state().end()) continue;
+      const auto& st = static_cast<const torch::optim::AdamWParamState&>(*it->second);
+      HALO_CHECK(st.exp_avg().scalar_type() == p.scalar_type() &&
+                     st.exp_avg_sq().scalar_type() == p.scalar_type(),
+                 (dir / "optimizer.pt").string(), ": AdamW moments in ", st.exp_avg().scalar_type(),
+                 " for a ", p.scalar_type(), " parameter of shape ", p.sizes(),
+                 "; they must have the parameter's dtype");
+    }
+  }
+}
+
 }  // namespace
 
 Trainer::Trainer(TrainTask& task, TrainerSetup setup) : task_(task), s_(std::move(setup)) {
   HALO_CHECK(s_.stage.is_training(), "stage ", s_.stage.name, " is not a training stage");
   params_ = task_.trainable_parameters();
+  const bool pure_bf16 = s_.stage.precision == config::Precision::kBFloat16Pure;
   for (const auto& [name, p] : params_) {
     HALO_CHECK(p.requires_grad(), "trainable parameter ", name, " does not require grad");
+    // AdamW creates each moment like its parameter: bfloat16 parameters give bfloat16 state.
+    HALO_CHECK(!pure_bf16 || p.scalar_type() == at::kBFloat16, "stage ", s_.stage.name,
+               ": precision bfloat16-pure trains bfloat16 parameters, but ", name, " is ",
+               p.scalar_type());
     param_tensors_.push_back(p);
   }
   if (s_.zero1 && s_.sync && s_.world_size > 1) {
@@ -128,10 +151,12 @@ int64_t Trainer::maybe_resume() {
   task_.load_model(*latest / "model");
   if (zero1_ranges_.empty()) {
     checkpoint::load_training_state(*latest, *optimizer_);
+    check_moment_dtypes(*optimizer_, *latest);
   } else {
     // The checkpoint holds one optimizer over all parameters; keep this rank's range.
     auto full = make_adamw(params_, s_.stage.optimizer);
     checkpoint::load_training_state(*latest, *full);
+    check_moment_dtypes(*full, *latest);
     if (optimizer_) {
       keep_own_state(*full, *optimizer_, param_tensors_,
                      zero1_ranges_.at(static_cast<size_t>(s_.rank)));
@@ -191,7 +216,9 @@ double Trainer::train_step(int64_t step, double* grad_norm) {
              " has no counted token in its ", micro_steps, " micro-batches on any rank");
   last_batch_fingerprint_ = static_cast<int64_t>(totals[1]);
 
-  const bool autocast = s_.device.is_cuda() && s_.stage.precision == "bfloat16";
+  // bfloat16: float32 master weights under autocast. bfloat16-pure needs none: the parameters
+  // are bfloat16 already (the losses still compute in float32, as the authors' do).
+  const bool autocast = s_.device.is_cuda() && s_.stage.precision == config::Precision::kBFloat16;
   double loss_sum = 0;  // this rank's share of the global token mean
   for (int64_t micro = 0; micro < micro_steps; ++micro) {
     at::Tensor loss;

@@ -15,9 +15,12 @@
 // Then global-norm clipping, the scheduled learning rate, AdamW. The logged loss is the global
 // token-weighted mean (the per-rank sums over C, summed over ranks). On CUDA with precision
 // bfloat16 the forward runs under autocast (bfloat16 compute) while parameters and optimizer
-// state stay float32 (master weights). With dist.zero1 each rank's AdamW holds and updates only
-// its own share of the parameters, which are then broadcast from their owners (zero1.h);
-// checkpoints keep the unsharded format.
+// state stay float32 (master weights). With precision bfloat16-pure the task holds the trained
+// parameters in bfloat16 (the trainer checks it), so gradients and the AdamW moments, which
+// take their parameter's dtype, are bfloat16 too, and nothing runs under autocast; checkpoints
+// keep them in bfloat16, so a resume restores both bit for bit. With dist.zero1 each rank's AdamW
+// holds and updates only its own share of the parameters, which are then broadcast from their
+// owners (zero1.h); checkpoints keep the unsharded format.
 #pragma once
 
 #include "data/packed_loader.h"
