@@ -10,7 +10,8 @@
 #   --out     folder for the results (default: print only)
 # Runs `halo-distill bench stage2` with the Lightning recurrence in float32 (exact products),
 # tf32 (float32 inputs, TF32 products: the authors' numerics as fla runs them) and in the
-# autocast dtype, a kernel profile of the latter, and
+# autocast dtype, the tf32 recurrence with `--precision bfloat16-pure` (bf16 weights and AdamW
+# state, no autocast: the authors' regime), a kernel profile of the autocast case, and
 # scripts/bench_stage2_hf.py. Needs a CUDA build in build/ (scripts/build-gpu.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,7 +21,7 @@ PY=""
 OUT=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --config) CONFIG="$2"; shift 2 ;;
     --batch) BATCH="$2"; shift 2 ;;
     --python) PY="$2"; shift 2 ;;
@@ -38,6 +39,8 @@ for rec in float32 tf32 autocast; do
   "$BIN" bench stage2 --model "$CONFIG" --batch "$BATCH" --lightning-recurrence "$rec" --json \
     | save "stage2-halo-$rec.json"
 done
+"$BIN" bench stage2 --model "$CONFIG" --batch "$BATCH" --lightning-recurrence tf32 \
+  --precision bfloat16-pure --json | save "stage2-halo-tf32-bf16-pure.json"
 "$BIN" bench stage2 --model "$CONFIG" --batch "$BATCH" --lightning-recurrence autocast \
   --warmup 2 --iters 2 --profile 30 2>&1 | save "stage2-halo-profile.txt"
 PYTHONUNBUFFERED=1 "$PY" "$ROOT/scripts/bench_stage2_hf.py" --config "$CONFIG" --batch "$BATCH" \
