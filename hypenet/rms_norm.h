@@ -1,5 +1,7 @@
 // The RMSNorm module of the models (parameter `weight`); the computation is the ops/rms_norm op:
-// in float32, `x / sqrt(mean(x^2) + eps)`, cast back to the input dtype, times the weight.
+// in float32, `x / sqrt(mean(x^2) + eps)`, cast back to the input dtype, times the weight. The
+// module, not the op, owns the autocast policy: in training under autocast a float32 result
+// leaves in the autocast dtype (rms_norm.cpp says why).
 #pragma once
 
 #include "ops/rms_norm/rms_norm.h"
@@ -13,8 +15,12 @@ namespace halo::hypenet {
 class RMSNormImpl : public torch::nn::Module {
  public:
   RMSNormImpl(int64_t size, double eps);
-  // x: [..., N] -> [..., N].
-  at::Tensor forward(const at::Tensor& x) { return ops::rms_norm(x, weight, eps_); }
+  // x: [..., N] -> [..., N]: ops::rms_norm; when needs_grad(x) under autocast, a float32 result
+  // is cast to the autocast dtype.
+  at::Tensor forward(const at::Tensor& x);
+  // Whether a gradient flows through this norm for x (grad mode on and x or the weight needs
+  // one): the training case, the only one in which forward applies autocast.
+  bool needs_grad(const at::Tensor& x) const;
   at::Tensor weight;  // [N], initialised to ones
   double eps() const { return eps_; }
 

@@ -1,8 +1,11 @@
-// RMSNorm op on the CPU: the reference against a float64 formula, the dispatcher on CPU, and
-// gradients of the reference against central differences in float64.
+// RMSNorm op on the CPU: the reference against a float64 formula, the dispatcher on CPU,
+// gradients of the reference against central differences in float64, and where the autocast
+// policy lives (the model's RMSNorm module, not the op).
 #include <catch2/catch.hpp>
 
+#include "hypenet/rms_norm.h"
 #include "ops/rms_norm/rms_norm.h"
+#include "ops/rms_norm_rotary/rms_norm_rotary.h"
 #include "tests/test_util.h"
 
 #include <torch/autograd.h>
@@ -71,4 +74,42 @@ TEST_CASE("rms_norm with ATen's fused normalisation: reference values and gradie
     CHECK(test::max_rel_error(xf.grad().to(at::kDouble), xr.grad().to(at::kDouble)) < tol);
     CHECK(test::max_rel_error(wf.grad().to(at::kDouble), wr.grad().to(at::kDouble)) < 1e-4);
   }
+}
+
+TEST_CASE("autocast: the op keeps its dtype, the model's RMSNorm casts in training",
+          "[ops][rms_norm][hypenet]") {
+  // The autocast policy lives in hypenet::RMSNormImpl (the model), not in ops::rms_norm: under
+  // CPU autocast with gradients the op returns float32 bit for bit as outside autocast, and the
+  // module hands its consumers that result cast to bfloat16; without gradients (inference) it
+  // stays float32. norm_rotary rotates the module's (cast) result.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(17);
+  hypenet::RMSNorm norm(16, 1e-6);
+  {
+    at::NoGradGuard no_grad;
+    norm->weight.copy_(at::randn({16}, gen));
+  }
+  const auto x = at::randn({2, 5, 3, 16}, gen);
+  const auto plain = ops::rms_norm(x, norm->weight, 1e-6);  // float32, needs a gradient
+  REQUIRE(plain.scalar_type() == at::kFloat);
+  REQUIRE(plain.requires_grad());
+  const auto rope =
+      hypenet::rotary_tables(at::arange(5, at::kLong), 16, 10000.0, at::kFloat);  // [T, 16]
+  {
+    test::Autocast autocast(at::kCPU);
+    auto op = ops::rms_norm(x, norm->weight, 1e-6);
+    CHECK(op.scalar_type() == at::kFloat);
+    CHECK(at::equal(op, plain));
+    auto module = norm->forward(x);
+    CHECK(module.scalar_type() == at::kBFloat16);
+    CHECK(at::equal(module, plain.to(at::kBFloat16)));
+    auto rotated = hypenet::norm_rotary(*norm, x, &rope);
+    CHECK(rotated.scalar_type() == at::kBFloat16);
+    CHECK(at::equal(rotated, ops::rotary_reference(plain.to(at::kBFloat16), rope.cos, rope.sin)));
+    at::NoGradGuard no_grad;
+    CHECK(norm->forward(x).scalar_type() == at::kFloat);
+    CHECK(hypenet::norm_rotary(*norm, x, &rope).scalar_type() == at::kFloat);
+  }
+  CHECK(at::equal(norm->forward(x), plain));
+  CHECK(at::equal(hypenet::norm_rotary(*norm, x, &rope),
+                  ops::rotary_reference(plain, rope.cos, rope.sin)));
 }

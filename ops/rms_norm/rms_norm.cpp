@@ -5,7 +5,6 @@
 #include "halo/common/error.h"
 #include "ops/rms_norm/rms_norm_params.h"
 
-#include <ATen/autocast_mode.h>
 #include <ATen/core/grad_mode.h>
 
 #if HALO_WITH_CUDA
@@ -52,17 +51,7 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   }
 #endif
   const bool fused = x.is_cuda() && needs_grad && x.numel() > 0;
-  auto y = fused ? rms_norm_fused_normalize(x, weight, eps) : rms_norm_reference(x, weight, eps);
-  // In training under autocast a float32 result leaves in the autocast dtype: every consumer is
-  // a matmul that autocast would feed in that dtype anyway, once per consumer (q, k, v and gate
-  // projections: four casts forward, four casts back and three float32 gradient sums per norm
-  // in backward). One cast here, and the gradient sums run in 16 bits. Same on every device,
-  // so CPU autocast runs see the dtypes a GPU run sees.
-  const auto device = x.device().type();
-  if (needs_grad && y.scalar_type() == at::kFloat && at::autocast::is_autocast_enabled(device)) {
-    y = y.to(at::autocast::get_autocast_dtype(device));
-  }
-  return y;
+  return fused ? rms_norm_fused_normalize(x, weight, eps) : rms_norm_reference(x, weight, eps);
 }
 
 }  // namespace halo::ops

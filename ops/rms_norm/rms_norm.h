@@ -4,9 +4,9 @@
 // gradient (a training student) go through rms_norm_fused_normalize: ATen's fused
 // normalisation (_fused_rms_norm, its own CUDA forward and backward kernels) then the weight,
 // instead of the reference's six separate float32 ops (78.6 ms of a 733 ms stage-2 step of a
-// Qwen3-1.7B shape on an H200, docs/benchmarks.md). The CPU runs the reference. With gradients
-// under autocast (any device) a float32 result is returned in the autocast dtype (the matmuls
-// it feeds take that dtype).
+// Qwen3-1.7B shape on an H200, docs/benchmarks.md). The CPU runs the reference. No autocast
+// policy here: under autocast the op returns the dtype it returns outside it; which dtype the
+// model's consumers get is the model's choice (hypenet::RMSNormImpl::forward).
 #pragma once
 
 #include <ATen/ATen.h>

@@ -100,8 +100,8 @@ at::Tensor rms_norm_rotary(const at::Tensor& x, const at::Tensor& weight, double
       at::GradMode::is_enabled() &&
       (weight.requires_grad() || cos.requires_grad() || sin.requires_grad());
   if (!rms_norm_rotary_uses_kernel(x) || !same_dtype || others_need_grad) {
-    // The unfused path the attention layers run (ops::rms_norm keeps its own CUDA kernel, its
-    // training path and its autocast rule), so the op is a drop-in replacement everywhere.
+    // The unfused path the attention layers run (ops::rms_norm keeps its own CUDA kernel and
+    // its training path), so the op is a drop-in replacement everywhere.
     return rotary_reference(rms_norm(x, weight, eps), cos, sin);
   }
 #if HALO_WITH_CUDA

@@ -14,8 +14,9 @@ namespace halo::ops {
 // read in place, anything else through a contiguous copy); weight: [d]; cos, sin: [T, d] or
 // [B, T, d] (or [1, T, d]), the tables of hypenet::rotary_tables. Returns [B, T, H, d],
 // contiguous. The kernel runs when rms_norm_rotary_uses_kernel(x) and weight, cos and sin have
-// x's dtype and need no gradient; otherwise ops::rms_norm (with its CUDA kernel, its training
-// path and its autocast rule) then rotary_reference, i.e. the unfused path the models run.
+// x's dtype and need no gradient; otherwise ops::rms_norm (with its CUDA kernel and its training
+// path) then rotary_reference, i.e. the unfused path. No autocast rule: hypenet::norm_rotary
+// applies the model's (RMSNormImpl::forward) before the rotation when it casts.
 at::Tensor rms_norm_rotary(const at::Tensor& x, const at::Tensor& weight, double eps,
                            const at::Tensor& cos, const at::Tensor& sin);
 
