@@ -112,6 +112,22 @@ struct PackedLoader::Impl {
         stream(shards, opt.seed, opt.shuffle),
         dataset_id(shards.manifest().dataset_id()) {}
 
+  // Token ids enter the models here: an id outside the vocabulary would index past the
+  // embedding (a device-side assert on a GPU). The models do not check ids (that would read them
+  // back from the device on every forward); the loader checks each row once, on the host, against
+  // the manifest's vocabulary, which pre-flight and `eval` check against the model's.
+  // ids: n stream tokens from token `offset` of epoch `epoch`.
+  void check_vocabulary(const int64_t* ids, int64_t n, int64_t epoch, int64_t offset) const {
+    const int64_t V = shards.manifest().vocab_size;
+    for (int64_t i = 0; i < n; ++i) {
+      HALO_CHECK(ids[i] >= 0 && ids[i] < V, "loader: token id ", ids[i], " at token ", offset + i,
+                 " of epoch ", epoch, " of the ", opt.split, " split of ", opt.manifest.string(),
+                 " is outside the manifest's vocabulary [0, ", V, ") (vocab_size ", V,
+                 "). HINT: the shards were not written for this manifest; re-run `halo-distill "
+                 "prepare`");
+    }
+  }
+
   // Builds the batch at `p` with the current shape; returns where the next one starts.
   Prepared build(const StreamPos& p, int64_t T, int64_t G) {
     const int64_t b = G / opt.world_size;
@@ -125,6 +141,7 @@ struct PackedLoader::Impl {
     for (int64_t r = 0; r < b; ++r) {
       const int64_t row = opt.rank * b + r;
       stream.read(p.epoch, p.offset + row * T, T + 1, w + r * (T + 1), s + r * (T + 1));
+      check_vocabulary(w + r * (T + 1), T + 1, p.epoch, p.offset + row * T);
       const bool* rs = s + r * (T + 1);
       int64_t* rp = pid + r * T;
       int64_t next_pos = 0;

@@ -24,7 +24,10 @@
 //
 // Threads. One PackedLoader is used from one thread; the prefetch thread is internal. Opening
 // reads the manifest, verifies every shard's SHA-256 (a corrupt shard is a HaloError naming it)
-// and memory-maps the token data; batches are then built without HDF5 calls.
+// and memory-maps the token data; batches are then built without HDF5 calls. Every id of a
+// batch is checked against the manifest's vocab_size as the batch is built (a HaloError naming
+// the id, where it is in the stream and the size): the boundary check of token ids, so the
+// models need not check them on the device.
 #pragma once
 
 #include <ATen/core/Tensor.h>

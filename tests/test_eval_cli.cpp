@@ -2,7 +2,8 @@
 // the tiny pipeline's prepared validation data (results.json with the documented keys,
 // results.md, one model name per folder), --help, and the bad inputs of issue 17 (unknown task,
 // malformed JSONL line, a length below the prompt overhead, a folder that is not a model, a
-// tokenizer the data was not prepared with), each exiting 1 with a message naming what is wrong
+// tokenizer the data was not prepared with, a model whose vocabulary is smaller than the
+// tokenizer's), each exiting 1 with a message naming what is wrong
 // and writing no results.
 #include <catch2/catch.hpp>
 
@@ -155,6 +156,24 @@ TEST_CASE("eval: --help explains every option, bad input exits 1 with a clear me
   CHECK(other_tok.exit_code == 1);
   CHECK_THAT(other_tok.output,
              Contains("other.model: not the tokenizer") && Contains("was prepared with"));
+
+  // A model whose vocabulary is smaller than the data's tokenizer (200 ids): the models do not
+  // range-check ids, so eval refuses it before any forward, naming both sizes.
+  {
+    std::ifstream in(f.teacher + "/config.json");
+    auto config = nlohmann::json::parse(in);
+    config["vocab_size"] = 150;
+    std::ofstream(dir.str() + "/small.json") << config.dump();
+  }
+  auto small_init = run_cli("init-teacher --config " + dir.str() + "/small.json --out " +
+                            dir.str() + "/small --seed 4 --dtype float32");
+  INFO(small_init.output);
+  REQUIRE(small_init.exit_code == 0);
+  auto small = run_cli("eval --model " + dir.str() + "/small --data " + f.manifest +
+                       " --tasks ppl-by-position --lengths 400 --out " + out);
+  CHECK(small.exit_code == 1);
+  CHECK_THAT(small.output, Contains("the tokenizer has 200 ids") &&
+                               Contains("small/config.json has vocab_size 150"));
 
   auto no_text = run_cli("eval --model " + f.teacher + " --tasks niah --lengths 400 --out " + out);
   CHECK(no_text.exit_code == 1);

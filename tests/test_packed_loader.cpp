@@ -406,4 +406,31 @@ TEST_CASE("loader errors: corrupt shard, bad options, foreign cursor", "[loader]
   REQUIRE_THROWS_WITH(PackedLoader(options(manifest, 8, 4)), Catch::Contains("train-1.h5"));
 }
 
+TEST_CASE("loader refuses a token id outside the manifest's vocabulary, naming it", "[loader]") {
+  // The models do not range-check ids (no host read-back per forward): the loader is the
+  // boundary. Documents 0 and 1 hold ids 1..3 and 1001..1004; a manifest that says vocab_size
+  // 1000 makes 1001 the first id out of range, whether batches are built ahead or on demand.
+  test::TempDir dir("halo-loader");
+  const auto manifest = write_set(dir.path(), {3, 4});
+  for (int prefetch : {0, 2}) {
+    CAPTURE(prefetch);
+    auto o = options(manifest, 4, 2, 0, 1, prefetch);
+    o.shuffle = false;
+    PackedLoader fits(o);  // vocab_size 4000: every id fits
+    CHECK(fits.next().input_ids.max().item<int64_t>() == 1004);
+  }
+  auto m = Manifest::read(manifest);
+  m.vocab_size = 1000;
+  m.write(manifest);
+  for (int prefetch : {0, 2}) {
+    CAPTURE(prefetch);
+    auto o = options(manifest, 4, 2, 0, 1, prefetch);
+    o.shuffle = false;
+    PackedLoader loader(o);
+    REQUIRE_THROWS_WITH(loader.next(), Catch::Contains("token id 1001 at token 4 of epoch 0") &&
+                                           Catch::Contains("vocabulary [0, 1000)") &&
+                                           Catch::Contains(manifest.string()));
+  }
+}
+
 }  // namespace halo::data
