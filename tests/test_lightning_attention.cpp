@@ -1,8 +1,8 @@
 // Lightning Attention op on the CPU: the chunked forward and backward against the naive
 // recurrence (float64 and float32, odd T and H, packed sequences with empty ones), central
 // differences, prefill-then-decode chaining, bf16/f16 against float64, the ALiBi decay rates
-// from their formula, and the argument checks (and that a remembered decay is checked again once
-// it changes).
+// from their formula, the argument checks (and that a remembered decay is checked again once
+// it changes), and the GPU-to-ATen fallback's decision and one-time warning.
 #include <catch2/catch.hpp>
 
 #include "ops/lightning_attention/lightning_attention.h"
@@ -12,8 +12,15 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/autograd.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -393,4 +400,60 @@ TEST_CASE("lightning_attention checks a decay again once it changes", "[ops][lig
     CHECK_THROWS_WITH(ops::lightning_attention(q, k, v, inf, 0.5),
                       Catch::Contains("decay must be positive"));
   }
+}
+
+namespace {
+
+// What `f` writes to the process's stderr (file descriptor 2), through a temporary file.
+std::string captured_stderr(const std::function<void()>& f) {
+  test::TempDir dir("halo-stderr");
+  const std::string path = dir.str() + "/stderr";
+  std::fflush(stderr);
+  const int saved = dup(2);
+  REQUIRE(saved >= 0);
+  const int fd = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+  REQUIRE(fd >= 0);
+  dup2(fd, 2);
+  close(fd);
+  f();
+  std::fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("lightning attention: when GPU inputs fall back to ATen, and the one-time warning",
+          "[ops][lightning]") {
+  // The decision behind lightning_attention_uses_cuda_kernels, asked without a GPU (the CUDA
+  // path itself runs only in [cuda] tests).
+  using ops::lightning_detail::cuda_fallback_reason;
+  for (auto dt : {at::kFloat, at::kBFloat16, at::kHalf}) {
+    for (int64_t dk : {64, 128}) {
+      for (int64_t dv : {64, 128}) CHECK(cuda_fallback_reason(true, dt, dk, dv).empty());
+    }
+  }
+  CHECK_THAT(cuda_fallback_reason(true, at::kBFloat16, 96, 64),
+             Catch::Contains("64 or 128") && Catch::Contains("Dk = 96, Dv = 64"));
+  CHECK_THAT(cuda_fallback_reason(true, at::kFloat, 64, 32), Catch::Contains("Dk = 64, Dv = 32"));
+  CHECK_THAT(cuda_fallback_reason(true, at::kDouble, 64, 64), Catch::Contains("not Double"));
+  CHECK_THAT(cuda_fallback_reason(false, at::kBFloat16, 64, 64),
+             Catch::Contains("no CUDA kernels"));
+  const auto q = at::zeros({2, 5, 3, 96}), v = at::zeros({2, 5, 3, 64});
+  CHECK_FALSE(ops::lightning_attention_uses_cuda_kernels(q, v));  // CPU tensors
+
+  // The warning: the first call prints the shapes, dtype and reason on stderr; later ones not.
+  bool first = false, second = true;
+  const auto once = captured_stderr(
+      [&] { first = ops::lightning_detail::warn_cuda_fallback_once(q, v, "planted reason 17"); });
+  const auto again = captured_stderr(
+      [&] { second = ops::lightning_detail::warn_cuda_fallback_once(q, v, "planted reason 18"); });
+  CHECK(first);
+  CHECK_FALSE(second);
+  CHECK_THAT(once, Catch::StartsWith("warning: lightning_attention: GPU inputs q [2, 5, 3, 96] "
+                                     "and v [2, 5, 3, 64] (Float)") &&
+                       Catch::Contains("planted reason 17") && Catch::Contains("once per process"));
+  CHECK(again.empty());
 }

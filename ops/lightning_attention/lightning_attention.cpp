@@ -21,6 +21,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <deque>
 #include <limits>
 #include <optional>
@@ -543,6 +544,11 @@ std::tuple<at::Tensor, at::Tensor> lightning_attention(const at::Tensor& q, cons
     return cuda_decode(q, k, v, decay, scale, initial_state);
   }
 #endif
+  if (q.is_cuda()) {
+    const auto why = lightning_detail::cuda_fallback_reason(HALO_WITH_CUDA != 0, q.scalar_type(),
+                                                            p.dim_k, p.dim_v);
+    if (!why.empty()) lightning_detail::warn_cuda_fallback_once(q, v, why);
+  }
   const auto maybe_initial_state =
       initial_state.defined() ? std::optional<at::Tensor>(initial_state) : std::nullopt;
   const auto maybe_cu_seqlens =
@@ -553,16 +559,44 @@ std::tuple<at::Tensor, at::Tensor> lightning_attention(const at::Tensor& q, cons
 }
 
 bool lightning_attention_uses_cuda_kernels(const at::Tensor& q, const at::Tensor& v) {
-  if (!HALO_WITH_CUDA || !q.is_cuda()) return false;
-  const auto dt = q.scalar_type();
-  if (dt != at::kFloat && dt != at::kBFloat16 && dt != at::kHalf) return false;
-  // Forward (q, k, v): Dxy = Dk, Dz = Dv; the dq and dk sweeps swap them.
-  return lightning_sweep_supports(q.size(3), v.size(3)) &&
-         lightning_sweep_supports(v.size(3), q.size(3));
+  return q.is_cuda() && lightning_detail::cuda_fallback_reason(HALO_WITH_CUDA != 0, q.scalar_type(),
+                                                               q.size(3), v.size(3))
+                            .empty();
 }
 
 namespace lightning_detail {
+
 void set_poison_outputs(bool poison) { g_poison_outputs.store(poison); }
+
+std::string cuda_fallback_reason(bool cuda_build, at::ScalarType dtype, int64_t dim_k,
+                                 int64_t dim_v) {
+  if (!cuda_build) return "this build has no CUDA kernels (built with HALO_WITH_CUDA off)";
+  if (dtype != at::kFloat && dtype != at::kBFloat16 && dtype != at::kHalf) {
+    return str_cat("the CUDA kernels take float32, bfloat16 and float16, not ", dtype);
+  }
+  // Forward (q, k, v): Dxy = Dk, Dz = Dv; the dq and dk sweeps swap them.
+  if (!lightning_sweep_supports(dim_k, dim_v) || !lightning_sweep_supports(dim_v, dim_k)) {
+    return str_cat("the CUDA kernels take head dims Dk and Dv of 64 or 128 only, got Dk = ", dim_k,
+                   ", Dv = ", dim_v);
+  }
+  return {};
+}
+
+bool warn_cuda_fallback_once(const at::Tensor& q, const at::Tensor& v, const std::string& reason) {
+  static std::atomic<bool> warned{false};
+  if (warned.exchange(true)) return false;
+  // stderr, like the project's other warnings, so a command's standard output (logits, JSONL
+  // answers) stays clean. Not spdlog: Debian's spdlog 1.10 does not compile against the fmt 12
+  // that LibTorch's include folder puts first on the include path.
+  const std::string text = str_cat(
+      "warning: lightning_attention: GPU inputs q ", q.sizes(), " and v ", v.sizes(), " (",
+      q.scalar_type(), ") run on the chunked ATen path, not the CUDA kernels: ", reason,
+      ". Same results, several times slower. Printed once per process.\n");
+  std::fputs(text.c_str(), stderr);
+  std::fflush(stderr);
+  return true;
+}
+
 }  // namespace lightning_detail
 
 std::tuple<at::Tensor, at::Tensor> lightning_attention_naive(

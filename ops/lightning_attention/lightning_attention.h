@@ -30,6 +30,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <string>
 #include <tuple>
 #include <vector>
 
@@ -44,8 +45,10 @@ std::tuple<at::Tensor, at::Tensor> lightning_attention(const at::Tensor& q, cons
 
 // Whether lightning_attention runs the CUDA kernels for these inputs (q [B, T, H, Dk] and
 // v [B, T, H, Dv]): a CUDA build, CUDA tensors, float32 / bfloat16 / float16, and Dk, Dv each 64
-// or 128. Other inputs take the chunked ATen path (on the GPU too), same results and gradients.
-// Single steps without gradients (T = 1, no cu_seqlens) on a GPU run the decode kernel, any Dk, Dv.
+// or 128. Other inputs take the chunked ATen path (on the GPU too), same results and gradients;
+// for GPU inputs the first such call of the process warns on stderr, naming the shape and why
+// (lightning_detail::cuda_fallback_reason). Single steps without gradients (T = 1, no
+// cu_seqlens) on a GPU run the decode kernel, any Dk, Dv.
 bool lightning_attention_uses_cuda_kernels(const at::Tensor& q, const at::Tensor& v);
 
 // The fixed ALiBi-slope decay rates for `num_heads` heads (HALO_NOTES 2.1): for n a power of
@@ -80,6 +83,19 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> chunked_backward(
     const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& decay,
     double scale, const at::Tensor& initial_state, const std::vector<int64_t>& cu_seqlens,
     const at::Tensor& d_o, const at::Tensor& d_final_state, int64_t chunk_size);
+
+// Why GPU inputs of this dtype and these head dims take the chunked ATen path instead of the
+// CUDA sweep kernels: the build has no kernels (cuda_build false), the kernels lack the dtype
+// (float64), or Dk / Dv is not 64 or 128. Empty when the kernels take them. Asks no device, so
+// the decision is testable on the CPU.
+std::string cuda_fallback_reason(bool cuda_build, at::ScalarType dtype, int64_t dim_k,
+                                 int64_t dim_v);
+
+// Warns once per process on stderr ("warning: lightning_attention: ...") that GPU inputs
+// q [B, T, H, Dk], v [B, T, H, Dv] take the ATen path, with their shapes, dtype and `reason`;
+// later calls print nothing. Returns whether this call printed. lightning_attention calls it for
+// GPU inputs whenever cuda_fallback_reason is not empty.
+bool warn_cuda_fallback_once(const at::Tensor& q, const at::Tensor& v, const std::string& reason);
 
 // Tests only: when set, the CUDA paths fill their outputs with NaN before the kernels run, so an
 // element a kernel fails to write shows up as a NaN.
