@@ -30,9 +30,10 @@ class AlignmentTask : public train::TrainTask {
   AlignmentTask(const StageContext& ctx)
       : teacher_(hypenet::load_qwen3(ctx.inputs.teacher.string(), at::kFloat, at::kCPU)),
         loss_kind_(ctx.stage().loss),
-        device_(ctx.device) {
+        device_(ctx.device),
+        dtype_(trained_parameter_dtype(ctx.stage())) {
     student_ = all_rnn_student(teacher_, ctx.pipeline->student);
-    student_->to(device_);
+    student_->to(device_, dtype_);
     teacher_->to(device_, frozen_teacher_dtype(ctx.stage(), ctx.device));
     teacher_->eval();
     for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
@@ -67,7 +68,7 @@ class AlignmentTask : public train::TrainTask {
     }
     auto positions = at::arange(ids.size(1), at::TensorOptions().dtype(at::kLong).device(device_));
     // training: no inference-time logit scaling
-    auto in = student_->mixer_inputs(positions, at::kFloat, /*training=*/true);
+    auto in = student_->mixer_inputs(positions, dtype_, /*training=*/true);
     at::Tensor total;
     const size_t L = t.mixer_inputs.size();
     for (size_t i = 0; i < L; ++i) {
@@ -79,12 +80,12 @@ class AlignmentTask : public train::TrainTask {
   }
 
   void save_model(const fs::path& dir) override {
-    hypenet::save_hypenet(dir.string(), student_, at::kFloat, 0);
+    hypenet::save_hypenet(dir.string(), student_, dtype_, 0);
   }
   void load_model(const fs::path& dir) override {
     torch::NoGradGuard no_grad;
     check_checkpoint_head(dir, student_);
-    hypenet::load_module_parameters(*student_, dir.string(), at::kFloat, device_,
+    hypenet::load_module_parameters(*student_, dir.string(), dtype_, device_,
                                     student_->config().base.tie_word_embeddings);
   }
   void set_training(bool training) override { student_->train(training); }
@@ -94,6 +95,7 @@ class AlignmentTask : public train::TrainTask {
   hypenet::HypeNetForCausalLM student_{nullptr};
   std::string loss_kind_;
   c10::Device device_;
+  at::ScalarType dtype_;  // the student's (trained_parameter_dtype)
 };
 
 }  // namespace
