@@ -21,9 +21,9 @@ namespace halo::test {
 using Clock = std::chrono::steady_clock;
 
 Child::Child(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-             std::string log)
+             std::string log, const std::string& program)
     : log_(std::move(log)) {
-  std::vector<std::string> argv_s{halo_binary()};
+  std::vector<std::string> argv_s{program.empty() ? halo_binary() : program};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<std::string> env_s;
   for (char** e = environ; *e; ++e) {

@@ -16,10 +16,10 @@ namespace halo::test {
 
 class Child {
  public:
-  // Starts `halo-distill ARGS...` with `env` added to (or replacing in) this process's
-  // environment; its output goes to `log`.
+  // Starts `halo-distill ARGS...` (or `PROGRAM ARGS...` when `program` is given) with `env`
+  // added to (or replacing in) this process's environment; its output goes to `log`.
   Child(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-        std::string log);
+        std::string log, const std::string& program = {});
   // Kills (SIGKILL) and reaps the child if it is still running.
   ~Child();
   Child(const Child&) = delete;

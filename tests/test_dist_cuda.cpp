@@ -1,7 +1,7 @@
-// [cuda] NCCL data parallelism: 2 processes, one GPU each (`launch --nproc-per-node 2 --
-// dist-selftest grads --device cuda`), bucketed all-reduce over NCCL during and after
-// backward, against the plain float32 CPU gradient of the global batch. Needs 2 GPUs ([2gpu]:
-// CTest reports it skipped on a host with fewer).
+// [cuda] NCCL data parallelism: 2 processes, one GPU each (`halo-dist-selftest launch
+// --nproc-per-node 2 -- dist-selftest grads --device cuda`), bucketed all-reduce over NCCL during
+// and after backward, against the plain float32 CPU gradient of the global batch. Needs 2 GPUs
+// ([2gpu]: CTest reports it skipped on a host with fewer).
 #include <catch2/catch.hpp>
 
 #include "tests/test_util.h"
@@ -20,8 +20,10 @@ TEST_CASE("2 GPUs over NCCL: bucketed all-reduce equals the CPU gradient of the 
   test::TempDir dir("halo-dist-cuda");
   const std::string out = dir.str();
   const std::string mode = GENERATE(std::string("overlap"), std::string("after"));
-  auto r = test::run_cli("launch --nproc-per-node 2 -- dist-selftest grads --device cuda --out " +
-                         out + " --mode " + mode + " --global-batch 12 --micro-steps 2 --steps 2");
+  auto r = test::run_program(
+      test::dist_selftest_binary(),
+      "launch --nproc-per-node 2 -- dist-selftest grads --device cuda --out " + out + " --mode " +
+          mode + " --global-batch 12 --micro-steps 2 --steps 2");
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   for (int step = 0; step < 2; ++step) {

@@ -1,8 +1,9 @@
-// halo/distributed across processes (CPU, Gloo, loopback): workers of the real binary started
-// by `halo-distill launch` or directly with the torchrun variables. A 2-process bucketed
-// gradient all-reduce (with accumulation) equals the 1-process gradient of the same global
-// batch; a killed or hung rank ends its peer with an error naming it; launch propagates the
-// first failure and forwards SIGTERM; a SIGTERM to one rank stops all ranks at the same step.
+// halo/distributed across processes (CPU, Gloo, loopback): workers of the tests'
+// halo-dist-selftest (`dist-selftest`, which left the product binary) started by its `launch`
+// (halo-distill's launcher, tools/cmd_launch.cpp) or directly with the torchrun variables. A
+// 2-process bucketed gradient all-reduce (with accumulation) equals the 1-process gradient of the
+// same global batch; a killed or hung rank ends its peer with an error naming it; launch propagates
+// the first failure and forwards SIGTERM; a SIGTERM to one rank stops all ranks at the same step.
 // The deadlines below only guard against hangs (a failing test must not block CI); they are
 // many times the configured collective timeouts and are not measurements. Child processes:
 // tests/child_process.h.
@@ -23,6 +24,11 @@ using Catch::Matchers::Contains;
 
 namespace {
 
+// `halo-dist-selftest ARGS` (launch and dist-selftest), output and exit code.
+test::CliResult run_selftest(const std::string& args) {
+  return test::run_program(test::dist_selftest_binary(), args);
+}
+
 std::vector<at::Tensor> load_tensors(const std::string& path) {
   std::vector<at::Tensor> v;
   torch::load(v, path);
@@ -39,11 +45,11 @@ TEST_CASE("2-process bucketed all-reduce equals the 1-process gradient of the gl
   const std::string mode = GENERATE(std::string("overlap"), std::string("after"));
   const std::string common = " -- dist-selftest grads --out " + out + " --mode " + mode +
                              " --global-batch 12 --micro-steps 2 --steps 2";
-  auto two = test::run_cli("launch --nproc-per-node 2" + common);
+  auto two = run_selftest("launch --nproc-per-node 2" + common);
   INFO(two.output);
   REQUIRE(two.exit_code == 0);
   CHECK_THAT(two.output, Contains("[rank 1] dist-selftest: rank 1 wrote"));
-  auto one = test::run_cli("launch --nproc-per-node 1" + common);
+  auto one = run_selftest("launch --nproc-per-node 1" + common);
   INFO(one.output);
   REQUIRE(one.exit_code == 0);
 
@@ -66,7 +72,7 @@ TEST_CASE("2-process bucketed all-reduce equals the 1-process gradient of the gl
 }
 
 TEST_CASE("3 processes: all-reduce, mean, broadcast and barrier agree", "[dist][multiprocess]") {
-  auto r = test::run_cli("launch --nproc-per-node 3 -- dist-selftest collectives --steps 20");
+  auto r = run_selftest("launch --nproc-per-node 3 -- dist-selftest collectives --steps 20");
   INFO(r.output);
   CHECK(r.exit_code == 0);
   for (int rank = 0; rank < 3; ++rank) {
@@ -81,8 +87,8 @@ TEST_CASE("a killed rank ends its peer with an error naming it", "[dist][multipr
   const std::vector<std::string> args{
       "dist-selftest", "collectives",        "--steps",     "1000000", "--sleep-ms",    "5",
       "--ready-file",  dir.str() + "/ready", "--timeout-s", "5",       "--heartbeat-s", "0.2"};
-  Child r0(args, rank_env(0, 2, port), dir.str() + "/rank0.log");
-  Child r1(args, rank_env(1, 2, port), dir.str() + "/rank1.log");
+  Child r0(args, rank_env(0, 2, port), dir.str() + "/rank0.log", dist_selftest_binary());
+  Child r1(args, rank_env(1, 2, port), dir.str() + "/rank1.log", dist_selftest_binary());
   REQUIRE(wait_for_file(dir.str() + "/ready.1", std::chrono::seconds(60)));
 
   SECTION("SIGKILL rank 1") {
@@ -111,8 +117,8 @@ TEST_CASE("a hung rank ends its peer after the collective timeout, naming it",
   const std::vector<std::string> args{"dist-selftest", "collectives", "--steps",       "1000000",
                                       "--hang-rank",   "1",           "--hang-after",  "20",
                                       "--timeout-s",   "5",           "--heartbeat-s", "0.2"};
-  Child r0(args, rank_env(0, 2, port), dir.str() + "/rank0.log");
-  Child r1(args, rank_env(1, 2, port), dir.str() + "/rank1.log");
+  Child r0(args, rank_env(0, 2, port), dir.str() + "/rank0.log", dist_selftest_binary());
+  Child r1(args, rank_env(1, 2, port), dir.str() + "/rank1.log", dist_selftest_binary());
   auto status = r0.wait(std::chrono::seconds(60));
   INFO(r0.log());
   REQUIRE(status.has_value());
@@ -124,7 +130,7 @@ TEST_CASE("a hung rank ends its peer after the collective timeout, naming it",
 }
 
 TEST_CASE("launch stops the other workers and reports the first failure", "[dist][multiprocess]") {
-  auto r = test::run_cli(
+  auto r = run_selftest(
       "launch --nproc-per-node 2 --kill-grace-s 5 -- dist-selftest collectives --steps 1000000 "
       "--sleep-ms 5 --fail-rank 1 --fail-after 10 --message 'planted failure 42' "
       "--timeout-s 120");
@@ -144,7 +150,7 @@ TEST_CASE("launch forwards SIGTERM and the ranks stop at the same step", "[dist]
   const std::string out = dir.str() + "/out";
   Child launcher(
       {"launch", "--nproc-per-node", "2", "--", "dist-selftest", "wait-signal", "--out", out}, {},
-      dir.str() + "/launch.log");
+      dir.str() + "/launch.log", dist_selftest_binary());
   REQUIRE(wait_for_file(out + "/ready.0", std::chrono::seconds(60)));
   REQUIRE(wait_for_file(out + "/ready.1", std::chrono::seconds(60)));
   launcher.signal(SIGTERM);
@@ -164,8 +170,8 @@ TEST_CASE("SIGTERM to one rank stops every rank at the same step", "[dist][multi
   const std::string out = dir.str() + "/out";
   const int port = distributed::find_free_port();
   const std::vector<std::string> args{"dist-selftest", "wait-signal", "--out", out};
-  Child r0(args, rank_env(0, 2, port), dir.str() + "/rank0.log");
-  Child r1(args, rank_env(1, 2, port), dir.str() + "/rank1.log");
+  Child r0(args, rank_env(0, 2, port), dir.str() + "/rank0.log", dist_selftest_binary());
+  Child r1(args, rank_env(1, 2, port), dir.str() + "/rank1.log", dist_selftest_binary());
   REQUIRE(wait_for_file(out + "/ready.1", std::chrono::seconds(60)));
   r1.signal(SIGTERM);
   auto s1 = r1.wait(std::chrono::seconds(60));
@@ -187,7 +193,7 @@ TEST_CASE("ranks wait for rank 0 longer than the collective timeout, bounded by 
   // Rank 0 works 5 s; dist.timeout_s is 2 s. The store wait of the others has its own timeout:
   // 60 s lets all ranks go on together; 2 s ends them with an error naming that setting and
   // rank 0 (as a quality gate that overruns quality_gate.timeout_s would).
-  auto ok = test::run_cli(
+  auto ok = run_selftest(
       "launch --nproc-per-node 2 -- dist-selftest wait-for-rank0 --work-s 5 --timeout-s 2 "
       "--wait-timeout-s 60 --heartbeat-s 0.2");
   INFO(ok.output);
@@ -200,7 +206,7 @@ TEST_CASE("ranks wait for rank 0 longer than the collective timeout, bounded by 
   // so rank 1 may count a little under rank 0's 5 s of work (4.99985 s seen in CI).
   CHECK(std::stod(ok.output.substr(at + mark.size())) >= 4.0);
 
-  auto late = test::run_cli(
+  auto late = run_selftest(
       "launch --nproc-per-node 2 --kill-grace-s 2 -- dist-selftest wait-for-rank0 --work-s 60 "
       "--timeout-s 30 --wait-timeout-s 2 --heartbeat-s 0.2");
   INFO(late.output);
@@ -218,7 +224,11 @@ TEST_CASE("launch explains bad usage", "[dist][cli]") {
   auto nodes = test::run_cli("launch --nproc-per-node 2 --nnodes 2 --node-rank 1 -- inspect x");
   CHECK(nodes.exit_code != 0);
   CHECK_THAT(nodes.output, Contains("--master-addr is required"));
-  auto missing = test::run_cli("launch --nproc-per-node 1 -- dist-selftest grads");
+  auto missing = run_selftest("launch --nproc-per-node 1 -- dist-selftest grads");
   CHECK(missing.exit_code != 0);
   CHECK_THAT(missing.output, Contains("[rank 0]") && Contains("--out is required"));
+  // The self-tests are not part of the product binary.
+  auto product = test::run_cli("dist-selftest collectives --steps 1");
+  CHECK(product.exit_code == 2);
+  CHECK_THAT(product.output, Contains("unknown command 'dist-selftest'"));
 }

@@ -42,17 +42,34 @@ static std::string env_or_throw(const char* name) {
 std::string fixtures_dir() {
   return env_or_throw("HALO_FIXTURES_DIR");
 }
-std::string halo_binary() {
-  if (const char* v = std::getenv("HALO_BINARY"); v && *v) return v;
-#ifdef HALO_BINARY_PATH
-  return HALO_BINARY_PATH;
-#else
-  return env_or_throw("HALO_BINARY");
+// Env `var` when set, else `built` (the path this build gave the program; null when the
+// compiler was not told).
+static std::string program_path(const char* var, const char* built) {
+  if (const char* v = std::getenv(var); v && *v) return v;
+  return built ? std::string(built) : env_or_throw(var);
+}
+
+#ifndef HALO_BINARY_PATH
+#define HALO_BINARY_PATH nullptr
 #endif
+#ifndef HALO_DIST_SELFTEST_PATH
+#define HALO_DIST_SELFTEST_PATH nullptr
+#endif
+
+std::string halo_binary() {
+  return program_path("HALO_BINARY", HALO_BINARY_PATH);
+}
+
+std::string dist_selftest_binary() {
+  return program_path("HALO_DIST_SELFTEST", HALO_DIST_SELFTEST_PATH);
 }
 
 CliResult run_cli(const std::string& args, bool merge_stderr) {
-  const std::string cmd = halo_binary() + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  return run_program(halo_binary(), args, merge_stderr);
+}
+
+CliResult run_program(const std::string& program, const std::string& args, bool merge_stderr) {
+  const std::string cmd = program + " " + args + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   CliResult r;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) throw std::runtime_error("popen failed for: " + cmd);

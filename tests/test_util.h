@@ -25,6 +25,8 @@ class TempDir {
 std::string fixtures_dir();
 // Path of the halo-distill binary (env HALO_BINARY, else the one this build made).
 std::string halo_binary();
+// Path of the tests' halo-dist-selftest binary (env HALO_DIST_SELFTEST, else this build's).
+std::string dist_selftest_binary();
 
 // What running the halo-distill binary produced.
 struct CliResult {
@@ -35,6 +37,9 @@ struct CliResult {
 // Runs `halo-distill ARGS` through the shell; stderr is merged into output unless
 // merge_stderr is false (then it is discarded, for commands whose stdout is parsed).
 CliResult run_cli(const std::string& args, bool merge_stderr = true);
+// The same for another program of the build (e.g. dist_selftest_binary()).
+CliResult run_program(const std::string& program, const std::string& args,
+                      bool merge_stderr = true);
 
 // Autocast to bfloat16 on `device` for the scope (as the trainer's bf16 stages run; clears the
 // weight-cast cache on exit).

@@ -1,12 +1,17 @@
 // Implementation of cli_exit.h.
 #include "tools/cli_exit.h"
 
+#include "halo/common/error.h"
 #include "halo_version.h"  // generated: HALO_VERSION, HALO_GIT_COMMIT (cmake/HaloVersion.cmake)
 
+#include <c10/util/Exception.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <regex>
 #include <sstream>
 #include <vector>
@@ -80,6 +85,40 @@ std::optional<std::string> unknown_command_message(const CLI::App& app, int argc
   if (!close.empty()) s << "'?";
   s << " HINT: halo-distill --help lists the commands";
   return s.str();
+}
+
+int run_command_line(CLI::App& app, int argc, char** argv, const std::string& program,
+                     const bool& verbose) {
+  if (auto unknown = unknown_command_message(app, argc, argv)) {
+    std::fprintf(stderr, "error: %s\n", unknown->c_str());
+    return kExitUsage;
+  }
+  const char* env = std::getenv("HALO_VERBOSE");
+  auto shown = [&](const std::string& what) {
+    return user_error_text(what, verbose || (env && std::string(env) == "1"));
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::fprintf(
+        stderr, "error: %s\nHINT: %s %s--help explains the options\n", e.what(), program.c_str(),
+        app.get_subcommands().empty() ? ""
+                                      : (app.get_subcommands().front()->get_name() + " ").c_str());
+    return kExitUsage;
+  } catch (const ExitRequest& e) {
+    return e.code;
+  } catch (const HaloError& e) {
+    std::fprintf(stderr, "error: %s\n", shown(e.what()).c_str());
+    return kExitError;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "error (torch): %s\n", e.what_without_backtrace());
+    return kExitError;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", shown(e.what()).c_str());
+    return kExitError;
+  }
+  return kExitOk;
 }
 
 }  // namespace halo::tools

@@ -39,4 +39,12 @@ std::string version_text();
 std::optional<std::string> unknown_command_message(const CLI::App& app, int argc,
                                                    const char* const* argv);
 
+// The rest of a main() once `app` holds its subcommands: parses argv, runs the chosen
+// subcommand and turns the outcome into the exit codes above (an error printed as "error: ...",
+// without source locations unless `verbose` or HALO_VERBOSE=1; a usage error with the hint to
+// run `PROGRAM [SUBCOMMAND] --help`). `verbose` is read after parsing (bind it to a flag).
+// Shared by halo-distill and the tests' halo-dist-selftest.
+int run_command_line(CLI::App& app, int argc, char** argv, const std::string& program,
+                     const bool& verbose);
+
 }  // namespace halo::tools

@@ -23,9 +23,9 @@ void add_export_command(CLI::App& app);
 // `report`: a run folder as one self-contained HTML page (halo/report/html_report.h).
 void add_report_command(CLI::App& app);
 void add_prepare_command(CLI::App& app);
+// `launch`: also part of the tests' halo-dist-selftest (tests/dist_selftest_main.cpp), whose
+// workers are that binary.
 void add_launch_command(CLI::App& app);
-// Hidden: distributed self-tests used by the tests (tools/cmd_dist_selftest.cpp).
-void add_dist_selftest_command(CLI::App& app);
 // Adds `lightning` under the `bench` subcommand.
 void add_bench_lightning_command(CLI::App& bench);
 // Adds `loader` under the `bench` subcommand.

@@ -1,16 +1,19 @@
-// `halo-distill dist-selftest` (hidden): small distributed programs for the tests and for a
-// first check of a cluster: `collectives` (all-reduce loop with planted failures and hangs),
+// halo-dist-selftest: a test executable (not part of the product binary) with the `launch`
+// subcommand of halo-distill (tools/cmd_launch.cpp, whose workers are then this binary) and
+// `dist-selftest`: small distributed programs for the tests and for a first check of a
+// cluster: `collectives` (all-reduce loop with planted failures and hangs),
 // `grads` (bucketed gradient all-reduce of a small model with accumulation, written to files),
 // `wait-signal` (coordinated stop on SIGTERM) and `wait-for-rank0` (the store barrier the other
 // ranks wait in while rank 0 works longer than the collective timeout, e.g. a quality gate). Each
 // reads the rank and rendezvous from the environment (torchrun / launch / SLURM), like every
 // distributed subcommand.
 #include "halo/common/error.h"
+#include "halo/distributed/bucketed_gradient_sync.h"
 #include "halo/distributed/data_parallel_sync.h"
 #include "halo/distributed/dist_context.h"
 #include "halo/distributed/dist_env.h"
-#include "halo/distributed/bucketed_gradient_sync.h"
 #include "halo/train/stop_signal.h"
+#include "tools/cli_exit.h"
 #include "tools/commands.h"
 
 #include <torch/torch.h>
@@ -21,7 +24,7 @@
 #include <iostream>
 #include <thread>
 
-namespace halo::tools {
+namespace halo::test {
 
 namespace {
 
@@ -242,12 +245,9 @@ void add_dist_options(CLI::App* cmd, dist::DistOptions& d) {
       ->capture_default_str();
 }
 
-}  // namespace
-
 void add_dist_selftest_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("dist-selftest",
                                  "Distributed self-tests (collectives, gradient sync, stop)");
-  cmd->group("");  // hidden from --help: a tool for tests and cluster bring-up
   cmd->require_subcommand(1);
 
   auto c = std::make_shared<CollectivesOptions>();
@@ -304,4 +304,19 @@ void add_dist_selftest_command(CLI::App& app) {
   w0->callback([w] { run_wait_for_rank0(*w); });
 }
 
-}  // namespace halo::tools
+}  // namespace
+
+}  // namespace halo::test
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "halo-dist-selftest: distributed self-tests of halo-distill's halo/distributed, run as "
+      "workers of `launch` (the product's launcher) or with the torchrun variables. "
+      "Usage: halo-dist-selftest launch --nproc-per-node N -- dist-selftest collectives"};
+  app.require_subcommand(1);
+  bool verbose = false;
+  app.add_flag("--verbose", verbose, "Errors also show where in the source they were raised");
+  halo::tools::add_launch_command(app);
+  halo::test::add_dist_selftest_command(app);
+  return halo::tools::run_command_line(app, argc, argv, "halo-dist-selftest", verbose);
+}
