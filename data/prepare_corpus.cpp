@@ -203,6 +203,207 @@ Separator choose_separator(const Tokenizer& tokenizer, const std::string& teache
   return sep;
 }
 
+namespace {
+
+// The --out folder, created when missing (then *created is true: it is removed again if no
+// valid document is found); one that already holds a manifest.json is refused.
+fs::path create_out_folder(const std::string& dir, bool* created) {
+  const fs::path out(dir);
+  std::error_code ec;
+  *created = !fs::exists(out, ec);
+  fs::create_directories(out, ec);
+  HALO_CHECK(fs::is_directory(out, ec), "prepare: cannot create --out folder ", dir);
+  HALO_CHECK(!fs::exists(out / "manifest.json", ec), "prepare: ", (out / "manifest.json").string(),
+             " already exists. HINT: choose an empty --out folder, or delete the old shard set");
+  return out;
+}
+
+// The manifest's header: tokenizer, separator, token dtype, split fraction, the input files.
+Manifest manifest_header(const Tokenizer& tokenizer, const Separator& sep,
+                         const std::vector<InputFile>& files, double validation_fraction) {
+  Manifest m;
+  m.tokenizer_kind = tokenizer.kind();
+  m.tokenizer_identity = tokenizer.identity();
+  m.tokenizer_path = tokenizer.path();
+  m.vocab_size = tokenizer.vocab_size();
+  m.separator_id = sep.id;
+  m.separator_token = sep.token;
+  m.separator_source = sep.source;
+  m.token_dtype = token_dtype_for_vocab(m.vocab_size);
+  m.validation_fraction = validation_fraction;
+  m.inputs.resize(files.size());
+  for (size_t i = 0; i < files.size(); ++i) m.inputs[i].file = files[i].path;
+  return m;
+}
+
+// Progress counters the reader updates and the writer shows.
+struct ReadCounters {
+  std::atomic<int64_t> bytes{0}, bad{0};
+};
+
+// The reader thread: documents in input order, cut into chunks of about kChunkBytes, queued for
+// the tokenizer workers (at most p.max_in_flight chunks read and not yet written); bad
+// documents are counted per file in reports[i].
+void read_chunks(Pipeline& p, const std::vector<InputFile>& files, const ReaderLimits& limits,
+                 std::vector<InputReport>& reports, ReadCounters& counters) {
+  Chunk chunk;
+  int64_t seq = 0;
+  int64_t bytes_before = 0;
+  auto push = [&] {
+    if (chunk.docs.empty()) return;
+    std::unique_lock<std::mutex> lock(p.mu);
+    p.cv.wait(lock, [&] { return p.aborted || p.in_flight < p.max_in_flight; });
+    if (p.aborted) throw std::runtime_error("aborted");
+    chunk.seq = seq++;
+    ++p.in_flight;
+    p.work.push_back(std::move(chunk));
+    chunk = Chunk();
+    p.cv.notify_all();
+  };
+  for (size_t i = 0; i < files.size(); ++i) {
+    read_documents(
+        files[i], limits,
+        [&](std::string&& doc) {
+          chunk.bytes += doc.size();
+          chunk.docs.push_back(std::move(doc));
+          chunk.file_of.push_back(static_cast<int32_t>(i));
+          if (chunk.bytes >= kChunkBytes) push();
+        },
+        &reports[i], [&](int64_t n) { counters.bytes = bytes_before + n; });
+    bytes_before += files[i].bytes;
+    counters.bytes = bytes_before;
+    for (const auto& [kind, b] : reports[i].bad) counters.bad += b.count;
+  }
+  push();
+  std::lock_guard<std::mutex> lock(p.mu);
+  p.reader_finished = true;
+  p.chunks_total = seq;
+  p.cv.notify_all();
+}
+
+// The ids of one chunk's documents, narrowed to uint32 (each checked against vocab_size).
+TokenizedChunk tokenize_chunk(Chunk& chunk, const Tokenizer& tokenizer,
+                              const std::vector<InputFile>& files, int64_t vocab_size) {
+  TokenizedChunk t;
+  t.file_of = std::move(chunk.file_of);
+  t.text_bytes = static_cast<int64_t>(chunk.bytes);
+  t.docs.reserve(chunk.docs.size());
+  for (size_t d = 0; d < chunk.docs.size(); ++d) {
+    std::vector<int64_t> ids;
+    try {
+      ids = tokenizer.encode(chunk.docs[d]);
+    } catch (const HaloError& e) {
+      HALO_FAIL(files[t.file_of[d]].path, ": tokenizer failed on a document: ", e.what());
+    }
+    std::string().swap(chunk.docs[d]);
+    std::vector<uint32_t> narrow(ids.size());
+    for (size_t k = 0; k < ids.size(); ++k) {
+      HALO_CHECK(ids[k] >= 0 && ids[k] < vocab_size, "tokenizer returned id ", ids[k],
+                 " outside [0, ", vocab_size, ")");
+      narrow[k] = static_cast<uint32_t>(ids[k]);
+    }
+    t.docs.push_back(std::move(narrow));
+  }
+  return t;
+}
+
+// A tokenizer worker thread: takes chunks off the queue until the reader has finished and the
+// queue is empty (or the pipeline aborted), and files each result under its sequence number.
+void tokenize_chunks(Pipeline& p, const Tokenizer& tokenizer, const std::vector<InputFile>& files,
+                     int64_t vocab_size) {
+  while (true) {
+    Chunk chunk;
+    {
+      std::unique_lock<std::mutex> lock(p.mu);
+      p.cv.wait(lock, [&] { return p.aborted || !p.work.empty() || p.reader_finished; });
+      if (p.aborted) return;
+      if (p.work.empty()) return;  // reader finished and nothing left
+      chunk = std::move(p.work.front());
+      p.work.pop_front();
+    }
+    TokenizedChunk t = tokenize_chunk(chunk, tokenizer, files, vocab_size);
+    std::lock_guard<std::mutex> lock(p.mu);
+    p.done.emplace(chunk.seq, std::move(t));
+    p.cv.notify_all();
+  }
+}
+
+// What the writer wrote: both splits (their last shards not yet flushed) and the totals.
+struct WrittenSplits {
+  SplitWriter train, validation;
+  int64_t documents = 0, tokens = 0, text_bytes = 0;
+};
+
+// The writer (the calling thread): chunks in sequence order; document i goes to validation when
+// floor((i + 1) f) > floor(i f), else to train (prepare_corpus.h); a split's shard is written
+// once it holds o.shard_tokens ids. Per-input documents and tokens go to m.inputs.
+void write_chunks(Pipeline& p, const PrepareOptions& o, const fs::path& out, Manifest& m,
+                  Progress& progress, const ReadCounters& counters, WrittenSplits& w) {
+  const double f = o.validation_fraction;
+  for (int64_t next = 0;; ++next) {
+    TokenizedChunk t;
+    {
+      std::unique_lock<std::mutex> lock(p.mu);
+      p.cv.wait_for(lock, std::chrono::milliseconds(250), [&] {
+        return p.aborted || p.done.count(next) || (p.reader_finished && next >= p.chunks_total);
+      });
+      if (p.aborted) break;
+      if (p.reader_finished && next >= p.chunks_total) break;
+      auto it = p.done.find(next);
+      if (it == p.done.end()) {
+        --next;  // not ready yet: report progress and wait again
+        lock.unlock();
+        progress.update(counters.bytes, w.documents, w.tokens, counters.bad);
+        continue;
+      }
+      t = std::move(it->second);
+      p.done.erase(it);
+    }
+    w.text_bytes += t.text_bytes;
+    for (size_t d = 0; d < t.docs.size(); ++d) {
+      const int64_t i = w.documents;
+      const bool to_validation = f > 0 && std::floor(double(i + 1) * f) > std::floor(double(i) * f);
+      SplitWriter& split = to_validation ? w.validation : w.train;
+      split.add(t.docs[d], o.shard_tokens);
+      if (static_cast<int64_t>(split.tokens.size()) >= o.shard_tokens) {
+        split.flush(out, m.token_dtype);
+      }
+      InputReport& r = m.inputs[t.file_of[d]];
+      ++r.documents;
+      r.tokens += static_cast<int64_t>(t.docs[d].size());
+      w.tokens += static_cast<int64_t>(t.docs[d].size());
+      ++w.documents;
+    }
+    {
+      std::lock_guard<std::mutex> lock(p.mu);
+      --p.in_flight;
+    }
+    p.cv.notify_all();
+    progress.update(counters.bytes, w.documents, w.tokens, counters.bad);
+  }
+}
+
+// No valid document: what it saw, and no empty shard folder left behind for a later run to trip
+// over (the --out folder is removed when prepare created it).
+[[noreturn]] void fail_without_documents(const Manifest& m, const PrepareResult& result,
+                                         size_t num_files, const fs::path& out, bool created_out) {
+  std::string kinds;
+  std::map<std::string, int64_t> by_kind;
+  for (const auto& input : m.inputs) {
+    for (const auto& [kind, b] : input.bad) by_kind[kind] += b.count;
+  }
+  for (const auto& [kind, count] : by_kind)
+    kinds += str_cat(kinds.empty() ? "" : ", ", count, " ", kind);
+  if (created_out) remove_tree(out.string());  // best effort: the error below matters more
+  HALO_FAIL("prepare: no valid document in the input: read ", num_files, " file(s), ",
+            result.input_bytes, " bytes; ", result.bad_documents, " document(s) skipped as bad",
+            kinds.empty() ? "" : " (" + kinds + ")",
+            created_out ? "; the --out folder was removed again" : "",
+            ". HINT: check the files' encoding (UTF-8) and, for JSONL, --jsonl-field");
+}
+
+}  // namespace
+
 PrepareResult prepare_corpus(const PrepareOptions& o) {
   o.validate();
   const auto t0 = std::chrono::steady_clock::now();
@@ -216,169 +417,42 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
   // Tokenizer and separator before the --out folder exists: a bad --teacher leaves nothing behind.
   auto tokenizer = load_tokenizer(o.tokenizer);
   const Separator sep = choose_separator(*tokenizer, o.teacher);
-  const fs::path out(o.out);
-  std::error_code ec;
-  const bool created_out = !fs::exists(out, ec);  // removed again if nothing valid is found
-  fs::create_directories(out, ec);
-  HALO_CHECK(fs::is_directory(out, ec), "prepare: cannot create --out folder ", o.out);
-  HALO_CHECK(!fs::exists(out / "manifest.json", ec), "prepare: ", (out / "manifest.json").string(),
-             " already exists. HINT: choose an empty --out folder, or delete the old shard set");
+  bool created_out = false;
+  const fs::path out = create_out_folder(o.out, &created_out);
+  Manifest m = manifest_header(*tokenizer, sep, files, o.validation_fraction);
 
-  Manifest m;
-  m.tokenizer_kind = tokenizer->kind();
-  m.tokenizer_identity = tokenizer->identity();
-  m.tokenizer_path = tokenizer->path();
-  m.vocab_size = tokenizer->vocab_size();
-  m.separator_id = sep.id;
-  m.separator_token = sep.token;
-  m.separator_source = sep.source;
-  m.token_dtype = token_dtype_for_vocab(m.vocab_size);
-  m.validation_fraction = o.validation_fraction;
-  m.inputs.resize(files.size());
-  for (size_t i = 0; i < files.size(); ++i) m.inputs[i].file = files[i].path;
-
+  // Reader -> tokenizer workers -> writer (this thread), the first error stops all three.
   const int threads = o.threads > 0
                           ? o.threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   result.threads = threads;
   Pipeline p;
   p.max_in_flight = 2 * threads + 2;
-  std::atomic<int64_t> bytes_read{0}, bad_seen{0};
-
-  // Reader: documents in input order, cut into chunks.
+  ReadCounters counters;
   std::vector<InputReport> reader_reports(files.size());
   std::thread reader([&] {
     try {
-      Chunk chunk;
-      int64_t seq = 0;
-      int64_t bytes_before = 0;
-      auto push = [&] {
-        if (chunk.docs.empty()) return;
-        std::unique_lock<std::mutex> lock(p.mu);
-        p.cv.wait(lock, [&] { return p.aborted || p.in_flight < p.max_in_flight; });
-        if (p.aborted) throw std::runtime_error("aborted");
-        chunk.seq = seq++;
-        ++p.in_flight;
-        p.work.push_back(std::move(chunk));
-        chunk = Chunk();
-        p.cv.notify_all();
-      };
-      for (size_t i = 0; i < files.size(); ++i) {
-        read_documents(
-            files[i], o.limits,
-            [&](std::string&& doc) {
-              chunk.bytes += doc.size();
-              chunk.docs.push_back(std::move(doc));
-              chunk.file_of.push_back(static_cast<int32_t>(i));
-              if (chunk.bytes >= kChunkBytes) push();
-            },
-            &reader_reports[i], [&](int64_t n) { bytes_read = bytes_before + n; });
-        bytes_before += files[i].bytes;
-        bytes_read = bytes_before;
-        for (const auto& [kind, b] : reader_reports[i].bad) bad_seen += b.count;
-      }
-      push();
-      std::lock_guard<std::mutex> lock(p.mu);
-      p.reader_finished = true;
-      p.chunks_total = seq;
-      p.cv.notify_all();
+      read_chunks(p, files, o.limits, reader_reports, counters);
     } catch (...) {
       p.fail(std::current_exception());
     }
   });
-
-  // Tokenizer workers.
   std::vector<std::thread> workers;
   for (int w = 0; w < threads; ++w) {
     workers.emplace_back([&] {
       try {
-        while (true) {
-          Chunk chunk;
-          {
-            std::unique_lock<std::mutex> lock(p.mu);
-            p.cv.wait(lock, [&] { return p.aborted || !p.work.empty() || p.reader_finished; });
-            if (p.aborted) return;
-            if (p.work.empty()) return;  // reader finished and nothing left
-            chunk = std::move(p.work.front());
-            p.work.pop_front();
-          }
-          TokenizedChunk t;
-          t.file_of = std::move(chunk.file_of);
-          t.text_bytes = static_cast<int64_t>(chunk.bytes);
-          t.docs.reserve(chunk.docs.size());
-          for (size_t d = 0; d < chunk.docs.size(); ++d) {
-            std::vector<int64_t> ids;
-            try {
-              ids = tokenizer->encode(chunk.docs[d]);
-            } catch (const HaloError& e) {
-              HALO_FAIL(files[t.file_of[d]].path, ": tokenizer failed on a document: ", e.what());
-            }
-            std::string().swap(chunk.docs[d]);
-            std::vector<uint32_t> narrow(ids.size());
-            for (size_t k = 0; k < ids.size(); ++k) {
-              HALO_CHECK(ids[k] >= 0 && ids[k] < m.vocab_size, "tokenizer returned id ", ids[k],
-                         " outside [0, ", m.vocab_size, ")");
-              narrow[k] = static_cast<uint32_t>(ids[k]);
-            }
-            t.docs.push_back(std::move(narrow));
-          }
-          std::lock_guard<std::mutex> lock(p.mu);
-          p.done.emplace(chunk.seq, std::move(t));
-          p.cv.notify_all();
-        }
+        tokenize_chunks(p, *tokenizer, files, m.vocab_size);
       } catch (...) {
         p.fail(std::current_exception());
       }
     });
   }
-
-  // Writer (this thread): chunks in sequence order.
-  SplitWriter train, validation;
-  train.name = "train";
-  validation.name = "validation";
+  WrittenSplits written;
+  written.train.name = "train";
+  written.validation.name = "validation";
   Progress progress(o.progress, result.input_bytes);
-  int64_t doc_index = 0, total_tokens = 0, text_bytes = 0;
-  const double f = o.validation_fraction;
   try {
-    for (int64_t next = 0;; ++next) {
-      TokenizedChunk t;
-      {
-        std::unique_lock<std::mutex> lock(p.mu);
-        p.cv.wait_for(lock, std::chrono::milliseconds(250), [&] {
-          return p.aborted || p.done.count(next) || (p.reader_finished && next >= p.chunks_total);
-        });
-        if (p.aborted) break;
-        if (p.reader_finished && next >= p.chunks_total) break;
-        auto it = p.done.find(next);
-        if (it == p.done.end()) {
-          --next;  // not ready yet: report progress and wait again
-          lock.unlock();
-          progress.update(bytes_read, doc_index, total_tokens, bad_seen);
-          continue;
-        }
-        t = std::move(it->second);
-        p.done.erase(it);
-      }
-      text_bytes += t.text_bytes;
-      for (size_t d = 0; d < t.docs.size(); ++d) {
-        const bool to_validation =
-            f > 0 && std::floor(double(doc_index + 1) * f) > std::floor(double(doc_index) * f);
-        SplitWriter& w = to_validation ? validation : train;
-        w.add(t.docs[d], o.shard_tokens);
-        if (static_cast<int64_t>(w.tokens.size()) >= o.shard_tokens) w.flush(out, m.token_dtype);
-        InputReport& r = m.inputs[t.file_of[d]];
-        ++r.documents;
-        r.tokens += static_cast<int64_t>(t.docs[d].size());
-        total_tokens += static_cast<int64_t>(t.docs[d].size());
-        ++doc_index;
-      }
-      {
-        std::lock_guard<std::mutex> lock(p.mu);
-        --p.in_flight;
-      }
-      p.cv.notify_all();
-      progress.update(bytes_read, doc_index, total_tokens, bad_seen);
-    }
+    write_chunks(p, o, out, m, progress, counters, written);
   } catch (...) {
     p.fail(std::current_exception());
   }
@@ -386,36 +460,22 @@ PrepareResult prepare_corpus(const PrepareOptions& o) {
   for (auto& w : workers) w.join();
   if (p.error) std::rethrow_exception(p.error);
 
-  train.flush(out, m.token_dtype);
-  validation.flush(out, m.token_dtype);
-  m.splits["train"] = train.info;
-  m.splits["validation"] = validation.info;
+  written.train.flush(out, m.token_dtype);
+  written.validation.flush(out, m.token_dtype);
+  m.splits["train"] = written.train.info;
+  m.splits["validation"] = written.validation.info;
   for (size_t i = 0; i < files.size(); ++i) {
     m.inputs[i].bad = reader_reports[i].bad;
     for (const auto& [kind, b] : m.inputs[i].bad) result.bad_documents += b.count;
   }
-  if (doc_index == 0) {
-    // What it saw, and no empty shard folder left behind for a later run to trip over.
-    std::string kinds;
-    std::map<std::string, int64_t> by_kind;
-    for (const auto& input : m.inputs) {
-      for (const auto& [kind, b] : input.bad) by_kind[kind] += b.count;
-    }
-    for (const auto& [kind, count] : by_kind)
-      kinds += str_cat(kinds.empty() ? "" : ", ", count, " ", kind);
-    if (created_out) remove_tree(out.string());  // best effort: the error below matters more
-    HALO_FAIL("prepare: no valid document in the input: read ", files.size(), " file(s), ",
-              result.input_bytes, " bytes; ", result.bad_documents, " document(s) skipped as bad",
-              kinds.empty() ? "" : " (" + kinds + ")",
-              created_out ? "; the --out folder was removed again" : "",
-              ". HINT: check the files' encoding (UTF-8) and, for JSONL, --jsonl-field");
-  }
+  if (written.documents == 0) fail_without_documents(m, result, files.size(), out, created_out);
   m.write(out / "manifest.json");
-  progress.update(result.input_bytes, doc_index, total_tokens, result.bad_documents, true);
+  progress.update(result.input_bytes, written.documents, written.tokens, result.bad_documents,
+                  true);
   result.manifest = m;
-  result.documents = doc_index;
-  result.tokens = total_tokens;
-  result.text_bytes = text_bytes;
+  result.documents = written.documents;
+  result.tokens = written.tokens;
+  result.text_bytes = written.text_bytes;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }
