@@ -174,43 +174,30 @@ bool PipelineConfig::stage_hash_matches(size_t index, const std::string& recorde
   return recorded == stage_hash(index) || recorded == legacy_stage_hash(index);
 }
 
-PipelineConfig load_pipeline_config(const std::string& path,
-                                    const std::vector<std::string>& overrides) {
-  YAML::Node root = load_yaml_file(path);
-  auto origins =
-      std::make_shared<const std::vector<OverrideOrigin>>(apply_overrides(root, overrides));
-  const std::string base_dir = fs::absolute(fs::path(path)).parent_path().string();
+namespace {
 
-  PipelineConfig c;
-  c.file = path;
-  MapReader r(root, path, "", origins);
-  // Unknown top-level sections first: a misspelt "stages:" should say so, not "stages missing".
-  for (const char* section :
-       {"run", "teacher", "data", "student", "quality_gate", "dist", "stages"}) {
-    r.has(section);
-  }
-  r.finish();
-
-  MapReader run = r.map("run");
-  c.run.out_dir = resolve(base_dir, run.require_string("out_dir"));
-  c.run.seed = static_cast<uint64_t>(run.get_int("seed", 0));
-  c.run.device = run.get_choice("device", c.run.device, {"cpu", "cuda"});
-  c.run.threads = run.get_int("threads", 0);
-  run.check(c.run.threads >= 0, "threads", "must be >= 0 (0 = LibTorch's default)");
+RunSection read_run(MapReader run, const std::string& base_dir) {
+  RunSection out;
+  out.out_dir = resolve(base_dir, run.require_string("out_dir"));
+  out.seed = static_cast<uint64_t>(run.get_int("seed", 0));
+  out.device = run.get_choice("device", out.device, {"cpu", "cuda"});
+  out.threads = run.get_int("threads", 0);
+  run.check(out.threads >= 0, "threads", "must be >= 0 (0 = LibTorch's default)");
   run.finish();
+  return out;
+}
 
-  MapReader teacher = r.map("teacher");
-  c.teacher.path = resolve(base_dir, teacher.get_string("path", ""));
-  teacher.finish();
-
-  MapReader data = r.map("data");
-  c.data.manifest = resolve(base_dir, data.require_string("manifest"));
-  c.data.prefetch = data.get_int("prefetch", c.data.prefetch);
-  data.check(c.data.prefetch >= 0, "prefetch", "must be >= 0");
+DataSection read_data(MapReader data, const std::string& base_dir) {
+  DataSection out;
+  out.manifest = resolve(base_dir, data.require_string("manifest"));
+  out.prefetch = data.get_int("prefetch", out.prefetch);
+  data.check(out.prefetch >= 0, "prefetch", "must be >= 0");
   data.finish();
+  return out;
+}
 
-  MapReader st = r.map("student");
-  auto& s = c.student;
+StudentSection read_student(MapReader st) {
+  StudentSection s;
   s.lightning_scale =
       st.get_choice("lightning_scale", s.lightning_scale, {"1/sqrt(d)", "1/d", "1"});
   s.lightning_use_qk_norm = st.get_bool("lightning_use_qk_norm", s.lightning_use_qk_norm);
@@ -229,31 +216,13 @@ PipelineConfig load_pipeline_config(const std::string& path,
   s.lightning_recurrence =
       st.get_choice("lightning_recurrence", s.lightning_recurrence, kLightningRecurrences);
   st.finish();
+  return s;
+}
 
-  MapReader qg = r.map("quality_gate");
-  c.quality_gate.enabled = qg.get_bool("enabled", true);
-  c.quality_gate.validation_batches = qg.get_int("validation_batches", 4);
-  qg.check(c.quality_gate.validation_batches >= 1, "validation_batches", "must be >= 1");
-  c.quality_gate.seq_len = qg.get_int("seq_len", c.quality_gate.seq_len);
-  qg.check(c.quality_gate.seq_len >= 2, "seq_len", "must be >= 2");
-  c.quality_gate.batch_size = qg.get_int("batch_size", c.quality_gate.batch_size);
-  qg.check(c.quality_gate.batch_size >= 1, "batch_size", "must be >= 1");
-  c.quality_gate.passkey_lengths = qg.get_int_list("passkey_lengths", {});
-  for (auto len : c.quality_gate.passkey_lengths) {
-    qg.check(len >= 16, "passkey_lengths", str_cat("length ", len, " is too short (>= 16)"));
-  }
-  c.quality_gate.passkey_trials = qg.get_int("passkey_trials", 8);
-  qg.check(c.quality_gate.passkey_trials >= 1, "passkey_trials", "must be >= 1");
-  c.quality_gate.key_value = qg.get_bool("key_value", c.quality_gate.key_value);
-  c.quality_gate.decode = qg.get_choice("decode", c.quality_gate.decode, {"cached", "recompute"});
-  c.quality_gate.prefill_chunk = qg.get_int("prefill_chunk", c.quality_gate.prefill_chunk);
-  qg.check(c.quality_gate.prefill_chunk >= 1, "prefill_chunk", "must be >= 1 (tokens)");
-  c.quality_gate.timeout_s = qg.get_double("timeout_s", c.quality_gate.timeout_s);
-  qg.check(c.quality_gate.timeout_s > 0, "timeout_s",
-           "must be > 0 (seconds the other ranks of a data-parallel run wait for rank 0's gate)");
-  // The thresholds; their stage is checked against the stages below.
-  MapReader qt = qg.map("thresholds");
-  auto& gt = c.quality_gate.thresholds;
+// quality_gate.thresholds (qt) into g.thresholds; their stage is checked against the stages
+// later (resolve_gated_stage). Returns whether the thresholds name a stage.
+bool read_gate_thresholds(MapReader& qg, MapReader& qt, QualityGateSection& g) {
+  auto& gt = g.thresholds;
   const bool stage_named = qt.has("stage");
   gt.stage = qt.get_string("stage", "");
   if (qt.has("max_loss_ratio")) {
@@ -265,7 +234,7 @@ PipelineConfig load_pipeline_config(const std::string& path,
   for (auto& pr : passkey_readers) {
     PasskeyThreshold k;
     k.length = pr.require_int("length");
-    const auto& lengths = c.quality_gate.passkey_lengths;
+    const auto& lengths = g.passkey_lengths;
     pr.check(std::find(lengths.begin(), lengths.end(), k.length) != lengths.end(), "length",
              str_cat("must be one of quality_gate.passkey_lengths [", join_ints(lengths),
                      "] (the lengths the gate measures)"));
@@ -278,15 +247,46 @@ PipelineConfig load_pipeline_config(const std::string& path,
   qt.check(!stage_named || gt.any(), "stage",
            "names the gated stage, but no threshold is set (max_loss_ratio, "
            "min_passkey_accuracy)");
-  qg.check(!gt.any() || c.quality_gate.enabled, "thresholds",
+  qg.check(!gt.any() || g.enabled, "thresholds",
            "thresholds need quality_gate.enabled: true (a gate that does not run cannot stop "
            "the pipeline); remove the thresholds to run without the gate");
   qt.finish();
-  qg.finish();
+  return stage_named;
+}
 
-  // The same ranges as DistOptions::validate (halo/distributed), reported with file and line.
-  MapReader dr = r.map("dist");
-  auto& d = c.dist;
+// The quality_gate section; *thresholds gets the reader of quality_gate.thresholds (its messages
+// point there) and *stage_named whether they name the gated stage.
+QualityGateSection read_quality_gate(MapReader qg, MapReader* thresholds, bool* stage_named) {
+  QualityGateSection g;
+  g.enabled = qg.get_bool("enabled", true);
+  g.validation_batches = qg.get_int("validation_batches", 4);
+  qg.check(g.validation_batches >= 1, "validation_batches", "must be >= 1");
+  g.seq_len = qg.get_int("seq_len", g.seq_len);
+  qg.check(g.seq_len >= 2, "seq_len", "must be >= 2");
+  g.batch_size = qg.get_int("batch_size", g.batch_size);
+  qg.check(g.batch_size >= 1, "batch_size", "must be >= 1");
+  g.passkey_lengths = qg.get_int_list("passkey_lengths", {});
+  for (auto len : g.passkey_lengths) {
+    qg.check(len >= 16, "passkey_lengths", str_cat("length ", len, " is too short (>= 16)"));
+  }
+  g.passkey_trials = qg.get_int("passkey_trials", 8);
+  qg.check(g.passkey_trials >= 1, "passkey_trials", "must be >= 1");
+  g.key_value = qg.get_bool("key_value", g.key_value);
+  g.decode = qg.get_choice("decode", g.decode, {"cached", "recompute"});
+  g.prefill_chunk = qg.get_int("prefill_chunk", g.prefill_chunk);
+  qg.check(g.prefill_chunk >= 1, "prefill_chunk", "must be >= 1 (tokens)");
+  g.timeout_s = qg.get_double("timeout_s", g.timeout_s);
+  qg.check(g.timeout_s > 0, "timeout_s",
+           "must be > 0 (seconds the other ranks of a data-parallel run wait for rank 0's gate)");
+  *thresholds = qg.map("thresholds");
+  *stage_named = read_gate_thresholds(qg, *thresholds, g);
+  qg.finish();
+  return g;
+}
+
+// The same ranges as DistOptions::validate (halo/distributed), reported with file and line.
+distributed::DistOptions read_dist(MapReader dr) {
+  distributed::DistOptions d;
   d.backend = dr.get_choice("backend", d.backend, {"auto", "gloo", "nccl"});
   d.timeout_s = dr.get_double("timeout_s", d.timeout_s);
   dr.check(d.timeout_s > 0, "timeout_s", "must be > 0 (seconds a collective waits for its peers)");
@@ -303,8 +303,12 @@ PipelineConfig load_pipeline_config(const std::string& path,
            str_cat("must be > 0 and at most dist.bucket_mb=", d.bucket_mb));
   d.zero1 = dr.get_bool("zero1", d.zero1);
   dr.finish();
+  return d;
+}
 
-  // Stages, then the rules between them.
+// The stages in YAML order into c.stages: unique names, kinds in pipeline order, each at most
+// once; r is the root reader (its "stages" list).
+void read_stages(MapReader& r, const std::string& base_dir, PipelineConfig& c) {
   auto stage_readers = r.map_list("stages", true);
   std::set<std::string> names;
   int last_kind = -1;
@@ -326,8 +330,13 @@ PipelineConfig load_pipeline_config(const std::string& path,
     if (!sc.model_config.empty()) sc.model_config_id = file_content_id(sc.model_config);
     c.stages.push_back(std::move(sc));
   }
+}
+
+// The rules between stages (each needs the one before it) and the teacher: teacher.path or a
+// pretrain stage when stage 1 needs a teacher, not both; a given teacher.path has a config.json.
+void check_stages_and_teacher(const PipelineConfig& c, const MapReader& stages_pos,
+                              MapReader& teacher) {
   auto has_kind = [&](StageKind k) { return c.first_of_kind(k) != nullptr; };
-  MapReader stages_pos = r;  // for messages pointing at the list
   if (has_kind(StageKind::kSelection)) {
     stages_pos.check(has_kind(StageKind::kStage1), "stages",
                      "a selection stage needs a stage1 stage before it (its RNN layers)");
@@ -354,30 +363,72 @@ PipelineConfig load_pipeline_config(const std::string& path,
     teacher.check(fs::exists(fs::path(c.teacher.path) / "config.json"), "path",
                   str_cat(c.teacher.path, "/config.json not found"));
   }
-  if (gt.any()) {
-    // The gated stage: a student (stage1, stage2 or stage3), by default the last one.
-    auto student = [](const StageConfig& s) {
-      return s.kind == StageKind::kStage1 || s.kind == StageKind::kStage2 ||
-             s.kind == StageKind::kStage3;
-    };
-    if (!stage_named) {
-      for (const auto& s : c.stages) {
-        if (student(s)) gt.stage = s.name;
-      }
-      qt.check(!gt.stage.empty(), "stage",
-               "thresholds compare a student with its teacher, but the pipeline has no stage1, "
-               "stage2 or stage3 stage");
-    } else {
-      const int i = c.stage_index(gt.stage);
-      std::string names;
-      for (const auto& s : c.stages) {
-        if (student(s)) names += (names.empty() ? "" : ", ") + s.name;
-      }
-      qt.check(i >= 0 && student(c.stages[static_cast<size_t>(i)]), "stage",
-               str_cat("\"", gt.stage, "\" is not a student stage of the pipeline; ",
-                       "expected one of: ", names.empty() ? "(none)" : names));
+}
+
+// With thresholds, the gated stage: a student (stage1, stage2 or stage3), the named one or by
+// default the last one; qt is the thresholds' reader.
+void resolve_gated_stage(PipelineConfig& c, const MapReader& qt, bool stage_named) {
+  auto& gt = c.quality_gate.thresholds;
+  if (!gt.any()) return;
+  auto student = [](const StageConfig& s) {
+    return s.kind == StageKind::kStage1 || s.kind == StageKind::kStage2 ||
+           s.kind == StageKind::kStage3;
+  };
+  if (!stage_named) {
+    for (const auto& s : c.stages) {
+      if (student(s)) gt.stage = s.name;
     }
+    qt.check(!gt.stage.empty(), "stage",
+             "thresholds compare a student with its teacher, but the pipeline has no stage1, "
+             "stage2 or stage3 stage");
+  } else {
+    const int i = c.stage_index(gt.stage);
+    std::string names;
+    for (const auto& s : c.stages) {
+      if (student(s)) names += (names.empty() ? "" : ", ") + s.name;
+    }
+    qt.check(i >= 0 && student(c.stages[static_cast<size_t>(i)]), "stage",
+             str_cat("\"", gt.stage, "\" is not a student stage of the pipeline; ",
+                     "expected one of: ", names.empty() ? "(none)" : names));
   }
+}
+
+}  // namespace
+
+PipelineConfig load_pipeline_config(const std::string& path,
+                                    const std::vector<std::string>& overrides) {
+  YAML::Node root = load_yaml_file(path);
+  auto origins =
+      std::make_shared<const std::vector<OverrideOrigin>>(apply_overrides(root, overrides));
+  const std::string base_dir = fs::absolute(fs::path(path)).parent_path().string();
+
+  PipelineConfig c;
+  c.file = path;
+  MapReader r(root, path, "", origins);
+  // Unknown top-level sections first: a misspelt "stages:" should say so, not "stages missing".
+  for (const char* section :
+       {"run", "teacher", "data", "student", "quality_gate", "dist", "stages"}) {
+    r.has(section);
+  }
+  r.finish();
+
+  // The sections in file order; the teacher and thresholds readers stay for the checks against
+  // the stages.
+  c.run = read_run(r.map("run"), base_dir);
+  MapReader teacher = r.map("teacher");
+  c.teacher.path = resolve(base_dir, teacher.get_string("path", ""));
+  teacher.finish();
+  c.data = read_data(r.map("data"), base_dir);
+  c.student = read_student(r.map("student"));
+  MapReader thresholds = r;
+  bool stage_named = false;
+  c.quality_gate = read_quality_gate(r.map("quality_gate"), &thresholds, &stage_named);
+  c.dist = read_dist(r.map("dist"));
+
+  // Stages, then the rules between them.
+  read_stages(r, base_dir, c);
+  check_stages_and_teacher(c, r, teacher);
+  resolve_gated_stage(c, thresholds, stage_named);
   r.finish();
   return c;
 }
