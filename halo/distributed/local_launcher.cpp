@@ -188,6 +188,148 @@ void signal_running(std::vector<Worker>& workers, int sig) {
   }
 }
 
+// SIGINT, SIGTERM and SIGHUP of the launcher reach the supervision loop through a pipe (a signal
+// handler may only write); SIGPIPE is ignored (a closed terminal must not kill the launcher).
+void install_signal_relay() {
+  HALO_CHECK(pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) == 0,
+             "launch: cannot create a pipe: ", std::strerror(errno));
+  struct sigaction sa {};
+  sa.sa_handler = halo_launch_relay_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+// Starts the plan's workers of this node and says so on stderr.
+std::vector<Worker> start_workers(const LaunchPlan& plan) {
+  std::vector<Worker> workers(static_cast<size_t>(plan.nproc_per_node));
+  for (int local = 0; local < plan.nproc_per_node; ++local) {
+    workers[local].rank = plan.node_rank * plan.nproc_per_node + local;
+    spawn(plan, local, workers[local]);
+  }
+  write_all(stderr, "launch: started " + std::to_string(plan.nproc_per_node) + " workers (ranks " +
+                        std::to_string(workers.front().rank) + ".." +
+                        std::to_string(workers.back().rank) + " of " +
+                        std::to_string(plan.nnodes * plan.nproc_per_node) + "), rendezvous " +
+                        plan.master_addr + ":" + std::to_string(plan.master_port) + "\n");
+  return workers;
+}
+
+// What the supervision loop carries from one round to the next.
+struct Supervision {
+  int received_signal = 0;                         // the last signal the launcher got and forwarded
+  std::optional<size_t> first_failure;             // index of the worker that failed first
+  std::optional<Clock::time_point> kill_deadline;  // SIGKILL for the others after this
+  bool killed = false;                             // SIGKILL sent
+  std::optional<Clock::time_point> drain_deadline;  // output pipes are read until then
+};
+
+bool any_open(const std::vector<Worker>& workers) {
+  for (const auto& w : workers) {
+    if (w.out.fd >= 0 || w.err.fd >= 0) return true;
+  }
+  return false;
+}
+
+bool any_running(const std::vector<Worker>& workers) {
+  for (const auto& w : workers) {
+    if (w.running) return true;
+  }
+  return false;
+}
+
+// One poll round (at most 100 ms): forwards the signals the launcher received to the running
+// workers, and relays the workers' output lines with their rank.
+void relay_signals_and_output(std::vector<Worker>& workers, Supervision& s) {
+  std::vector<pollfd> fds{{g_signal_pipe[0], POLLIN, 0}};
+  std::vector<std::pair<size_t, Stream*>> owners;
+  for (size_t i = 0; i < workers.size(); ++i) {
+    for (Stream* st : {&workers[i].out, &workers[i].err}) {
+      if (st->fd >= 0) {
+        fds.push_back({st->fd, POLLIN, 0});
+        owners.emplace_back(i, st);
+      }
+    }
+  }
+  poll(fds.data(), fds.size(), 100);
+
+  if (fds[0].revents & POLLIN) {
+    unsigned char c;
+    while (read(g_signal_pipe[0], &c, 1) == 1) {
+      s.received_signal = c;
+      write_all(stderr, "launch: received " + signal_name(c) + "; forwarding it to the workers\n");
+      signal_running(workers, c);
+    }
+  }
+  for (size_t k = 0; k < owners.size(); ++k) {
+    if (fds[k + 1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      pump(workers[owners[k].first], *owners[k].second);
+    }
+  }
+}
+
+// Reaps the workers that exited. The first one that failed is remembered, and the others get
+// SIGTERM (SIGKILL after plan.kill_grace_s, kill_after_grace); the ones stopped so are named.
+void reap_exited(std::vector<Worker>& workers, const LaunchPlan& plan, Supervision& s) {
+  for (size_t i = 0; i < workers.size(); ++i) {
+    Worker& w = workers[i];
+    if (!w.running) continue;
+    int status = 0;
+    if (waitpid(w.pid, &status, WNOHANG) != w.pid) continue;
+    w.running = false;
+    w.status = status;
+    const bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (w.stopped_by_launch) {
+      write_all(stderr, "launch: rank " + std::to_string(w.rank) + " (pid " +
+                            std::to_string(w.pid) + ") stopped after rank " +
+                            std::to_string(workers[*s.first_failure].rank) + " failed (" +
+                            describe_status(status) + ")\n");
+    } else if (failed && !s.first_failure) {
+      s.first_failure = i;
+      write_all(stderr, "launch: rank " + std::to_string(w.rank) + " (pid " +
+                            std::to_string(w.pid) + ") failed (" + describe_status(status) +
+                            "); stopping the other workers\n");
+      for (auto& other : workers) {
+        if (other.running) {
+          other.stopped_by_launch = true;
+          kill(other.pid, SIGTERM);
+        }
+      }
+      s.kill_deadline =
+          Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(plan.kill_grace_s * 1000));
+    }
+  }
+}
+
+// SIGKILL for the workers still running plan.kill_grace_s after the first failure's SIGTERM.
+void kill_after_grace(std::vector<Worker>& workers, const LaunchPlan& plan, Supervision& s) {
+  if (s.kill_deadline && !s.killed && Clock::now() >= *s.kill_deadline && any_running(workers)) {
+    write_all(stderr, "launch: workers still running " + std::to_string(plan.kill_grace_s) +
+                          " s after SIGTERM; sending SIGKILL\n");
+    signal_running(workers, SIGKILL);
+    s.killed = true;
+  }
+}
+
+// Closes what is left of the output pipes and gives the launcher's exit code (local_launcher.h).
+int launch_result(std::vector<Worker>& workers, const Supervision& s) {
+  for (auto& w : workers) {
+    for (Stream* st : {&w.out, &w.err}) {
+      if (st->fd >= 0) close(st->fd);
+    }
+  }
+  if (s.first_failure) {
+    const Worker& w = workers[*s.first_failure];
+    write_all(stderr, "error: launch: rank " + std::to_string(w.rank) + " (pid " +
+                          std::to_string(w.pid) + ") failed first with " +
+                          describe_status(w.status) + ": " + failure_message(w) + "\n");
+    return exit_code_of(w.status);
+  }
+  if (s.received_signal != 0) return 128 + s.received_signal;
+  return 0;
+}
+
 }  // namespace
 
 void LaunchPlan::validate() const {
@@ -225,125 +367,20 @@ int find_free_port() {
 
 int run_local_workers(const LaunchPlan& plan) {
   plan.validate();
-  HALO_CHECK(pipe2(g_signal_pipe, O_CLOEXEC | O_NONBLOCK) == 0,
-             "launch: cannot create a pipe: ", std::strerror(errno));
-  struct sigaction sa {};
-  sa.sa_handler = halo_launch_relay_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  std::vector<Worker> workers(static_cast<size_t>(plan.nproc_per_node));
-  for (int local = 0; local < plan.nproc_per_node; ++local) {
-    workers[local].rank = plan.node_rank * plan.nproc_per_node + local;
-    spawn(plan, local, workers[local]);
-  }
-  write_all(stderr, "launch: started " + std::to_string(plan.nproc_per_node) + " workers (ranks " +
-                        std::to_string(workers.front().rank) + ".." +
-                        std::to_string(workers.back().rank) + " of " +
-                        std::to_string(plan.nnodes * plan.nproc_per_node) + "), rendezvous " +
-                        plan.master_addr + ":" + std::to_string(plan.master_port) + "\n");
-
-  int received_signal = 0;
-  std::optional<size_t> first_failure;
-  std::optional<Clock::time_point> kill_deadline;
-  bool killed = false;
-  std::optional<Clock::time_point> drain_deadline;
-
-  auto any_open = [&] {
-    for (auto& w : workers) {
-      if (w.out.fd >= 0 || w.err.fd >= 0) return true;
-    }
-    return false;
-  };
-  auto any_running = [&] {
-    for (auto& w : workers) {
-      if (w.running) return true;
-    }
-    return false;
-  };
-
-  while (any_running() || (any_open() && (!drain_deadline || Clock::now() < *drain_deadline))) {
-    std::vector<pollfd> fds{{g_signal_pipe[0], POLLIN, 0}};
-    std::vector<std::pair<size_t, Stream*>> owners;
-    for (size_t i = 0; i < workers.size(); ++i) {
-      for (Stream* s : {&workers[i].out, &workers[i].err}) {
-        if (s->fd >= 0) {
-          fds.push_back({s->fd, POLLIN, 0});
-          owners.emplace_back(i, s);
-        }
-      }
-    }
-    poll(fds.data(), fds.size(), 100);
-
-    if (fds[0].revents & POLLIN) {
-      unsigned char c;
-      while (read(g_signal_pipe[0], &c, 1) == 1) {
-        received_signal = c;
-        write_all(stderr,
-                  "launch: received " + signal_name(c) + "; forwarding it to the workers\n");
-        signal_running(workers, c);
-      }
-    }
-    for (size_t k = 0; k < owners.size(); ++k) {
-      if (fds[k + 1].revents & (POLLIN | POLLHUP | POLLERR)) {
-        pump(workers[owners[k].first], *owners[k].second);
-      }
-    }
-
-    for (size_t i = 0; i < workers.size(); ++i) {
-      Worker& w = workers[i];
-      if (!w.running) continue;
-      int status = 0;
-      if (waitpid(w.pid, &status, WNOHANG) != w.pid) continue;
-      w.running = false;
-      w.status = status;
-      const bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-      if (w.stopped_by_launch) {
-        write_all(stderr, "launch: rank " + std::to_string(w.rank) + " (pid " +
-                              std::to_string(w.pid) + ") stopped after rank " +
-                              std::to_string(workers[*first_failure].rank) + " failed (" +
-                              describe_status(status) + ")\n");
-      } else if (failed && !first_failure) {
-        first_failure = i;
-        write_all(stderr, "launch: rank " + std::to_string(w.rank) + " (pid " +
-                              std::to_string(w.pid) + ") failed (" + describe_status(status) +
-                              "); stopping the other workers\n");
-        for (auto& other : workers) {
-          if (other.running) {
-            other.stopped_by_launch = true;
-            kill(other.pid, SIGTERM);
-          }
-        }
-        kill_deadline = Clock::now() +
-                        std::chrono::milliseconds(static_cast<int64_t>(plan.kill_grace_s * 1000));
-      }
-    }
-    if (kill_deadline && !killed && Clock::now() >= *kill_deadline && any_running()) {
-      write_all(stderr, "launch: workers still running " + std::to_string(plan.kill_grace_s) +
-                            " s after SIGTERM; sending SIGKILL\n");
-      signal_running(workers, SIGKILL);
-      killed = true;
-    }
+  install_signal_relay();
+  std::vector<Worker> workers = start_workers(plan);
+  Supervision s;
+  while (any_running(workers) ||
+         (any_open(workers) && (!s.drain_deadline || Clock::now() < *s.drain_deadline))) {
+    relay_signals_and_output(workers, s);
+    reap_exited(workers, plan, s);
+    kill_after_grace(workers, plan, s);
     // Output pipes can outlive a worker (a grandchild holding them): drain for at most 2 s.
-    if (!any_running() && !drain_deadline) drain_deadline = Clock::now() + std::chrono::seconds(2);
-  }
-  for (auto& w : workers) {
-    for (Stream* s : {&w.out, &w.err}) {
-      if (s->fd >= 0) close(s->fd);
+    if (!any_running(workers) && !s.drain_deadline) {
+      s.drain_deadline = Clock::now() + std::chrono::seconds(2);
     }
   }
-
-  if (first_failure) {
-    const Worker& w = workers[*first_failure];
-    write_all(stderr, "error: launch: rank " + std::to_string(w.rank) + " (pid " +
-                          std::to_string(w.pid) + ") failed first with " +
-                          describe_status(w.status) + ": " + failure_message(w) + "\n");
-    return exit_code_of(w.status);
-  }
-  if (received_signal != 0) return 128 + received_signal;
-  return 0;
+  return launch_result(workers, s);
 }
 
 }  // namespace halo::distributed
