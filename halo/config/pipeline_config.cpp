@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <set>
 
 namespace halo::config {
@@ -255,8 +256,10 @@ bool read_gate_thresholds(MapReader& qg, MapReader& qt, QualityGateSection& g) {
 }
 
 // The quality_gate section; *thresholds gets the reader of quality_gate.thresholds (its messages
-// point there) and *stage_named whether they name the gated stage.
-QualityGateSection read_quality_gate(MapReader qg, MapReader* thresholds, bool* stage_named) {
+// point there) and *stage_named whether they name the gated stage. An optional that is emplaced,
+// not a MapReader that is assigned: assigning a YAML::Node writes into the node it refers to.
+QualityGateSection read_quality_gate(MapReader qg, std::optional<MapReader>* thresholds,
+                                     bool* stage_named) {
   QualityGateSection g;
   g.enabled = qg.get_bool("enabled", true);
   g.validation_batches = qg.get_int("validation_batches", 4);
@@ -278,8 +281,8 @@ QualityGateSection read_quality_gate(MapReader qg, MapReader* thresholds, bool* 
   g.timeout_s = qg.get_double("timeout_s", g.timeout_s);
   qg.check(g.timeout_s > 0, "timeout_s",
            "must be > 0 (seconds the other ranks of a data-parallel run wait for rank 0's gate)");
-  *thresholds = qg.map("thresholds");
-  *stage_named = read_gate_thresholds(qg, *thresholds, g);
+  thresholds->emplace(qg.map("thresholds"));
+  *stage_named = read_gate_thresholds(qg, **thresholds, g);
   qg.finish();
   return g;
 }
@@ -420,7 +423,7 @@ PipelineConfig load_pipeline_config(const std::string& path,
   teacher.finish();
   c.data = read_data(r.map("data"), base_dir);
   c.student = read_student(r.map("student"));
-  MapReader thresholds = r;
+  std::optional<MapReader> thresholds;
   bool stage_named = false;
   c.quality_gate = read_quality_gate(r.map("quality_gate"), &thresholds, &stage_named);
   c.dist = read_dist(r.map("dist"));
@@ -428,7 +431,7 @@ PipelineConfig load_pipeline_config(const std::string& path,
   // Stages, then the rules between them.
   read_stages(r, base_dir, c);
   check_stages_and_teacher(c, r, teacher);
-  resolve_gated_stage(c, thresholds, stage_named);
+  resolve_gated_stage(c, *thresholds, stage_named);
   r.finish();
   return c;
 }
