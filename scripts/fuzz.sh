@@ -60,7 +60,7 @@ start_s=$(date +%s)
 # --- build -----------------------------------------------------------------------------------
 halo_configure fuzz "$BUILD_DIR" "run scripts/setup.sh (clang, libclang-rt-14-dev)." \
   -S "$HALO_ROOT" -B "$BUILD_DIR" -G Ninja -DHALO_FUZZ=ON -DHALO_WERROR=ON \
-  -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+  -DCMAKE_BUILD_TYPE=Fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 "${NICE[@]}" ninja -C "$BUILD_DIR" -j "${HALO_JOBS:-$(nproc)}" \
   || halo_die "fuzz build failed (see the first error above)."
 build_s=$(($(date +%s) - start_s))
