@@ -207,8 +207,9 @@ std::set<std::string> safetensors_dtypes(const fs::path& dir) {
     std::string header(n, '\0');
     in.read(header.data(), static_cast<std::streamsize>(n));
     REQUIRE(in.good());
-    for (const auto& [name, t] : nlohmann::json::parse(header).items()) {
-      if (name != "__metadata__") dtypes.insert(t.at("dtype").get<std::string>());
+    const auto j = nlohmann::json::parse(header);
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it.key() != "__metadata__") dtypes.insert(it.value().at("dtype").get<std::string>());
     }
   }
   return dtypes;
