@@ -26,9 +26,10 @@ std::string row_of(const std::string& md, const std::string& stage) {
   return md.substr(at, md.find('\n', at) - at);
 }
 
-nlohmann::json gate_entry(const std::string& label, double loss, double passkey) {
+nlohmann::json gate_entry(const std::string& label, double loss, double passkey,
+                          double accuracy = 0.25) {
   return {{"label", label},
-          {"validation", {{"loss", loss}, {"accuracy", 0.25}}},
+          {"validation", {{"loss", loss}, {"accuracy", accuracy}}},
           {"passkey", {{{"context_length", 128}, {"accuracy", passkey}}}}};
 }
 
@@ -83,6 +84,26 @@ TEST_CASE("the run summary labels each loss by what it measures", "[pipeline][su
     CHECK_THAT(g, Contains("| model | validation cross-entropy (nats/token) |"));
     CHECK_THAT(g, Contains("2.5000 / 2.0000 = 1.250"));
     CHECK_THAT(g, Contains("passkey is 0 for every model, the teacher included"));
+    CHECK_THAT(g, !Contains("what these numbers can and cannot show"));  // accuracy 0.25
+  }
+  SECTION("a teacher below 25% next-token accuracy: what the ratio can and cannot show") {
+    // The pretrain stage's entry is the teacher when there is no "teacher" entry.
+    std::ofstream(report) << nlohmann::json{{"entries",
+                                             {gate_entry("pretrain", 5.49, 0.0, 0.0896),
+                                              gate_entry("distill", 5.51, 0.0, 0.3)}}}
+                                 .dump();
+    const std::string g = stages::render_run_summary(p);
+    INFO(g);
+    CHECK_THAT(g, Contains("what these numbers can and cannot show: the teacher predicts the "
+                           "next token 9.0% of the time (below 25%"));
+    CHECK_THAT(g, Contains("not that a conversion keeps what a trained teacher knows"));
+  }
+  SECTION("a teacher entry is preferred to the pretrain stage's") {
+    const nlohmann::json entries = {gate_entry("pretrain", 5.49, 0.0, 0.0896),
+                                    gate_entry("teacher", 2.0, 0.0, 0.41),
+                                    gate_entry("distill", 2.1, 0.0)};
+    std::ofstream(report) << nlohmann::json{{"entries", entries}}.dump();
+    CHECK_THAT(stages::render_run_summary(p), !Contains("what these numbers"));
   }
   SECTION("no explanation when a model retrieves") {
     std::ofstream(report) << nlohmann::json{{"entries",

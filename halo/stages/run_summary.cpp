@@ -95,6 +95,43 @@ void stage_table(const config::PipelineConfig& p, std::ostringstream& md) {
   }
 }
 
+// Below this next-token accuracy a teacher has learned little more than which tokens are frequent
+// (issue 20: the CPU demo's teacher reaches 0.07-0.09 with 2048 pieces), so a student close to
+// its loss says that the stages run, not that a conversion keeps what a teacher knows.
+constexpr double kPredictingTeacherAccuracy = 0.25;
+
+// The teacher's gate entry: its "teacher" entry, or the pipeline's pretrain stage's (as
+// teacher_validation_loss); null when neither was gated.
+nlohmann::json teacher_entry(const config::PipelineConfig& p, const nlohmann::json& entries) {
+  const auto* pre = p.first_of_kind(StageKind::kPretrain);
+  nlohmann::json of_pretrain;
+  for (const auto& e : entries) {
+    const std::string label = e.value("label", "");
+    if (label == "teacher") return e;
+    if (pre != nullptr && label == pre->name && of_pretrain.is_null()) of_pretrain = e;
+  }
+  return of_pretrain;
+}
+
+// What the quality numbers can and cannot show when the teacher barely predicts.
+void weak_teacher_note(const config::PipelineConfig& p, const nlohmann::json& entries,
+                       std::ostringstream& md) {
+  const auto t = teacher_entry(p, entries);
+  if (!t.is_object()) return;
+  const double acc =
+      t.value("validation", nlohmann::json::object()).value("accuracy", static_cast<double>(NAN));
+  if (std::isnan(acc) || acc >= kPredictingTeacherAccuracy) return;
+  char buf[640];
+  std::snprintf(buf, sizeof(buf),
+                "\nwhat these numbers can and cannot show: the teacher predicts the next token "
+                "%.1f%% of the time (below %.0f%%: not far from a model that only knows which "
+                "tokens are frequent). A student close to its loss shows that every stage runs "
+                "and hands its weights on, not that a conversion keeps what a trained teacher "
+                "knows; that needs a teacher that predicts (docs/experiments.md).\n",
+                100.0 * acc, 100.0 * kPredictingTeacherAccuracy);
+  md << buf;
+}
+
 void quality_table(const config::PipelineConfig& p, std::ostringstream& md) {
   const auto entries = quality_report_entries(p);
   if (entries.empty()) return;
@@ -135,6 +172,7 @@ void quality_table(const config::PipelineConfig& p, std::ostringstream& md) {
                   100.0 * (student_loss / *teacher_loss - 1.0));
     md << buf;
   }
+  weak_teacher_note(p, entries, md);
   if (any_passkey && all_passkey_zero) {
     md << "\npasskey is 0 for every model, the teacher included: a model this small and this "
           "briefly trained (the demo's scale) does not retrieve; the columns matter for real "
