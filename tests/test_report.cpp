@@ -261,6 +261,7 @@ TEST_CASE("the HTML report shows the rankings side by side and the selection's f
                     {"layers", {0, 1}},
                     {"message", "kl: layers 0, 1 tie"}}};
   j["tie_break"] = "the lower layer index first (stable sort)";
+  for (auto& layer : j["layers"]) layer["recall_std_error"] = 0.0;  // equal, but not a signal
   std::ofstream(s.path / "run" / "select" / "selection_report.json") << j.dump();
   const std::string html = render_html_report(read_run_folder(s.path / "run"), "now");
   CHECK(halo::test::xml_problem(html).empty());
@@ -272,4 +273,6 @@ TEST_CASE("the HTML report shows the rankings side by side and the selection's f
   CHECK_THAT(html, Contains("<li>kl: layers 0, 1 tie</li>"));
   CHECK_THAT(html, Contains("ties are broken by the lower layer index first"));
   CHECK_THAT(html, !Contains("<b>findings</b>"));  // not dumped as raw JSON as well
+  CHECK_THAT(html, Contains("Every layer&#39;s standard error is 0."));
+  CHECK_THAT(html, !Contains("<b>recall_std_error</b>: Every layer scores"));
 }

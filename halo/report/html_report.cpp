@@ -314,7 +314,11 @@ std::string selection_section(const RunFolder& run) {
       }
     }
     std::string caption;
-    if (layers.size() > 1 && lo == hi) {
+    const bool std_error = key.size() > 10 && key.compare(key.size() - 10, 10, "_std_error") == 0;
+    if (layers.size() > 1 && lo == hi && std_error) {
+      // A standard error is not a signal: equal ones say nothing about ties.
+      caption = "Every layer's standard error is " + format_number(lo, "%.4g") + ".";
+    } else if (layers.size() > 1 && lo == hi) {
       caption = "Every layer scores " + format_number(lo, "%.4g") +
                 ": this signal does not tell the layers apart.";
       notes += "<li><b>" + html_text(key) + "</b>: " + html_text(caption) + "</li>\n";
