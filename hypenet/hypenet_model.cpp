@@ -2,6 +2,7 @@
 #include "hypenet/hypenet_model.h"
 
 #include "halo/common/error.h"
+#include "ops/decode_linear/decode_linear.h"
 
 #include <cmath>
 
@@ -136,7 +137,7 @@ CausalLMOutput HypeNetForCausalLMImpl::forward(const at::Tensor& ids, const Forw
   x = model->norm(x);
   if (opt.return_hidden) out.hidden = x;
   x = keep_logit_rows(x, opt.logits_to_keep, step);
-  if (!opt.skip_logits) out.logits = at::linear(x, output_embedding());
+  if (!opt.skip_logits) out.logits = ops::decode_linear(x, output_embedding(), {});
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <ATen/core/grad_mode.h>
 #include <c10/core/InferenceMode.h>
 
+#include "hypenet/linear_forward.h"
 #include "ops/lightning_attention/lightning_attention.h"
 
 namespace halo::hypenet {
@@ -55,9 +56,18 @@ const at::Tensor& LightningMixerImpl::decay_on(const at::Device& device) {
 at::Tensor LightningMixerImpl::forward(const at::Tensor& x, const RotaryTables* rope,
                                        const LightningCacheInputs* cached) {
   const int64_t B = x.size(0), T = x.size(1);
-  auto q = q_proj(x).view({B, T, num_heads_, head_dim_});     // [B, T, H, d]
-  auto k = k_proj(x).view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, d]
-  auto v = v_proj(x).view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, d]
+  at::Tensor qx, kx, vx, zx;  // [B, T, H*d]: views of one product once fused
+  if (qkv_.defined()) {
+    auto parts = qkv_.forward(x);
+    qx = parts[0], kx = parts[1], vx = parts[2];
+    if (z_proj) zx = parts[3];
+  } else {
+    qx = linear_forward(q_proj, x), kx = linear_forward(k_proj, x), vx = linear_forward(v_proj, x);
+    if (z_proj) zx = linear_forward(z_proj, x);
+  }
+  auto q = qx.view({B, T, num_heads_, head_dim_});     // [B, T, H, d]
+  auto k = kx.view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, d]
+  auto v = vx.view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, d]
   if (q_norm) {  // then RoPE (if any): one fused kernel per tensor at inference on a GPU
     q = norm_rotary(*q_norm, q, rope);
     k = norm_rotary(*k_norm, k, rope);
@@ -97,8 +107,16 @@ at::Tensor LightningMixerImpl::forward(const at::Tensor& x, const RotaryTables* 
   if (cached) scatter_rows(*cached->state, *cached->step, final_state);
   o = o.reshape({B, T, num_heads_ * head_dim_}).to(x.scalar_type());  // [B, T, H*d]
   if (o_norm) o = o_norm(o);
-  if (z_proj) o = o * at::sigmoid(z_proj(x));
-  return o_proj(o);
+  if (zx.defined()) o = o * at::sigmoid(zx);
+  return linear_forward(o_proj, o);
+}
+
+bool LightningMixerImpl::fuse_input_projections() {
+  if (qkv_.defined()) return false;
+  std::vector<torch::nn::Linear> layers = {q_proj, k_proj, v_proj};
+  if (z_proj) layers.push_back(z_proj);  // the same bias setting as q, k, v (one linear())
+  qkv_ = FusedProjection::fuse(layers);
+  return true;
 }
 
 }  // namespace halo::hypenet

@@ -5,6 +5,7 @@
 // Tensor names follow the authors' HypeNet: self_attn.{q,k,v,o,z}_proj, q_norm, k_norm, o_norm.
 #pragma once
 
+#include "hypenet/fused_projection.h"
 #include "hypenet/hybrid_cache.h"
 #include "hypenet/hypenet_config.h"
 #include "hypenet/rms_norm.h"
@@ -42,6 +43,8 @@ class LightningMixerImpl : public torch::nn::Module {
   //                       tensor-core kernels (state and accumulation float32), at bf16 input
   //                       rounding; float32 otherwise.
   void set_recurrence(LightningRecurrence r) { recurrence_ = r; }
+  // q, k, v and z as one product from now on (fused_projection.h); false if already fused.
+  bool fuse_input_projections();
   LightningRecurrence recurrence() const { return recurrence_; }
 
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
@@ -54,6 +57,7 @@ class LightningMixerImpl : public torch::nn::Module {
   int64_t num_heads_, num_kv_heads_, head_dim_;
   double scale_;
   LightningRecurrence recurrence_ = LightningRecurrence::kFloat32;
+  FusedProjection qkv_;  // q, k, v[, z] once fused
   const at::Tensor& decay_on(const at::Device& device);
   // `decay` on the device of the last forward, copied from decay_source_ (the tensor `decay`
   // held then) at decay_source_version_.

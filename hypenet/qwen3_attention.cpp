@@ -3,6 +3,7 @@
 
 #include "halo/common/error.h"
 #include "hypenet/cached_attention.h"
+#include "hypenet/linear_forward.h"
 
 #include <cmath>
 
@@ -26,10 +27,19 @@ Qwen3AttentionImpl::Qwen3AttentionImpl(const Qwen3Config& c, bool use_output_gat
 
 at::Tensor Qwen3AttentionImpl::forward(const at::Tensor& x, const AttentionInputs& in) {
   const int64_t B = x.size(0), T = x.size(1);
+  at::Tensor qx, kx, vx, gx;  // [B, T, H*d]: views of one product once fused
+  if (qkv_.defined()) {
+    auto parts = qkv_.forward(x);
+    qx = parts[0], kx = parts[1], vx = parts[2];
+    if (gate_in_fused_) gx = parts[3];
+  } else {
+    qx = linear_forward(q_proj, x), kx = linear_forward(k_proj, x), vx = linear_forward(v_proj, x);
+  }
+  if (o_gate && !gx.defined()) gx = linear_forward(o_gate, x);
   // q_norm / k_norm then RoPE (if any): one fused kernel per tensor at inference on a GPU.
-  auto q = norm_rotary(*q_norm, q_proj(x).view({B, T, num_heads_, head_dim_}), in.rope);
-  auto k = norm_rotary(*k_norm, k_proj(x).view({B, T, num_kv_heads_, head_dim_}), in.rope);
-  auto v = v_proj(x).view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, d]
+  auto q = norm_rotary(*q_norm, qx.view({B, T, num_heads_, head_dim_}), in.rope);
+  auto k = norm_rotary(*k_norm, kx.view({B, T, num_kv_heads_, head_dim_}), in.rope);
+  auto v = vx.view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, d]
   const double scale = 1.0 / std::sqrt(double(head_dim_));
   if (in.cache) {
     HALO_CHECK(in.step && !in.entropy_out,
@@ -37,8 +47,8 @@ at::Tensor Qwen3AttentionImpl::forward(const at::Tensor& x, const AttentionInput
     // [B, T, Hq, d]; applies query_scale itself (folded into the decode kernel's logit scale)
     auto o = cached_attention(q, k, v, *in.cache, *in.step, scale, in.query_scale);
     o = o.reshape({B, T, num_heads_ * head_dim_});
-    if (o_gate) o = o * at::sigmoid(o_gate(x));
-    return o_proj(o);
+    if (gx.defined()) o = o * at::sigmoid(gx);
+    return linear_forward(o_proj, o);
   }
   if (in.query_scale.defined()) {
     // [T] or [B, T] -> broadcast over heads and head dim; result back in the activation dtype.
@@ -55,8 +65,18 @@ at::Tensor Qwen3AttentionImpl::forward(const at::Tensor& x, const AttentionInput
                                             /*scale=*/scale,
                                             /*enable_gqa=*/num_heads_ != num_kv_heads_);
   o = o.transpose(1, 2).reshape({B, T, num_heads_ * head_dim_});      // [B, T, Hq*d]
-  if (o_gate) o = o * at::sigmoid(o_gate(x));
-  return o_proj(o);
+  if (gx.defined()) o = o * at::sigmoid(gx);
+  return linear_forward(o_proj, o);
+}
+
+bool Qwen3AttentionImpl::fuse_input_projections() {
+  if (qkv_.defined()) return false;
+  std::vector<torch::nn::Linear> layers = {q_proj, k_proj, v_proj};
+  // o_gate has no bias: it joins only when q, k and v have none either.
+  gate_in_fused_ = o_gate && !q_proj->bias.defined();
+  if (gate_in_fused_) layers.push_back(o_gate);
+  qkv_ = FusedProjection::fuse(layers);
+  return true;
 }
 
 at::Tensor causal_attention_entropy(const at::Tensor& q, const at::Tensor& k, double scale) {

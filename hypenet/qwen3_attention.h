@@ -5,6 +5,7 @@
 // KV cache for inference (cached_attention.h).
 #pragma once
 
+#include "hypenet/fused_projection.h"
 #include "hypenet/hybrid_cache.h"
 #include "hypenet/qwen3_config.h"
 #include "hypenet/rms_norm.h"
@@ -38,6 +39,9 @@ class Qwen3AttentionImpl : public torch::nn::Module {
   explicit Qwen3AttentionImpl(const Qwen3Config& config, bool use_output_gate = false);
   // x: [B, T, D] -> [B, T, D].
   at::Tensor forward(const at::Tensor& x, const AttentionInputs& in);
+  // q, k, v (and o_gate when it has the same bias setting) as one product from now on
+  // (fused_projection.h); false if already fused.
+  bool fuse_input_projections();
 
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   torch::nn::Linear o_gate{nullptr};  // [Hq*d, D], no bias; null unless use_output_gate
@@ -45,6 +49,8 @@ class Qwen3AttentionImpl : public torch::nn::Module {
 
  private:
   int64_t num_heads_, num_kv_heads_, head_dim_;
+  FusedProjection qkv_;  // q, k, v[, o_gate] once fused
+  bool gate_in_fused_ = false;
 };
 TORCH_MODULE(Qwen3Attention);
 

@@ -2,6 +2,7 @@
 #include "hypenet/qwen3_model.h"
 
 #include "halo/common/error.h"
+#include "ops/decode_linear/decode_linear.h"
 
 namespace halo::hypenet {
 
@@ -81,7 +82,7 @@ CausalLMOutput Qwen3ForCausalLMImpl::forward(const at::Tensor& ids, const Forwar
   x = model->norm(x);
   if (opt.return_hidden) out.hidden = x;
   x = keep_logit_rows(x, opt.logits_to_keep, step);
-  if (!opt.skip_logits) out.logits = at::linear(x, output_embedding());  // [B, T', V]
+  if (!opt.skip_logits) out.logits = ops::decode_linear(x, output_embedding(), {});  // [B, T', V]
   return out;
 }
 

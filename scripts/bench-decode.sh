@@ -6,7 +6,8 @@
 #
 # Usage: scripts/bench-decode.sh [--config C.json] [--dir DIR] [--context LIST] [--batch LIST]
 #                                [--new-tokens N] [--hf-context LIST] [--hf-cache dynamic|both]
-#                                [--profile N] [--eager] [--python PY] [--out DIR]
+#                                [--profile N] [--eager] [--fused] [--kernels] [--python PY]
+#                                [--out DIR]
 #   --config      teacher config (default configs/models/qwen3-1.7b.json; random bf16 weights)
 #   --dir         where the two random checkpoints are made (default /tmp/halo-bench; reused)
 #   --context     contexts of bench decode (default 4K,32K,128K,256K,512K,1M)
@@ -16,6 +17,10 @@
 #   --hf-cache    the peer's caches: dynamic, or both (dynamic and static + torch.compile)
 #   --profile N   also print the top N kernels of one decode step (stderr)
 #   --eager       also run bench decode with --graph off (every kernel launched from the host)
+#   --fused       also run bench decode with --fuse-projections on (decode-graph-fused.json)
+#   --kernels     also run bench decode with --decode-linear on --rms-norm-row-block on (the
+#                 decode kernels that are off by default; decode-graph-kernels.json), and with
+#                 --fused, both together (decode-graph-fused-kernels.json)
 #   --python      Python with torch + transformers (default /opt/torch/.venv/bin/python3 if it
 #                 exists, else python3)
 #   --out         folder for the JSON and text results (default: print only)
@@ -32,11 +37,13 @@ HF_CONTEXT=4K,32K
 HF_CACHE=dynamic
 PROFILE=0
 EAGER=0
+FUSED=0
+KERNELS=0
 PY=""
 OUT=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --config) CONFIG="$2"; shift 2 ;;
     --dir) DIR="$2"; shift 2 ;;
     --context) CONTEXT="$2"; shift 2 ;;
@@ -46,6 +53,8 @@ while [ $# -gt 0 ]; do
     --hf-cache) HF_CACHE="$2"; shift 2 ;;
     --profile) PROFILE="$2"; shift 2 ;;
     --eager) EAGER=1; shift ;;
+    --fused) FUSED=1; shift ;;
+    --kernels) KERNELS=1; shift ;;
     --python) PY="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     *) echo "bench-decode.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -81,6 +90,17 @@ common=(bench decode --model "$TEACHER" --model "$STUDENT" --context "$CONTEXT" 
 run decode-graph.json "$BIN" "${common[@]}" --json --profile "$PROFILE"
 if [ "$EAGER" = 1 ]; then
   run decode-eager.json "$BIN" "${common[@]}" --graph off --json
+fi
+if [ "$FUSED" = 1 ]; then
+  run decode-graph-fused.json "$BIN" "${common[@]}" --fuse-projections on --json
+fi
+if [ "$KERNELS" = 1 ]; then
+  kernels=(--decode-linear on --rms-norm-row-block on)
+  run decode-graph-kernels.json "$BIN" "${common[@]}" "${kernels[@]}" --json
+  if [ "$FUSED" = 1 ]; then
+    run decode-graph-fused-kernels.json "$BIN" "${common[@]}" "${kernels[@]}" \
+      --fuse-projections on --json
+  fi
 fi
 if [ -n "$HF_CONTEXT" ]; then
   run decode-hf.json "$PY" "$ROOT/scripts/bench_decode_hf.py" --model "$TEACHER" \

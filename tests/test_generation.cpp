@@ -9,12 +9,15 @@
 #include "halo/eval/retrieval_eval.h"
 #include "halo/inference/generation_engine.h"
 #include "halo/inference/memory_plan.h"
+#include "hypenet/fused_projection.h"
 #include "hypenet/hybrid_cache.h"
 #include "tests/eval_fixtures.h"
 #include "tests/generation_fixtures.h"
 #include "tests/test_util.h"
 
 #include <c10/core/InferenceMode.h>
+
+#include <map>
 
 using namespace halo;
 using hypenet::MixerType;
@@ -302,4 +305,53 @@ TEST_CASE("cache bytes: KV per token of the attention layers, one state per Ligh
     if (cache.state(l).defined()) allocated += cache.state(l).numel() * 4;
   }
   CHECK(allocated == hypenet::cache_bytes(lm.cache_layout(), 3, 100, at::kFloat).total());
+}
+
+// Decode speed (issue 16): q, k, v (+ output gate) and the MLP's gate and up as one product.
+// The fused model gives the unfused model's logits, full and cached one token at a time; its
+// parameters (what a checkpoint writes) are unchanged; weights replaced after fusing are
+// refused instead of silently ignored.
+TEST_CASE("fused input projections give the unfused logits and keep the checkpoint",
+          "[generate][fused]") {
+  test::use_one_thread();
+  c10::InferenceMode guard;
+  auto ids = at::randint(0, 300, {1, 33}, at::make_generator<at::CPUGeneratorImpl>(9), at::kLong);
+  const std::vector<MixerType> layout = {MixerType::kLightning, MixerType::kAttention,
+                                         MixerType::kLightning};
+  struct Case {
+    std::string name;
+    hypenet::CausalLM plain, fused;
+    torch::nn::Module* fused_root;
+    int64_t modules;  // attention / Lightning mixers plus MLPs
+  };
+  auto teacher_plain = eval::causal_lm_of(test::tiny_teacher(7));
+  auto teacher_fused = eval::causal_lm_of(test::tiny_teacher(7));
+  auto hybrid_plain = tiny_hypenet(layout, 60);
+  auto hybrid_fused = tiny_hypenet(layout, 60);
+  std::vector<Case> cases;
+  cases.push_back({"qwen3", teacher_plain, teacher_fused, teacher_fused.qwen3.ptr().get(), 6});
+  cases.push_back({"hypenet", hybrid_plain, hybrid_fused, hybrid_fused.student.ptr().get(), 6});
+  for (auto& c : cases) {
+    INFO(c.name);
+    const auto before = c.fused_root->named_parameters();
+    std::map<std::string, at::Tensor> copies;
+    for (const auto& p : before) copies[p.key()] = p.value().clone();
+    CHECK(hypenet::fuse_projections_for_inference(*c.fused_root) == c.modules);
+    CHECK(hypenet::fuse_projections_for_inference(*c.fused_root) == 0);  // already fused
+    // Every parameter: same name, shape and values as before fusing.
+    const auto after = c.fused_root->named_parameters();
+    REQUIRE(after.size() == copies.size());
+    for (const auto& p : after) {
+      INFO(p.key());
+      REQUIRE(copies.count(p.key()) == 1);
+      CHECK(at::equal(p.value(), copies[p.key()]));
+    }
+    const auto full = c.plain.forward(ids).logits;  // [1, 33, V]
+    CHECK(test::max_rel_error(c.fused.forward(ids).logits, full) <= 1e-5);
+    CHECK(test::max_rel_error(test::chunked_logits(c.fused, ids, 1), full) <= 1e-4);
+    CHECK(test::max_rel_error(test::chunked_logits(c.fused, ids, 7), full) <= 1e-4);
+    // Module::to replaces every parameter's data: the fused buffer would be stale.
+    c.fused_root->to(at::kDouble);
+    CHECK_THROWS_WITH(c.fused.forward(ids), Catch::Contains("no longer a view of the fused"));
+  }
 }

@@ -1,9 +1,11 @@
-// [cuda] The fused RMSNorm kernel against the ATen reference: float32, bfloat16 and float16,
-// odd row and column counts (vector and scalar paths), non-16-byte-aligned inputs, and outputs
-// that must all be written (the allocator's memory is poisoned with NaN first).
+// [cuda] The fused RMSNorm kernels against the ATen reference: float32, bfloat16 and float16,
+// odd row and column counts (vector and scalar paths; block-per-row and warp-per-row kernels),
+// non-16-byte-aligned inputs, and outputs that must all be written (the allocator's memory is
+// poisoned with NaN first).
 #include <catch2/catch.hpp>
 
 #include "ops/rms_norm/rms_norm.h"
+#include "ops/rms_norm/rms_norm_row_block.h"
 #include "tests/test_util.h"
 
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -23,26 +25,34 @@ TEST_CASE("rms_norm CUDA kernel matches the reference", "[cuda][ops][rms_norm]")
   REQUIRE(ops::rms_norm_has_cuda_kernel());
   c10::InferenceMode guard;
   auto gen = at::make_generator<at::CPUGeneratorImpl>(21);
-  for (auto dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
-    for (int64_t cols : {1, 5, 8, 128, 2048, 2050, 6144}) {
-      for (int64_t rows : {1, 3, 33, 4099}) {
-        auto x = (at::randn({rows, cols}, gen) * 3.0).to(dtype);
-        auto w = (at::randn({cols}, gen) * 0.5 + 1.0).to(dtype);
-        auto ref = ops::rms_norm_reference(x.to(at::kFloat), w.to(at::kFloat), 1e-6);
-        poison_allocator();
-        auto got = ops::rms_norm(x.cuda(), w.cuda(), 1e-6).cpu();
-        INFO("dtype " << dtype << " rows " << rows << " cols " << cols);
-        REQUIRE(got.scalar_type() == dtype);
-        CHECK(got.isfinite().all().item<bool>());
-        // float32: reduction order only; half types: the two roundings of the output.
-        const double tol = dtype == at::kFloat ? 1e-5 : (dtype == at::kBFloat16 ? 1.6e-2 : 2e-3);
-        CHECK(test::max_rel_error(got, ref) <= tol);
-        // Same-dtype ATen reference on the GPU: nearly always bit-equal, never far.
-        auto same = ops::rms_norm_reference(x.cuda(), w.cuda(), 1e-6).cpu();
-        CHECK(test::max_rel_error(got, same) <= tol);
+  // Row block on: up to 264 rows of >= 1024 columns take the block-per-row kernel, more the
+  // warp-per-row one; off: the warp-per-row kernel for all.
+  const bool row_block_before = ops::rms_norm_row_block_enabled();
+  for (bool row_block : {false, true}) {
+    ops::set_rms_norm_row_block_enabled(row_block);
+    for (auto dtype : {at::kFloat, at::kBFloat16, at::kHalf}) {
+      for (int64_t cols : {1, 5, 8, 128, 2048, 2050, 6144}) {
+        for (int64_t rows : {1, 3, 33, 264, 265, 4099}) {
+          auto x = (at::randn({rows, cols}, gen) * 3.0).to(dtype);
+          auto w = (at::randn({cols}, gen) * 0.5 + 1.0).to(dtype);
+          auto ref = ops::rms_norm_reference(x.to(at::kFloat), w.to(at::kFloat), 1e-6);
+          poison_allocator();
+          auto got = ops::rms_norm(x.cuda(), w.cuda(), 1e-6).cpu();
+          INFO("row block " << row_block << " dtype " << dtype << " rows " << rows << " cols "
+                            << cols);
+          REQUIRE(got.scalar_type() == dtype);
+          CHECK(got.isfinite().all().item<bool>());
+          // float32: reduction order only; half types: the two roundings of the output.
+          const double tol = dtype == at::kFloat ? 1e-5 : (dtype == at::kBFloat16 ? 1.6e-2 : 2e-3);
+          CHECK(test::max_rel_error(got, ref) <= tol);
+          // Same-dtype ATen reference on the GPU: nearly always bit-equal, never far.
+          auto same = ops::rms_norm_reference(x.cuda(), w.cuda(), 1e-6).cpu();
+          CHECK(test::max_rel_error(got, same) <= tol);
+        }
       }
     }
   }
+  ops::set_rms_norm_row_block_enabled(row_block_before);
 }
 
 TEST_CASE("rms_norm CUDA kernel handles a misaligned view", "[cuda][ops][rms_norm]") {

@@ -7,8 +7,11 @@
 #include "halo/inference/decode_graph.h"
 #include "halo/inference/memory_plan.h"
 #include "hypenet/causal_lm.h"
+#include "hypenet/fused_projection.h"
 #include "hypenet/hybrid_cache.h"
 #include "hypenet/qwen3_checkpoint.h"
+#include "ops/decode_linear/decode_linear.h"
+#include "ops/rms_norm/rms_norm_row_block.h"
 #include "tools/bench_timer.h"
 #include "tools/commands.h"
 #include "tools/device_arg.h"
@@ -44,6 +47,9 @@ struct DecodeArgs {
   int profile = 0;       // > 0: the top kernels of one more decode step, on stderr
   std::string sdpa = "flash,efficient,cudnn,math";  // attention backends LibTorch may choose
   std::string graph = "on";  // on: replay a captured CUDA graph of the step (GPU); off: eager
+  std::string fuse = "off";  // on: q, k, v (+ gate) and MLP gate / up as one product each
+  std::string decode_linear = "off";  // on: ops/decode_linear for the few rows of a step
+  std::string row_block = "off";      // on: RMSNorm's block-per-row kernel for few wide rows
   bool json = false;
 };
 
@@ -207,12 +213,21 @@ void run_bench_decode(const DecodeArgs& a) {
                         {"fill", a.fill},
                         {"sdpa", a.sdpa},
                         {"graph", a.graph},
+                        {"fuse_projections", a.fuse},
+                        {"decode_linear", a.decode_linear},
+                        {"rms_norm_row_block", a.row_block},
                         {"new_tokens", a.new_tokens},
                         {"peak_gbps", peak},
                         {"models", nlohmann::json::array()}};
   c10::InferenceMode guard;
+  ops::set_decode_linear_kernel_enabled(a.decode_linear == "on");
+  ops::set_rms_norm_row_block_enabled(a.row_block == "on");
   for (const auto& dir : a.models) {
     auto m = hypenet::load_causal_lm(dir, dtype, device);
+    if (a.fuse == "on") {
+      if (m.qwen3) hypenet::fuse_projections_for_inference(*m.qwen3);
+      if (m.student) hypenet::fuse_projections_for_inference(*m.student);
+    }
     nlohmann::json mj = {
         {"model", dir}, {"model_type", m.model_type}, {"results", nlohmann::json::array()}};
     for (auto context : contexts) {
@@ -321,6 +336,24 @@ void add_bench_decode_command(CLI::App& bench) {
   cmd->add_option("--graph", a->graph,
                   "on: each decode step replays one captured CUDA graph (GPU; the engine's "
                   "default); off: every kernel launched from the host")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--fuse-projections", a->fuse,
+                  "on: each layer's q, k, v (and output gate) and its MLP's gate and up "
+                  "projections computed as one matrix product each (hypenet/fused_projection.h; "
+                  "weights become views of one buffer, nothing copied twice); off: one per layer")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--decode-linear", a->decode_linear,
+                  "on: linear layers of at most 8 rows in bf16/fp16 on a GPU run the "
+                  "bandwidth-bound kernel of ops/decode_linear; off: at::linear (cuBLAS). Off by "
+                  "default until a GPU run has passed its [cuda] tests")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--rms-norm-row-block", a->row_block,
+                  "on: RMSNorm over at most 264 rows of >= 1024 columns runs one block per row "
+                  "instead of a warp per row. Off by default until a GPU run has passed its "
+                  "[cuda] test")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print JSON");

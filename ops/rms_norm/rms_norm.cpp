@@ -4,8 +4,11 @@
 
 #include "halo/common/error.h"
 #include "ops/rms_norm/rms_norm_params.h"
+#include "ops/rms_norm/rms_norm_row_block.h"
 
 #include <ATen/core/grad_mode.h>
+
+#include <atomic>
 
 #if HALO_WITH_CUDA
 #include <c10/cuda/CUDAGuard.h>
@@ -14,8 +17,19 @@
 
 namespace halo::ops {
 
+namespace {
+std::atomic<bool> g_row_block{false};
+}  // namespace
+
 bool rms_norm_has_cuda_kernel() {
   return HALO_WITH_CUDA != 0;
+}
+
+void set_rms_norm_row_block_enabled(bool enabled) {
+  g_row_block = enabled;
+}
+bool rms_norm_row_block_enabled() {
+  return g_row_block;
 }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
@@ -40,6 +54,7 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
     p.rows = xc.numel() / p.cols;
     p.x_row_stride = p.cols;
     p.eps = static_cast<float>(eps);
+    p.allow_row_block = g_row_block;
     p.dtype = dt == at::kFloat      ? RmsNormDtype::kFloat32
               : dt == at::kBFloat16 ? RmsNormDtype::kBFloat16
                                     : RmsNormDtype::kFloat16;

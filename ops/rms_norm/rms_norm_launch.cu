@@ -1,5 +1,6 @@
-// Launcher of the fused RMSNorm forward kernel: picks the dtype and the vector width, sizes the
-// grid (8 rows per 256-thread block) and reports the launch status.
+// Launcher of the fused RMSNorm forward kernels: picks the dtype, the vector width and the kernel
+// (when allowed, a block per row for at most kRowBlockMaxRows rows of at least kRowBlockMinCols
+// columns; else 8 rows per 256-thread block), sizes the grid and reports the launch status.
 #include "ops/rms_norm/rms_norm_kernel.cuh"
 
 #include <cstdint>
@@ -7,6 +8,10 @@
 namespace halo::ops {
 
 namespace {
+
+// A block per row while the rows fill at most two waves of an H100's 132 SMs and each row gives
+// a 256-thread block at least 4 elements per thread.
+constexpr int64_t kRowBlockMaxRows = 264, kRowBlockMinCols = 1024;
 
 template <typename T>
 int launch_typed(const RmsNormParams& p, cudaStream_t stream) {
@@ -17,7 +22,15 @@ int launch_typed(const RmsNormParams& p, cudaStream_t stream) {
   auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
   const bool vectorizable = p.cols % kVec == 0 && p.x_row_stride % kVec == 0 && aligned(p.x) &&
                             aligned(p.w) && aligned(p.y);
-  if (vectorizable) {
+  if (p.allow_row_block && p.rows <= kRowBlockMaxRows && p.cols >= kRowBlockMinCols) {
+    const auto rows = static_cast<unsigned>(p.rows);
+    if (vectorizable) {
+      kernels::rms_norm_forward_row_block_kernel<T, kVec, kThreads>
+          <<<rows, kThreads, 0, stream>>>(p);
+    } else {
+      kernels::rms_norm_forward_row_block_kernel<T, 1, kThreads><<<rows, kThreads, 0, stream>>>(p);
+    }
+  } else if (vectorizable) {
     kernels::rms_norm_forward_kernel<T, kVec><<<blocks, kThreads, 0, stream>>>(p);
   } else {
     kernels::rms_norm_forward_kernel<T, 1><<<blocks, kThreads, 0, stream>>>(p);

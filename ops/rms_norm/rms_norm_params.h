@@ -17,6 +17,9 @@ struct RmsNormParams {
   int64_t x_row_stride = 0;
   float eps = 1e-6f;
   RmsNormDtype dtype = RmsNormDtype::kFloat32;
+  // Few wide rows may take the block-per-row kernel (rms_norm_launch.cu); opt-in, see
+  // rms_norm_row_block.h.
+  bool allow_row_block = false;
 };
 
 // Launches the forward kernel on `stream` (a cudaStream_t passed as void*). Returns the CUDA
