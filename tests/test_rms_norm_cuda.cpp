@@ -4,6 +4,7 @@
 // poisoned with NaN first).
 #include <catch2/catch.hpp>
 
+#include "hypenet/rms_norm.h"
 #include "ops/rms_norm/rms_norm.h"
 #include "ops/rms_norm/rms_norm_row_block.h"
 #include "tests/test_util.h"
@@ -94,11 +95,12 @@ TEST_CASE("rms_norm with gradients on CUDA (ATen's fused normalisation) matches 
   }
 }
 
-TEST_CASE("rms_norm with gradients under CUDA autocast returns the autocast dtype",
+TEST_CASE("RMSNorm with gradients under CUDA autocast returns the autocast dtype",
           "[cuda][ops][rms_norm]") {
   // A float32 student's residual-stream norm under bfloat16 autocast: one bfloat16 output (the
   // matmuls it feeds would cast it anyway), float32 gradients for the float32 x and weight,
-  // all close to the float32 reference. Without autocast the output stays float32.
+  // all close to the float32 reference. Since e650fbd the model's RMSNorm module applies that
+  // policy (hypenet::RMSNormImpl::forward); the op returns float32 under autocast as outside it.
   auto gen = at::make_generator<at::CPUGeneratorImpl>(24);
   auto x0 = at::randn({37, 2048}, gen) * 2.0;
   auto w0 = at::randn({2048}, gen) * 0.5 + 1.0;
@@ -107,19 +109,28 @@ TEST_CASE("rms_norm with gradients under CUDA autocast returns the autocast dtyp
   auto yr = ops::rms_norm_reference(xr, wr, 1e-6);
   (yr * probe).sum().backward();
 
-  auto xg = x0.cuda().requires_grad_(true), wg = w0.cuda().requires_grad_(true);
-  at::Tensor yg;
+  hypenet::RMSNorm norm(2048, 1e-6);
+  norm->to(at::kCUDA);
+  {
+    at::NoGradGuard no_grad;
+    norm->weight.copy_(w0.cuda());
+  }
+  auto xg = x0.cuda().requires_grad_(true);
+  at::Tensor yg, op_out;
   {
     test::Autocast autocast(at::kCUDA);
-    yg = ops::rms_norm(xg, wg, 1e-6);
+    yg = norm->forward(xg);
+    op_out = ops::rms_norm(xg, norm->weight, 1e-6);
   }
   REQUIRE(yg.scalar_type() == at::kBFloat16);
+  CHECK(op_out.scalar_type() == at::kFloat);
   (yg.to(at::kFloat) * probe.cuda()).sum().backward();
   REQUIRE(xg.grad().scalar_type() == at::kFloat);
   CHECK(test::max_rel_error(yg.cpu().to(at::kDouble), yr.to(at::kDouble)) <= 1.6e-2);
   CHECK(test::max_rel_error(xg.grad().cpu().to(at::kDouble), xr.grad().to(at::kDouble)) <= 2e-2);
-  CHECK(test::max_rel_error(wg.grad().cpu().to(at::kDouble), wr.grad().to(at::kDouble)) <= 1e-2);
+  CHECK(test::max_rel_error(norm->weight.grad().cpu().to(at::kDouble),
+                            wr.grad().to(at::kDouble)) <= 1e-2);
 
-  auto plain = ops::rms_norm(x0.cuda().requires_grad_(true), wg, 1e-6);
+  auto plain = norm->forward(x0.cuda().requires_grad_(true));  // no autocast: float32
   CHECK(plain.scalar_type() == at::kFloat);
 }
