@@ -2,24 +2,62 @@
 // runs as 2 worker processes started directly (torchrun variables, no `launch` to forward the
 // signal), and a SIGTERM reaches rank 1 only. Both ranks stop at the same step, rank 0 writes
 // that step's checkpoint, both exit 128 + 15 (rank 0 adopts the peer's signal and says so), and
-// the same 2 processes started again resume from the checkpoint and finish. The deadlines only
-// guard against hangs.
+// the same 2 processes started again resume from the checkpoint and finish. The stopped ranks
+// also leave the group in order (DistContext's destructor runs with no exception in flight, issue
+// 21 item 2), which the test sees in rank 0's rendezvous store. The deadlines only guard against
+// hangs.
 #include <catch2/catch.hpp>
 
 #include "halo/checkpoint/checkpoint_store.h"
+#include "halo/distributed/dist_context.h"
 #include "halo/distributed/local_launcher.h"
 #include "tests/child_process.h"
 #include "tests/dist_run_metrics.h"
 #include "tests/pipeline_fixture.h"
 #include "tests/test_util.h"
 
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <optional>
+#include <thread>
 
 using namespace halo;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
+
+namespace {
+
+// A client of the rendezvous store that rank 0 hosts on 127.0.0.1:port.
+c10::intrusive_ptr<c10d::TCPStore> store_client(int port) {
+  c10d::TCPStoreOptions o;
+  o.port = static_cast<uint16_t>(port);
+  o.isServer = false;
+  o.waitWorkers = false;
+  o.timeout = std::chrono::seconds(30);
+  return c10::make_intrusive<c10d::TCPStore>("127.0.0.1", o);
+}
+
+// The store's count of ranks that left in order (distributed::kLeftKey), once it reaches
+// `count`; nullopt if it did not within `guard` or the store went away (rank 0 exited).
+std::optional<int64_t> wait_for_left_count(c10d::TCPStore& store, int64_t count,
+                                           std::chrono::seconds guard) {
+  const auto deadline = std::chrono::steady_clock::now() + guard;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      const int64_t left = store.add(distributed::kLeftKey, 0);
+      if (left >= count) return left;
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
 
 TEST_CASE("SIGTERM to one training rank stops both at the same step with one checkpoint",
           "[dist][pipeline][stop]") {
@@ -40,10 +78,27 @@ TEST_CASE("SIGTERM to one training rank stops both at the same step with one che
     test::Child r0(args, test::rank_env(0, 2, port), dir.str() + "/rank0.log");
     test::Child r1(args, test::rank_env(1, 2, port), dir.str() + "/rank1.log");
     test::wait_for_loss_lines(stage_dir / "metrics.jsonl", 3, std::chrono::seconds(300));
+    // The test takes one off the count of ranks that left, so the count cannot reach the world
+    // size: rank 0, in its orderly leave, then waits for the all-left key until the test sets it.
+    auto rendezvous = store_client(port);
+    rendezvous->add(distributed::kLeftKey, -1);
     r1.signal(SIGTERM);
     auto s1 = r1.wait(std::chrono::seconds(300));
-    auto s0 = r0.wait(std::chrono::seconds(300));
+    // Both ranks left in order (-1 + 2); a rank that unwound its DistContext under an exception
+    // (the stop once threw its exit code through it) does not count itself, and rank 0 then
+    // exits at once, taking the store with it.
+    const auto left = wait_for_left_count(*rendezvous, 1, std::chrono::seconds(300));
     INFO("rank 0:\n" << r0.log() << "\nrank 1:\n" << r1.log());
+    CHECK(left.value_or(-1) == 1);
+    auto s0 = r0.wait(std::chrono::seconds(1));
+    CHECK_FALSE(s0.has_value());  // still keeping its store
+    try {
+      rendezvous->set(distributed::kAllLeftKey, std::vector<uint8_t>{1});
+    } catch (const std::exception&) {
+      // Rank 0 is already gone (the failure above says why).
+    }
+    rendezvous.reset();
+    if (!s0) s0 = r0.wait(std::chrono::seconds(300));
     REQUIRE(s0.has_value());
     REQUIRE(s1.has_value());
     CHECK(test::exit_code(*s0) == 128 + SIGTERM);

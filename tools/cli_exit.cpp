@@ -87,8 +87,17 @@ std::optional<std::string> unknown_command_message(const CLI::App& app, int argc
   return s.str();
 }
 
+namespace {
+int g_exit_code = kExitOk;  // set_exit_code's value for the command being run
+}  // namespace
+
+void set_exit_code(int code) {
+  g_exit_code = code;
+}
+
 int run_command_line(CLI::App& app, int argc, char** argv, const std::string& program,
                      const bool& verbose) {
+  g_exit_code = kExitOk;
   if (auto unknown = unknown_command_message(app, argc, argv)) {
     std::fprintf(stderr, "error: %s\n", unknown->c_str());
     return kExitUsage;
@@ -106,8 +115,6 @@ int run_command_line(CLI::App& app, int argc, char** argv, const std::string& pr
         app.get_subcommands().empty() ? ""
                                       : (app.get_subcommands().front()->get_name() + " ").c_str());
     return kExitUsage;
-  } catch (const ExitRequest& e) {
-    return e.code;
   } catch (const HaloError& e) {
     std::fprintf(stderr, "error: %s\n", shown(e.what()).c_str());
     return kExitError;
@@ -118,7 +125,7 @@ int run_command_line(CLI::App& app, int argc, char** argv, const std::string& pr
     std::fprintf(stderr, "error: %s\n", shown(e.what()).c_str());
     return kExitError;
   }
-  return kExitOk;
+  return g_exit_code;
 }
 
 }  // namespace halo::tools

@@ -20,12 +20,13 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;
 inline constexpr int kExitUsage = 2;
 
-// Thrown by a subcommand that ends with a code of its own after finishing cleanly (a run stopped
-// by a signal: 128 + N; `launch`: its workers' result). main returns `code` once the exception
-// has unwound the callback, so destructors run (a DistContext leaves the group in order).
-struct ExitRequest {
-  int code;
-};
+// How a subcommand that ends with a code of its own (a run stopped by a signal: 128 + N; `launch`:
+// its workers' result) returns it to main: its callback records the code here and returns;
+// run_command_line returns it once the callback is done. No exception unwinds the command, so
+// everything it built is destroyed as on success: a DistContext leaves the group in order (rank 0
+// keeps the store up until every rank has left), which it skips when destroyed while an
+// exception is in flight (std::uncaught_exceptions() > 0, the error path).
+void set_exit_code(int code);
 
 // An error message as users see it: without the trailing source locations ("  [data/x.cpp:36]")
 // unless `verbose` (--verbose or HALO_VERBOSE=1), which keeps them for bug reports.
@@ -42,7 +43,8 @@ std::optional<std::string> unknown_command_message(const CLI::App& app, int argc
 // The rest of a main() once `app` holds its subcommands: parses argv, runs the chosen
 // subcommand and turns the outcome into the exit codes above (an error printed as "error: ...",
 // without source locations unless `verbose` or HALO_VERBOSE=1; a usage error with the hint to
-// run `PROGRAM [SUBCOMMAND] --help`). `verbose` is read after parsing (bind it to a flag).
+// run `PROGRAM [SUBCOMMAND] --help`; otherwise the code the subcommand gave set_exit_code, 0 if
+// none). `verbose` is read after parsing (bind it to a flag).
 // Shared by halo-distill and the tests' halo-dist-selftest.
 int run_command_line(CLI::App& app, int argc, char** argv, const std::string& program,
                      const bool& verbose);

@@ -57,7 +57,7 @@ void add_launch_command(CLI::App& app) {
       if (plan->master_port == 0) plan->master_port = distributed::find_free_port();
     }
     // The launcher's code is the job's result.
-    throw ExitRequest{distributed::run_local_workers(*plan)};
+    set_exit_code(distributed::run_local_workers(*plan));
   });
 }
 

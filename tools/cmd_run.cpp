@@ -28,7 +28,10 @@ struct RunArgs {
   bool print_config = false;
 };
 
-void run_stages(const RunArgs& a, std::optional<std::string> only) {
+// 0 when the stages ran to the end; 128 + N when signal N stopped the run (its checkpoint is
+// written). Returned, not thrown: `dist` and `sync` are destroyed on the way out with no
+// exception in flight, so DistContext leaves the group in order on every rank.
+int run_stages(const RunArgs& a, std::optional<std::string> only) {
   auto config = config::load_pipeline_config(a.pipeline, a.overrides);
   if (a.print_config) std::printf("%s\n", config.to_json().dump(2).c_str());
   std::fprintf(stderr, "pipeline %s -> %s\n", a.pipeline.c_str(), config.run.out_dir.c_str());
@@ -50,9 +53,8 @@ void run_stages(const RunArgs& a, std::optional<std::string> only) {
     options.world_size = env.world_size;
     options.sync = sync.get();
   }
-  // Stopped by a signal (the checkpoint is written): 128 + N on every rank, after `dist` and
-  // `sync` are destroyed on the way out.
-  if (!stages::run_pipeline(config, options)) throw ExitRequest{128 + train::stop_signal_number()};
+  // Stopped by a signal: 128 + N on every rank (each adopted the agreed signal).
+  return stages::run_pipeline(config, options) ? kExitOk : 128 + train::stop_signal_number();
 }
 
 void add_common(CLI::App* cmd, RunArgs& a) {
@@ -72,13 +74,13 @@ void add_run_commands(CLI::App& app) {
                                  "run every stage of a pipeline YAML in order; run again "
                                  "to resume where it stopped");
   add_common(run, *args);
-  run->callback([args] { run_stages(*args, std::nullopt); });
+  run->callback([args] { set_exit_code(run_stages(*args, std::nullopt)); });
 
   auto sargs = std::make_shared<RunArgs>();
   auto* stage = app.add_subcommand("stage", "run one stage of a pipeline (its inputs must exist)");
   stage->add_option("NAME", sargs->stage, "the stage's name in the pipeline")->required();
   add_common(stage, *sargs);
-  stage->callback([sargs] { run_stages(*sargs, sargs->stage); });
+  stage->callback([sargs] { set_exit_code(run_stages(*sargs, sargs->stage)); });
 
   auto pargs = std::make_shared<RunArgs>();
   auto* pre = app.add_subcommand(
@@ -90,7 +92,7 @@ void add_run_commands(CLI::App& app) {
     HALO_CHECK(s != nullptr, pargs->pipeline,
                ": no stage of kind pretrain. HINT: add one with model_config, steps, seq_len and "
                "batch_size (docs/configs.md).");
-    run_stages(*pargs, s->name);
+    set_exit_code(run_stages(*pargs, s->name));
   });
 }
 

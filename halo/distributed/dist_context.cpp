@@ -36,8 +36,6 @@ GlooTransport gloo_transport(const DistEnv& env) {
   return t;
 }
 
-const char* kFinishedKey = "halo/left";
-
 }  // namespace
 
 c10::DeviceType backend_device(const std::string& backend_name) {
@@ -115,13 +113,12 @@ DistContext::~DistContext() {
 void DistContext::leave_in_order() {
   try {
     monitor_->mark_finished();
-    const int64_t left = store_->add(kFinishedKey, 1);
-    const std::string all_left = std::string(kFinishedKey) + "/all";
+    const int64_t left = store_->add(kLeftKey, 1);
     if (left == env_.world_size) {
-      store_->set(all_left, std::vector<uint8_t>{1});
+      store_->set(kAllLeftKey, std::vector<uint8_t>{1});
     } else if (env_.rank == 0) {
       // The store lives in this process: keep it until the others have left.
-      store_->wait({all_left}, to_ms(options_.timeout_s));
+      store_->wait({kAllLeftKey}, to_ms(options_.timeout_s));
     }
   } catch (const std::exception&) {
     // A peer died during shutdown; there is nothing left to coordinate.

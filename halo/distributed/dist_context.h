@@ -18,6 +18,12 @@ namespace halo::distributed {
 
 class PeerMonitor;
 
+// The rendezvous-store keys of the orderly leave (~DistContext): each leaving rank adds 1 to
+// kLeftKey; the rank whose add reaches the world size sets kAllLeftKey, which rank 0 waits for
+// before its store goes.
+inline constexpr const char* kLeftKey = "halo/left";
+inline constexpr const char* kAllLeftKey = "halo/left/all";
+
 class DistContext {
  public:
   // Joins the job described by `env` (blocks until all ranks joined, at most
