@@ -114,9 +114,9 @@ TEST_CASE("a valid pipeline resolves paths, defaults, budgets and the curriculum
   CHECK(c.stages[0].kind == config::StageKind::kPretrain);
   CHECK(c.stages[0].optimizer.beta2 == 0.95);
   CHECK(c.stages[0].schedule.warmup_steps == 2);
-  CHECK(c.stages[1].loss == "mse");
+  CHECK(c.stages[1].loss == config::Loss::kMse);
   CHECK(c.stages[2].selection.method == "uniform");
-  CHECK(c.stages[3].loss == "kl");
+  CHECK(c.stages[3].loss == config::Loss::kKl);
   const auto& long_stage = c.stage("long");
   CHECK(long_stage.seq_len == 16);
   CHECK(long_stage.shape_at(0) == std::make_pair<int64_t, int64_t>(16, 4));
@@ -557,7 +557,8 @@ TEST_CASE("the shipped pipeline configs load", "[config]") {
   CHECK(recipe.stage("stage2").optimizer.lr == 1e-4);
   CHECK(recipe.stage("stage3").activation_checkpointing);
   CHECK(recipe.stage("selection").selection.num_attention_layers == 7);
-  CHECK(recipe.student.lightning_recurrence == "tf32");  // the authors' numerics (TF32 in fla)
+  // The authors' numerics (TF32 in fla).
+  CHECK(recipe.student.lightning_recurrence == config::LightningRecurrence::kTf32);
 }
 
 // Issue 18 items 1 and 2: one recipe per released size, each with the authors' layer set

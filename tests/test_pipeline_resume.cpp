@@ -536,23 +536,23 @@ TEST_CASE("stage 1's loss is the mean over layers and tokens of the per-token al
           "[stage1][loss]") {
   // The per-token errors of the two kinds, in float64 from their definitions (HALO_NOTES 3,
   // stage1_alignment.h): "mse" the mean over D of the squared error, "l2norm" ||diff|| / sqrt(D).
-  auto per_token = [](const at::Tensor& student, const at::Tensor& target,
-                      const std::string& kind) {
+  auto per_token = [](const at::Tensor& student, const at::Tensor& target, config::Loss kind) {
     auto d = student.to(at::kDouble) - target.to(at::kDouble);
     const double D = static_cast<double>(d.size(-1));
-    return kind == "mse" ? (d * d).sum({-1}) / D : (d * d).sum({-1}).sqrt() / std::sqrt(D);
+    return kind == config::Loss::kMse ? (d * d).sum({-1}) / D
+                                      : (d * d).sum({-1}).sqrt() / std::sqrt(D);
   };
   SECTION("alignment_loss_sum sums the per-token error over the tokens of a layer") {
     at::manual_seed(5);
     auto s = at::randn({3, 7, 16});
     auto t = at::randn({3, 7, 16});
-    for (const std::string kind : {"mse", "l2norm"}) {
-      INFO(kind);
+    for (const config::Loss kind : {config::Loss::kMse, config::Loss::kL2Norm}) {
+      INFO(config::loss_name(kind));
       const double want = per_token(s, t, kind).sum().item<double>();
       const double got = stages::alignment_loss_sum(s, t, kind).item<double>();
       CHECK(got == Approx(want).epsilon(1e-6));
     }
-    CHECK(stages::alignment_loss_sum(s, s, "mse").item<double>() == 0.0);
+    CHECK(stages::alignment_loss_sum(s, s, config::Loss::kMse).item<double>() == 0.0);
   }
   SECTION("the stage's validation loss, recomputed from both models' mixer outputs") {
     test::TempDir dir("halo-align-loss");
@@ -561,7 +561,7 @@ TEST_CASE("stage 1's loss is the mean over layers and tokens of the per-token al
     run_stages(cfg, {"pretrain", "align"});
     const fs::path run = dir.path() / "fixture" / "run";
     const auto& stage = cfg.stage("align");
-    REQUIRE(stage.loss == "l2norm");
+    REQUIRE(stage.loss == config::Loss::kL2Norm);
     std::ifstream in(run / "align" / "done.json");
     const double logged = nlohmann::json::parse(in).at("val_loss").get<double>();
 

@@ -181,18 +181,18 @@ TEST_CASE("student.lightning_recurrence reaches every Lightning layer, changes n
   hypenet::Qwen3ForCausalLM teacher(t);
   hypenet::init_parameters_like_hf(*teacher, 0.2, 5);
   config::StudentSection options;
-  options.lightning_recurrence = "autocast";
+  options.lightning_recurrence = config::LightningRecurrence::kAutocast;
   auto student = stages::all_rnn_student(teacher, options);
   for (size_t i = 0; i < 3; ++i) {
     REQUIRE(student->layer(i).lightning);
     CHECK(student->layer(i).lightning->recurrence() == hypenet::LightningRecurrence::kAutocast);
   }
-  options.lightning_recurrence = "tf32";
+  options.lightning_recurrence = config::LightningRecurrence::kTf32;
   auto tf32_student = stages::all_rnn_student(teacher, options);
   for (size_t i = 0; i < 3; ++i) {
     CHECK(tf32_student->layer(i).lightning->recurrence() == hypenet::LightningRecurrence::kTf32);
   }
-  options.lightning_recurrence = "float32";
+  options.lightning_recurrence = config::LightningRecurrence::kFloat32;
   auto plain_student = stages::all_rnn_student(teacher, options);
   CHECK(plain_student->layer(0).lightning->recurrence() ==
         hypenet::LightningRecurrence::kFloat32);

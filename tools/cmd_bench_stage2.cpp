@@ -137,7 +137,7 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
   stage.seq_len = o.seq_len;
   stage.batch_size = o.batch;
   stage.grad_accum = o.grad_accum;
-  stage.loss = "kl";
+  stage.loss = config::Loss::kKl;
   stage.loss_chunk_tokens = o.loss_chunk_tokens;
   stage.precision = precision;
   stage.optimizer.lr = 1e-4;
@@ -156,7 +156,9 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
     hypenet::init_qwen3_random(teacher, 0);
   }
   config::StudentSection student_options;
-  student_options.lightning_recurrence = o.lightning_recurrence;
+  student_options.lightning_recurrence = config::parse_enum<config::LightningRecurrence>(
+      o.lightning_recurrence, config::kLightningRecurrences,
+      "bench stage2: --lightning-recurrence");
   auto student = hypenet::hypenet_from_teacher(
       teacher, stages::student_config(student_options, tc, mixers), student_options.init_seed);
   stages::apply_student_runtime_options(student, student_options);

@@ -45,7 +45,7 @@ int run_stages(const RunArgs& a, std::optional<std::string> only) {
     const distributed::DistOptions& dist_options = config.dist;  // the YAML's `dist:`
     dist = std::make_unique<distributed::DistContext>(
         env, dist_options,
-        config.run.device == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU);
+        config.run.device == config::Device::kCuda ? c10::DeviceType::CUDA : c10::DeviceType::CPU);
     sync = std::make_unique<distributed::DataParallelSync>(*dist, dist_options);
     std::fprintf(stderr, "data parallel: %s, backend %s\n", env.describe().c_str(),
                  dist->backend_name().c_str());

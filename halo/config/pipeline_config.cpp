@@ -86,22 +86,23 @@ nlohmann::json PipelineConfig::to_json() const {
   nlohmann::json j;
   j["run"] = {{"out_dir", run.out_dir},
               {"seed", run.seed},
-              {"device", run.device},
+              {"device", device_name(run.device)},
               {"threads", run.threads}};
   j["teacher"] = {{"path", teacher.path}};
   j["data"] = {{"manifest", data.manifest}, {"prefetch", data.prefetch}};
   if (!data.dataset_id.empty()) j["data"]["dataset_id"] = data.dataset_id;
-  j["student"] = {{"lightning_scale", student.lightning_scale},
-                  {"lightning_use_qk_norm", student.lightning_use_qk_norm},
-                  {"lightning_use_output_norm", student.lightning_use_output_norm},
-                  {"lightning_use_output_gate", student.lightning_use_output_gate},
-                  {"expand_kv_proj", student.expand_kv_proj},
-                  {"attn_use_rope", student.attn_use_rope},
-                  {"attn_use_output_gate", student.attn_use_output_gate},
-                  {"attn_logits_scaling", student.attn_logits_scaling},
-                  {"init_seed", student.init_seed},
-                  {"lm_head", student.lm_head},
-                  {"lightning_recurrence", student.lightning_recurrence}};
+  j["student"] = {
+      {"lightning_scale", student.lightning_scale},
+      {"lightning_use_qk_norm", student.lightning_use_qk_norm},
+      {"lightning_use_output_norm", student.lightning_use_output_norm},
+      {"lightning_use_output_gate", student.lightning_use_output_gate},
+      {"expand_kv_proj", student.expand_kv_proj},
+      {"attn_use_rope", student.attn_use_rope},
+      {"attn_use_output_gate", student.attn_use_output_gate},
+      {"attn_logits_scaling", student.attn_logits_scaling},
+      {"init_seed", student.init_seed},
+      {"lm_head", student.lm_head},
+      {"lightning_recurrence", lightning_recurrence_name(student.lightning_recurrence)}};
   j["quality_gate"] = {{"enabled", quality_gate.enabled},
                        {"validation_batches", quality_gate.validation_batches},
                        {"seq_len", quality_gate.seq_len},
@@ -181,7 +182,8 @@ RunSection read_run(MapReader run, const std::string& base_dir) {
   RunSection out;
   out.out_dir = resolve(base_dir, run.require_string("out_dir"));
   out.seed = static_cast<uint64_t>(run.get_int("seed", 0));
-  out.device = run.get_choice("device", out.device, {"cpu", "cuda"});
+  out.device = parse_enum<Device>(run.get_choice("device", device_name(out.device), kDevices),
+                                  kDevices, run.key_path("device"));
   out.threads = run.get_int("threads", 0);
   run.check(out.threads >= 0, "threads", "must be >= 0 (0 = LibTorch's default)");
   run.finish();
@@ -214,8 +216,10 @@ StudentSection read_student(MapReader st) {
            "must be 0 (off) or > 1 (the a of log(t + a) / log(a))");
   s.init_seed = static_cast<uint64_t>(st.get_int("init_seed", 0));
   s.lm_head = st.get_choice("lm_head", s.lm_head, kLmHeads);
-  s.lightning_recurrence =
-      st.get_choice("lightning_recurrence", s.lightning_recurrence, kLightningRecurrences);
+  s.lightning_recurrence = parse_enum<LightningRecurrence>(
+      st.get_choice("lightning_recurrence", lightning_recurrence_name(s.lightning_recurrence),
+                    kLightningRecurrences),
+      kLightningRecurrences, st.key_path("lightning_recurrence"));
   st.finish();
   return s;
 }
@@ -326,7 +330,7 @@ void read_stages(MapReader& r, const std::string& base_dir, PipelineConfig& c) {
                      "stage2, stage3, each at most once"));
     last_kind = k;
     if (sc.precision == Precision::kBFloat16) {
-      sr.check(c.run.device == "cuda", "precision",
+      sr.check(c.run.device == Device::kCuda, "precision",
                "bfloat16 training (float32 master weights) needs run.device: cuda. HINT: "
                "bfloat16-pure (bfloat16 weights and optimizer state) runs on any device");
     }

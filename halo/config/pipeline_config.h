@@ -17,13 +17,33 @@
 
 namespace halo::config {
 
+// `run.device`: where every stage runs.
+enum class Device { kCpu, kCuda };
+// The names, in the enum's order.
+inline const std::vector<std::string> kDevices = {"cpu", "cuda"};
+inline const std::string& device_name(Device device) {
+  return enum_name(device, kDevices);
+}
+
 // `run:` where the run lives and how it runs.
 struct RunSection {
-  std::string out_dir;         // run folder: one sub-folder per stage, report.md, metrics
-  uint64_t seed = 0;           // global seed (combined with each stage's seed)
-  std::string device = "cpu";  // "cpu" | "cuda"
-  int64_t threads = 0;         // intra-op CPU threads (0 = LibTorch's default)
+  std::string out_dir;           // run folder: one sub-folder per stage, report.md, metrics
+  uint64_t seed = 0;             // global seed (combined with each stage's seed)
+  Device device = Device::kCpu;  // "cpu" | "cuda"
+  int64_t threads = 0;           // intra-op CPU threads (0 = LibTorch's default)
 };
+
+// `student.lightning_recurrence`: what the Lightning recurrence computes in.
+//   kFloat32   "float32": float32 q, k, v, exact products.
+//   kTf32      "tf32": float32 q, k, v with TF32 products on CUDA (the authors' implementation
+//              as fla runs it).
+//   kAutocast  "autocast": in bfloat16 stages on CUDA it gets them in bfloat16 (fastest kernels).
+enum class LightningRecurrence { kFloat32, kTf32, kAutocast };
+// The names, in the enum's order (also `bench stage2 --lightning-recurrence`).
+inline const std::vector<std::string> kLightningRecurrences = {"float32", "tf32", "autocast"};
+inline const std::string& lightning_recurrence_name(LightningRecurrence recurrence) {
+  return enum_name(recurrence, kLightningRecurrences);
+}
 
 // `teacher:` the model being converted.
 struct TeacherSection {
@@ -56,15 +76,11 @@ struct StudentSection {
   // untied teacher gives an untied head initialised from its lm_head.weight). "untied": a head of
   // its own, initialised from the teacher's lm_head.weight, or its embedding when tied.
   std::string lm_head = "tied";
-  // "float32": the Lightning recurrence gets float32 q, k, v, exact products; "tf32": float32
-  // q, k, v with TF32 products on CUDA (the authors' implementation as fla runs it); "autocast":
-  // in bfloat16 stages on CUDA it gets them in bfloat16 (fastest kernels).
-  std::string lightning_recurrence = "float32";  // one of kLightningRecurrences
+  // What the Lightning recurrence computes in (LightningRecurrence above).
+  LightningRecurrence lightning_recurrence = LightningRecurrence::kFloat32;
 };
 // The values of student.lm_head (also `convert --lm-head`).
 inline const std::vector<std::string> kLmHeads = {"tied", "teacher", "untied"};
-// The values of student.lightning_recurrence (also `bench stage2 --lightning-recurrence`).
-inline const std::vector<std::string> kLightningRecurrences = {"float32", "tf32", "autocast"};
 
 // `quality_gate.thresholds:` what the gate of one student stage must reach, or the pipeline
 // stops there with exit 1. None set: the gate reports and does not gate ("not gated").

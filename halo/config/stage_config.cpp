@@ -25,14 +25,11 @@ std::string stage_kind_name(StageKind kind) {
 }
 
 std::string precision_name(Precision precision) {
-  return kPrecisions.at(static_cast<size_t>(precision));
+  return enum_name(precision, kPrecisions);
 }
 
 Precision parse_precision(const std::string& name, const std::string& what) {
-  for (size_t i = 0; i < kPrecisions.size(); ++i) {
-    if (kPrecisions[i] == name) return static_cast<Precision>(i);
-  }
-  HALO_FAIL(what, ": \"", name, "\" is not one of: float32, bfloat16, bfloat16-pure");
+  return parse_enum<Precision>(name, kPrecisions, what);
 }
 
 namespace {
@@ -196,16 +193,18 @@ StageConfig StageConfig::from_yaml(MapReader r, const std::string& base_dir) {
                     " is past the last step (", c.steps, ")"));
   }
 
+  std::string loss;
   switch (c.kind) {
     case StageKind::kStage1:
-      c.loss = r.get_choice("loss", "mse", {"mse", "l2norm"});
+      loss = r.get_choice("loss", "mse", {"mse", "l2norm"});
       break;
     case StageKind::kStage2:
-      c.loss = r.get_choice("loss", "kl", {"kl"});
+      loss = r.get_choice("loss", "kl", {"kl"});
       break;
     default:
-      c.loss = r.get_choice("loss", "ce", {"ce"});
+      loss = r.get_choice("loss", "ce", {"ce"});
   }
+  c.loss = parse_enum<Loss>(loss, kLosses, r.key_path("loss"));
   c.loss_chunk_tokens = r.get_int("loss_chunk_tokens", c.loss_chunk_tokens);
   r.check(c.loss_chunk_tokens >= 1, "loss_chunk_tokens", "must be >= 1");
   c.clip_grad_norm = r.get_double("clip_grad_norm", c.clip_grad_norm);
@@ -270,7 +269,7 @@ nlohmann::json StageConfig::to_json() const {
       cj.push_back({{"from_step", p.from_step}, {"seq_len", p.seq_len}});
     j["curriculum"] = cj;
   }
-  j["loss"] = loss;
+  j["loss"] = loss_name(loss);
   if (kind != StageKind::kStage1) j["loss_chunk_tokens"] = loss_chunk_tokens;
   j["clip_grad_norm"] = clip_grad_norm;
   j["precision"] = precision_name(precision);  // in the stage hash: a resume keeps its precision

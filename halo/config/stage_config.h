@@ -7,6 +7,7 @@
 //   stage3    - long-context cross-entropy, optional length curriculum
 #pragma once
 
+#include "halo/config/config_enum.h"
 #include "halo/config/train_sections.h"
 
 #include <string>
@@ -32,6 +33,16 @@ inline const std::vector<std::string> kPrecisions = {"float32", "bfloat16", "bfl
 std::string precision_name(Precision precision);
 // `name` as a Precision; a HaloError naming `what` (the option or key) and the accepted names.
 Precision parse_precision(const std::string& name, const std::string& what);
+
+// `loss:` of a training stage; each kind admits its own: pretrain and stage3 "ce" (next-token
+// cross-entropy), stage1 "mse" or "l2norm" (hidden-state alignment, HALO_NOTES 3), stage2 "kl"
+// (KL(teacher || student) over the full vocabulary).
+enum class Loss { kCrossEntropy, kMse, kL2Norm, kKl };
+// The names, in the enum's order.
+inline const std::vector<std::string> kLosses = {"ce", "mse", "l2norm", "kl"};
+inline const std::string& loss_name(Loss loss) {
+  return enum_name(loss, kLosses);
+}
 
 // `curriculum:` item: from optimizer step `from_step` on, sequences are `seq_len` long and the
 // batch holds tokens_per_batch / seq_len of them (tokens per step stay constant).
@@ -73,7 +84,7 @@ struct StageConfig {
   int64_t batch_size = 0;  // sequences per micro-batch, summed over ranks
   int64_t grad_accum = 1;  // micro-batches per optimizer step
   std::vector<CurriculumPoint> curriculum;  // optional length curriculum (pretrain, stage3)
-  std::string loss;                         // pretrain/stage3: ce; stage1: mse | l2norm; stage2: kl
+  Loss loss = Loss::kCrossEntropy;          // pretrain/stage3: ce; stage1: mse | l2norm; stage2: kl
   int64_t loss_chunk_tokens = 1024;         // tokens per chunk of the full-vocabulary KL / CE loss
   double clip_grad_norm = 1.0;              // global L2 norm clip (0 = off)
   // float32 (the default) | bfloat16 | bfloat16-pure: what Precision above says

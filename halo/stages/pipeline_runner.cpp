@@ -113,7 +113,7 @@ bool run_pipeline(const config::PipelineConfig& given, const RunOptions& options
   // The stage hashes cover the data's content id, not the manifest's path.
   const config::PipelineConfig p = with_data_identity(given);
   if (p.run.threads > 0) at::set_num_threads(static_cast<int>(p.run.threads));
-  const c10::Device device(p.run.device == "cuda" ? c10::kCUDA : c10::kCPU);
+  const c10::Device device(p.run.device == config::Device::kCuda ? c10::kCUDA : c10::kCPU);
   size_t first = 0, last = p.stages.size();
   if (options.only_stage) {
     first = static_cast<size_t>(p.stage_index(p.stage(*options.only_stage).name));

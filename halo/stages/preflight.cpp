@@ -45,7 +45,7 @@ std::string human_bytes(double b) {
 }
 
 void check_device(const config::PipelineConfig& p) {
-  if (p.run.device != "cuda") return;
+  if (p.run.device != config::Device::kCuda) return;
   HALO_CHECK(torch::cuda::is_available(), p.file, ": run.device is \"cuda\", but ",
              at::hasCUDA() ? "this LibTorch finds no CUDA device (no GPU, or no driver, visible)"
                            : "this build's LibTorch has no CUDA support",

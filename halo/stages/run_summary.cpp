@@ -42,8 +42,8 @@ std::string loss_meaning(const config::StageConfig& s) {
     case StageKind::kStage3:
       return "next-token cross-entropy, nats/token";
     case StageKind::kStage1:
-      return s.loss == "l2norm" ? "hidden-state alignment (l2norm), mean over layers"
-                                : "hidden-state alignment (MSE), mean over layers";
+      return s.loss == config::Loss::kL2Norm ? "hidden-state alignment (l2norm), mean over layers"
+                                             : "hidden-state alignment (MSE), mean over layers";
     case StageKind::kStage2:
       return "KL(teacher || student), nats/token";
     case StageKind::kSelection:

@@ -14,10 +14,11 @@ namespace halo::stages {
 namespace fs = std::filesystem;
 
 at::Tensor alignment_loss_sum(const at::Tensor& student, const at::Tensor& target,
-                              const std::string& kind) {
+                              config::Loss kind) {
   auto diff = student.to(at::kFloat) - target.to(at::kFloat);  // [B, T, D]
-  if (kind == "mse") return diff.pow(2).mean({-1}).sum();
-  HALO_CHECK(kind == "l2norm", "stage 1 loss \"", kind, "\": expected mse or l2norm");
+  if (kind == config::Loss::kMse) return diff.pow(2).mean({-1}).sum();
+  HALO_CHECK(kind == config::Loss::kL2Norm, "stage 1 loss \"", config::loss_name(kind),
+             "\": expected mse or l2norm");
   return (diff.norm(2, {-1}) / std::sqrt(static_cast<double>(diff.size(-1)))).sum();
 }
 
@@ -93,7 +94,7 @@ class AlignmentTask : public train::TrainTask {
  private:
   hypenet::Qwen3ForCausalLM teacher_;
   hypenet::HypeNetForCausalLM student_{nullptr};
-  std::string loss_kind_;
+  config::Loss loss_kind_;
   c10::Device device_;
   at::ScalarType dtype_;  // the student's (trained_parameter_dtype)
 };

@@ -12,8 +12,8 @@ namespace halo::stages {
 StageOutput run_stage1(const StageContext& ctx);
 
 // The alignment loss of one layer summed over its B*T tokens: student, target [B, T, D];
-// `kind` "mse" or "l2norm" (per token, as above). A float32 scalar.
+// `kind` mse or l2norm (per token, as above). A float32 scalar.
 at::Tensor alignment_loss_sum(const at::Tensor& student, const at::Tensor& target,
-                              const std::string& kind);
+                              config::Loss kind);
 
 }  // namespace halo::stages

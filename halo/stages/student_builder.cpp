@@ -42,16 +42,19 @@ hypenet::HypeNetForCausalLM all_rnn_student(hypenet::Qwen3ForCausalLM& teacher,
 
 void apply_student_runtime_options(hypenet::HypeNetForCausalLM& student,
                                    const config::StudentSection& s) {
-  using hypenet::LightningRecurrence;
-  // In the order of config::kLightningRecurrences, the names the loader admits.
-  constexpr LightningRecurrence kByIndex[] = {
-      LightningRecurrence::kFloat32, LightningRecurrence::kTf32, LightningRecurrence::kAutocast};
-  const auto& names = config::kLightningRecurrences;
-  const auto it = std::find(names.begin(), names.end(), s.lightning_recurrence);
-  HALO_CHECK(it != names.end() && names.size() == std::size(kByIndex),
-             "student.lightning_recurrence must be float32, tf32 or autocast, got \"",
-             s.lightning_recurrence, "\"");
-  student->set_lightning_recurrence(kByIndex[it - names.begin()]);
+  switch (s.lightning_recurrence) {
+    case config::LightningRecurrence::kFloat32:
+      student->set_lightning_recurrence(hypenet::LightningRecurrence::kFloat32);
+      return;
+    case config::LightningRecurrence::kTf32:
+      student->set_lightning_recurrence(hypenet::LightningRecurrence::kTf32);
+      return;
+    case config::LightningRecurrence::kAutocast:
+      student->set_lightning_recurrence(hypenet::LightningRecurrence::kAutocast);
+      return;
+  }
+  HALO_FAIL("student.lightning_recurrence: unknown value ",
+            static_cast<int>(s.lightning_recurrence));
 }
 
 hypenet::HypeNetForCausalLM hybrid_student(hypenet::Qwen3ForCausalLM& teacher,
