@@ -6,11 +6,18 @@
 // carry the authors' layer sets, stage-2 learning rates and stage-3 schedule (issue 18),
 // student.lm_head decides the student's head (issue 18 item 4), and precision bfloat16-pure is
 // accepted in every training stage on any device and enters the stage hash (issue 18 item 3).
+// The stage hash has a format number, and run folders hashed under earlier formats resume
+// (issue 21 item 2).
 #include <catch2/catch.hpp>
 
+#include "halo/checkpoint/checkpoint_meta.h"
+#include "halo/checkpoint/checkpoint_store.h"
 #include "halo/common/error.h"
+#include "halo/common/remove_tree.h"
 #include "halo/config/config_diff.h"
 #include "halo/config/pipeline_config.h"
+#include "halo/stages/run_identity.h"
+#include "halo/stages/stage_context.h"
 #include "halo/stages/student_builder.h"
 #include "halo/train/lr_schedule.h"
 #include "hypenet/hypenet_checkpoint.h"
@@ -25,6 +32,7 @@
 
 using namespace halo;
 using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -498,16 +506,103 @@ TEST_CASE("stage hashes cover what the inputs are, not where they are", "[config
                                         {"stages.pre.model_config=" + other.str() + "/model.json"});
   c.data.dataset_id = a.data.dataset_id;
   CHECK(c.stage_hash(0) != a.stage_hash(0));
-  // Run folders written before the content ids keep resuming: the hash by paths still matches.
-  auto old = a.to_json();
-  old["data"].erase("dataset_id");
-  for (auto& s : old["stages"]) s.erase("model_config_id");
-  const std::string old_hash =
-      config::fnv1a_hex(config::PipelineConfig::hashed_part(old, 1).dump());
-  CHECK(a.legacy_stage_hash(1) == old_hash);
-  CHECK(a.stage_hash_matches(1, old_hash));
+  // Run folders written before the content ids (stage-hash format 0, by path) keep resuming in
+  // place, not moved (the formats' values: "stage hashes have a format number" below).
+  CHECK(a.stage_hash_matches(1, a.earlier_stage_hashes(1).back()));
+  CHECK(a.earlier_stage_hashes(1).back() != b.earlier_stage_hashes(1).back());
   CHECK(a.stage_hash_matches(1, a.stage_hash(1)));
   CHECK_FALSE(a.stage_hash_matches(1, c.stage_hash(1)));
+}
+
+// Issue 21 item 2: the stage hash has a format number instead of special cases. The values below
+// were printed by the builds that hashed under each format (format 1 and 0: 7eacf73, its
+// stage_hash and legacy_stage_hash) for kBase in a fixed folder (format 0 hashes the paths) with
+// a fixed data id. If this build's format-2 values change, the hashed part changed for an
+// unchanged YAML: raise PipelineConfig::kStageHashFormat and move the old rule to
+// earlier_stage_hashes, so that run folders hashed under it keep resuming.
+// (No ';' in test names: CTest's list splits them and the halves match no test.)
+TEST_CASE("stage hashes have a format number, and run folders hashed under earlier formats resume",
+          "[config][hash]") {
+  const fs::path dir = "/tmp/halo-stage-hash-formats";
+  remove_tree_checked(dir.string());
+  fs::create_directories(dir);
+  std::ofstream(dir / "model.json") << "{}";
+  {
+    std::ofstream out(dir / "cfg.yaml");
+    for (const auto& line : kBase) out << line << "\n";
+  }
+  auto load = [&](const std::vector<std::string>& overrides) {
+    auto c = config::load_pipeline_config((dir / "cfg.yaml").string(), overrides);
+    c.data.dataset_id = "0123456789abcdef";
+    return c;
+  };
+  struct Hashes {
+    std::string format2, format1, format0;
+  };
+  auto check_formats = [](const config::PipelineConfig& c, const std::vector<Hashes>& want) {
+    REQUIRE(c.stages.size() == want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      INFO("stage " << i);
+      CHECK(c.stage_hash(i) == want[i].format2);
+      CHECK(c.earlier_stage_hashes(i) ==
+            std::vector<std::string>{want[i].format1, want[i].format0});
+      for (const auto& h : {want[i].format2, want[i].format1, want[i].format0}) {
+        CHECK(c.stage_hash_matches(i, h));
+      }
+    }
+  };
+  // The defaults, and the two student keys that format 1 left out at their defaults.
+  const auto plain = load({});
+  check_formats(plain, {{"994f807754ddf9a3", "8ebb2b00d1d0fa3e", "0c8f6474efc3db9f"},
+                        {"c67e70b6be499335", "510167da799e961c", "7927ed43f57ed719"},
+                        {"99258742536f07d5", "9874fc20158516b8", "008485f4027d2c29"},
+                        {"6a25b4f18b2e16bb", "dd8ebb626a86f532", "520719f4dc4960a7"},
+                        {"8f3b95fa0237cb41", "1b0fc3ff59e67b88", "3962c885c8eb1f95"}});
+  const auto other = load({"student.lightning_recurrence=tf32", "student.lm_head=untied"});
+  check_formats(other, {{"e2d6d29a23825882", "c8556f89e6eded7d", "75ee806aaf52b49e"},
+                        {"6bfd130c97a7b528", "a89d19306981775f", "a11a59b24f70a6cc"},
+                        {"989b328532c80c48", "5758b8a5c61ba5d3", "392f049b77fb6ffc"},
+                        {"b11ae7e4e6bdb71a", "fb60f17656723259", "8a3973ee45da46d6"},
+                        {"be9003720367a0fc", "ea41b3fdf0286103", "a56efb39752a2ee0"}});
+  const auto part = config::PipelineConfig::hashed_part(plain.to_json(), 1);
+  CHECK(part["stage_hash_format"] == config::PipelineConfig::kStageHashFormat);
+  CHECK(part["student"]["lightning_recurrence"] == "float32");  // no key left out at a default
+  CHECK(part["student"]["lm_head"] == "tied");
+  // Another stage's or another configuration's hash matches in no format.
+  CHECK_FALSE(plain.stage_hash_matches(1, plain.stage_hash(2)));
+  CHECK_FALSE(plain.stage_hash_matches(1, other.earlier_stage_hashes(1).front()));
+
+  // A run folder of a format-1 build: the finished pretrain stage counts as done, the align
+  // stage's checkpoint (format 0) is resumed from; a hash of no accepted format is refused.
+  stages::StageContext pre;
+  pre.pipeline = &plain;
+  pre.index = 0;
+  fs::create_directories(pre.stage_dir());
+  std::ofstream(pre.stage_dir() / "done.json")
+      << nlohmann::json{{"config_hash", "8ebb2b00d1d0fa3e"}, {"config", plain.to_json()}}.dump();
+  CHECK(stages::read_done(pre).has_value());
+  const fs::path align = dir / "run" / "align";
+  checkpoint::CheckpointStore store(align / "checkpoints", 2);
+  auto write_checkpoint = [&](int64_t step, const std::string& hash) {
+    const fs::path tmp = store.begin(step);
+    std::ofstream(tmp / "meta.json") << nlohmann::json{
+        {"magic", checkpoint::kCheckpointMagic},
+        {"version", checkpoint::kCheckpointVersion},
+        {"stage", "align"},
+        {"step", step},
+        {"world_size", 1},
+        {"config_hash", hash},
+        {"config", plain.to_json()}}.dump();
+    store.commit(step);
+  };
+  write_checkpoint(2, "7927ed43f57ed719");
+  CHECK_NOTHROW(stages::check_run_folder(plain, 0, plain.stages.size()));
+  write_checkpoint(3, "0000000000000000");
+  CHECK_THROWS_WITH(stages::check_run_folder(plain, 0, plain.stages.size()),
+                    Contains("step-3 was written by a different configuration") &&
+                        Contains("stage-hash format this one does not accept; it writes format "
+                                 "2 and accepts formats 0 to 2"));
+  remove_tree_checked(dir.string());
 }
 
 TEST_CASE("a changed config is described by the keys that changed", "[config][diff]") {
@@ -625,15 +720,15 @@ TEST_CASE("the Qwen3 HALO recipes use the authors' layer sets and learning rates
 // Issue 18 item 4: the authors tie the student's head to the embedding (HypeNet-9B from the
 // untied Qwen3-8B); student.lm_head makes it a choice with that default.
 TEST_CASE(
-    "student.lm_head: tied by default, typed, out of the stage hash at its default; the "
-    "student builders follow it and a resumed checkpoint must match it",
+    "student.lm_head: tied by default, typed, in the stage hash, the student builders follow it "
+    "and a resumed checkpoint must match it",
     "[config][lm_head]") {
   test::TempDir dir;
   const std::string path = write_config(dir, {});
   const auto c = config::load_pipeline_config(path);
   CHECK(c.student.lm_head == "tied");
   CHECK(c.to_json()["student"]["lm_head"] == "tied");
-  CHECK_FALSE(config::PipelineConfig::hashed_part(c.to_json(), 3)["student"].contains("lm_head"));
+  CHECK(config::PipelineConfig::hashed_part(c.to_json(), 3)["student"]["lm_head"] == "tied");
   const auto t = config::load_pipeline_config(path, {"student.lm_head=teacher"});
   CHECK(t.student.lm_head == "teacher");
   CHECK(t.stage_hash(3) != c.stage_hash(3));

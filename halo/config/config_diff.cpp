@@ -83,8 +83,12 @@ std::string describe_stage_config_changes(const nlohmann::json& recorded, const 
     return none;  // a tree of another shape (edited, or from another version)
   }
   if (changes.empty()) {
-    return " (the recorded configuration hashes the same keys to the same values; the hash "
-           "itself differs: written by a build that hashed otherwise)";
+    return str_cat(
+        " (the recorded configuration hashes the same keys to the same values; the "
+        "hash itself differs: written by a build with a stage-hash format this one "
+        "does not accept; it writes format ",
+        PipelineConfig::kStageHashFormat, " and accepts formats ",
+        PipelineConfig::kOldestStageHashFormat, " to ", PipelineConfig::kStageHashFormat, ")");
   }
   std::string s = " Changed since it was written:";
   for (size_t i = 0; i < changes.size() && i < max_listed; ++i) {

@@ -20,7 +20,8 @@ std::vector<std::string> json_changes(const nlohmann::json& before, const nlohma
 // The changes between a recorded resolved config and the current one in what the hash of stage
 // `index` covers (PipelineConfig::hashed_part of each), as one line for an error message:
 // " Changed: run.seed: 7 -> 8; stages.align.steps: 8 -> 9." (at most `max_listed` keys, then
-// how many more); a sentence saying so when nothing usable was recorded.
+// how many more); a sentence saying so when nothing usable was recorded, or when nothing changed
+// (then the writer hashed under a stage-hash format this build does not accept).
 std::string describe_stage_config_changes(const nlohmann::json& recorded, const nlohmann::json& now,
                                           size_t index, size_t max_listed = 8);
 

@@ -137,19 +137,14 @@ nlohmann::json PipelineConfig::hashed_part(nlohmann::json j, size_t index) {
   HALO_CHECK(
       j.is_object() && j.contains("stages") && j["stages"].is_array() && index < j["stages"].size(),
       "stage index ", index, " out of range");
+  j["stage_hash_format"] = kStageHashFormat;
   j["run"].erase("out_dir");
   j["run"].erase("threads");
   j["data"].erase("prefetch");
-  // What the data is, not where it is (trees without the id: the path, as before the id).
+  // What the data is, not where it is (trees without the id: the path).
   if (j["data"].contains("dataset_id")) j["data"].erase("manifest");
   j.erase("quality_gate");
   j.erase("dist");  // a resume may use other timeouts, buckets or another world size
-  // Added in session 3; left out at its default so the hashes of earlier runs stay valid.
-  if (j["student"]["lightning_recurrence"] == "float32") j["student"].erase("lightning_recurrence");
-  // Added with issue 18 item 4, likewise left out at its default ("tied"). Runs begun before with
-  // a tied teacher built the same student; one with an untied teacher (untied student head) that
-  // resumes a student stage is refused when its checkpoint is loaded (student_builder.h).
-  if (j["student"].value("lm_head", "tied") == "tied") j["student"].erase("lm_head");
   nlohmann::json kept = nlohmann::json::array();
   for (size_t i = 0; i <= index; ++i) {
     nlohmann::json s = j["stages"][i];
@@ -161,19 +156,43 @@ nlohmann::json PipelineConfig::hashed_part(nlohmann::json j, size_t index) {
   return j;
 }
 
+namespace {
+
+// Format 1's hashed part (builds before issue 21): format 2's without the format number, and
+// without two student keys at their defaults, left out when they were added so that the runs
+// hashed before kept their hashes (lightning_recurrence float32, lm_head tied; a run with an
+// untied teacher that resumes a student stage is refused when its checkpoint is loaded,
+// student_builder.h).
+nlohmann::json hashed_part_format1(const nlohmann::json& resolved, size_t index) {
+  nlohmann::json j = PipelineConfig::hashed_part(resolved, index);
+  j.erase("stage_hash_format");
+  if (j["student"].value("lightning_recurrence", "float32") == "float32") {
+    j["student"].erase("lightning_recurrence");
+  }
+  if (j["student"].value("lm_head", "tied") == "tied") j["student"].erase("lm_head");
+  return j;
+}
+
+}  // namespace
+
 std::string PipelineConfig::stage_hash(size_t index) const {
   return fnv1a_hex(hashed_part(to_json(), index).dump());
 }
 
-std::string PipelineConfig::legacy_stage_hash(size_t index) const {
+std::vector<std::string> PipelineConfig::earlier_stage_hashes(size_t index) const {
   nlohmann::json j = to_json();
+  const std::string format1 = fnv1a_hex(hashed_part_format1(j, index).dump());
+  // Format 0: before the content ids, the data and a pretrain stage's model config by path.
   j["data"].erase("dataset_id");
   for (auto& s : j["stages"]) s.erase("model_config_id");
-  return fnv1a_hex(hashed_part(std::move(j), index).dump());
+  const std::string format0 = fnv1a_hex(hashed_part_format1(j, index).dump());
+  return {format1, format0};
 }
 
 bool PipelineConfig::stage_hash_matches(size_t index, const std::string& recorded) const {
-  return recorded == stage_hash(index) || recorded == legacy_stage_hash(index);
+  if (recorded == stage_hash(index)) return true;
+  const auto earlier = earlier_stage_hashes(index);
+  return std::find(earlier.begin(), earlier.end(), recorded) != earlier.end();
 }
 
 namespace {

@@ -130,17 +130,33 @@ struct PipelineConfig {
   const StageConfig* first_of_kind(StageKind kind) const;   // nullptr when absent
 
   nlohmann::json to_json() const;  // the resolved tree
+
+  // Stage hashes. The rule that turns the resolved tree into what a stage's hash covers has a
+  // format number, hashed with it ("stage_hash_format"). A change of that rule, or of the tree
+  // for an unchanged YAML (a new key, a renamed value), is a new format: kStageHashFormat goes
+  // up and the rule it replaces moves to earlier_stage_hashes, so run folders hashed under it
+  // still resume in place (what they record next carries the current format's hash). A hash of
+  // no format this build knows is refused as a different configuration; the refusal names the
+  // changed keys, or says that none changed and the writer hashed otherwise.
+  //   2  (issue 21) every key of the resolved tree except those that never change results.
+  //   1  as 2 without the format number, and without student.lightning_recurrence when float32
+  //      and student.lm_head when tied (keys added after runs had been hashed).
+  //   0  as 1 with data.manifest and model_config by path: before the content ids.
+  static constexpr int kStageHashFormat = 2;
+  static constexpr int kOldestStageHashFormat = 0;  // the oldest one still accepted
   // Identity of everything stage `index` depends on (the global sections and stages 0..index,
-  // minus what does not change results: out_dir, threads, checkpoint cadence, log cadence, and
-  // the paths of inputs that have a content id): fnv1a_hex of hashed_part(to_json(), index).
+  // minus what does not change results: out_dir, threads, prefetch, the quality gate, dist,
+  // checkpoint cadence, and the paths of inputs that have a content id), in the current format:
+  // fnv1a_hex of hashed_part(to_json(), index).
   std::string stage_hash(size_t index) const;
-  // stage_hash as builds before the content ids gave it (data.manifest and model_config by
-  // path): run folders they wrote still resume, in place.
-  std::string legacy_stage_hash(size_t index) const;
-  // Whether `recorded` (a done.json or checkpoint's config_hash) is stage `index`'s hash.
+  // Stage `index`'s hashes under the earlier formats, newest first (1, 0).
+  std::vector<std::string> earlier_stage_hashes(size_t index) const;
+  // Whether `recorded` (a done.json or checkpoint's config_hash) is stage `index`'s hash in the
+  // current format or an earlier one.
   bool stage_hash_matches(size_t index, const std::string& recorded) const;
   // The part of a resolved tree (to_json(), or one recorded in a run folder) that the hash of
-  // stage `index` covers. Paths are left out where the tree has the content id beside them.
+  // stage `index` covers in the current format. Paths are left out where the tree has the
+  // content id beside them.
   static nlohmann::json hashed_part(nlohmann::json resolved, size_t index);
 };
 

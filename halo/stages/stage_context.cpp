@@ -17,7 +17,7 @@ train::TrainerSetup StageContext::trainer_setup() const {
   train::TrainerSetup s;
   s.stage = stage();
   s.config_hash = hash();
-  s.legacy_config_hash = pipeline->legacy_stage_hash(index);
+  s.earlier_config_hashes = pipeline->earlier_stage_hashes(index);
   s.resolved_config = pipeline->to_json();
   s.stage_dir = stage_dir();
   s.manifest = pipeline->data.manifest;

@@ -16,6 +16,7 @@
 
 #include <ATen/autocast_mode.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -138,8 +139,9 @@ int64_t Trainer::maybe_resume() {
   auto latest = store.latest();
   if (!latest) return 0;
   auto meta = checkpoint::read_checkpoint_meta(*latest);
+  const auto& earlier = s_.earlier_config_hashes;
   HALO_CHECK(meta.config_hash == s_.config_hash ||
-                 (!s_.legacy_config_hash.empty() && meta.config_hash == s_.legacy_config_hash),
+                 std::find(earlier.begin(), earlier.end(), meta.config_hash) != earlier.end(),
              latest->string(), " was written by a different configuration (config hash ",
              meta.config_hash, ", this pipeline's stage \"", s_.stage.name, "\" has ",
              s_.config_hash, "); refusing to resume from it.",

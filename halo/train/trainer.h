@@ -61,9 +61,10 @@ class TrainTask {
 };
 
 struct TrainerSetup {
-  config::StageConfig stage;        // steps, batch, accumulation, optimizer, schedule, ...
-  std::string config_hash;          // PipelineConfig::stage_hash of this stage
-  std::string legacy_config_hash;   // PipelineConfig::legacy_stage_hash: also resumed from
+  config::StageConfig stage;  // steps, batch, accumulation, optimizer, schedule, ...
+  std::string config_hash;    // PipelineConfig::stage_hash of this stage (written)
+  // PipelineConfig::earlier_stage_hashes: checkpoints hashed under them are resumed from too.
+  std::vector<std::string> earlier_config_hashes;
   nlohmann::json resolved_config;   // stored in every checkpoint
   std::filesystem::path stage_dir;  // RUN_DIR/<stage>/: checkpoints/, metrics.jsonl
   std::filesystem::path manifest;   // prepared data
