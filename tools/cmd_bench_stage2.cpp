@@ -115,7 +115,13 @@ fs::path write_random_shards(const fs::path& dir, int64_t vocab, int64_t tokens)
   return dir / "manifest.json";
 }
 
-void run_bench_stage2(const Stage2BenchOptions& o) {
+// The checked options: the device and the precision as a stage config takes them.
+struct Stage2BenchSetup {
+  c10::Device device;
+  config::Precision precision;
+};
+
+Stage2BenchSetup check_bench_options(const Stage2BenchOptions& o) {
   const auto device = parse_device(o.device);
   HALO_CHECK(o.batch >= 1 && o.seq_len >= 2 && o.grad_accum >= 1 && o.loss_chunk_tokens >= 1,
              "bench stage2: --batch, --grad-accum and --loss-chunk-tokens must be >= 1 and "
@@ -127,9 +133,12 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
       precision != config::Precision::kBFloat16 || device.is_cuda(),
       "bench stage2: --precision bfloat16 needs --device cuda (CUDA autocast), got --device ",
       o.device, ". HINT: --precision float32 on the CPU");
-  auto tc = hypenet::Qwen3Config::from_json_file(o.model);
-  const auto mixers = bench_mixers(o.attention_layers, tc.num_hidden_layers);
+  return {device, precision};
+}
 
+// The stage-2 stage the timed steps belong to: the options' shape, KL chunk and precision, as
+// many steps as the bench takes.
+config::StageConfig bench_stage_config(const Stage2BenchOptions& o, config::Precision precision) {
   config::StageConfig stage;
   stage.name = "bench-stage2";
   stage.kind = config::StageKind::kStage2;
@@ -141,13 +150,16 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
   stage.loss_chunk_tokens = o.loss_chunk_tokens;
   stage.precision = precision;
   stage.optimizer.lr = 1e-4;
+  return stage;
+}
 
-  const fs::path dir = o.work_dir.empty() ? fs::temp_directory_path() /
-                                                ("halo-bench-stage2-" + std::to_string(::getpid()))
-                                          : fs::path(o.work_dir);
-  const int64_t tokens = (stage.steps + 1) * stage.tokens_per_step() * 11 / 10;
-  const fs::path manifest = write_random_shards(dir / "data", tc.vocab_size, tokens);
-
+// A random teacher shaped by `tc`, its HypeNet student with `mixers` (built as the pipeline
+// builds it, with the options' Lightning recurrence) and the stage-2 task over both on `device`.
+std::unique_ptr<stages::StudentTask> make_bench_task(const hypenet::Qwen3Config& tc,
+                                                     const std::vector<hypenet::MixerType>& mixers,
+                                                     const config::StageConfig& stage,
+                                                     const Stage2BenchOptions& o,
+                                                     const c10::Device& device) {
   std::cerr << "bench stage2: building a random " << tc.num_parameters()
             << "-parameter teacher and its student ...\n";
   hypenet::Qwen3ForCausalLM teacher(tc);
@@ -162,9 +174,112 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
   auto student = hypenet::hypenet_from_teacher(
       teacher, stages::student_config(student_options, tc, mixers), student_options.init_seed);
   stages::apply_student_runtime_options(student, student_options);
-  const double n_params = static_cast<double>(tc.num_parameters());
   std::cerr << "bench stage2: moving both models to " << o.device << " ...\n";
-  auto task = stages::make_distillation_task(std::move(student), std::move(teacher), stage, device);
+  return stages::make_distillation_task(std::move(student), std::move(teacher), stage, device);
+}
+
+// The trainer's step times in ms (o.iters timed after o.warmup untimed, the device's peak memory
+// counted from the first) and the last step's loss; with --profile one more step, profiled.
+struct StepTimes {
+  std::vector<double> ms;
+  double last_loss = 0;
+};
+
+StepTimes time_train_steps(train::Trainer& trainer, const Stage2BenchOptions& o,
+                           const c10::Device& device) {
+  int64_t step = 0;
+  double loss = 0, grad_norm = 0;
+  reset_device_peak(device);
+  auto ms =
+      time_runs(device, o.warmup, o.iters, [&] { loss = trainer.train_step(step++, &grad_norm); });
+  if (o.profile_top > 0) {
+    print_kernel_profile(
+        std::cerr, [&] { loss = trainer.train_step(step++, &grad_norm); }, o.profile_top, o.trace);
+  }
+  return {std::move(ms), loss};
+}
+
+// What the bench reports: the step times (ascending) and the figures derived from them.
+struct Stage2BenchResult {
+  int64_t parameters = 0;  // N, the teacher's parameters
+  std::string mixers;      // a letter per layer: A attention, L Lightning
+  std::vector<double> ms;  // step times, ascending
+  double median_ms = 0;
+  double tokens_per_s = 0;
+  double model_tflops = 0;  // 8 N flops per token
+  int64_t peak_bytes = -1;  // the device's peak memory (< 0: not known)
+  double last_loss = 0;
+};
+
+Stage2BenchResult bench_result(const hypenet::Qwen3Config& tc,
+                               const std::vector<hypenet::MixerType>& mixers,
+                               const config::StageConfig& stage, StepTimes times,
+                               int64_t peak_bytes) {
+  Stage2BenchResult r;
+  r.parameters = tc.num_parameters();
+  for (auto m : mixers) r.mixers += m == hypenet::MixerType::kAttention ? 'A' : 'L';
+  r.ms = std::move(times.ms);
+  std::sort(r.ms.begin(), r.ms.end());
+  r.median_ms = median_of(r.ms);
+  const double tok = static_cast<double>(stage.tokens_per_step());
+  r.tokens_per_s = tok / (r.median_ms * 1e-3);
+  r.model_tflops = 8.0 * static_cast<double>(tc.num_parameters()) * r.tokens_per_s / 1e12;
+  r.peak_bytes = peak_bytes;
+  r.last_loss = times.last_loss;
+  return r;
+}
+
+nlohmann::json bench_result_json(const Stage2BenchResult& r, const Stage2BenchOptions& o) {
+  return {{"model", o.model},
+          {"parameters", r.parameters},
+          {"mixers", r.mixers},
+          {"device", o.device},
+          {"precision", o.precision},
+          {"lightning_recurrence", o.lightning_recurrence},
+          {"batch", o.batch},
+          {"seq_len", o.seq_len},
+          {"grad_accum", o.grad_accum},
+          {"loss_chunk_tokens", o.loss_chunk_tokens},
+          {"iters", o.iters},
+          {"median_ms", r.median_ms},
+          {"min_ms", r.ms.front()},
+          {"max_ms", r.ms.back()},
+          {"tokens_per_s", r.tokens_per_s},
+          {"model_tflops", r.model_tflops},
+          {"mfu", r.model_tflops / o.peak_tflops},
+          {"peak_bytes", r.peak_bytes},
+          {"last_loss", r.last_loss}};
+}
+
+void print_bench_result(const Stage2BenchResult& r, const Stage2BenchOptions& o) {
+  std::cout << std::fixed << "stage-2 step, " << o.model << " (" << r.parameters
+            << " parameters), mixers " << r.mixers << ", " << o.batch << " x " << o.seq_len
+            << " tokens x " << o.grad_accum << " micro-batches, " << o.precision
+            << " (Lightning recurrence " << o.lightning_recurrence << ") on " << o.device
+            << ", median of " << o.iters << "\n"
+            << "  step " << std::setprecision(1) << r.median_ms << " ms (min " << r.ms.front()
+            << ", max " << r.ms.back() << "), " << std::setprecision(0) << r.tokens_per_s
+            << " tokens/s, " << std::setprecision(1) << r.model_tflops << " TFLOP/s (8N), MFU "
+            << std::setprecision(1) << 100.0 * r.model_tflops / o.peak_tflops << "% of "
+            << std::setprecision(0) << o.peak_tflops << "\n";
+  if (r.peak_bytes >= 0) {
+    std::cout << "  peak memory " << std::setprecision(1) << r.peak_bytes / 1e9 << " GB\n";
+  }
+  std::cout << "  last loss " << std::setprecision(4) << r.last_loss << "\n";
+}
+
+void run_bench_stage2(const Stage2BenchOptions& o) {
+  const auto [device, precision] = check_bench_options(o);
+  auto tc = hypenet::Qwen3Config::from_json_file(o.model);
+  const auto mixers = bench_mixers(o.attention_layers, tc.num_hidden_layers);
+  const config::StageConfig stage = bench_stage_config(o, precision);
+
+  const fs::path dir = o.work_dir.empty() ? fs::temp_directory_path() /
+                                                ("halo-bench-stage2-" + std::to_string(::getpid()))
+                                          : fs::path(o.work_dir);
+  const int64_t tokens = (stage.steps + 1) * stage.tokens_per_step() * 11 / 10;
+  const fs::path manifest = write_random_shards(dir / "data", tc.vocab_size, tokens);
+  auto task = make_bench_task(tc, mixers, stage, o, device);
 
   train::TrainerSetup setup;
   setup.stage = stage;
@@ -175,64 +290,16 @@ void run_bench_stage2(const Stage2BenchOptions& o) {
   setup.handle_signals = false;
   train::Trainer trainer(*task, setup);
   std::cerr << "bench stage2: " << o.warmup << " warm-up and " << o.iters << " timed steps ...\n";
-
-  int64_t step = 0;
-  double loss = 0, grad_norm = 0;
-  reset_device_peak(device);
-  auto ms =
-      time_runs(device, o.warmup, o.iters, [&] { loss = trainer.train_step(step++, &grad_norm); });
-  if (o.profile_top > 0) {
-    print_kernel_profile(
-        std::cerr, [&] { loss = trainer.train_step(step++, &grad_norm); }, o.profile_top, o.trace);
-  }
+  auto times = time_train_steps(trainer, o, device);
   remove_tree_checked(dir.string());
-  HALO_CHECK(std::isfinite(loss), "bench stage2: the loss became ", loss);
+  HALO_CHECK(std::isfinite(times.last_loss), "bench stage2: the loss became ", times.last_loss);
 
-  std::sort(ms.begin(), ms.end());
-  const double median = median_of(ms);
-  const double tok = static_cast<double>(stage.tokens_per_step());
-  const double tokens_per_s = tok / (median * 1e-3);
-  const double tflops = 8.0 * n_params * tokens_per_s / 1e12;
-  const int64_t peak = device_peak_bytes(device);
-  std::string letters;
-  for (auto m : mixers) letters += m == hypenet::MixerType::kAttention ? 'A' : 'L';
-  nlohmann::json r = {{"model", o.model},
-                      {"parameters", tc.num_parameters()},
-                      {"mixers", letters},
-                      {"device", o.device},
-                      {"precision", o.precision},
-                      {"lightning_recurrence", o.lightning_recurrence},
-                      {"batch", o.batch},
-                      {"seq_len", o.seq_len},
-                      {"grad_accum", o.grad_accum},
-                      {"loss_chunk_tokens", o.loss_chunk_tokens},
-                      {"iters", o.iters},
-                      {"median_ms", median},
-                      {"min_ms", ms.front()},
-                      {"max_ms", ms.back()},
-                      {"tokens_per_s", tokens_per_s},
-                      {"model_tflops", tflops},
-                      {"mfu", tflops / o.peak_tflops},
-                      {"peak_bytes", peak},
-                      {"last_loss", loss}};
+  const auto r = bench_result(tc, mixers, stage, std::move(times), device_peak_bytes(device));
   if (o.json) {
-    std::cout << r.dump(2) << "\n";
+    std::cout << bench_result_json(r, o).dump(2) << "\n";
     return;
   }
-  std::cout << std::fixed << "stage-2 step, " << o.model << " (" << tc.num_parameters()
-            << " parameters), mixers " << letters << ", " << o.batch << " x " << o.seq_len
-            << " tokens x " << o.grad_accum << " micro-batches, " << o.precision
-            << " (Lightning recurrence " << o.lightning_recurrence << ") on " << o.device
-            << ", median of " << o.iters << "\n"
-            << "  step " << std::setprecision(1) << median << " ms (min " << ms.front() << ", max "
-            << ms.back() << "), " << std::setprecision(0) << tokens_per_s << " tokens/s, "
-            << std::setprecision(1) << tflops << " TFLOP/s (8N), MFU " << std::setprecision(1)
-            << 100.0 * tflops / o.peak_tflops << "% of " << std::setprecision(0) << o.peak_tflops
-            << "\n";
-  if (peak >= 0) {
-    std::cout << "  peak memory " << std::setprecision(1) << peak / 1e9 << " GB\n";
-  }
-  std::cout << "  last loss " << std::setprecision(4) << loss << "\n";
+  print_bench_result(r, o);
 }
 
 }  // namespace
