@@ -12,6 +12,7 @@
 #include "halo/checkpoint/checkpoint_meta.h"
 #include "halo/common/error.h"
 #include "halo/common/json_limits.h"
+#include "halo/common/remove_tree.h"
 #include "halo/config/pipeline_config.h"
 #include "hypenet/json_fields.h"
 #include "hypenet/safetensors_header.h"
@@ -39,10 +40,7 @@ struct Scratch {
     REQUIRE(::mkdtemp(templ.data()) != nullptr);
     dir = templ;
   }
-  ~Scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+  ~Scratch() { halo::remove_tree(dir.string()); }  // best effort; the error code is ignored
   std::string write(const std::string& name, const std::string& bytes) const {
     const fs::path p = dir / name;
     std::ofstream(p, std::ios::binary) << bytes;
