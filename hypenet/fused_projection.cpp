@@ -3,6 +3,7 @@
 
 #include "halo/common/error.h"
 #include "hypenet/lightning_mixer.h"
+#include "hypenet/linear_forward.h"
 #include "hypenet/qwen3_attention.h"
 #include "hypenet/swiglu_mlp.h"
 #include "ops/decode_linear/decode_linear.h"
@@ -11,13 +12,13 @@
 
 namespace halo::hypenet {
 
-FusedProjection FusedProjection::fuse(const std::vector<torch::nn::Linear>& layers) {
-  HALO_CHECK(!layers.empty(), "fused projection: no layers");
-  const auto& w0 = layers.front()->weight;
-  const bool with_bias = layers.front()->bias.defined();
+bool FusedProjection::fuse() {
+  if (fused()) return false;
+  HALO_CHECK(!layers_.empty(), "fused projection: no layers");
+  const auto& w0 = layers_.front()->weight;
+  const bool with_bias = layers_.front()->bias.defined();
   std::vector<at::Tensor> weights, biases;
-  FusedProjection f;
-  for (const auto& l : layers) {
+  for (const auto& l : layers_) {
     HALO_CHECK(l->weight.size(1) == w0.size(1) && l->weight.scalar_type() == w0.scalar_type() &&
                    l->weight.device() == w0.device(),
                "fused projection: the layers differ in input size, dtype or device");
@@ -25,22 +26,26 @@ FusedProjection FusedProjection::fuse(const std::vector<torch::nn::Linear>& laye
                "fused projection: some layers have a bias and some do not");
     weights.push_back(l->weight);
     if (with_bias) biases.push_back(l->bias);
-    f.sizes_.push_back(l->weight.size(0));
+    sizes_.push_back(l->weight.size(0));
   }
   torch::NoGradGuard no_grad;
-  f.weight_ = at::cat(weights, 0);  // [sum(out), in]
-  if (with_bias) f.bias_ = at::cat(biases, 0);
+  weight_ = at::cat(weights, 0);  // [sum(out), in]
+  if (with_bias) bias_ = at::cat(biases, 0);
   int64_t row = 0;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    layers[i]->weight.set_data(f.weight_.narrow(0, row, f.sizes_[i]));
-    if (with_bias) layers[i]->bias.set_data(f.bias_.narrow(0, row, f.sizes_[i]));
-    row += f.sizes_[i];
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    layers_[i]->weight.set_data(weight_.narrow(0, row, sizes_[i]));
+    if (with_bias) layers_[i]->bias.set_data(bias_.narrow(0, row, sizes_[i]));
+    row += sizes_[i];
   }
-  f.layers_ = layers;
-  return f;
+  return true;
 }
 
 std::vector<at::Tensor> FusedProjection::forward(const at::Tensor& x) const {
+  if (!fused()) {
+    std::vector<at::Tensor> out;
+    for (const auto& l : layers_) out.push_back(linear_forward(l, x));
+    return out;
+  }
   // A host-side pointer check (no device work): each layer's weight still lies in the buffer.
   const auto* base = static_cast<const char*>(weight_.data_ptr());
   const int64_t row_bytes = weight_.size(1) * static_cast<int64_t>(weight_.element_size());

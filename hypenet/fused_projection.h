@@ -15,16 +15,20 @@
 
 namespace halo::hypenet {
 
+// Linear layers that read the same input: one product per layer until fuse(), one product for
+// all of them after.
 class FusedProjection {
  public:
   FusedProjection() = default;
-  // layers: same in_features, device and dtype; all with a bias or all without. Throws
-  // HaloError otherwise.
-  static FusedProjection fuse(const std::vector<torch::nn::Linear>& layers);
-  bool defined() const { return weight_.defined(); }
-  // x: [..., in] -> one [..., out_i] view per layer, in the order given to fuse(). Throws when a
-  // layer's weight is no longer a view of the fused buffer (something replaced its data, e.g.
-  // Module::to after fuse): then the fused product would silently use stale weights.
+  explicit FusedProjection(std::vector<torch::nn::Linear> layers) : layers_(std::move(layers)) {}
+  // Moves the weights into one buffer. The layers must have the same in_features, device and
+  // dtype, and all a bias or none (HaloError otherwise). False if already fused.
+  bool fuse();
+  bool fused() const { return weight_.defined(); }
+  // x: [..., in] -> one [..., out_i] per layer, in the order given (views of one product once
+  // fused). Fused, it throws when a layer's weight is no longer a view of the fused buffer
+  // (something replaced its data, e.g. Module::to after fuse): the fused product would
+  // silently use stale weights.
   std::vector<at::Tensor> forward(const at::Tensor& x) const;
 
  private:

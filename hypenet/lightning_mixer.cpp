@@ -32,6 +32,9 @@ LightningMixerImpl::LightningMixerImpl(const HypeNetConfig& c)
     q_norm = register_module("q_norm", RMSNorm(head_dim_, c.base.rms_norm_eps));
     k_norm = register_module("k_norm", RMSNorm(head_dim_, c.base.rms_norm_eps));
   }
+  std::vector<torch::nn::Linear> inputs = {q_proj, k_proj, v_proj};
+  if (z_proj) inputs.push_back(z_proj);  // the same bias setting as q, k, v
+  inputs_ = FusedProjection(std::move(inputs));
   // Not a checkpoint tensor (the public implementation rebuilds it too) and not a buffer: a
   // model-wide dtype cast to bfloat16 would round the slopes.
   decay = ops::alibi_decay_rates(num_heads_);
@@ -56,15 +59,9 @@ const at::Tensor& LightningMixerImpl::decay_on(const at::Device& device) {
 at::Tensor LightningMixerImpl::forward(const at::Tensor& x, const RotaryTables* rope,
                                        const LightningCacheInputs* cached) {
   const int64_t B = x.size(0), T = x.size(1);
-  at::Tensor qx, kx, vx, zx;  // [B, T, H*d]: views of one product once fused
-  if (qkv_.defined()) {
-    auto parts = qkv_.forward(x);
-    qx = parts[0], kx = parts[1], vx = parts[2];
-    if (z_proj) zx = parts[3];
-  } else {
-    qx = linear_forward(q_proj, x), kx = linear_forward(k_proj, x), vx = linear_forward(v_proj, x);
-    if (z_proj) zx = linear_forward(z_proj, x);
-  }
+  auto parts = inputs_.forward(x);  // q, k, v[, z]: [B, T, H*d] each
+  const at::Tensor &qx = parts[0], &kx = parts[1], &vx = parts[2];
+  const at::Tensor zx = z_proj ? parts[3] : at::Tensor();
   auto q = qx.view({B, T, num_heads_, head_dim_});     // [B, T, H, d]
   auto k = kx.view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, d]
   auto v = vx.view({B, T, num_kv_heads_, head_dim_});  // [B, T, Hkv, d]
@@ -112,11 +109,7 @@ at::Tensor LightningMixerImpl::forward(const at::Tensor& x, const RotaryTables* 
 }
 
 bool LightningMixerImpl::fuse_input_projections() {
-  if (qkv_.defined()) return false;
-  std::vector<torch::nn::Linear> layers = {q_proj, k_proj, v_proj};
-  if (z_proj) layers.push_back(z_proj);  // the same bias setting as q, k, v (one linear())
-  qkv_ = FusedProjection::fuse(layers);
-  return true;
+  return inputs_.fuse();
 }
 
 }  // namespace halo::hypenet

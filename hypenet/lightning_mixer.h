@@ -57,7 +57,7 @@ class LightningMixerImpl : public torch::nn::Module {
   int64_t num_heads_, num_kv_heads_, head_dim_;
   double scale_;
   LightningRecurrence recurrence_ = LightningRecurrence::kFloat32;
-  FusedProjection qkv_;  // q, k, v[, z] once fused
+  FusedProjection inputs_;  // q, k, v[, z]
   const at::Tensor& decay_on(const at::Device& device);
   // `decay` on the device of the last forward, copied from decay_source_ (the tensor `decay`
   // held then) at decay_source_version_.

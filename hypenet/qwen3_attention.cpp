@@ -23,19 +23,19 @@ Qwen3AttentionImpl::Qwen3AttentionImpl(const Qwen3Config& c, bool use_output_gat
   if (use_output_gate) {
     o_gate = register_module("o_gate", linear(c.hidden_size, num_heads_ * head_dim_, false));
   }
+  // o_gate has no bias: it joins q, k and v's product only when they have none either.
+  gate_in_inputs_ = o_gate && !q_proj->bias.defined();
+  std::vector<torch::nn::Linear> inputs = {q_proj, k_proj, v_proj};
+  if (gate_in_inputs_) inputs.push_back(o_gate);
+  inputs_ = FusedProjection(std::move(inputs));
 }
 
 at::Tensor Qwen3AttentionImpl::forward(const at::Tensor& x, const AttentionInputs& in) {
   const int64_t B = x.size(0), T = x.size(1);
-  at::Tensor qx, kx, vx, gx;  // [B, T, H*d]: views of one product once fused
-  if (qkv_.defined()) {
-    auto parts = qkv_.forward(x);
-    qx = parts[0], kx = parts[1], vx = parts[2];
-    if (gate_in_fused_) gx = parts[3];
-  } else {
-    qx = linear_forward(q_proj, x), kx = linear_forward(k_proj, x), vx = linear_forward(v_proj, x);
-  }
-  if (o_gate && !gx.defined()) gx = linear_forward(o_gate, x);
+  auto parts = inputs_.forward(x);  // q, k, v[, gate]: [B, T, H*d] each
+  const auto &qx = parts[0], &kx = parts[1], &vx = parts[2];
+  at::Tensor gx;
+  if (o_gate) gx = gate_in_inputs_ ? parts[3] : linear_forward(o_gate, x);
   // q_norm / k_norm then RoPE (if any): one fused kernel per tensor at inference on a GPU.
   auto q = norm_rotary(*q_norm, qx.view({B, T, num_heads_, head_dim_}), in.rope);
   auto k = norm_rotary(*k_norm, kx.view({B, T, num_kv_heads_, head_dim_}), in.rope);
@@ -70,13 +70,7 @@ at::Tensor Qwen3AttentionImpl::forward(const at::Tensor& x, const AttentionInput
 }
 
 bool Qwen3AttentionImpl::fuse_input_projections() {
-  if (qkv_.defined()) return false;
-  std::vector<torch::nn::Linear> layers = {q_proj, k_proj, v_proj};
-  // o_gate has no bias: it joins only when q, k and v have none either.
-  gate_in_fused_ = o_gate && !q_proj->bias.defined();
-  if (gate_in_fused_) layers.push_back(o_gate);
-  qkv_ = FusedProjection::fuse(layers);
-  return true;
+  return inputs_.fuse();
 }
 
 at::Tensor causal_attention_entropy(const at::Tensor& q, const at::Tensor& k, double scale) {

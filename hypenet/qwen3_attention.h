@@ -49,8 +49,8 @@ class Qwen3AttentionImpl : public torch::nn::Module {
 
  private:
   int64_t num_heads_, num_kv_heads_, head_dim_;
-  FusedProjection qkv_;  // q, k, v[, o_gate] once fused
-  bool gate_in_fused_ = false;
+  FusedProjection inputs_;  // q, k, v[, o_gate]
+  bool gate_in_inputs_ = false;
 };
 TORCH_MODULE(Qwen3Attention);
 

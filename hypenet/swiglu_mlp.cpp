@@ -12,21 +12,16 @@ SwiGLUMLPImpl::SwiGLUMLPImpl(int64_t hidden_size, int64_t intermediate_size) {
   gate_proj = register_module("gate_proj", linear(hidden_size, intermediate_size));
   up_proj = register_module("up_proj", linear(hidden_size, intermediate_size));
   down_proj = register_module("down_proj", linear(intermediate_size, hidden_size));
+  gate_up_ = FusedProjection({gate_proj, up_proj});
 }
 
 at::Tensor SwiGLUMLPImpl::forward(const at::Tensor& x) {
-  if (gate_up_.defined()) {
-    const auto gu = gate_up_.forward(x);  // [B, T, I] each, views of one [B, T, 2I]
-    return linear_forward(down_proj, at::silu(gu[0]) * gu[1]);
-  }
-  return linear_forward(down_proj,
-                        at::silu(linear_forward(gate_proj, x)) * linear_forward(up_proj, x));
+  const auto gu = gate_up_.forward(x);  // [B, T, I] each (views of one [B, T, 2I] once fused)
+  return linear_forward(down_proj, at::silu(gu[0]) * gu[1]);
 }
 
 bool SwiGLUMLPImpl::fuse_input_projections() {
-  if (gate_up_.defined()) return false;
-  gate_up_ = FusedProjection::fuse({gate_proj, up_proj});
-  return true;
+  return gate_up_.fuse();
 }
 
 }  // namespace halo::hypenet

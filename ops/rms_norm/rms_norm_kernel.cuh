@@ -21,20 +21,13 @@ struct alignas(sizeof(T) * VEC) Vec {
   T v[VEC];
 };
 
+// sum(x^2) in float32 over the vectors first, first + stride, ... of one row.
 template <typename T, int VEC>
-__global__ void rms_norm_forward_kernel(RmsNormParams p) {
-  constexpr int kWarp = 32;
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kWarp) + threadIdx.x / kWarp;
-  const int lane = threadIdx.x % kWarp;
-  if (row >= p.rows) return;
-  const T* x = static_cast<const T*>(p.x) + row * p.x_row_stride;
-  const T* w = static_cast<const T*>(p.w);
-  T* y = static_cast<T*>(p.y) + row * p.cols;
-  const int64_t nvec = p.cols / VEC;
+__device__ __forceinline__ float row_sum_squares(const T* x, int64_t nvec, int64_t first,
+                                                 int64_t stride) {
   using V = Vec<T, VEC>;
-
   float sum = 0.f;
-  for (int64_t i = lane; i < nvec; i += kWarp) {
+  for (int64_t i = first; i < nvec; i += stride) {
     V xv = reinterpret_cast<const V*>(x)[i];
 #pragma unroll
     for (int j = 0; j < VEC; ++j) {
@@ -42,11 +35,15 @@ __global__ void rms_norm_forward_kernel(RmsNormParams p) {
       sum += f * f;
     }
   }
-#pragma unroll
-  for (int offset = kWarp / 2; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-  const float inv = rsqrtf(sum / static_cast<float>(p.cols) + p.eps);
+  return sum;
+}
 
-  for (int64_t i = lane; i < nvec; i += kWarp) {
+// y = w * cast(x * inv) over the same vectors of the row, rounded as transformers does.
+template <typename T, int VEC>
+__device__ __forceinline__ void write_normed_row(const T* x, const T* w, T* y, int64_t nvec,
+                                                 int64_t first, int64_t stride, float inv) {
+  using V = Vec<T, VEC>;
+  for (int64_t i = first; i < nvec; i += stride) {
     V xv = reinterpret_cast<const V*>(x)[i];
     V wv = reinterpret_cast<const V*>(w)[i];
     V yv;
@@ -57,6 +54,23 @@ __global__ void rms_norm_forward_kernel(RmsNormParams p) {
     }
     reinterpret_cast<V*>(y)[i] = yv;
   }
+}
+
+template <typename T, int VEC>
+__global__ void rms_norm_forward_kernel(RmsNormParams p) {
+  constexpr int kWarp = 32;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x / kWarp) + threadIdx.x / kWarp;
+  const int lane = threadIdx.x % kWarp;
+  if (row >= p.rows) return;
+  const T* x = static_cast<const T*>(p.x) + row * p.x_row_stride;
+  const T* w = static_cast<const T*>(p.w);
+  T* y = static_cast<T*>(p.y) + row * p.cols;
+  const int64_t nvec = p.cols / VEC;
+  float sum = row_sum_squares<T, VEC>(x, nvec, lane, kWarp);
+#pragma unroll
+  for (int offset = kWarp / 2; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+  const float inv = rsqrtf(sum / static_cast<float>(p.cols) + p.eps);
+  write_normed_row<T, VEC>(x, w, y, nvec, lane, kWarp, inv);
 }
 
 // One block of THREADS per row, for few wide rows: a decode step normalises 1-32 rows of 2048,
@@ -73,17 +87,7 @@ __global__ void rms_norm_forward_row_block_kernel(RmsNormParams p) {
   const T* w = static_cast<const T*>(p.w);
   T* y = static_cast<T*>(p.y) + row * p.cols;
   const int64_t nvec = p.cols / VEC;
-  using V = Vec<T, VEC>;
-
-  float sum = 0.f;
-  for (int64_t i = threadIdx.x; i < nvec; i += THREADS) {
-    V xv = reinterpret_cast<const V*>(x)[i];
-#pragma unroll
-    for (int j = 0; j < VEC; ++j) {
-      float f = to_float(xv.v[j]);
-      sum += f * f;
-    }
-  }
+  float sum = row_sum_squares<T, VEC>(x, nvec, threadIdx.x, THREADS);
 #pragma unroll
   for (int offset = kWarp / 2; offset > 0; offset /= 2)
     sum += __shfl_xor_sync(0xffffffffu, sum, offset);
@@ -94,18 +98,7 @@ __global__ void rms_norm_forward_row_block_kernel(RmsNormParams p) {
 #pragma unroll
   for (int i = 0; i < kWarps; ++i) total += partial[i];
   const float inv = rsqrtf(total / static_cast<float>(p.cols) + p.eps);
-
-  for (int64_t i = threadIdx.x; i < nvec; i += THREADS) {
-    V xv = reinterpret_cast<const V*>(x)[i];
-    V wv = reinterpret_cast<const V*>(w)[i];
-    V yv;
-#pragma unroll
-    for (int j = 0; j < VEC; ++j) {
-      const T normed = from_float<T>(to_float(xv.v[j]) * inv);
-      yv.v[j] = from_float<T>(to_float(wv.v[j]) * to_float(normed));
-    }
-    reinterpret_cast<V*>(y)[i] = yv;
-  }
+  write_normed_row<T, VEC>(x, w, y, nvec, threadIdx.x, THREADS, inv);
 }
 
 }  // namespace halo::ops::kernels
