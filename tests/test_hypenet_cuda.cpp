@@ -10,6 +10,7 @@
 #include "tests/test_util.h"
 
 #include <algorithm>
+#include <optional>
 
 using namespace halo;
 
@@ -36,6 +37,22 @@ hypenet::HypeNetConfig kernel_sized_lightning_config() {
   config.lightning_nh = 3, config.lightning_nkv = 3, config.lightning_head_dim = 64;
   return config;
 }
+
+// A Lightning mixer of that config on the GPU and an input for it; run() gives its output
+// (float32, on the CPU) with recurrence r, under CUDA autocast when asked (a training forward
+// unless the caller is in inference mode).
+struct KernelSizedMixer {
+  hypenet::HypeNetConfig config = kernel_sized_lightning_config();
+  hypenet::LightningMixer mixer{config};
+  at::Tensor x = at::randn({2, 200, config.base.hidden_size}, at::kCUDA);
+  KernelSizedMixer() { mixer->to(at::kCUDA); }
+  at::Tensor run(hypenet::LightningRecurrence r, bool autocast) {
+    mixer->set_recurrence(r);
+    std::optional<test::Autocast> scope;
+    if (autocast) scope.emplace(at::kCUDA);
+    return mixer->forward(x, nullptr).detach().to(at::kFloat).cpu();
+  }
+};
 
 }  // namespace
 
@@ -69,7 +86,10 @@ TEST_CASE("HypeNet on CUDA matches the CPU model", "[cuda][hypenet]") {
 TEST_CASE("Lightning recurrence in the autocast dtype: bf16 q, k, v only when asked",
           "[cuda][hypenet]") {
   // student.lightning_recurrence = autocast: under CUDA autocast the op gets bfloat16 q, k, v
-  // (its tensor-core kernels) instead of float32; the outputs differ by bf16 rounding only.
+  // instead of float32; the outputs differ by bf16 rounding only. The fixture's heads take the
+  // op's ATen path, where (without a gradient, the norms handing on float32 q and k) the
+  // difference is the rounding of q, k, v: the CPU shows the same (test_trainer_parts.cpp). The
+  // bf16 kernels themselves: the next test.
   auto [teacher, config] = all_lightning_fixture();
   auto student = hypenet::hypenet_from_teacher(teacher, config, 5);
   student->to(at::kCUDA);
@@ -87,23 +107,29 @@ TEST_CASE("Lightning recurrence in the autocast dtype: bf16 q, k, v only when as
   CHECK(test::max_rel_error(bf16, f32) <= 5e-2);
 }
 
+TEST_CASE("Lightning recurrence in the autocast dtype, training: the bf16 kernels when asked",
+          "[cuda][hypenet]") {
+  // In training the norms hand q and k on in bfloat16 already, and on the CPU (the ATen path)
+  // autocast then computes float32's bits (test_trainer_parts.cpp). On heads the CUDA kernels take
+  // it must not: float32 q, k, v run the float32 kernels, bfloat16 ones the tensor-core kernels.
+  KernelSizedMixer m;  // a training forward: gradients on
+  const auto f32 = m.run(hypenet::LightningRecurrence::kFloat32, /*autocast=*/true);
+  const auto bf16 = m.run(hypenet::LightningRecurrence::kAutocast, /*autocast=*/true);
+  CHECK(bf16.isfinite().all().item<bool>());
+  CHECK_FALSE(at::equal(bf16, f32));
+  CHECK(test::max_rel_error(bf16, f32) <= 5e-2);
+}
+
 TEST_CASE("Lightning recurrence tf32: the mixer hands the op TF32 products only when asked",
           "[cuda][hypenet]") {
   // student.lightning_recurrence = tf32 on a mixer whose heads the CUDA kernels take (head dim 64;
   // the fixture teacher's heads go to the ATen path, where tf32 changes nothing): float32 q, k, v
   // in every mode, outputs within TF32 rounding of exact float32, and not equal to it.
-  const auto config = kernel_sized_lightning_config();
-  hypenet::LightningMixer mixer(config);
-  mixer->to(at::kCUDA);
-  auto x = at::randn({2, 200, config.base.hidden_size}, at::kCUDA);
+  KernelSizedMixer m;
   c10::InferenceMode guard;
-  auto run = [&](hypenet::LightningRecurrence r) {
-    mixer->set_recurrence(r);
-    return mixer->forward(x, nullptr).cpu();
-  };
-  const auto f32 = run(hypenet::LightningRecurrence::kFloat32);
-  const auto tf32 = run(hypenet::LightningRecurrence::kTf32);
-  const auto autocast_off = run(hypenet::LightningRecurrence::kAutocast);  // no autocast: float32
+  const auto f32 = m.run(hypenet::LightningRecurrence::kFloat32, false);
+  const auto tf32 = m.run(hypenet::LightningRecurrence::kTf32, false);
+  const auto autocast_off = m.run(hypenet::LightningRecurrence::kAutocast, false);  // float32
   CHECK(tf32.isfinite().all().item<bool>());
   CHECK_FALSE(at::equal(tf32, f32));
   CHECK(test::max_rel_error(tf32, f32) <= 5e-3);

@@ -19,6 +19,7 @@
 #include <torch/serialize.h>
 
 #include <cmath>
+#include <optional>
 #include <sstream>
 
 using namespace halo;
@@ -171,12 +172,23 @@ TEST_CASE("FusedAdamW: the fused kernel follows LibTorch's AdamW, state intercha
   CHECK_FALSE(static_cast<train::FusedAdamW&>(*made).fused());
 }
 
-TEST_CASE("student.lightning_recurrence reaches every Lightning layer, changes nothing unasked",
-          "[train]") {
-  // Whether the flag hands the recurrence bfloat16 or TF32 shows on CUDA only (the CPU op's
-  // matmuls are themselves under autocast; TF32 exists on CUDA only): [cuda] tests in
-  // test_hypenet_cuda.cpp. Here: the builders apply the pipeline option to every Lightning layer,
-  // and on the CPU without autocast each choice computes the same as float32.
+TEST_CASE(
+    "student.lightning_recurrence reaches every Lightning layer; on the CPU tf32 changes nothing "
+    "and autocast only what it hands the op",
+    "[train]") {
+  // The builders apply the pipeline option to every Lightning layer. What the choices compute on
+  // the CUDA kernels (bfloat16 tensor cores, TF32 products): [cuda] tests in
+  // test_hypenet_cuda.cpp. On the CPU the op takes its ATen path, which computes in float32
+  // whatever its input dtype (ops/lightning_attention.h); this test pins down, exactly, what each
+  // choice does there:
+  //   - tf32 is ignored (TF32 exists on the CUDA kernels only): float32's bits, always;
+  //   - autocast outside autocast is float32 (hypenet/lightning_mixer.h): float32's bits;
+  //   - autocast under (CPU) autocast hands the op bfloat16 q, k, v. Without a gradient the
+  //     norms hand q and k on in float32, so the op sees other values than float32's recurrence
+  //     does: the result differs, within bfloat16 rounding, once the state crosses a chunk
+  //     (within one chunk every product goes through a bfloat16 matmul either way). In training
+  //     (a gradient flows) the norms already hand on bfloat16 (hypenet/rms_norm.cpp), the cast
+  //     changes no value, and the ATen path gives float32's bits.
   const auto t = tiny_teacher_config();
   hypenet::Qwen3ForCausalLM teacher(t);
   hypenet::init_parameters_like_hf(*teacher, 0.2, 5);
@@ -197,15 +209,35 @@ TEST_CASE("student.lightning_recurrence reaches every Lightning layer, changes n
   CHECK(plain_student->layer(0).lightning->recurrence() ==
         hypenet::LightningRecurrence::kFloat32);
 
-  auto ids = at::randint(0, 61, {2, 9}, at::TensorOptions().dtype(at::kLong));
+  // 70 positions: two chunks of the ATen path (64 each), so a chunk's state reaches the next.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(7);
+  auto ids = at::randint(0, 61, {2, 70}, gen, at::TensorOptions().dtype(at::kLong));
   hypenet::ForwardOptions fo;
   fo.training = true;
   fo.return_hidden = true;
   fo.skip_logits = true;
-  at::NoGradGuard no_grad;
-  const auto plain = plain_student->forward(ids, fo).hidden;
-  CHECK(at::equal(student->forward(ids, fo).hidden, plain));
-  CHECK(at::equal(tf32_student->forward(ids, fo).hidden, plain));
+  for (const bool autocast : {false, true}) {
+    for (const bool grad : {false, true}) {
+      INFO("CPU autocast " << autocast << ", gradients " << grad);
+      auto hidden = [&](hypenet::HypeNetForCausalLM& m) {
+        at::AutoGradMode grad_mode(grad);
+        std::optional<test::Autocast> scope;
+        if (autocast) scope.emplace(at::kCPU);
+        return m->forward(ids, fo).hidden.detach().to(at::kFloat);
+      };
+      const auto plain = hidden(plain_student);
+      CHECK(at::equal(hidden(tf32_student), plain));
+      const auto bf16 = hidden(student);
+      if (!autocast || grad) {
+        CHECK(at::equal(bf16, plain));
+      } else {
+        CHECK_FALSE(at::equal(bf16, plain));
+        const double e = test::max_rel_error(bf16, plain);
+        INFO("autocast recurrence against float32 recurrence: max relative error " << e);
+        CHECK(e <= 5e-2);
+      }
+    }
+  }
 }
 
 TEST_CASE("foreach gradient clipping equals LibTorch's clip_grad_norm_", "[train]") {
