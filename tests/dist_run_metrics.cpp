@@ -1,5 +1,5 @@
-// read_step_records and count_loss_lines (metrics.jsonl), teacher_entropy (the teacher over the
-// stage's batches).
+// read_step_records, read_val_losses and count_loss_lines (metrics.jsonl), teacher_entropy (the
+// teacher over the stage's batches).
 #include "tests/dist_run_metrics.h"
 
 #include "data/packed_loader.h"
@@ -15,20 +15,37 @@
 
 namespace halo::test {
 
-std::map<int64_t, StepRecord> read_step_records(const std::filesystem::path& metrics) {
-  std::map<int64_t, StepRecord> out;
+namespace {
+
+// Calls f on each line of `metrics`, parsed as JSON (the file must exist).
+template <class F>
+void for_each_record(const std::filesystem::path& metrics, F&& f) {
   std::ifstream in(metrics);
   INFO(metrics.string());
   REQUIRE(in.good());
   std::string line;
-  while (std::getline(in, line)) {
-    auto j = nlohmann::json::parse(line);
-    if (!j.contains("loss")) continue;
+  while (std::getline(in, line)) f(nlohmann::json::parse(line));
+}
+
+}  // namespace
+
+std::map<int64_t, StepRecord> read_step_records(const std::filesystem::path& metrics) {
+  std::map<int64_t, StepRecord> out;
+  for_each_record(metrics, [&](const nlohmann::json& j) {
+    if (!j.contains("loss")) return;
     const int64_t step = j["step"].get<int64_t>();
     INFO("step " << step << " logged twice");
     REQUIRE(out.emplace(step, StepRecord{j["loss"].get<double>(), j["batch_hash"].get<int64_t>()})
                 .second);
-  }
+  });
+  return out;
+}
+
+std::map<int64_t, double> read_val_losses(const std::filesystem::path& metrics) {
+  std::map<int64_t, double> out;
+  for_each_record(metrics, [&](const nlohmann::json& j) {
+    if (j.contains("val_loss")) out[j["step"].get<int64_t>()] = j["val_loss"].get<double>();
+  });
   return out;
 }
 

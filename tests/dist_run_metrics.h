@@ -20,6 +20,9 @@ struct StepRecord {
 // step -> record of the training lines of `metrics` (a step logged twice fails the test).
 std::map<int64_t, StepRecord> read_step_records(const std::filesystem::path& metrics);
 
+// step -> validation loss of the evaluation lines of `metrics`.
+std::map<int64_t, double> read_val_losses(const std::filesystem::path& metrics);
+
 // How many training (loss) lines `metrics` holds so far: how far a running stage has got.
 int64_t count_loss_lines(const std::filesystem::path& metrics);
 

@@ -62,12 +62,28 @@ std::optional<int64_t> wait_for_left_count(c10d::TCPStore& store, int64_t count,
 TEST_CASE("SIGTERM to one training rank stops both at the same step with one checkpoint",
           "[dist][pipeline][stop]") {
   test::TempDir dir("halo-dist-stop");
+  // Also (issue 21 item 6): the checkpoint is consistent (the metrics hold exactly the steps
+  // before it, no final model), and the resumed run is bit for bit an uninterrupted 2-process run
+  // of the stage: the same per-step losses and batches, validation loss and final weight files.
   auto tiny = test::make_tiny_pipeline(dir.str() + "/tiny");
   const std::string yaml = tiny.write_pipeline("stop", "stop");
   const std::vector<std::string> set{"--set", "stages.align.batch_size=6"};
+  const std::string ref = tiny.write_pipeline("ref", "ref");
   auto teacher = test::run_cli("stage pretrain " + yaml);
   INFO(teacher.output);
   REQUIRE(teacher.exit_code == 0);
+  // The uninterrupted reference: the same stage on 2 processes, from the same teacher (out_dir is
+  // not part of the stage hash, so the copy counts as the reference run's pretrain stage).
+  fs::create_directories(dir.path() / "tiny/ref");
+  fs::copy(dir.path() / "tiny/stop/pretrain", dir.path() / "tiny/ref/pretrain",
+           fs::copy_options::recursive);
+  {
+    std::string set_args;
+    for (const auto& s : set) set_args += " " + s;
+    auto reference = test::run_cli("launch --nproc-per-node 2 -- stage align " + ref + set_args);
+    INFO(reference.output);
+    REQUIRE(reference.exit_code == 0);
+  }
   const fs::path stage_dir = dir.path() / "tiny/stop/align";
   std::vector<std::string> args{"stage", "align", yaml};
   args.insert(args.end(), set.begin(), set.end());
@@ -112,6 +128,11 @@ TEST_CASE("SIGTERM to one training rank stops both at the same step with one che
     const std::string at = "checkpoint of step " + std::to_string(stopped) + " written, stopping";
     CHECK_THAT(r1.log(), Contains("signal 15: " + at));
     CHECK_THAT(r0.log(), Contains("signal 15 (received by another rank): " + at));
+    // Consistent: no rank went past the checkpoint's step, and no final model was written.
+    CHECK(test::read_step_records(stage_dir / "metrics.jsonl").size() ==
+          static_cast<size_t>(stopped));
+    CHECK_FALSE(fs::exists(stage_dir / "final"));
+    CHECK_FALSE(fs::exists(stage_dir / "done.json"));
   }
 
   // The same two workers started again resume from that checkpoint and finish the stage.
@@ -126,5 +147,28 @@ TEST_CASE("SIGTERM to one training rank stops both at the same step with one che
   CHECK(test::exit_code(*s0) == 0);
   CHECK(test::exit_code(*s1) == 0);
   CHECK_THAT(r0.log(), Contains("(step " + std::to_string(stopped) + ")"));
-  CHECK(test::read_step_records(stage_dir / "metrics.jsonl").size() == 8u);
+
+  // Bit for bit the uninterrupted run: per-step losses and batches, validation loss, weights.
+  const fs::path ref_dir = dir.path() / "tiny/ref/align";
+  const auto a = test::read_step_records(ref_dir / "metrics.jsonl");
+  const auto b = test::read_step_records(stage_dir / "metrics.jsonl");
+  REQUIRE(a.size() == 8u);
+  REQUIRE(b.size() == a.size());
+  for (const auto& [step, rec] : a) {
+    INFO("step " << step << " (stopped after " << stopped << "): uninterrupted " << rec.loss
+                 << ", stopped and resumed " << b.at(step).loss);
+    CHECK(b.at(step).loss == rec.loss);  // exact
+    CHECK(b.at(step).batch_hash == rec.batch_hash);
+  }
+  CHECK(test::read_val_losses(stage_dir / "metrics.jsonl") ==
+        test::read_val_losses(ref_dir / "metrics.jsonl"));
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(ref_dir / "final")) {
+    INFO(e.path().filename());
+    REQUIRE(fs::exists(stage_dir / "final" / e.path().filename()));
+    CHECK(test::read_file(e.path().string()) ==
+          test::read_file((stage_dir / "final" / e.path().filename()).string()));
+    ++files;
+  }
+  CHECK(files >= 2);  // config.json and the weights
 }
