@@ -22,6 +22,7 @@
 #include "tools/device_arg.h"
 #include "tools/device_memory.h"
 #include "tools/kernel_profile.h"
+#include "tools/size_arg.h"
 
 #include <unistd.h>
 
@@ -64,16 +65,7 @@ std::vector<hypenet::MixerType> bench_mixers(const std::string& list, int64_t la
   std::stringstream ss(list);
   std::string item;
   while (std::getline(ss, item, ',')) {
-    size_t pos = 0;
-    long long v = -1;
-    try {
-      v = std::stoll(item, &pos);
-    } catch (const std::exception&) {
-      pos = 0;
-    }
-    HALO_CHECK(pos == item.size() && v >= 0 && v < layers, "--attention-layers: \"", item,
-               "\" is not a layer index in [0, ", layers, ")");
-    mixers[v] = hypenet::MixerType::kAttention;
+    mixers[parse_layer_index(item, layers, "--attention-layers")] = hypenet::MixerType::kAttention;
   }
   return mixers;
 }

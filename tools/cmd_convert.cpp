@@ -61,15 +61,7 @@ std::vector<hypenet::MixerType> mixers_from_options(const ConvertOptions& o, int
   }
   std::set<int64_t> seen;
   for (const auto& item : split(o.rnn_layers, ',')) {
-    size_t pos = 0;
-    long long v = -1;
-    try {
-      v = std::stoll(item, &pos);
-    } catch (const std::exception&) {
-      pos = 0;
-    }
-    HALO_CHECK(pos == item.size() && !item.empty() && v >= 0 && v < L, "--rnn-layers: \"", item,
-               "\" is not a layer index in [0, ", L, ")");
+    const int64_t v = parse_layer_index(item, L, "--rnn-layers");
     HALO_CHECK(seen.insert(v).second, "--rnn-layers: layer ", v, " is listed twice");
     mixers[v] = hypenet::MixerType::kLightning;
   }

@@ -5,6 +5,7 @@
 #include "hypenet/safetensors.h"
 #include "tools/commands.h"
 #include "tools/device_arg.h"
+#include "tools/size_arg.h"
 
 #include <torch/cuda.h>
 
@@ -31,16 +32,10 @@ std::vector<int64_t> parse_ids(const std::string& text, const std::string& sourc
   std::vector<int64_t> ids;
   std::string word;
   while (in >> word) {
-    size_t pos = 0;
-    long long v = -1;
-    try {
-      v = std::stoll(word, &pos);
-    } catch (const std::exception&) {
-      pos = 0;
-    }
-    HALO_CHECK(pos == word.size() && v >= 0, source, ": token ", ids.size(), " is \"", word,
+    const auto v = parse_whole_integer(word);
+    HALO_CHECK(v && *v >= 0, source, ": token ", ids.size(), " is \"", word,
                "\"; expected a non-negative integer id");
-    ids.push_back(v);
+    ids.push_back(*v);
   }
   HALO_CHECK(!ids.empty(), source, ": no token ids found (expected e.g. \"1 2 3\")");
   return ids;

@@ -44,19 +44,32 @@ std::vector<int64_t> parse_count_list(const std::string& text, const std::string
     } else if (!num.empty() && (num.back() == 'M' || num.back() == 'm')) {
       mult = int64_t(1) << 20, num.pop_back();
     }
-    size_t pos = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(num, &pos);
-    } catch (const std::exception&) {
-      pos = 0;
-    }
-    HALO_CHECK(!num.empty() && pos == num.size() && v > 0, flag, ": \"", item,
+    const auto v = parse_whole_integer(num);
+    HALO_CHECK(v && *v > 0, flag, ": \"", item,
                "\" is not a positive count (e.g. 4096, 4K, 1M; K = 1024)");
-    out.push_back(v * mult);
+    out.push_back(*v * mult);
   }
   HALO_CHECK(!out.empty(), flag, ": nothing given");
   return out;
+}
+
+int64_t parse_layer_index(const std::string& item, int64_t layers, const std::string& flag) {
+  const auto v = parse_whole_integer(item);
+  HALO_CHECK(v && *v >= 0 && *v < layers, flag, ": \"", item, "\" is not a layer index in [0, ",
+             layers, ")");
+  return *v;
+}
+
+std::optional<int64_t> parse_whole_integer(const std::string& text) {
+  size_t pos = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(text, &pos);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (pos != text.size()) return std::nullopt;
+  return static_cast<int64_t>(v);
 }
 
 }  // namespace halo::tools
