@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <regex>
 #include <string>
 #include <vector>
@@ -50,30 +51,17 @@ class CopyModel : public eval::TaskModel {
   std::vector<std::vector<int64_t>> seen;  // every prompt, in the order given
 };
 
-// Reads "The special magic number for KEY is: V" needles of the asked KEY out of the decoded
-// prompt and answers " V1, V2, ..." with the first `answer_count` of them.
-class NeedleReader : public eval::TaskModel {
+// A model that answers each prompt with a text of its own (answer()), encoded and padded with
+// spaces to the asked length. Log-probabilities are zero.
+class AnsweringModel : public eval::TaskModel {
  public:
-  NeedleReader(const data::Tokenizer& tok, size_t answer_count)
-      : tok_(tok), answer_count_(answer_count) {}
+  explicit AnsweringModel(const data::Tokenizer& tok) : tok_(tok) {}
   std::vector<std::vector<int64_t>> greedy_continue(
       const std::vector<std::vector<int64_t>>& prompts,
       const std::vector<int64_t>& max_new_tokens) override {
     std::vector<std::vector<int64_t>> out;
     for (size_t r = 0; r < prompts.size(); ++r) {
-      const std::string text = tok_.decode(prompts[r]);
-      std::smatch asked;
-      std::regex question("magic numbers? for ([A-Z]+) mentioned in the provided text\\?");
-      std::string answer;
-      if (std::regex_search(text, asked, question)) {
-        std::regex needle("magic number for " + asked[1].str() + " is: ([0-9]+)");
-        size_t count = 0;
-        for (std::sregex_iterator it(text.begin(), text.end(), needle), end;
-             it != end && count < answer_count_; ++it, ++count) {
-          answer += (answer.empty() ? " " : ", ") + (*it)[1].str();
-        }
-      }
-      auto ids = tok_.encode(answer + ".");
+      auto ids = tok_.encode(answer(prompts[r]));
       ids.resize(static_cast<size_t>(max_new_tokens[r]), tok_.encode(" ")[0]);
       out.push_back(ids);
     }
@@ -83,8 +71,42 @@ class NeedleReader : public eval::TaskModel {
     return at::zeros({static_cast<int64_t>(ids.size()) - 1}, at::kDouble);
   }
 
- private:
+ protected:
+  virtual std::string answer(const std::vector<int64_t>& prompt) = 0;
   const data::Tokenizer& tok_;
+};
+
+// " V1, V2, ...": group 1 of the first `max_count` matches of `needle` in `text`; empty if none.
+inline std::string list_matches(const std::string& text, const std::regex& needle,
+                                size_t max_count = SIZE_MAX) {
+  std::string list;
+  size_t count = 0;
+  for (std::sregex_iterator it(text.begin(), text.end(), needle), end;
+       it != end && count < max_count; ++it, ++count) {
+    list += (list.empty() ? " " : ", ") + (*it)[1].str();
+  }
+  return list;
+}
+
+// Reads "The special magic number for KEY is: V" needles of the asked KEY out of the decoded
+// prompt and answers " V1, V2, ..." with the first `answer_count` of them.
+class NeedleReader : public AnsweringModel {
+ public:
+  NeedleReader(const data::Tokenizer& tok, size_t answer_count)
+      : AnsweringModel(tok), answer_count_(answer_count) {}
+
+ protected:
+  std::string answer(const std::vector<int64_t>& prompt) override {
+    const std::string text = tok_.decode(prompt);
+    std::smatch asked;
+    std::regex question("magic numbers? for ([A-Z]+) mentioned in the provided text\\?");
+    if (!std::regex_search(text, asked, question)) return ".";
+    return list_matches(text, std::regex("magic number for " + asked[1].str() + " is: ([0-9]+)"),
+                        answer_count_) +
+           ".";
+  }
+
+ private:
   size_t answer_count_;
 };
 

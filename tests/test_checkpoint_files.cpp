@@ -4,6 +4,7 @@
 #include "hypenet/checkpoint_files.h"
 
 #include "halo/common/error.h"
+#include "tests/require_halo_error.h"
 #include "tests/test_util.h"
 
 #include <catch2/catch.hpp>
@@ -50,13 +51,6 @@ bool same_bits(const at::Tensor& a, const at::Tensor& b) {
 }
 
 }  // namespace
-
-// Requires that `expr` throws halo::HaloError and that its message satisfies `matcher`.
-#define REQUIRE_HALO_ERROR(expr, matcher)     \
-  do {                                        \
-    REQUIRE_THROWS_AS(expr, halo::HaloError); \
-    REQUIRE_THROWS_WITH(expr, matcher);       \
-  } while (0)
 
 TEST_CASE("checkpoint single file round trip and consumption", "[checkpoint]") {
   halo::test::TempDir tmp("halo-ckpt");

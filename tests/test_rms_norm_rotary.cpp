@@ -9,19 +9,13 @@
 #include "hypenet/rotary.h"
 #include "ops/rms_norm/rms_norm.h"
 #include "ops/rms_norm_rotary/rms_norm_rotary.h"
+#include "tests/require_halo_error.h"
 #include "tests/test_util.h"
 
 #include <torch/autograd.h>
 
 using namespace halo;
 using Catch::Matchers::Contains;
-
-// Requires that `expr` throws halo::HaloError and that its message satisfies `matcher`.
-#define REQUIRE_HALO_ERROR(expr, matcher)     \
-  do {                                        \
-    REQUIRE_THROWS_AS(expr, halo::HaloError); \
-    REQUIRE_THROWS_WITH(expr, matcher);       \
-  } while (0)
 
 TEST_CASE("rms_norm_rotary reference is rms_norm_reference then apply_rotary",
           "[ops][rms_norm_rotary]") {

@@ -11,19 +11,11 @@
 #include "ops/rms_norm_rotary/rms_norm_rotary.h"
 #include "tests/test_util.h"
 
-#include <limits>
 #include <vector>
 
 using namespace halo;
 
 namespace {
-
-// Fills free allocator memory with NaN so an output element the kernel forgets stays NaN.
-void poison_allocator() {
-  auto big = at::full({64 << 20}, std::numeric_limits<float>::quiet_NaN(),
-                      at::TensorOptions().device(at::kCUDA));
-  big.reset();
-}
 
 // What the attention layers compute today: q_norm / k_norm, then apply_rotary.
 at::Tensor unfused(const at::Tensor& x, const at::Tensor& w, double eps, const at::Tensor& cos,
@@ -43,7 +35,7 @@ void check_bitwise(const at::Tensor& x, const at::Tensor& w, const at::Tensor& c
                    const at::Tensor& sin) {
   REQUIRE(ops::rms_norm_rotary_uses_kernel(x));
   auto want = unfused(x, w, 1e-6, cos, sin);
-  poison_allocator();
+  test::poison_cuda_allocator();
   auto got = ops::rms_norm_rotary(x, w, 1e-6, cos, sin);
   REQUIRE(got.scalar_type() == x.scalar_type());
   REQUIRE(got.sizes() == x.sizes());

@@ -4,6 +4,7 @@
 #include "hypenet/safetensors.h"
 
 #include "halo/common/error.h"
+#include "tests/require_halo_error.h"
 #include "tests/test_util.h"
 
 #include <catch2/catch.hpp>
@@ -48,13 +49,6 @@ std::string tensor_bytes(const at::Tensor& t) {
 }
 
 }  // namespace
-
-// Requires that `expr` throws halo::HaloError and that its message satisfies `matcher`.
-#define REQUIRE_HALO_ERROR(expr, matcher)     \
-  do {                                        \
-    REQUIRE_THROWS_AS(expr, halo::HaloError); \
-    REQUIRE_THROWS_WITH(expr, matcher);       \
-  } while (0)
 
 TEST_CASE("safetensors round trip is bit-exact for F32/F16/BF16/I64, 0-d and empty",
           "[safetensors]") {

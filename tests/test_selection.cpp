@@ -13,6 +13,7 @@
 #include "halo/selection/layer_ranking.h"
 #include "halo/selection/layer_scores.h"
 #include "tests/eval_fixtures.h"
+#include "tests/eval_task_fakes.h"
 
 #include <algorithm>
 #include <cmath>
@@ -101,46 +102,30 @@ namespace {
 // variants) by reading the asked needle's value(s), but only from the last `horizon` tokens of
 // the prompt (a Lightning layer with a short memory in place of attention loses what lies
 // further back). Byte tokenizer: a token is a character.
-class HorizonReader : public eval::TaskModel {
+class HorizonReader : public test::AnsweringModel {
  public:
-  HorizonReader(const data::Tokenizer& tok, size_t horizon) : tok_(tok), horizon_(horizon) {}
-  std::vector<std::vector<int64_t>> greedy_continue(
-      const std::vector<std::vector<int64_t>>& prompts,
-      const std::vector<int64_t>& max_new_tokens) override {
-    std::vector<std::vector<int64_t>> out;
-    for (size_t r = 0; r < prompts.size(); ++r) {
-      const auto& p = prompts[r];
-      const size_t from = p.size() > horizon_ ? p.size() - horizon_ : 0;
-      const std::string text = tok_.decode(p);
-      const std::string window = tok_.decode(std::vector<int64_t>(p.begin() + from, p.end()));
-      std::smatch m;
-      std::string needle;
-      if (std::regex_search(text, m, std::regex("What is the pass key\\?"))) {
-        needle = "The pass key is ([0-9]+)";
-      } else if (std::regex_search(text, m, std::regex("What is the value of key ([A-Z]+)\\?"))) {
-        needle = "The value of key " + m[1].str() + " is ([0-9]+)";
-      } else if (std::regex_search(text, m, std::regex("magic numbers? for ([A-Z]+) mentioned"))) {
-        needle = "magic number for " + m[1].str() + " is: ([0-9]+)";
-      }
-      std::string answer;
-      if (!needle.empty()) {
-        std::regex re(needle);
-        for (std::sregex_iterator it(window.begin(), window.end(), re), end; it != end; ++it) {
-          answer += (answer.empty() ? " " : ", ") + (*it)[1].str();
-        }
-      }
-      auto ids = tok_.encode(answer.empty() ? " none." : answer + ".");
-      ids.resize(static_cast<size_t>(max_new_tokens[r]), tok_.encode(" ")[0]);
-      out.push_back(ids);
+  HorizonReader(const data::Tokenizer& tok, size_t horizon)
+      : AnsweringModel(tok), horizon_(horizon) {}
+
+ protected:
+  std::string answer(const std::vector<int64_t>& p) override {
+    const size_t from = p.size() > horizon_ ? p.size() - horizon_ : 0;
+    const std::string text = tok_.decode(p);
+    const std::string window = tok_.decode(std::vector<int64_t>(p.begin() + from, p.end()));
+    std::smatch m;
+    std::string needle;
+    if (std::regex_search(text, m, std::regex("What is the pass key\\?"))) {
+      needle = "The pass key is ([0-9]+)";
+    } else if (std::regex_search(text, m, std::regex("What is the value of key ([A-Z]+)\\?"))) {
+      needle = "The value of key " + m[1].str() + " is ([0-9]+)";
+    } else if (std::regex_search(text, m, std::regex("magic numbers? for ([A-Z]+) mentioned"))) {
+      needle = "magic number for " + m[1].str() + " is: ([0-9]+)";
     }
-    return out;
-  }
-  at::Tensor next_token_log_probs(const std::vector<int64_t>& ids) override {
-    return at::zeros({static_cast<int64_t>(ids.size()) - 1}, at::kDouble);
+    const std::string found = needle.empty() ? "" : test::list_matches(window, std::regex(needle));
+    return found.empty() ? " none." : found + ".";
   }
 
  private:
-  const data::Tokenizer& tok_;
   size_t horizon_;
 };
 

@@ -6,6 +6,7 @@
 #include "halo/losses/chunked_kl.h"
 #include "halo/train/fused_adamw.h"
 #include "halo/train/grad_clip.h"
+#include "tests/adamw_pair.h"
 #include "tests/test_util.h"
 
 #include <torch/nn/utils/clip_grad.h>
@@ -23,35 +24,13 @@ std::vector<at::Tensor> cuda_params(uint64_t seed) {
   return out;
 }
 
-std::vector<torch::optim::OptimizerParamGroup> two_groups(const std::vector<at::Tensor>& ps) {
-  auto o = torch::optim::AdamWOptions(1e-2).betas(std::make_tuple(0.9, 0.95)).eps(1e-8);
-  auto decay = o, none = o;
-  decay.weight_decay(0.1);
-  none.weight_decay(0.0);
-  std::vector<torch::optim::OptimizerParamGroup> g;
-  g.emplace_back(std::vector<at::Tensor>{ps[0], ps[2]},
-                 std::make_unique<torch::optim::AdamWOptions>(decay));
-  g.emplace_back(std::vector<at::Tensor>{ps[1]},
-                 std::make_unique<torch::optim::AdamWOptions>(none));
-  return g;
-}
-
 }  // namespace
 
 TEST_CASE("FusedAdamW on CUDA follows LibTorch's AdamW loop", "[cuda][train]") {
   auto loop_p = cuda_params(3), fused_p = cuda_params(3);
-  torch::optim::AdamW loop(two_groups(loop_p), torch::optim::AdamWOptions(1e-2));
-  train::FusedAdamW fused(two_groups(fused_p), torch::optim::AdamWOptions(1e-2), true);
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(4);
-  for (int step = 0; step < 5; ++step) {
-    for (size_t i = 0; i < loop_p.size(); ++i) {
-      auto g = at::randn(loop_p[i].sizes(), gen).cuda();
-      loop_p[i].mutable_grad() = g.clone();
-      fused_p[i].mutable_grad() = g.clone();
-    }
-    loop.step();
-    fused.step();
-  }
+  torch::optim::AdamW loop(test::two_adamw_groups(loop_p), torch::optim::AdamWOptions(1e-2));
+  train::FusedAdamW fused(test::two_adamw_groups(fused_p), torch::optim::AdamWOptions(1e-2), true);
+  test::step_twins(loop, loop_p, fused, fused_p, 5, 4);
   for (size_t i = 0; i < loop_p.size(); ++i) {
     CAPTURE(i);
     CHECK(at::allclose(fused_p[i].cpu(), loop_p[i].cpu(), 1e-5, 1e-6));

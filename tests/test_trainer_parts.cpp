@@ -13,6 +13,7 @@
 #include "halo/train/grad_clip.h"
 #include "hypenet/parameter_init.h"
 #include "hypenet/weight_transfer.h"
+#include "tests/adamw_pair.h"
 #include "tests/test_util.h"
 
 #include <torch/nn/utils/clip_grad.h>
@@ -108,35 +109,14 @@ TEST_CASE("FusedAdamW: the fused kernel follows LibTorch's AdamW, state intercha
     return std::vector<at::Tensor>{at::randn({7, 5}, gen), at::randn({5}, gen),
                                    at::randn({3, 4}, gen)};
   };
-  auto groups_of = [](std::vector<at::Tensor>& ps) {
-    auto o = torch::optim::AdamWOptions(1e-2).betas(std::make_tuple(0.9, 0.95)).eps(1e-8);
-    auto decay = o;
-    decay.weight_decay(0.1);
-    auto none = o;
-    none.weight_decay(0.0);
-    std::vector<torch::optim::OptimizerParamGroup> g;
-    g.emplace_back(std::vector<at::Tensor>{ps[0], ps[2]},
-                   std::make_unique<torch::optim::AdamWOptions>(decay));
-    g.emplace_back(std::vector<at::Tensor>{ps[1]},
-                   std::make_unique<torch::optim::AdamWOptions>(none));
-    return g;
-  };
   auto loop_params = make_params(), fused_params = make_params();
   for (auto& p : loop_params) p.set_requires_grad(true);
   for (auto& p : fused_params) p.set_requires_grad(true);
-  torch::optim::AdamW loop(groups_of(loop_params), torch::optim::AdamWOptions(1e-2));
-  train::FusedAdamW fused(groups_of(fused_params), torch::optim::AdamWOptions(1e-2), true);
+  torch::optim::AdamW loop(test::two_adamw_groups(loop_params), torch::optim::AdamWOptions(1e-2));
+  train::FusedAdamW fused(test::two_adamw_groups(fused_params), torch::optim::AdamWOptions(1e-2),
+                          true);
   REQUIRE(fused.fused());
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(12);
-  for (int step = 0; step < 5; ++step) {
-    for (size_t i = 0; i < loop_params.size(); ++i) {
-      auto g = at::randn(loop_params[i].sizes(), gen);
-      loop_params[i].mutable_grad() = g.clone();
-      fused_params[i].mutable_grad() = g.clone();
-    }
-    loop.step();
-    fused.step();
-  }
+  test::step_twins(loop, loop_params, fused, fused_params, 5, 12);
   for (size_t i = 0; i < loop_params.size(); ++i) {
     CAPTURE(i);
     CHECK(at::allclose(fused_params[i], loop_params[i], 1e-6, 1e-7));
@@ -149,7 +129,8 @@ TEST_CASE("FusedAdamW: the fused kernel follows LibTorch's AdamW, state intercha
     fused.save(out);
     out.save_to(buf);
   }
-  torch::optim::AdamW reloaded(groups_of(fused_params), torch::optim::AdamWOptions(1e-2));
+  torch::optim::AdamW reloaded(test::two_adamw_groups(fused_params),
+                               torch::optim::AdamWOptions(1e-2));
   {
     torch::serialize::InputArchive in;
     in.load_from(buf);

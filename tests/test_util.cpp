@@ -9,6 +9,7 @@
 #include <array>
 
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <stdexcept>
 
@@ -89,6 +90,12 @@ Autocast::Autocast(c10::DeviceType device) : device_(device) {
 Autocast::~Autocast() {
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
   at::autocast::set_autocast_enabled(device_, false);
+}
+
+void poison_cuda_allocator() {
+  auto big = at::full({64 << 20}, std::numeric_limits<float>::quiet_NaN(),
+                      at::TensorOptions().device(at::kCUDA));
+  big.reset();
 }
 
 double max_rel_error(const at::Tensor& a, const at::Tensor& ref) {

@@ -54,6 +54,10 @@ class Autocast {
   c10::DeviceType device_;
 };
 
+// Fills the CUDA caching allocator's free memory with NaN (a 256 MiB block, freed again), so that
+// an output element a kernel forgets to write stays NaN ([cuda] tests).
+void poison_cuda_allocator();
+
 // max |a - b| / max |b| (b is the reference), computed in float64.
 double max_rel_error(const at::Tensor& a, const at::Tensor& ref);
 

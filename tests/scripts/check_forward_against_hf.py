@@ -18,6 +18,9 @@ import torch
 from safetensors.torch import load_file
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+from make_qwen3_fixtures import perturb_norms_and_biases  # noqa: E402  (the fixtures' init)
+
 
 def random_config(rng):
     kv = rng.choice([1, 2, 3, 4])
@@ -51,12 +54,7 @@ def main():
     print("config:", cfg, "T =", T)
     torch.manual_seed(args.seed)
     model = Qwen3ForCausalLM(Qwen3Config(**cfg)).float().eval()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "norm" in name:
-                p.normal_(1.0, 0.2)
-            elif name.endswith(".bias"):
-                p.normal_(0.0, 0.05)
+    perturb_norms_and_biases(model)
     ids = [rng.randrange(cfg["vocab_size"]) for _ in range(T)]
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = os.path.join(tmp, "model")
