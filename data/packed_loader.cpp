@@ -221,15 +221,10 @@ LoaderOptions training_loader_options(const std::filesystem::path& manifest, int
 
 LoaderOptions evaluation_loader_options(const std::filesystem::path& manifest, int64_t seq_len,
                                         int64_t global_batch, int rank, int world_size) {
-  LoaderOptions lo;
-  lo.manifest = manifest;
+  auto lo = training_loader_options(manifest, seq_len, global_batch, rank, world_size,
+                                    LoaderOptions().seed, /*prefetch=*/0);
   lo.split = "validation";
-  lo.seq_len = seq_len;
-  lo.global_batch = global_batch;
-  lo.rank = rank;
-  lo.world_size = world_size;
   lo.shuffle = false;
-  lo.prefetch = 0;
   return lo;
 }
 

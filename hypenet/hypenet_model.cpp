@@ -2,6 +2,7 @@
 #include "hypenet/hypenet_model.h"
 
 #include "halo/common/error.h"
+#include "hypenet/decoder_block.h"
 #include "ops/decode_linear/decode_linear.h"
 
 #include <cmath>
@@ -42,12 +43,9 @@ at::Tensor HypeNetDecoderLayerImpl::mixer_forward(const at::Tensor& h, const Mix
 
 at::Tensor HypeNetDecoderLayerImpl::forward(const at::Tensor& x, const MixerInputs& in,
                                             at::Tensor* mixer_in, at::Tensor* mixer_out) {
-  auto h = input_layernorm(x);
-  auto a = mixer_forward(h, in);
-  if (mixer_in) *mixer_in = h;
-  if (mixer_out) *mixer_out = a;
-  auto y = x + a;
-  return y + mlp(post_attention_layernorm(y));
+  return pre_norm_block(
+      x, input_layernorm, [&](const at::Tensor& h) { return mixer_forward(h, in); },
+      post_attention_layernorm, mlp, mixer_in, mixer_out);
 }
 
 HypeNetBodyImpl::HypeNetBodyImpl(const HypeNetConfig& c) {

@@ -2,6 +2,7 @@
 #include "hypenet/qwen3_model.h"
 
 #include "halo/common/error.h"
+#include "hypenet/decoder_block.h"
 #include "ops/decode_linear/decode_linear.h"
 
 namespace halo::hypenet {
@@ -16,12 +17,9 @@ Qwen3DecoderLayerImpl::Qwen3DecoderLayerImpl(const Qwen3Config& c) {
 
 at::Tensor Qwen3DecoderLayerImpl::forward(const at::Tensor& x, const AttentionInputs& in,
                                           at::Tensor* mixer_in, at::Tensor* mixer_out) {
-  auto h = input_layernorm(x);
-  auto a = self_attn(h, in);
-  if (mixer_in) *mixer_in = h;
-  if (mixer_out) *mixer_out = a;
-  auto y = x + a;
-  return y + mlp(post_attention_layernorm(y));
+  return pre_norm_block(
+      x, input_layernorm, [&](const at::Tensor& h) { return self_attn(h, in); },
+      post_attention_layernorm, mlp, mixer_in, mixer_out);
 }
 
 Qwen3BodyImpl::Qwen3BodyImpl(const Qwen3Config& c) {

@@ -202,6 +202,45 @@ void no_data(std::ostringstream& os, double left, double right, double top, doub
           " fill=\"#666666\" font-size=\"14\"");
 }
 
+// The frame of a line or bar chart: the plot area [left, right] x [top, bottom], inside margins
+// for the y tick labels (those of `y`, when there is data) and for the axis labels. `right` is
+// the chart kind's own: chart_frame leaves it 0.
+struct ChartFrame {
+  double left = 0, right = 0, top = 0, bottom = 0;
+};
+
+template <class Spec>
+ChartFrame chart_frame(const Spec& spec, bool has_data, const Axis& y) {
+  ChartFrame f;
+  f.left = 20 + (spec.y_label.empty() ? 0 : 16) + (has_data ? max_label_width(y) : 0) + 8;
+  f.top = kTitleHeight + 6;
+  f.bottom = spec.height - 22 - (spec.x_label.empty() ? 0 : 16);
+  return f;
+}
+
+// Opens a line or bar chart's SVG, `width` wide and spec.height tall plus the legend's rows, with
+// its title and axis labels; without data, says so in the frame.
+template <class Spec>
+void open_chart(std::ostringstream& os, const Spec& spec, double width, const ChartFrame& f,
+                const std::vector<LegendEntry>& legend, bool has_data) {
+  const int rows = legend_rows(legend, f.right - f.left);
+  const double height = spec.height + rows * kLegendRow + (rows > 0 ? 4 : 0);
+  open_svg(os, width, height, spec.title);
+  if (!spec.x_label.empty()) {
+    text_at(os, (f.left + f.right) / 2, f.bottom + 34, spec.x_label, "middle");
+  }
+  y_label_at(os, 16, f.top, f.bottom, spec.y_label);
+  if (!has_data) no_data(os, f.left, f.right, f.top, f.bottom);
+}
+
+// The legend below the frame, and the end of the SVG.
+template <class Spec>
+void close_chart(std::ostringstream& os, const Spec& spec, const ChartFrame& f,
+                 const std::vector<LegendEntry>& legend) {
+  draw_legend(os, legend, f.left, spec.height - 2, f.right - f.left);
+  os << "</svg>\n";
+}
+
 std::string hex_colour(double r, double g, double b) {
   char buf[8];
   auto c = [](double v) { return static_cast<int>(std::lround(std::clamp(v, 0.0, 255.0))); };
@@ -499,21 +538,13 @@ std::string line_chart_svg(const LineChartSpec& spec) {
       x.hi = xhi * pad;
     }
   }
-  const double left =
-      20 + (spec.y_label.empty() ? 0 : 16) + (has_data ? max_label_width(y) : 0) + 8;
-  const double right = spec.width - 20;
-  const double top = kTitleHeight + 6;
-  const double bottom = spec.height - 22 - (spec.x_label.empty() ? 0 : 16);
-  const int rows = legend_rows(legend, right - left);
-  const double height = spec.height + rows * kLegendRow + (rows > 0 ? 4 : 0);
+  auto frame = chart_frame(spec, has_data, y);
+  frame.right = spec.width - 20;
+  const double left = frame.left, right = frame.right, top = frame.top, bottom = frame.bottom;
 
   std::ostringstream os;
-  open_svg(os, spec.width, height, spec.title);
-  if (!spec.x_label.empty()) text_at(os, (left + right) / 2, bottom + 34, spec.x_label, "middle");
-  y_label_at(os, 16, top, bottom, spec.y_label);
-  if (!has_data) {
-    no_data(os, left, right, top, bottom);
-  } else {
+  open_chart(os, spec, spec.width, frame, legend, has_data);
+  if (has_data) {
     x.p0 = left;
     x.p1 = right;
     // Inset so that points on the end ticks (accuracy 0 or 1) are not hidden by the frame.
@@ -561,8 +592,7 @@ std::string line_chart_svg(const LineChartSpec& spec) {
       os << "</g>\n";
     }
   }
-  draw_legend(os, legend, left, spec.height - 2, right - left);
-  os << "</svg>\n";
+  close_chart(os, spec, frame, legend);
   return os.str();
 }
 
@@ -673,23 +703,14 @@ std::string bar_chart_svg(const BarChartSpec& spec) {
     legend.push_back({spec.highlight_name, palette_colour(3), LegendEntry::kBox});
     legend.push_back({spec.other_name, palette_colour(0), LegendEntry::kBox});
   }
-  const double left =
-      20 + (spec.y_label.empty() ? 0 : 16) + (has_data ? max_label_width(y) : 0) + 8;
+  auto frame = chart_frame(spec, has_data, y);
   const double slot_min = 14;
-  const double right = std::max(spec.width - 20, left + slot_min * static_cast<double>(n));
-  const double width = right + 20;
-  const double top = kTitleHeight + 6;
-  const double bottom = spec.height - 22 - (spec.x_label.empty() ? 0 : 16);
-  const int rows = legend_rows(legend, right - left);
-  const double height = spec.height + rows * kLegendRow + (rows > 0 ? 4 : 0);
+  frame.right = std::max(spec.width - 20, frame.left + slot_min * static_cast<double>(n));
+  const double left = frame.left, right = frame.right, top = frame.top, bottom = frame.bottom;
 
   std::ostringstream os;
-  open_svg(os, width, height, spec.title);
-  if (!spec.x_label.empty()) text_at(os, (left + right) / 2, bottom + 34, spec.x_label, "middle");
-  y_label_at(os, 16, top, bottom, spec.y_label);
-  if (!has_data) {
-    no_data(os, left, right, top, bottom);
-  } else {
+  open_chart(os, spec, right + 20, frame, legend, has_data);
+  if (has_data) {
     y.p0 = bottom;
     y.p1 = top;
     Axis x;  // a dummy x axis without ticks: bars carry their own labels
@@ -733,8 +754,7 @@ std::string bar_chart_svg(const BarChartSpec& spec) {
          << "\" y2=\"" << num(zero) << "\" stroke=\"#444444\"/>\n";
     }
   }
-  draw_legend(os, legend, left, spec.height - 2, right - left);
-  os << "</svg>\n";
+  close_chart(os, spec, frame, legend);
   return os.str();
 }
 
