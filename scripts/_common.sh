@@ -42,6 +42,27 @@ halo_abs() {
   esac
 }
 
+# halo_bench_python [PY]: the Python that runs the Hugging Face side of the bench-*.sh scripts:
+# PY when given, else the GPU host's /opt/torch/.venv/bin/python3 when present, else python3.
+halo_bench_python() {
+  if [ -n "${1:-}" ]; then
+    printf '%s\n' "$1"
+  elif [ -x /opt/torch/.venv/bin/python3 ]; then
+    printf '%s\n' /opt/torch/.venv/bin/python3
+  else
+    printf '%s\n' python3
+  fi
+}
+
+# halo_bench_binary: the halo-distill of the CUDA build the bench-*.sh scripts time
+# (HALO_BUILD_DIR, default build/); exits 1 with a hint when there is none.
+halo_bench_binary() {
+  local bin
+  bin="$(halo_abs "${HALO_BUILD_DIR:-build}")/halo-distill"
+  [ -x "$bin" ] || halo_die "no $bin. HINT: build first (scripts/build-gpu.sh)."
+  printf '%s\n' "$bin"
+}
+
 # halo_configure KIND BUILD_DIR HINT CMAKE_ARGS...: run CMake only when the arguments changed
 # since the last configure of BUILD_DIR. A stamp file records KIND ("dev" for build.sh, "gpu" for
 # build-gpu.sh) and the arguments; a tree configured by the other kind (or, for "gpu", by no

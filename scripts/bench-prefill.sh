@@ -13,7 +13,11 @@
 #   --out        folder for the JSON results (default: print only)
 # Needs a CUDA build in build/ (scripts/build-gpu.sh).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HALO_SCRIPT=bench-prefill.sh
+HALO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/_common.sh
+source "$HALO_ROOT/scripts/_common.sh"
+ROOT="$HALO_ROOT"
 CONFIG="$ROOT/configs/models/qwen3-1.7b.json"
 MODEL=/tmp/halo-bench/model
 TOKENS=4096,16384
@@ -30,11 +34,8 @@ while [ $# -gt 0 ]; do
     *) echo "bench-prefill.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-if [ -z "$PY" ]; then
-  if [ -x /opt/torch/.venv/bin/python3 ]; then PY=/opt/torch/.venv/bin/python3; else PY=python3; fi
-fi
-BIN="${HALO_BUILD_DIR:-$ROOT/build}/halo-distill"
-[ -x "$BIN" ] || { echo "bench-prefill.sh: no $BIN; build first (scripts/build-gpu.sh)" >&2; exit 1; }
+PY="$(halo_bench_python "$PY")"
+BIN="$(halo_bench_binary)"
 
 if [ ! -f "$MODEL/config.json" ]; then
   "$BIN" init-teacher --config "$CONFIG" --out "$MODEL" --seed 0 --dtype bfloat16

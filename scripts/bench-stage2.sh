@@ -14,7 +14,11 @@
 # state, no autocast: the authors' regime), a kernel profile of the autocast case, and
 # scripts/bench_stage2_hf.py. Needs a CUDA build in build/ (scripts/build-gpu.sh).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HALO_SCRIPT=bench-stage2.sh
+HALO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/_common.sh
+source "$HALO_ROOT/scripts/_common.sh"
+ROOT="$HALO_ROOT"
 CONFIG="$ROOT/configs/models/qwen3-1.7b.json"
 BATCH=12
 PY=""
@@ -29,9 +33,8 @@ while [ $# -gt 0 ]; do
     *) echo "bench-stage2.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-[ -n "$PY" ] || { [ -x /opt/torch/.venv/bin/python3 ] && PY=/opt/torch/.venv/bin/python3 || PY=python3; }
-BIN="$ROOT/build/halo-distill"
-[ -x "$BIN" ] || { echo "bench-stage2.sh: $BIN missing; run scripts/build-gpu.sh first" >&2; exit 1; }
+PY="$(halo_bench_python "$PY")"
+BIN="$(halo_bench_binary)"
 [ -z "$OUT" ] || mkdir -p "$OUT"
 save() { if [ -n "$OUT" ]; then tee "$OUT/$1"; else cat; fi; }
 
