@@ -2,9 +2,9 @@
 // by a 1 MiB buffer so that no line or document grows beyond its limit in memory.
 #include "data/corpus_reader.h"
 
+#include "common/error.h"
+#include "common/json_limits.h"
 #include "data/unicode.h"
-#include "halo/common/error.h"
-#include "halo/common/json_limits.h"
 
 #include <zlib.h>
 

@@ -5,8 +5,8 @@
 
 #include "data/sha256.h"
 #include "data/tokenizer_json.h"
-#include "halo/common/error.h"
-#include "hypenet/json_fields.h"
+#include "common/error.h"
+#include "common/json_fields.h"
 
 #include <nlohmann/json.hpp>
 
@@ -18,7 +18,7 @@
 
 namespace halo::data {
 
-using hypenet::JsonFields;
+using halo::JsonFields;
 using nlohmann::json;
 using namespace tokenizer_json;  // NOLINT: the file's JSON helpers
 
@@ -63,7 +63,7 @@ HfBpeTokenizer::HfBpeTokenizer(const std::string& path) : path_(path) {
   std::error_code ec;
   HALO_CHECK(fs::is_regular_file(path, ec), path,
              ": no such file (expected a Hugging Face tokenizer.json)");
-  const json root = hypenet::read_json_file(path);
+  const json root = halo::read_json_file(path);
   sha256_ = sha256_file_hex(path);
   // The model type first: a WordPiece or Unigram file fails here, not on a later key.
   const json& model = require_object(root, "model", path_, "model");
@@ -262,7 +262,7 @@ void HfBpeTokenizer::load_special_ids(const std::string& model_unk_token) {
   std::error_code ec;
   if (fs::is_regular_file(config, ec)) {
     const std::string cpath = config.string();
-    const json c = hypenet::read_json_file(cpath);
+    const json c = halo::read_json_file(cpath);
     auto read = [&](const char* key, int64_t* id) {
       if (!c.contains(key) || c.at(key).is_null()) return;
       const json& v = c.at(key);

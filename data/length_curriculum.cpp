@@ -1,7 +1,7 @@
 // Implementation of length_curriculum.h.
 #include "data/length_curriculum.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 namespace halo::data {
 

@@ -4,9 +4,9 @@
 // from the consumer's position, so prefetching never changes which batches come out.
 #include "data/packed_loader.h"
 
+#include "common/error.h"
 #include "data/token_shards.h"
 #include "data/token_stream.h"
-#include "halo/common/error.h"
 
 #include <ATen/ops/empty.h>
 

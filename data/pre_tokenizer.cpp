@@ -2,8 +2,8 @@
 // (NormalizedString::split); matches come from regex.h's Oniguruma-compatible find_all.
 #include "data/pre_tokenizer.h"
 
+#include "common/error.h"
 #include "data/tokenizer_json.h"
-#include "halo/common/error.h"
 
 #include <nlohmann/json.hpp>
 
@@ -11,7 +11,7 @@
 
 namespace halo::data {
 
-using hypenet::JsonFields;
+using halo::JsonFields;
 using namespace tokenizer_json;  // NOLINT: the file's JSON helpers
 
 struct PreTokenizer::Step {

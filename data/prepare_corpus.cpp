@@ -1,11 +1,11 @@
 // Implementation of prepare_corpus.h.
 #include "data/prepare_corpus.h"
 
+#include "common/error.h"
+#include "common/model_folder_files.h"
+#include "common/remove_tree.h"
 #include "data/token_shard_file.h"
 #include "data/tokenizer.h"
-#include "halo/common/error.h"
-#include "halo/common/remove_tree.h"
-#include "hypenet/model_folder_files.h"
 
 #include <unistd.h>
 
@@ -173,7 +173,7 @@ Separator choose_separator(const Tokenizer& tokenizer, const std::string& teache
     HALO_CHECK(fs::is_directory(teacher_dir), "prepare: --teacher ", teacher_dir,
                ": not a folder (expected the teacher's model folder with config.json)");
     std::string file;
-    const auto ids = hypenet::model_eos_token_ids(teacher_dir, &file);
+    const auto ids = halo::model_eos_token_ids(teacher_dir, &file);
     if (!ids.empty()) {
       HALO_CHECK(ids[0] < tokenizer.vocab_size(), file, ": key 'eos_token_id' is ", ids[0],
                  ", not an id of the tokenizer ", tokenizer.path(), " (", tokenizer.vocab_size(),

@@ -12,7 +12,7 @@
 // boundaries as in Ruby syntax (PCRE2_MULTILINE). Nested classes are rejected.
 #include "data/regex.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <pcre2.h>
 

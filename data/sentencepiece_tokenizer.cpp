@@ -2,9 +2,9 @@
 // libsentencepiece-dev). SentencePieceProcessor's Encode/Decode are const and thread-safe.
 #include "data/sentencepiece_tokenizer.h"
 
+#include "common/error.h"
 #include "data/sha256.h"
 #include "data/unicode.h"
-#include "halo/common/error.h"
 
 #include <sentencepiece_processor.h>
 

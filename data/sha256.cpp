@@ -1,7 +1,7 @@
 // Implementation of sha256.h (the FIPS 180-4 compression function, big-endian message schedule).
 #include "data/sha256.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <algorithm>
 #include <cstring>

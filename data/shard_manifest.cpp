@@ -1,10 +1,10 @@
 // Implementation of shard_manifest.h: manifest.json to and from the Manifest struct.
 #include "data/shard_manifest.h"
 
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "common/json_fields.h"
 #include "data/sha256.h"
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
-#include "hypenet/json_fields.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,7 +14,7 @@
 
 namespace halo::data {
 
-using hypenet::JsonFields;
+using halo::JsonFields;
 using nlohmann::json;
 
 int token_dtype_bytes(const std::string& dtype) {
@@ -165,7 +165,7 @@ Manifest Manifest::from_json(const json& j, const std::string& source) {
 }
 
 Manifest Manifest::read(const std::filesystem::path& path) {
-  return from_json(hypenet::read_json_file(path.string()), path.string());
+  return from_json(halo::read_json_file(path.string()), path.string());
 }
 
 void Manifest::write(const std::filesystem::path& path) const {

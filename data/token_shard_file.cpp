@@ -3,8 +3,8 @@
 
 #include "data/sha256.h"
 #include "data/shard_manifest.h"
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
+#include "common/atomic_file.h"
+#include "common/error.h"
 
 #include <fcntl.h>
 #include <hdf5.h>

@@ -1,8 +1,8 @@
 // Implementation of token_shards.h.
 #include "data/token_shards.h"
 
+#include "common/error.h"
 #include "data/sha256.h"
-#include "halo/common/error.h"
 
 namespace halo::data {
 

@@ -1,7 +1,7 @@
 // Implementation of token_stream.h.
 #include "data/token_stream.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <algorithm>
 

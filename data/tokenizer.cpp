@@ -1,9 +1,9 @@
 // load_tokenizer(): chooses the tokenizer implementation from the path (see tokenizer.h).
 #include "data/tokenizer.h"
 
+#include "common/error.h"
 #include "data/hf_bpe_tokenizer.h"
 #include "data/sentencepiece_tokenizer.h"
-#include "halo/common/error.h"
 
 #include <filesystem>
 

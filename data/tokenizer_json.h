@@ -1,10 +1,10 @@
 // Helpers for reading tokenizer.json with errors that name the file and the key path
-// ("FILE: key 'pre_tokenizer.pretokenizers[1].type' ..."), on top of hypenet/json_fields.h.
+// ("FILE: key 'pre_tokenizer.pretokenizers[1].type' ..."), on top of common/json_fields.h.
 // Internal to data/.
 #pragma once
 
-#include "halo/common/error.h"
-#include "hypenet/json_fields.h"
+#include "common/error.h"
+#include "common/json_fields.h"
 
 #include <nlohmann/json.hpp>
 
@@ -38,9 +38,9 @@ inline const json& require_object(const json& parent, const std::string& key,
 
 // The JsonFields view of a (small) object at `key_path`, so that messages read
 // "FILE (key_path): key 'x' ...".
-inline hypenet::JsonFields fields_at(const json& object, const std::string& file,
+inline halo::JsonFields fields_at(const json& object, const std::string& file,
                                      const std::string& key_path) {
-  return hypenet::JsonFields(object, str_cat(file, " (", key_path, ")"));
+  return halo::JsonFields(object, str_cat(file, " (", key_path, ")"));
 }
 
 }  // namespace halo::data::tokenizer_json

@@ -1,7 +1,7 @@
 // Implementation of unicode.h. Normalization is utf8proc's (Debian's libutf8proc-dev).
 #include "data/unicode.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <utf8proc.h>
 

@@ -1,7 +1,7 @@
 // Implementation of fuzz_support.h.
 #include "fuzz/fuzz_support.h"
 
-#include "halo/common/remove_tree.h"
+#include "common/remove_tree.h"
 
 #include <unistd.h>
 

@@ -8,7 +8,7 @@
 // bad input and ends the run of that input quietly.
 #pragma once
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,7 +1,7 @@
 // Implementation of cached_attention.h.
 #include "hypenet/cached_attention.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "ops/decode_attention/decode_attention.h"
 
 #include <algorithm>

@@ -1,7 +1,7 @@
 // Implementation of causal_lm.h.
 #include "hypenet/causal_lm.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "hypenet/module_io.h"
 
 namespace halo::hypenet {

@@ -3,8 +3,8 @@
 // writing a folder back with greedy sharding in name order.
 #include "hypenet/checkpoint_files.h"
 
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
+#include "common/atomic_file.h"
+#include "common/error.h"
 
 #include <fcntl.h>
 #include <unistd.h>

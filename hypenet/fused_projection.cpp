@@ -1,7 +1,7 @@
 // Implementation of fused_projection.h.
 #include "hypenet/fused_projection.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "hypenet/lightning_mixer.h"
 #include "hypenet/linear_forward.h"
 #include "hypenet/qwen3_attention.h"

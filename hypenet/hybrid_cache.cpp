@@ -1,7 +1,7 @@
 // Implementation of hybrid_cache.h.
 #include "hypenet/hybrid_cache.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <algorithm>
 #include <cstdio>

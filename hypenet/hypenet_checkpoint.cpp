@@ -1,7 +1,7 @@
 // Implementation of hypenet_checkpoint.h.
 #include "hypenet/hypenet_checkpoint.h"
 
-#include "hypenet/model_folder_files.h"
+#include "common/model_folder_files.h"
 #include "hypenet/module_io.h"
 #include "hypenet/qwen3_checkpoint.h"
 

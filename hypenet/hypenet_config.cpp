@@ -1,8 +1,8 @@
 // Implementation of hypenet_config.h.
 #include "hypenet/hypenet_config.h"
 
-#include "halo/common/error.h"
-#include "hypenet/json_fields.h"
+#include "common/error.h"
+#include "common/json_fields.h"
 
 #include <cmath>
 #include <sstream>

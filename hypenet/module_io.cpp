@@ -1,9 +1,9 @@
 // Implementation of module_io.h.
 #include "hypenet/module_io.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "hypenet/checkpoint_files.h"
-#include "hypenet/json_fields.h"
+#include "common/json_fields.h"
 
 #include <torch/utils.h>
 

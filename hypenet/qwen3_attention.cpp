@@ -1,7 +1,7 @@
 // Implementation of qwen3_attention.h.
 #include "hypenet/qwen3_attention.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "hypenet/cached_attention.h"
 #include "hypenet/linear_forward.h"
 

@@ -1,7 +1,7 @@
 // Implementation of qwen3_checkpoint.h.
 #include "hypenet/qwen3_checkpoint.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "hypenet/module_io.h"
 #include "hypenet/parameter_init.h"
 

@@ -1,8 +1,8 @@
 // Implementation of qwen3_config.h: config.json <-> Qwen3Config with key-level validation.
 #include "hypenet/qwen3_config.h"
 
-#include "halo/common/error.h"
-#include "hypenet/json_fields.h"
+#include "common/error.h"
+#include "common/json_fields.h"
 
 #include <set>
 

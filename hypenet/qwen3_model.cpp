@@ -1,7 +1,7 @@
 // Implementation of qwen3_model.h.
 #include "hypenet/qwen3_model.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "hypenet/decoder_block.h"
 #include "ops/decode_linear/decode_linear.h"
 

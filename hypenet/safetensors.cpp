@@ -4,8 +4,8 @@
 // aarch64); a static_assert below stops a big-endian build.
 #include "hypenet/safetensors.h"
 
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
+#include "common/atomic_file.h"
+#include "common/error.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>

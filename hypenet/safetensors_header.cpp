@@ -4,8 +4,8 @@
 // build).
 #include "hypenet/safetensors_header.h"
 
-#include "halo/common/error.h"
-#include "hypenet/json_fields.h"
+#include "common/error.h"
+#include "common/json_fields.h"
 
 #include <nlohmann/json.hpp>
 

@@ -1,7 +1,7 @@
 // Implementation of weight_transfer.h.
 #include "hypenet/weight_transfer.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "hypenet/parameter_init.h"
 
 #include <torch/utils.h>

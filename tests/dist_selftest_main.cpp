@@ -7,7 +7,7 @@
 // ranks wait in while rank 0 works longer than the collective timeout, e.g. a quality gate). Each
 // reads the rank and rendezvous from the environment (torchrun / launch / SLURM), like every
 // distributed subcommand.
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/distributed/bucketed_gradient_sync.h"
 #include "halo/distributed/data_parallel_sync.h"
 #include "halo/distributed/dist_context.h"

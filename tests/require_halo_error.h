@@ -2,7 +2,7 @@
 // with a message that satisfies a Catch string matcher.
 #pragma once
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <catch2/catch.hpp>
 

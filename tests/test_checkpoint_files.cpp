@@ -3,7 +3,7 @@
 // folders, each checking that the message names the index or shard file and the tensor.
 #include "hypenet/checkpoint_files.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "tests/require_halo_error.h"
 #include "tests/test_util.h"
 

@@ -1,12 +1,12 @@
 // CheckpointStore: only folders with the completion marker count; commit replaces an
 // incomplete folder of the same step, keeps the newest keep_last, and removes stale temporary
-// folders; durable file writes (halo/common/atomic_file.h) leave the old content or the new one;
+// folders; durable file writes (common/atomic_file.h) leave the old content or the new one;
 // the learning-rate schedules hit their end points.
 #include <catch2/catch.hpp>
 
+#include "common/atomic_file.h"
+#include "common/error.h"
 #include "halo/checkpoint/checkpoint_store.h"
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
 #include "halo/train/lr_schedule.h"
 #include "tests/test_util.h"
 

@@ -3,10 +3,10 @@
 // in-memory store): scaling, no_sync accumulation and parameter checks.
 #include <catch2/catch.hpp>
 
-#include "halo/common/error.h"
+#include "common/error.h"
+#include "halo/distributed/bucketed_gradient_sync.h"
 #include "halo/distributed/dist_context.h"
 #include "halo/distributed/dist_env.h"
-#include "halo/distributed/bucketed_gradient_sync.h"
 #include "halo/distributed/local_launcher.h"
 #include "tests/test_util.h"
 

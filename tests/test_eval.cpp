@@ -4,7 +4,7 @@
 // greedy decoding against one-by-one decoding, answer matching, and the quality gate report.
 #include <catch2/catch.hpp>
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/eval/language_model.h"
 #include "halo/eval/quality_gate.h"
 #include "halo/eval/retrieval_eval.h"

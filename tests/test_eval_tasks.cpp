@@ -7,7 +7,7 @@
 // loss-by-position buckets; bad input names the task, file and line.
 #include <catch2/catch.hpp>
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/eval/eval_charts.h"
 #include "halo/eval/eval_results.h"
 #include "halo/eval/eval_suite.h"

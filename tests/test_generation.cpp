@@ -4,7 +4,7 @@
 // sampling is reproducible and batch-independent; bad requests get clear errors.
 #include <catch2/catch.hpp>
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/eval/language_model.h"
 #include "halo/eval/retrieval_eval.h"
 #include "halo/inference/generation_engine.h"

@@ -5,16 +5,16 @@
 // built under AddressSanitizer + UndefinedBehaviorSanitizer (fuzz/CMakeLists.txt).
 #include <catch2/catch.hpp>
 
+#include "common/error.h"
+#include "common/json_fields.h"
+#include "common/json_limits.h"
+#include "common/remove_tree.h"
 #include "data/corpus_reader.h"
 #include "data/hf_bpe_tokenizer.h"
 #include "data/shard_manifest.h"
 #include "data/token_shard_file.h"
 #include "halo/checkpoint/checkpoint_meta.h"
-#include "halo/common/error.h"
-#include "halo/common/json_limits.h"
-#include "halo/common/remove_tree.h"
 #include "halo/config/pipeline_config.h"
-#include "hypenet/json_fields.h"
 #include "hypenet/safetensors_header.h"
 
 #include <unistd.h>
@@ -132,7 +132,7 @@ TEST_CASE("hostile JSON: nesting deeper than the limit is refused before parsing
   // 1M levels crash nlohmann::json's recursive parse and free (measured); refused here.
   const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
   const std::string path = s.write("config.json", deep);
-  CHECK_THAT(refusal([&] { halo::hypenet::read_json_file(path); }),
+  CHECK_THAT(refusal([&] { halo::read_json_file(path); }),
              Contains(path) && Contains("nested deeper than 512") && Contains("at byte 512"));
   // Brackets inside strings do not count; 512 levels are accepted.
   const std::string in_string = "{\"k\": \"" + std::string(2000, '[') + "\\\"[\"}";
@@ -195,7 +195,7 @@ TEST_CASE("hostile tokenizer.json: ids and merges beyond the limits, files beyon
   // A JSON file beyond 256 MiB is refused by its size before it is read (sparse file: no disk).
   const std::string big = s.write("big.json", "{}");
   std::filesystem::resize_file(big, halo::kMaxJsonFileBytes + 1);
-  CHECK_THAT(refusal([&] { halo::hypenet::read_json_file(big); }),
+  CHECK_THAT(refusal([&] { halo::read_json_file(big); }),
              Contains(big) && Contains("limit 268435456 bytes"));
 }
 

@@ -3,7 +3,7 @@
 // step-by-step computation, checkpoint round trips, and config validation messages.
 #include <catch2/catch.hpp>
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/losses/chunked_kl.h"
 #include "hypenet/causal_lm.h"
 #include "hypenet/checkpoint_files.h"

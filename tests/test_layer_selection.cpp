@@ -4,7 +4,7 @@
 // every method's choice, and the report listing every layer's scores.
 #include <catch2/catch.hpp>
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/eval/language_model.h"
 #include "halo/eval/retrieval_prompts.h"
 #include "halo/selection/attention_entropy.h"

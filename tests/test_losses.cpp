@@ -5,7 +5,7 @@
 // values in masked rows; the global normalizer; bfloat16 and float32 inputs; argument errors.
 #include <catch2/catch.hpp>
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/losses/chunked_cross_entropy.h"
 #include "halo/losses/chunked_kl.h"
 #include "tests/test_util.h"

@@ -3,12 +3,12 @@
 // the stream holds every document once per epoch, resume after k batches equals an
 // uninterrupted run for 1, 2 and 3 ranks and across 2 -> 3 ranks, the union over ranks is the
 // 1-rank batch, curriculum shapes continue the same stream, and a corrupt shard stops the open.
+#include "common/error.h"
 #include "data/length_curriculum.h"
 #include "data/packed_loader.h"
 #include "data/shard_manifest.h"
 #include "data/token_shard_file.h"
 #include "data/token_stream.h"
-#include "halo/common/error.h"
 #include "tests/test_util.h"
 
 #include <ATen/ATen.h>

@@ -10,10 +10,10 @@
 // (issue 21 item 2).
 #include <catch2/catch.hpp>
 
+#include "common/error.h"
+#include "common/remove_tree.h"
 #include "halo/checkpoint/checkpoint_meta.h"
 #include "halo/checkpoint/checkpoint_store.h"
-#include "halo/common/error.h"
-#include "halo/common/remove_tree.h"
 #include "halo/config/config_diff.h"
 #include "halo/config/pipeline_config.h"
 #include "halo/stages/run_identity.h"

@@ -2,11 +2,11 @@
 // (.txt, .jsonl and their .gz forms; Qwen3 byte-level BPE with uint32 ids and SentencePiece with
 // uint16 ids), the split and output do not depend on the thread count, and every kind of bad
 // input is counted with its file, never silently dropped. Corpora are made in the test.
+#include "common/error.h"
 #include "data/corpus_reader.h"
 #include "data/prepare_corpus.h"
 #include "data/token_shards.h"
 #include "data/tokenizer.h"
-#include "halo/common/error.h"
 #include "tests/test_util.h"
 
 #include <zlib.h>

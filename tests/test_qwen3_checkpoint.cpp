@@ -2,7 +2,7 @@
 // config.json validation errors that name the file and key.
 #include <catch2/catch.hpp>
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "hypenet/checkpoint_files.h"
 #include "hypenet/qwen3_checkpoint.h"
 #include "tests/test_util.h"

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/report/html_report.h"
 #include "halo/report/run_folder.h"
 #include "halo/report/yaml_text.h"

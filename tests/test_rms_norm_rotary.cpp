@@ -5,7 +5,7 @@
 // autocast, gradients); the argument checks' messages.
 #include <catch2/catch.hpp>
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "hypenet/rotary.h"
 #include "ops/rms_norm/rms_norm.h"
 #include "ops/rms_norm_rotary/rms_norm_rotary.h"

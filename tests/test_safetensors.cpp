@@ -3,7 +3,7 @@
 // checking that the error names the file and, where relevant, the tensor.
 #include "hypenet/safetensors.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "tests/require_halo_error.h"
 #include "tests/test_util.h"
 

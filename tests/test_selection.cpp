@@ -4,7 +4,7 @@
 // ties, the new one separates), its standard error, and the tie / degenerate-score findings.
 #include <catch2/catch.hpp>
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/eval/niah_task.h"
 #include "halo/eval/retrieval_eval.h"
 #include "halo/selection/choose_mixers.h"

@@ -6,8 +6,8 @@
 // until its 600 s timeout (CI, 2026-12-06).
 #include <catch2/catch.hpp>
 
+#include "common/atomic_file.h"
 #include "halo/checkpoint/checkpoint_store.h"
-#include "halo/common/atomic_file.h"
 #include "halo/config/pipeline_config.h"
 #include "halo/stages/stage_context.h"
 #include "tests/test_util.h"

@@ -11,7 +11,7 @@
 #include <regex>
 #include <string>
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/report/svg_chart.h"
 #include "tests/xml_check.h"
 

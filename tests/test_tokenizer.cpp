@@ -5,13 +5,13 @@
 // make_tokenizer_fixtures.py (run by CTest as fixtures.tokenizers).
 #include <catch2/catch.hpp>
 
+#include "common/error.h"
 #include "data/hf_bpe_tokenizer.h"
 #include "data/regex.h"
 #include "data/sentencepiece_tokenizer.h"
 #include "data/sha256.h"
 #include "data/tokenizer.h"
 #include "data/unicode.h"
-#include "halo/common/error.h"
 #include "tests/test_util.h"
 
 #include <sentencepiece_processor.h>

@@ -1,7 +1,7 @@
 // Implementation of test_util.h.
 #include "tests/test_util.h"
 
-#include "halo/common/remove_tree.h"
+#include "common/remove_tree.h"
 
 #include <ATen/autocast_mode.h>
 #include <sys/wait.h>

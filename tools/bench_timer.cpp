@@ -1,7 +1,7 @@
 // Implementation of bench_timer.h.
 #include "tools/bench_timer.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <c10/core/Event.h>
 #include <c10/core/impl/VirtualGuardImpl.h>

@@ -1,7 +1,7 @@
 // Implementation of cli_exit.h.
 #include "tools/cli_exit.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo_version.h"  // generated: HALO_VERSION, HALO_GIT_COMMIT (cmake/HaloVersion.cmake)
 
 #include <c10/util/Exception.h>

@@ -1,7 +1,7 @@
 // `halo-distill bench ...`: timing commands (never run as tests). `bench prefill` times the
 // teacher's forward over one long prompt, as a generation prefill does (logits of the last
 // token only), and reports tokens/s, achieved TFLOP/s and the ratio to the compute floor.
-#include "halo/common/error.h"
+#include "common/error.h"
 #include <ATen/CPUGeneratorImpl.h>
 #include "hypenet/causal_lm.h"
 #include "tools/bench_timer.h"

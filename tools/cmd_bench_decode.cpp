@@ -3,7 +3,7 @@
 // fill of the caches, then the median of N decode steps (device events), tokens/s, peak device
 // memory, and the bandwidth floor (bytes one step must read / peak bandwidth) with the ratio to
 // it. A context that does not fit prints the planner's "out of memory: needs X" and goes on.
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/inference/decode_graph.h"
 #include "halo/inference/memory_plan.h"
 #include "hypenet/causal_lm.h"

@@ -4,7 +4,7 @@
 // 2 recomputed + 2 gradient matmuls backward) and, on CUDA, the peak extra memory next to the
 // size of one full float32 [N, V] logits tensor. Default shape: 12 x 512 tokens of a
 // Qwen3-1.7B-shaped head (V 151936, D 2048), the stage-2 step of issue 5.
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/losses/chunked_kl.h"
 #include "hypenet/qwen3_checkpoint.h"
 #include "tools/bench_timer.h"

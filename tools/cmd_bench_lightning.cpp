@@ -5,7 +5,7 @@
 // it, next to flash-linear-attention's chunk_simple_gla anchors measured on an H100. The dtype
 // "tf32" is float32 inputs with TF32 products (lightning_attention's tf32), what fla computes
 // for float32 inputs: its fp32 anchor is the comparison.
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "hypenet/qwen3_checkpoint.h"
 #include "ops/lightning_attention/lightning_attention.h"
 #include "tools/bench_timer.h"

@@ -2,8 +2,8 @@
 // shards. Opens the split (checksums verified, timed apart), then times `--batches` calls of
 // next() after `--warmup` ones and prints tokens/s. With the default --prefetch 0 the batches
 // are built on the calling thread, so the figure is the loader's throughput on one core.
+#include "common/error.h"
 #include "data/packed_loader.h"
-#include "halo/common/error.h"
 #include "tools/commands.h"
 
 #include <chrono>

@@ -8,10 +8,10 @@
 // to a temporary folder. Prints the median step time, tokens/s, model TFLOP/s counting 8 N
 // flops per token (teacher forward 2 N, student forward + backward 6 N; N = teacher parameters,
 // as the HALO_NOTES section 5 anchor counts), MFU against --peak-tflops, and peak memory.
+#include "common/error.h"
+#include "common/remove_tree.h"
 #include "data/shard_manifest.h"
 #include "data/token_shard_file.h"
-#include "halo/common/error.h"
-#include "halo/common/remove_tree.h"
 #include "halo/stages/stage2_distillation.h"
 #include "halo/stages/student_builder.h"
 #include "halo/train/trainer.h"

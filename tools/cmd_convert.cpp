@@ -1,9 +1,9 @@
 // `halo-distill convert`: HALO step 0. Builds a HypeNet from a Qwen3 teacher (which layers
 // become Lightning Attention RNN layers is given by --rnn-layers or --mixers), initialising each
 // RNN mixer from that layer's attention weights, and writes it in Hugging Face layout.
-#include "halo/common/error.h"
+#include "common/error.h"
+#include "common/model_folder_files.h"
 #include "hypenet/hypenet_checkpoint.h"
-#include "hypenet/model_folder_files.h"
 #include "hypenet/qwen3_checkpoint.h"
 #include "hypenet/weight_transfer.h"
 #include "tools/commands.h"
@@ -94,7 +94,7 @@ void run_convert(const ConvertOptions& o) {
   hypenet::save_hypenet_for_authors(o.out, student, storage,
                                     parse_size(o.max_shard_size, "--max-shard-size"));
   // The teacher's tokenizer and generation config go along: `generate` on the student finds them.
-  const auto side = hypenet::copy_model_side_files(o.teacher, o.out);
+  const auto side = halo::copy_model_side_files(o.teacher, o.out);
   std::string letters;
   for (auto m : config.mixer_types) letters += m == hypenet::MixerType::kAttention ? 'A' : 'L';
   std::cout << "wrote " << o.out << ": HypeNet with mixers " << letters << " ("

@@ -3,11 +3,12 @@
 // and key-value retrieval, loss by position, multiple choice from JSONL. Writes results.json,
 // results.md and pictures (NIAH heatmaps, the loss-by-position chart) into --out. Every input is
 // checked (models, tokenizer, text, tasks against the lengths) before the first model loads.
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "common/model_folder_files.h"
 #include "data/packed_loader.h"
 #include "data/shard_manifest.h"
 #include "data/tokenizer.h"
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
 #include "halo/eval/eval_charts.h"
 #include "halo/eval/eval_results.h"
 #include "halo/eval/eval_suite.h"
@@ -15,7 +16,6 @@
 #include "halo/eval/task_model.h"
 #include "hypenet/causal_lm.h"
 #include "hypenet/hypenet_config.h"
-#include "hypenet/model_folder_files.h"
 #include "hypenet/module_io.h"
 #include "hypenet/qwen3_checkpoint.h"
 #include "tools/commands.h"
@@ -168,7 +168,7 @@ void run_eval(const EvalArgs& a) {
   if (tok_path.empty() && !manifest.empty()) {
     tok_path = data::Manifest::read(manifest).tokenizer_path;
   }
-  if (tok_path.empty()) tok_path = hypenet::find_model_tokenizer(a.models.front());
+  if (tok_path.empty()) tok_path = halo::find_model_tokenizer(a.models.front());
   HALO_CHECK(!tok_path.empty(), a.models.front(),
              " has no tokenizer.json or tokenizer.model; give --tokenizer PATH");
   auto tokenizer = data::load_tokenizer(tok_path);

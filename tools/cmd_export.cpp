@@ -4,12 +4,12 @@
 // authors' release dtype; float32 on request), with the tokenizer and generation config, that
 // forward, generate, inspect and the authors' HypeNet code load (a HypeNet's config.json has
 // their keys, auto_map and attn_logits_scaling as their inference setting).
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "common/model_folder_files.h"
 #include "data/shard_manifest.h"
 #include "halo/checkpoint/checkpoint_store.h"
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
 #include "hypenet/hypenet_checkpoint.h"
-#include "hypenet/model_folder_files.h"
 #include "hypenet/module_io.h"
 #include "hypenet/qwen3_checkpoint.h"
 #include "tools/commands.h"
@@ -46,10 +46,10 @@ std::string copy_tokenizer(const nlohmann::json& pipeline, const fs::path& out) 
   std::vector<std::string> added;
   const auto teacher = pipeline.value("teacher", nlohmann::json::object()).value("path", "");
   if (!teacher.empty() && fs::is_directory(teacher)) {
-    added = hypenet::copy_model_side_files(teacher, out.string());
+    added = halo::copy_model_side_files(teacher, out.string());
   }
   const auto manifest_path = pipeline.value("data", nlohmann::json::object()).value("manifest", "");
-  if (hypenet::find_model_tokenizer(out.string()).empty() && !manifest_path.empty() &&
+  if (halo::find_model_tokenizer(out.string()).empty() && !manifest_path.empty() &&
       fs::is_regular_file(manifest_path)) {
     const auto m = data::Manifest::read(manifest_path);
     if (fs::is_regular_file(m.tokenizer_path)) {

@@ -1,6 +1,6 @@
 // `halo-distill forward`: logits of one token sequence, written as a float32 safetensors
 // tensor named "logits" of shape [T, vocab].
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "hypenet/causal_lm.h"
 #include "hypenet/safetensors.h"
 #include "tools/commands.h"

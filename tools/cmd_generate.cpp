@@ -2,14 +2,14 @@
 // (halo/inference): one prompt streams its text to stdout; a JSONL file of prompts gives a JSONL
 // file (or stdout) of results, with a progress line of tokens/s on stderr. Every input is checked
 // before the model runs, so a bad line costs nothing and leaves no half-written output.
+#include "common/atomic_file.h"
+#include "common/error.h"
+#include "common/model_folder_files.h"
 #include "data/tokenizer.h"
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
 #include "halo/inference/generation_engine.h"
 #include "halo/train/progress_bar.h"
 #include "hypenet/causal_lm.h"
 #include "hypenet/hypenet_config.h"
-#include "hypenet/model_folder_files.h"
 #include "hypenet/module_io.h"
 #include "hypenet/qwen3_checkpoint.h"
 #include "tools/commands.h"
@@ -135,7 +135,7 @@ void run_generate(const GenerateArgs& a) {
   HALO_CHECK(a.max_new_tokens >= 1, "--max-new-tokens is ", a.max_new_tokens, "; expected >= 1");
 
   const std::string tok_path =
-      a.tokenizer.empty() ? hypenet::find_model_tokenizer(a.model) : a.tokenizer;
+      a.tokenizer.empty() ? halo::find_model_tokenizer(a.model) : a.tokenizer;
   std::unique_ptr<data::Tokenizer> tokenizer;
   if (!tok_path.empty()) tokenizer = data::load_tokenizer(tok_path);
   const std::string config_path = a.model + "/config.json";
@@ -155,7 +155,7 @@ void run_generate(const GenerateArgs& a) {
   o.capacity = a.capacity;
   o.cuda_graph = !a.no_cuda_graph;
   if (!a.ignore_eos) {
-    o.eos_ids = hypenet::model_eos_token_ids(a.model);
+    o.eos_ids = halo::model_eos_token_ids(a.model);
     if (o.eos_ids.empty() && tokenizer && tokenizer->special_ids().eos >= 0) {
       o.eos_ids = {tokenizer->special_ids().eos};
     }

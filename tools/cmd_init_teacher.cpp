@@ -1,6 +1,6 @@
 // `halo-distill init-teacher`: writes a randomly initialised Qwen3 checkpoint in Hugging Face
 // layout from a config.json (used by tests, benchmarks and the demo).
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "hypenet/qwen3_checkpoint.h"
 #include "tools/commands.h"
 #include "tools/size_arg.h"

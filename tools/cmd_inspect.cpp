@@ -1,13 +1,13 @@
 // `halo-distill inspect MODEL_DIR`: summary of a Hugging Face model folder (format, architecture,
 // sizes, stored dtypes, parameter count, shards, tied head, whether the authors' HypeNet code can
 // load it). Validates every shard's header.
-#include "halo/common/error.h"
+#include "common/error.h"
+#include "common/json_fields.h"
+#include "common/model_folder_files.h"
 #include "hypenet/checkpoint_files.h"
 #include "hypenet/hybrid_cache.h"
 #include "hypenet/hypenet_checkpoint.h"
 #include "hypenet/hypenet_config.h"
-#include "hypenet/json_fields.h"
-#include "hypenet/model_folder_files.h"
 #include "hypenet/qwen3_checkpoint.h"
 #include "hypenet/qwen3_config.h"
 #include "tools/commands.h"
@@ -34,8 +34,8 @@ void run_inspect(const InspectOptions& o) {
   HALO_CHECK(fs::is_directory(o.dir), o.dir,
              ": not a folder (expected a model folder with config.json)");
   const std::string config_path = (fs::path(o.dir) / "config.json").string();
-  auto raw = hypenet::read_json_file(config_path);
-  hypenet::JsonFields fields(raw, config_path);
+  auto raw = halo::read_json_file(config_path);
+  halo::JsonFields fields(raw, config_path);
   const std::string model_type = fields.get_string("model_type", "");
   HALO_CHECK(model_type == "qwen3" || model_type == "hypenet", config_path,
              ": key 'model_type' is \"", model_type,
@@ -119,7 +119,7 @@ void run_inspect(const InspectOptions& o) {
   j["bytes"] = files.total_bytes();
   j["shards"] = shards;
   j["tied_lm_head"] = config.tie_word_embeddings;
-  j["side_files"] = hypenet::model_side_files(o.dir);
+  j["side_files"] = halo::model_side_files(o.dir);
   const auto layout =
       student ? hypenet::CacheLayout::of(*student) : hypenet::CacheLayout::of(config);
   const auto cache_dtype = config.dtype == "float32" ? at::kFloat : at::kBFloat16;
@@ -198,7 +198,7 @@ void run_inspect(const InspectOptions& o) {
                  ", states ", hypenet::format_bytes(b.state), "); with the weights ",
                  hypenet::format_bytes(b.total() + files.total_bytes())));
   }
-  const auto side = hypenet::model_side_files(o.dir);
+  const auto side = halo::model_side_files(o.dir);
   std::string side_list;
   for (const auto& n : side) side_list += (side_list.empty() ? "" : ", ") + n;
   line("tokenizer etc.", side.empty() ? "none (generate needs --tokenizer)" : side_list);

@@ -1,6 +1,6 @@
 // `halo-distill launch`: run N local workers of a subcommand as one data-parallel job (see
 // halo/distributed/local_launcher.h for what the launcher does and docs/distributed.md).
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/distributed/local_launcher.h"
 #include "tools/cli_exit.h"
 #include "tools/commands.h"

@@ -1,8 +1,8 @@
 // `halo-distill prepare`: raw text (.txt, .jsonl and their .gz forms) -> HDF5 token shards and
 // manifest.json for the loaders. Streaming and multi-threaded with bounded memory; bad input is
 // counted per file and kind and printed, never silently dropped (data/prepare_corpus.h).
+#include "common/error.h"
 #include "data/prepare_corpus.h"
-#include "halo/common/error.h"
 #include "tools/commands.h"
 #include "tools/size_arg.h"
 

@@ -3,7 +3,7 @@
 // exist). `halo-distill pretrain PIPELINE.yaml`: the pipeline's pretrain stage (a Qwen3
 // teacher from scratch). All take --set KEY.PATH=VALUE overrides. A SIGINT / SIGTERM during
 // training writes a checkpoint and exits with 128 + the signal number.
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/config/pipeline_config.h"
 #include "halo/distributed/data_parallel_sync.h"
 #include "halo/distributed/dist_context.h"
@@ -42,7 +42,7 @@ int run_stages(const RunArgs& a, std::optional<std::string> only) {
   std::unique_ptr<distributed::DistContext> dist;
   std::unique_ptr<distributed::DataParallelSync> sync;
   if (env.is_distributed()) {
-    const distributed::DistOptions& dist_options = config.dist;  // the YAML's `dist:`
+    const config::DistOptions& dist_options = config.dist;  // the YAML's `dist:`
     dist = std::make_unique<distributed::DistContext>(
         env, dist_options,
         config.run.device == config::Device::kCuda ? c10::DeviceType::CUDA : c10::DeviceType::CPU);

@@ -1,8 +1,8 @@
 // `halo-distill tokenize --tokenizer PATH (--text S | --file F)`: prints the token ids of each
 // input line, space separated, one output line per input line (the newline itself is not
 // encoded). No BOS/EOS are added. --file - reads standard input.
+#include "common/error.h"
 #include "data/tokenizer.h"
-#include "halo/common/error.h"
 #include "tools/commands.h"
 
 #include <cstdio>

@@ -1,8 +1,8 @@
 // `halo-distill train-tokenizer --input FILES... --model-prefix P --vocab-size N [...]`: trains a
 // SentencePiece model (BPE or unigram) on plain-text files, one sentence per line, for users who
 // pretrain their own small teacher. Writes P.model and P.vocab.
+#include "common/error.h"
 #include "data/sentencepiece_tokenizer.h"
-#include "halo/common/error.h"
 #include "tools/commands.h"
 
 #include <sentencepiece_trainer.h>

@@ -1,7 +1,7 @@
 // Implementation of device_arg.h.
 #include "tools/device_arg.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <torch/cuda.h>
 

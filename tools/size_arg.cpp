@@ -1,7 +1,7 @@
 // Implementation of size_arg.h.
 #include "tools/size_arg.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <cctype>
 #include <cmath>

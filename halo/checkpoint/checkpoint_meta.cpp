@@ -3,8 +3,8 @@
 // type_error on a key of the wrong type).
 #include "halo/checkpoint/checkpoint_meta.h"
 
-#include "halo/common/error.h"
-#include "halo/common/json_limits.h"
+#include "common/error.h"
+#include "common/json_limits.h"
 
 #include <fstream>
 #include <iterator>

@@ -28,7 +28,7 @@ struct CheckpointMeta {
 };
 
 // Parses `text`, the content of meta.json at `path`; errors name `path` and the key: invalid
-// JSON (nesting limited by halo/common/json_limits.h), wrong magic or version, a key of the wrong
+// JSON (nesting limited by common/json_limits.h), wrong magic or version, a key of the wrong
 // type, a negative step, a world size outside [1, kMaxCheckpointWorldSize].
 CheckpointMeta parse_checkpoint_meta(const std::string& text, const std::string& path);
 // Reads dir/meta.json; errors name the file (missing, and those of parse_checkpoint_meta).

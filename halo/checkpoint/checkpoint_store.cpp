@@ -1,9 +1,9 @@
 // CheckpointStore: atomic step-N folders with a completion marker, keep-last-k pruning.
 #include "halo/checkpoint/checkpoint_store.h"
-#include "halo/common/remove_tree.h"
+#include "common/remove_tree.h"
 
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
+#include "common/atomic_file.h"
+#include "common/error.h"
 
 #include <fcntl.h>
 #include <unistd.h>

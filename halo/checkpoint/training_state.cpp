@@ -1,9 +1,9 @@
 // save/load of meta.json, optimizer.pt and rng.pt.
 #include "halo/checkpoint/training_state.h"
 
+#include "common/atomic_file.h"
+#include "common/error.h"
 #include "halo/checkpoint/checkpoint_store.h"
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>

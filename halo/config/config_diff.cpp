@@ -1,7 +1,7 @@
 // json_changes and describe_stage_config_changes: the changed keys of two resolved configs.
 #include "halo/config/config_diff.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/config/pipeline_config.h"
 
 namespace halo::config {

@@ -5,7 +5,7 @@
 // between the two.
 #pragma once
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <cstddef>
 #include <string>

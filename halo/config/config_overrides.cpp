@@ -1,7 +1,7 @@
 // apply_overrides: `--set KEY.PATH=VALUE` on the parsed pipeline YAML.
 #include "halo/config/config_overrides.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 namespace halo::config {
 

@@ -1,8 +1,8 @@
 // Parsing of the pipeline YAML, overrides, cross-stage validation and per-stage hashes.
 #include "halo/config/pipeline_config.h"
 
-#include "halo/common/error.h"
-#include "halo/common/json_limits.h"
+#include "common/error.h"
+#include "common/json_limits.h"
 #include "halo/config/config_overrides.h"
 
 #include <algorithm>
@@ -310,9 +310,9 @@ QualityGateSection read_quality_gate(MapReader qg, std::optional<MapReader>* thr
   return g;
 }
 
-// The same ranges as DistOptions::validate (halo/distributed), reported with file and line.
-distributed::DistOptions read_dist(MapReader dr) {
-  distributed::DistOptions d;
+// The same ranges as DistOptions::validate (dist_options.cpp), reported with file and line.
+DistOptions read_dist(MapReader dr) {
+  DistOptions d;
   d.backend = dr.get_choice("backend", d.backend, {"auto", "gloo", "nccl"});
   d.timeout_s = dr.get_double("timeout_s", d.timeout_s);
   dr.check(d.timeout_s > 0, "timeout_s", "must be > 0 (seconds a collective waits for its peers)");

@@ -7,8 +7,8 @@
 // moved with its data resumes.
 #pragma once
 
+#include "halo/config/dist_options.h"
 #include "halo/config/stage_config.h"
-#include "halo/distributed/dist_options.h"
 
 #include <optional>
 #include <string>
@@ -122,7 +122,7 @@ struct PipelineConfig {
   DataSection data;
   StudentSection student;
   QualityGateSection quality_gate;
-  distributed::DistOptions dist;  // `dist:` (data-parallel runs only; not part of stage hashes)
+  DistOptions dist;  // `dist:` (data-parallel runs only; not part of stage hashes)
   std::vector<StageConfig> stages;
 
   const StageConfig& stage(const std::string& name) const;  // errors list the stage names

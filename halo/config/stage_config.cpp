@@ -1,7 +1,7 @@
 // StageConfig: parsing by kind, validation of shapes, losses and the curriculum.
 #include "halo/config/stage_config.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <algorithm>
 #include <filesystem>

@@ -1,7 +1,7 @@
 // Parsing and validation of the optimizer, schedule, checkpoint and eval sections.
 #include "halo/config/train_sections.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 namespace halo::config {
 

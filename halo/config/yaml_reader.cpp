@@ -2,7 +2,7 @@
 // message.
 #include "halo/config/yaml_reader.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <algorithm>
 #include <cmath>

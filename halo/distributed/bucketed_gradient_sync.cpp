@@ -2,7 +2,7 @@
 // c10d::Reducer.
 #include "halo/distributed/bucketed_gradient_sync.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <torch/csrc/distributed/c10d/reducer.hpp>
 

@@ -1,7 +1,7 @@
 // data_parallel_sync.h: the adapter between the trainer's hook and BucketedGradientSync.
 #include "halo/distributed/data_parallel_sync.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <algorithm>
 

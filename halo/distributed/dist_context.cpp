@@ -1,7 +1,7 @@
 // dist_context.h: rendezvous, backend creation, collectives with fault diagnosis, shutdown.
 #include "halo/distributed/dist_context.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/distributed/c10d_backends.h"
 #include "halo/distributed/peer_monitor.h"
 

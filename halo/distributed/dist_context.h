@@ -5,8 +5,8 @@
 // single-process run gets a world of one (an in-memory store, no network).
 #pragma once
 
+#include "halo/config/dist_options.h"
 #include "halo/distributed/dist_env.h"
-#include "halo/distributed/dist_options.h"
 
 #include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/Store.hpp>
@@ -15,6 +15,9 @@
 #include <string>
 
 namespace halo::distributed {
+
+// The options are the pipeline config's `dist:` section (halo/config), read by this layer.
+using config::DistOptions;
 
 class PeerMonitor;
 

@@ -1,7 +1,7 @@
 // dist_env.h: parsing and validation of the torchrun / SLURM environment conventions.
 #include "halo/distributed/dist_env.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <array>
 #include <cstdio>

@@ -11,7 +11,7 @@
 #endif
 #include "halo/distributed/c10d_backends.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 

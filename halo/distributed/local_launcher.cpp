@@ -2,7 +2,7 @@
 // signals and reaps them, and the first-failure shutdown.
 #include "halo/distributed/local_launcher.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -3,7 +3,7 @@
 // toolkit; CPU-only builds get the HaloError below.
 #include "halo/distributed/c10d_backends.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #if HALO_WITH_CUDA
 #ifndef USE_C10D_NCCL  // torch's CMake config defines it for every target

@@ -1,7 +1,7 @@
 // Implementation of eval_charts.h.
 #include "halo/eval/eval_charts.h"
 
-#include "halo/common/atomic_file.h"
+#include "common/atomic_file.h"
 #include "halo/eval/eval_results.h"
 #include "halo/report/svg_chart.h"
 

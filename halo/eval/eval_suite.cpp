@@ -1,7 +1,7 @@
 // Implementation of eval_suite.h.
 #include "halo/eval/eval_suite.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/eval/niah_task.h"
 #include "halo/eval/position_loss.h"
 #include "halo/eval/retrieval_eval.h"

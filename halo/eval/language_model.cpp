@@ -1,7 +1,7 @@
 // Implementation of language_model.h.
 #include "halo/eval/language_model.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 namespace halo::eval {
 

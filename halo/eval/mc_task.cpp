@@ -1,7 +1,7 @@
 // Implementation of mc_task.h.
 #include "halo/eval/mc_task.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <nlohmann/json.hpp>
 

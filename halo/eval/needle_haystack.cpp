@@ -1,7 +1,7 @@
 // Implementation of needle_haystack.h.
 #include "halo/eval/needle_haystack.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <algorithm>
 #include <cmath>

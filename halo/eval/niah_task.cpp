@@ -1,7 +1,7 @@
 // Implementation of niah_task.h.
 #include "halo/eval/niah_task.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/eval/needle_haystack.h"
 #include "halo/eval/retrieval_eval.h"
 #include "halo/eval/seeded_draw.h"

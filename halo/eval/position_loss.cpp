@@ -1,7 +1,7 @@
 // Implementation of position_loss.h.
 #include "halo/eval/position_loss.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/eval/seeded_draw.h"
 
 namespace halo::eval {

@@ -1,7 +1,7 @@
 // Implementation of quality_gate.h.
 #include "halo/eval/quality_gate.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/eval/validation_loss.h"
 
 #include <fstream>

@@ -1,7 +1,7 @@
 // Implementation of retrieval_eval.h.
 #include "halo/eval/retrieval_eval.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <algorithm>
 

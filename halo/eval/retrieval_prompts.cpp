@@ -1,7 +1,7 @@
 // Implementation of retrieval_prompts.h.
 #include "halo/eval/retrieval_prompts.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/eval/needle_haystack.h"
 #include "halo/eval/seeded_draw.h"
 

@@ -1,7 +1,7 @@
 // Implementation of task_model.h.
 #include "halo/eval/task_model.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/eval/language_model.h"
 #include "halo/inference/generation_engine.h"
 #include "hypenet/hybrid_cache.h"

@@ -1,7 +1,7 @@
 // Implementation of validation_loss.h (and token_batch.h's check).
 #include "halo/eval/validation_loss.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/eval/language_model.h"
 #include "halo/losses/chunked_cross_entropy.h"
 

@@ -1,7 +1,7 @@
 // Implementation of decode_graph.h.
 #include "halo/inference/decode_graph.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "ops/decode_attention/decode_attention.h"
 
 #include <numeric>

@@ -1,7 +1,7 @@
 // Implementation of generation_engine.h.
 #include "halo/inference/generation_engine.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/inference/decode_graph.h"
 #include "halo/inference/memory_plan.h"
 #include "hypenet/hybrid_cache.h"

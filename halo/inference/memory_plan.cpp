@@ -1,7 +1,7 @@
 // Implementation of memory_plan.h.
 #include "halo/inference/memory_plan.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <fstream>
 #include <sstream>

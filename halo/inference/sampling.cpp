@@ -1,8 +1,8 @@
 // Implementation of sampling.h.
 #include "halo/inference/sampling.h"
 
-#include "halo/common/error.h"
-#include "halo/common/splitmix64.h"
+#include "common/error.h"
+#include "common/splitmix64.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 

@@ -1,7 +1,7 @@
 // Implementation of chunked_cross_entropy.h: the argument checks and the autograd Function.
 #include "halo/losses/chunked_cross_entropy.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/losses/loss_inputs.h"
 
 #include <torch/autograd.h>

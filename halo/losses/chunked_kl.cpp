@@ -1,7 +1,7 @@
 // Implementation of chunked_kl.h: the argument checks and the autograd Function.
 #include "halo/losses/chunked_kl.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/losses/loss_inputs.h"
 
 #include <ATen/core/grad_mode.h>

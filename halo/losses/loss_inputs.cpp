@@ -1,7 +1,7 @@
 // Implementation of loss_inputs.h.
 #include "halo/losses/loss_inputs.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <ATen/autocast_mode.h>
 

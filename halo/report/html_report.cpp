@@ -8,8 +8,8 @@
 #include <limits>
 #include <set>
 
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
+#include "common/atomic_file.h"
+#include "common/error.h"
 #include "halo/report/eval_section.h"
 #include "halo/report/html_parts.h"
 #include "halo/report/svg_chart.h"

@@ -7,7 +7,7 @@
 #include <limits>
 #include <sstream>
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 namespace halo::report {
 

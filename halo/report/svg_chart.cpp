@@ -16,7 +16,7 @@
 #include <limits>
 #include <sstream>
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 extern char** environ;
 

@@ -1,7 +1,7 @@
 // Implementation of attention_entropy.h.
 #include "halo/selection/attention_entropy.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 namespace halo::selection {
 

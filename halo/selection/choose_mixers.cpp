@@ -1,7 +1,7 @@
 // Implementation of choose_mixers.h.
 #include "halo/selection/choose_mixers.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // Implementation of halo_signal.h.
 #include "halo/selection/halo_signal.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // Implementation of importance.h.
 #include "halo/selection/importance.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <algorithm>
 #include <cmath>

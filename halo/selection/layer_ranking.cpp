@@ -1,7 +1,7 @@
 // Implementation of layer_ranking.h.
 #include "halo/selection/layer_ranking.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/selection/choose_mixers.h"
 
 #include <algorithm>

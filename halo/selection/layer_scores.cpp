@@ -1,7 +1,7 @@
 // Implementation of layer_scores.h.
 #include "halo/selection/layer_scores.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/eval/language_model.h"
 #include "halo/eval/validation_loss.h"
 #include "halo/losses/chunked_kl.h"

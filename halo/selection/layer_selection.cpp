@@ -1,7 +1,7 @@
 // Implementation of layer_selection.h.
 #include "halo/selection/layer_selection.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/selection/attention_entropy.h"
 #include "halo/selection/choose_mixers.h"
 

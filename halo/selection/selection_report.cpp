@@ -1,7 +1,7 @@
 // Implementation of selection_report.h.
 #include "halo/selection/selection_report.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/selection/choose_mixers.h"
 
 #include <algorithm>

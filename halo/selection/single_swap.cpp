@@ -1,7 +1,7 @@
 // Implementation of single_swap.h.
 #include "halo/selection/single_swap.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <torch/utils.h>
 

@@ -1,9 +1,9 @@
 // load_eval_inputs: validation batches, tokenizer, filler.
 #include "halo/stages/eval_inputs.h"
 
+#include "common/error.h"
 #include "data/packed_loader.h"
 #include "data/shard_manifest.h"
-#include "halo/common/error.h"
 #include "halo/eval/retrieval_prompts.h"
 
 #include <filesystem>

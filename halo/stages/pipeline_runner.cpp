@@ -1,9 +1,9 @@
 // run_pipeline: stage order, inputs, skip-if-done, summary.
 #include "halo/stages/pipeline_runner.h"
 
+#include "common/atomic_file.h"
+#include "common/error.h"
 #include "halo/checkpoint/checkpoint_store.h"
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
 #include "halo/report/html_report.h"
 #include "halo/stages/preflight.h"
 #include "halo/stages/pretrain_stage.h"

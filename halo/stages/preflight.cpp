@@ -1,11 +1,11 @@
 // preflight: the inputs of a run, checked before its first step (preflight.h).
 #include "halo/stages/preflight.h"
 
+#include "common/error.h"
 #include "data/shard_manifest.h"
 #include "data/token_shards.h"
 #include "data/tokenizer.h"
 #include "halo/checkpoint/checkpoint_store.h"
-#include "halo/common/error.h"
 #include "halo/stages/stage_context.h"
 #include "hypenet/checkpoint_files.h"
 #include "hypenet/qwen3_config.h"

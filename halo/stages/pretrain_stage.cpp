@@ -1,7 +1,7 @@
 // run_pretrain_stage: TrainTask for a Qwen3 model trained with cross-entropy.
 #include "halo/stages/pretrain_stage.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/stages/lm_loss.h"
 #include "halo/stages/student_builder.h"
 #include "hypenet/module_io.h"

@@ -1,7 +1,7 @@
 // run_stage_quality_gate: load the model, run the eval branch's gate, append the entry.
 #include "halo/stages/quality_gate_step.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/eval/quality_gate.h"
 #include "halo/stages/eval_inputs.h"
 #include "hypenet/causal_lm.h"

@@ -1,10 +1,10 @@
 // with_data_identity and check_run_folder: the run folder against the configuration.
 #include "halo/stages/run_identity.h"
 
+#include "common/error.h"
 #include "data/shard_manifest.h"
 #include "halo/checkpoint/checkpoint_store.h"
 #include "halo/checkpoint/training_state.h"
-#include "halo/common/error.h"
 #include "halo/config/config_diff.h"
 #include "halo/stages/stage_context.h"
 

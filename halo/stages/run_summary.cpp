@@ -1,7 +1,7 @@
 // render_run_summary: done.json of every stage, the selection report, RUN/report.json.
 #include "halo/stages/run_summary.h"
 
-#include "halo/common/atomic_file.h"
+#include "common/atomic_file.h"
 #include "halo/stages/quality_gate_step.h"
 
 #include <nlohmann/json.hpp>

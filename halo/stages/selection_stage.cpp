@@ -2,9 +2,9 @@
 // writes selection.json plus the report (table and JSON with every score).
 #include "halo/stages/selection_stage.h"
 
+#include "common/atomic_file.h"
+#include "common/error.h"
 #include "halo/checkpoint/checkpoint_store.h"
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
 #include "halo/selection/choose_mixers.h"
 #include "halo/selection/layer_selection.h"
 #include "halo/selection/selection_report.h"

@@ -1,7 +1,7 @@
 // run_stage1: TrainTask that aligns every layer's RNN mixer to the teacher's attention.
 #include "halo/stages/stage1_alignment.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/stages/student_builder.h"
 #include "hypenet/hypenet_checkpoint.h"
 #include "hypenet/module_io.h"

@@ -1,7 +1,7 @@
 // run_stage2: TrainTask for chunked full-vocabulary KL distillation.
 #include "halo/stages/stage2_distillation.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/losses/chunked_kl.h"
 #include "halo/stages/student_builder.h"
 #include "halo/stages/student_task.h"

@@ -3,7 +3,7 @@
 
 #include "halo/stages/student_builder.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/stages/lm_loss.h"
 #include "halo/stages/student_task.h"
 #include "halo/train/activation_checkpoint.h"

@@ -1,10 +1,10 @@
 // StageContext helpers: trainer setup, done.json, the final/ model folder.
 #include "halo/stages/stage_context.h"
-#include "halo/common/remove_tree.h"
+#include "common/remove_tree.h"
 
+#include "common/atomic_file.h"
+#include "common/error.h"
 #include "halo/checkpoint/checkpoint_store.h"
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
 #include "halo/config/config_diff.h"
 
 #include <fstream>

@@ -1,7 +1,7 @@
 // Student construction for stages 1 and 2.
 #include "halo/stages/student_builder.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "hypenet/hypenet_checkpoint.h"
 #include "hypenet/weight_transfer.h"
 

@@ -1,7 +1,7 @@
 // make_adamw: decay / no-decay parameter groups.
 #include "halo/train/adamw_groups.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/train/fused_adamw.h"
 
 namespace halo::train {

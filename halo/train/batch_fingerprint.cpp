@@ -1,8 +1,8 @@
 // batch_rows_fingerprint: splitmix64 chained over (micro, row, tokens), folded to 32 bits.
 #include "halo/train/batch_fingerprint.h"
 
-#include "halo/common/error.h"
-#include "halo/common/splitmix64.h"
+#include "common/error.h"
+#include "common/splitmix64.h"
 
 #include <ATen/ATen.h>
 

@@ -1,7 +1,7 @@
 // Implementation of fused_adamw.h.
 #include "halo/train/fused_adamw.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <ATen/ops/_fused_adamw.h>
 

@@ -1,7 +1,7 @@
 // MetricsLog: JSON lines, truncated to the resumed step.
 #include "halo/train/metrics_log.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <sstream>
 #include <string>

@@ -2,9 +2,9 @@
 // validation, signals.
 #include "halo/train/trainer.h"
 
+#include "common/error.h"
 #include "halo/checkpoint/checkpoint_store.h"
 #include "halo/checkpoint/training_state.h"
-#include "halo/common/error.h"
 #include "halo/config/config_diff.h"
 #include "halo/train/adamw_groups.h"
 #include "halo/train/batch_fingerprint.h"

@@ -2,7 +2,7 @@
 // checkpoint gather / scatter of AdamW state.
 #include "halo/train/zero1.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "halo/train/adamw_groups.h"
 
 #include <cmath>

@@ -3,7 +3,7 @@
 // stream.
 #include "ops/decode_attention/decode_attention.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "ops/decode_attention/decode_attention_params.h"
 
 #if HALO_WITH_CUDA

@@ -3,7 +3,7 @@
 // otherwise the ATen reference.
 #include "ops/decode_linear/decode_linear.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "ops/decode_linear/decode_linear_params.h"
 
 #include <ATen/core/grad_mode.h>

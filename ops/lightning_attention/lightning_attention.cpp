@@ -6,7 +6,7 @@
 // gradients (T = 1, decode) on a GPU runs the decode kernel.
 #include "ops/lightning_attention/lightning_attention.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "ops/lightning_attention/lightning_attention_params.h"
 
 #include <ATen/core/grad_mode.h>

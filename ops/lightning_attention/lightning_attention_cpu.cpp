@@ -16,7 +16,7 @@
 // (one step per chunk) loop.
 #include "ops/lightning_attention/lightning_attention.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <cmath>
 

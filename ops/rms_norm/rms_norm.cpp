@@ -2,7 +2,7 @@
 // plain params struct and launches on the current stream.
 #include "ops/rms_norm/rms_norm.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "ops/rms_norm/rms_norm_params.h"
 #include "ops/rms_norm/rms_norm_row_block.h"
 

@@ -3,7 +3,7 @@
 // current stream.
 #include "ops/rms_norm_rotary/rms_norm_rotary.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 #include "ops/rms_norm/rms_norm.h"
 #include "ops/rms_norm_rotary/rms_norm_rotary_params.h"
 

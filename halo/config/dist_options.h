@@ -1,11 +1,12 @@
-// Options of the distributed layer (YAML section `dist`): backend, timeouts, fault detection and
+// Options of the distributed layer (YAML section `dist`, part of the pipeline config, so that
+// config/ does not depend on distributed/): backend, timeouts, fault detection and
 // gradient buckets, optimizer-state sharding (ZeRO-1). Defaults suit one node of H100s; validate()
 // names the key to change.
 #pragma once
 
 #include <string>
 
-namespace halo::distributed {
+namespace halo::config {
 
 struct DistOptions {
   // "auto" (NCCL for CUDA devices, Gloo for CPU), "gloo" or "nccl".
@@ -33,4 +34,4 @@ struct DistOptions {
   void validate() const;
 };
 
-}  // namespace halo::distributed
+}  // namespace halo::config

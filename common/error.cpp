@@ -1,5 +1,5 @@
 // Out-of-line part of error.h: formatting of HaloError messages with their source location.
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <cstring>
 

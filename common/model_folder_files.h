@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace halo::hypenet {
+namespace halo {
 
 // Names of the side files present in `dir` (tokenizer.json, tokenizer_config.json,
 // tokenizer.model, vocab.json, merges.txt, special_tokens_map.json, added_tokens.json,
@@ -27,4 +27,4 @@ std::string find_model_tokenizer(const std::string& dir);
 // `source` (optional) receives the path of the file the ids came from ("" when none).
 std::vector<int64_t> model_eos_token_ids(const std::string& dir, std::string* source = nullptr);
 
-}  // namespace halo::hypenet
+}  // namespace halo

@@ -1,9 +1,9 @@
 // dist_options.h: validation of the distributed options.
-#include "halo/distributed/dist_options.h"
+#include "halo/config/dist_options.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
-namespace halo::distributed {
+namespace halo::config {
 
 void DistOptions::validate() const {
   HALO_CHECK(backend == "auto" || backend == "gloo" || backend == "nccl", "dist.backend is \"",
@@ -19,4 +19,4 @@ void DistOptions::validate() const {
              first_bucket_mb, "; expected > 0 and at most dist.bucket_mb=", bucket_mb);
 }
 
-}  // namespace halo::distributed
+}  // namespace halo::config

@@ -1,12 +1,12 @@
 // Implementation of json_fields.h.
-#include "hypenet/json_fields.h"
+#include "common/json_fields.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <fstream>
 #include <sstream>
 
-namespace halo::hypenet {
+namespace halo {
 
 namespace {
 std::string type_of(const nlohmann::json& v) {
@@ -98,4 +98,4 @@ std::optional<JsonFields> JsonFields::get_object(const std::string& key) const {
   return nested;
 }
 
-}  // namespace halo::hypenet
+}  // namespace halo

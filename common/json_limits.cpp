@@ -1,7 +1,7 @@
 // Implementation of json_limits.h.
-#include "halo/common/json_limits.h"
+#include "common/json_limits.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 namespace halo {
 

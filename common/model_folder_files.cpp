@@ -1,15 +1,15 @@
 // Implementation of model_folder_files.h.
-#include "hypenet/model_folder_files.h"
+#include "common/model_folder_files.h"
 
-#include "halo/common/atomic_file.h"
-#include "halo/common/error.h"
+#include "common/atomic_file.h"
+#include "common/error.h"
 
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <fstream>
 
-namespace halo::hypenet {
+namespace halo {
 
 namespace fs = std::filesystem;
 
@@ -79,4 +79,4 @@ std::vector<int64_t> model_eos_token_ids(const std::string& dir, std::string* so
   return {};
 }
 
-}  // namespace halo::hypenet
+}  // namespace halo

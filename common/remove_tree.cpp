@@ -1,7 +1,7 @@
 // Implementation of remove_tree.h.
-#include "halo/common/remove_tree.h"
+#include "common/remove_tree.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <ftw.h>
 #include <sys/stat.h>

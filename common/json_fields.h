@@ -2,7 +2,7 @@
 // errors that name the file, the key, the expected type and what was found.
 #pragma once
 
-#include "halo/common/json_limits.h"
+#include "common/json_limits.h"
 
 #include <nlohmann/json.hpp>
 
@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-namespace halo::hypenet {
+namespace halo {
 
 // Parses `path` as a JSON object; errors name the file (missing, unreadable, invalid JSON with
 // the parser's position, nested deeper than kMaxJsonDepth (json_limits.h), not an object).
@@ -46,4 +46,4 @@ class JsonFields {
   friend class JsonFieldsAccess;
 };
 
-}  // namespace halo::hypenet
+}  // namespace halo

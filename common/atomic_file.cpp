@@ -1,7 +1,7 @@
 // write_file_durably: temporary file, fsync, rename, folder fsync; the helpers it is built from.
-#include "halo/common/atomic_file.h"
+#include "common/atomic_file.h"
 
-#include "halo/common/error.h"
+#include "common/error.h"
 
 #include <fcntl.h>
 #include <unistd.h>
