@@ -223,7 +223,7 @@ TEST_CASE("bench stage2 runs the Trainer's stage-2 step on the CPU and cleans up
   CHECK_THAT(cpu16.output, Contains("--precision bfloat16 needs --device cuda"));
 }
 
-TEST_CASE("exit codes: 0 success, 1 input error, 2 usage error; --version; did you mean", "[cli]") {
+TEST_CASE("exit codes: 0 success, 1 input error, 2 usage error, --version, did you mean", "[cli]") {
   test::TempDir dir;
   struct Case {
     std::string args;

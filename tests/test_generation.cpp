@@ -188,7 +188,7 @@ TEST_CASE("sampling distribution: temperature, top-k and top-p as transformers a
   CHECK(kept.equal(at::tensor(std::vector<int64_t>{0, 0, 0, 0, 1}).to(at::kBool)));
 }
 
-TEST_CASE("EOS and stop strings end a sequence; its text leaves them out", "[generate]") {
+TEST_CASE("EOS and stop strings end a sequence, its text leaves them out", "[generate]") {
   test::use_one_thread();
   auto lm = tiny_hypenet({MixerType::kLightning, MixerType::kAttention}, 100);
   test::ByteTokenizer tok;

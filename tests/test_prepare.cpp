@@ -313,8 +313,8 @@ TEST_CASE("prepare CLI: summary with bad input per file, refusals with clear err
 }
 
 TEST_CASE(
-    "prepare --teacher: the teacher's eos_token_id separates documents; the manifest "
-    "records the id and where it came from; old manifests still load",
+    "prepare --teacher: the teacher's eos_token_id separates documents, the manifest "
+    "records the id and where it came from, old manifests still load",
     "[prepare][separator]") {
   test::TempDir dir("halo-prepare-sep");
   const fs::path in = dir.path() / "in";

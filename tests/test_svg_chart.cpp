@@ -273,7 +273,7 @@ TEST_CASE("line chart: a log x axis of token lengths", "[report][svg]") {
   CHECK(count_of(svg, "<circle") == 6);  // x = 0 cannot be drawn on a log axis
 }
 
-TEST_CASE("line chart: accuracy keeps its 0..1 axis; few lengths are the ticks", "[report][svg]") {
+TEST_CASE("line chart: accuracy keeps its 0..1 axis, few lengths are the ticks", "[report][svg]") {
   LineChartSpec spec;
   spec.title = "passkey";
   spec.log_x = true;

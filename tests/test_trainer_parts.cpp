@@ -154,7 +154,7 @@ TEST_CASE("FusedAdamW: the fused kernel follows LibTorch's AdamW, state intercha
 }
 
 TEST_CASE(
-    "student.lightning_recurrence reaches every Lightning layer; on the CPU tf32 changes nothing "
+    "student.lightning_recurrence reaches every Lightning layer, on the CPU tf32 changes nothing "
     "and autocast only what it hands the op",
     "[train]") {
   // The builders apply the pipeline option to every Lightning layer. What the choices compute on

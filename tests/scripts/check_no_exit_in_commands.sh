@@ -9,7 +9,7 @@ set -euo pipefail
 root="${1:?usage: check_no_exit_in_commands.sh REPO_ROOT}"
 hits=$(grep -rnE '(^|[^_.>[:alnum:]])(std::)?(quick_)?exit[[:space:]]*\(' \
   --include='*.cpp' --include='*.h' \
-  "$root/ops" "$root/hypenet" "$root/data" "$root/halo" "$root/tools" | grep -vE '^\S+:[0-9]+:\s*//' || true)
+  "$root/common" "$root/ops" "$root/hypenet" "$root/data" "$root/halo" "$root/tools" | grep -vE '^\S+:[0-9]+:\s*//' || true)
 if [ -n "$hits" ]; then
   echo "exit() is called here; return after tools::set_exit_code(code) (tools/cli_exit.h), or throw halo::HaloError:"
   echo "$hits"

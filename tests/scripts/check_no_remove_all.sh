@@ -6,7 +6,7 @@ set -euo pipefail
 root="${1:?usage: check_no_remove_all.sh REPO_ROOT}"
 hits=$(grep -rnE '(fs|filesystem)::remove_all[[:space:]]*\(' \
   --include='*.cpp' --include='*.h' --include='*.cu' --include='*.cuh' \
-  "$root/ops" "$root/hypenet" "$root/data" "$root/halo" "$root/tools" "$root/tests" || true)
+  "$root/common" "$root/ops" "$root/hypenet" "$root/data" "$root/halo" "$root/tools" "$root/tests" || true)
 if [ -n "$hits" ]; then
   echo "std::filesystem::remove_all is called here; use halo::remove_tree (common/remove_tree.h):"
   echo "$hits"
