@@ -19,8 +19,10 @@
 // Document boundaries. doc_starts is true at the first token of each document (the token
 // after a separator, or the first token of an epoch). position_ids count 0, 1, ... from the
 // start of each row; with restart_positions they also restart at 0 at every doc start inside
-// the row. The separator keeps the position of the document it ends. The shape letters:
-// b = rows of this rank, T = sequence length.
+// the row. The separator keeps the position of the document it ends. Nothing else restarts:
+// the models attend across document boundaries within a row (the Lightning state carries over,
+// attention has no document mask), as the separator token marks the boundary to them. The
+// shape letters: b = rows of this rank, T = sequence length.
 //
 // Threads. One PackedLoader is used from one thread; the prefetch thread is internal. Opening
 // reads the manifest, verifies every shard's SHA-256 (a corrupt shard is a HaloError naming it)
@@ -71,7 +73,7 @@ struct Batch {
   at::Tensor input_ids;     // [b, T] int64
   at::Tensor labels;        // [b, T] int64: the next token of each position
   at::Tensor position_ids;  // [b, T] int64
-  at::Tensor doc_starts;    // [b, T] bool: true where a document starts (state restarts)
+  at::Tensor doc_starts;    // [b, T] bool: true at a document's first token (see above)
   int64_t step = 0;         // index of this global batch since the stream's start
 };
 

@@ -70,7 +70,7 @@ TEST_CASE("lightning_attention on CUDA matches the float64 CPU recurrence",
       // The sweep kernels: W = 16 slices (few sequences x heads), odd T, odd H, B > 1.
       {2, 130, 3, 64, 64, true, false, false},
       {1, 200, 5, 128, 128, false, false, true},
-      {1, 333, 6, 128, 64, true, true, false},
+      {1, 333, 6, 128, 64, true, true, false},  // packed, few walks: 64 x 16 tensor-core blocks
       {3, 65, 7, 64, 128, true, false, true},
       {1, 1, 2, 128, 128, true, false, false},
       // Enough sequences x heads to fill the GPU: one walk per sequence, wide state blocks.

@@ -34,7 +34,8 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Chunk length C (HALO_NOTES 2.1); not tuned yet (no kernel to tune).
+// Chunk length C of the chunked ATen path (HALO_NOTES 2.1); the CUDA kernels use
+// kLightningCudaChunk (lightning_attention_params.h).
 constexpr int64_t kChunkSize = 64;
 
 bool is_supported_dtype(at::ScalarType dt) {

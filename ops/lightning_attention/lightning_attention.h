@@ -15,7 +15,10 @@
 //                   tensor = zeros);
 //                   with cu_seqlens: [N, H, Dk, Dv], one per packed sequence
 //   cu_seqlens:     [N + 1]         int64, optional; requires B == 1: the T positions hold N
-//                   sequences [cu[i], cu[i+1]) whose state restarts at each boundary
+//                   sequences [cu[i], cu[i+1]), each with its own state (initial_state[i]).
+//                   Passed by the ragged (packed) steps of the inference cache
+//                   (hypenet/hybrid_cache.h); training rows never pass it: documents packed
+//                   into one row share its state (data/packed_loader.h)
 // Returns (o, final_state): o [B, T, H, Dv] in the input dtype; final_state [B, H, Dk, Dv]
 // ([N, H, Dk, Dv] with cu_seqlens) in float32. Accumulation and state are float32 whatever the
 // input dtype (float64 inputs compute in float64: the reference for tests).

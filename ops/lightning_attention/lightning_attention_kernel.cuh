@@ -10,7 +10,8 @@
 //                            out = out_scale Pb Z + state_out_scale a^(r + e_in) X S_entry;
 //                            with TS the entering states are another sweep's, read transposed.
 // bfloat16 / float16 run both passes on mma.sync (lightning_attention_mma.cuh), except the
-// narrow 64 x 16 WMMA state block for packed sequences too few to fill the GPU. Float32 runs
+// narrow 64 x 16 WMMA state block for packed sequences too few to fill the GPU (which kernel runs
+// for which dtype and shape: the table atop lightning_attention_launch.cu). Float32 runs
 // the matmuls as FMA loops (exact float32: the 1e-4 tolerance rules out TF32), or, when the
 // caller asks for TF32 (LightningSweepParams::tf32), on tensor cores: the WMMA kernels with
 // T = float load float32 tiles and round them to TF32 (WMMA 16x16x8), as fla's Triton kernels
@@ -133,9 +134,8 @@ struct StateSmem {
 // [C, kLdZ] for the whole CTA; region A holds the entering state slice S [DXY, kLdZ] (or its
 // transpose St [WO, kLdSt]) until X S is in registers, then Y [C, kLdX], then Pb over Y once P
 // is computed; region B holds P [C, kLdP] float, then O1 over it; O2 [C, kLdO] float goes over X
-// once X is dead (when it fits). Dxy 128, WO 64: 104 KB, two CTAs per SM. Holding S and Y at
-// once took 137 KB (one CTA per SM): the TF32 pass ran at 0.37 ms per call against bf16's
-// 0.13 ms in the stage-2 step (H100, 2026-12-06). 16-bit types run the mma.sync output pass.
+// once X is dead (when it fits). Dxy 128, WO 64: 104 KB, two CTAs per SM (S and Y held at once
+// would leave one). 16-bit types run the mma.sync output pass.
 template <typename T, int DXY, int WO, int C>
 struct OutputSmem {
   static constexpr int kLdX = DXY + Pad<T>::kT, kLdZ = WO + Pad<T>::kT, kLdP = C + Pad<T>::kF,
@@ -436,13 +436,12 @@ __global__ void __launch_bounds__((RT / 16) * (W / 16) * 32)
 // and Z (fetched STAGES - 1 chunks ahead), scale the Z rows this thread loaded by
 // a^(L-1-r+e) * update_scale in place, barrier, fetch a later chunk into the buffer the previous
 // chunk used, store the entering state (in T, see LightningSweepParams::chunk_states), then
-// S = a^L S + Y^T Zk. Measured on H100 (2026-11-28, ncu, 1 x 16384): the smem-resident version
-// (state loaded and stored through smem, three barriers per chunk) took 2.2 us per chunk. One
-// tile per warp in 64 x 32 blocks (1024 CTAs, 4 waves at 8 x 2048) ran at 1.5 TB/s of DRAM and
-// 4.1 TB/s of L2 traffic, k read 4 times and v twice: 262 us against fla's 93 us for the same
-// walk (H100, ncu, 2026-12-06); hence 64 x 64 blocks of 4 warps x 4 tiles, one wave there: at
-// most 128 registers a thread so that four CTAs fit an SM (unbounded it took 138: three CTAs,
-// 396 slots for 512 CTAs).
+// S = a^L S + Y^T Zk. Two geometries (lightning_attention_launch.cu picks): 64 x 64 blocks of
+// 4 warps x 4 tiles (TF32), one wave of 512 CTAs at 8 x 2048 x 16 heads x 128 x 128 with at most
+// 128 registers a thread (four CTAs per SM; unbounded it took 138: three), each Z operand loaded
+// once per k-step for a warp's four interleaved MMA chains; and 64 x 16 blocks of one tile per
+// warp (any tensor-core type) for packed sequences too few to fill the GPU. The variants measured
+// on the way here are in docs/benchmarks.md.
 template <int THREADS>
 constexpr int blocks_for_128_registers() {  // the minimum CTAs per SM that caps a thread at 128
   static_assert(THREADS <= 512, "128 registers need at least one CTA of at most 512 threads");
@@ -859,9 +858,8 @@ __global__ void lightning_segment_combine_kernel(const LightningSweepParams p) {
 // rows w, w + 8, ...; each thread's part of q . S'[:, j] is summed over the 8 warps in smem. q and
 // k of the step are staged in smem as float32. S and S' are [Dk, Dv] row-major float32 (they may
 // be one buffer: each element is read and written by the same thread).
-// Why this shape: one block per (sequence, head) walking all 128 rows serially was 16 CTAs at
-// batch 1 and took 52 us a call on an H100 (21 calls: 1.09 ms of a 4.4 ms HypeNet decode step,
-// 2026-12-07); this one gives 64 CTAs of 16 rows a thread.
+// Why this shape: at batch 1 x 16 heads x 128 x 128 it gives 64 CTAs of 16 rows a thread, where
+// one block per (sequence, head) walking all rows serially gave 16 (docs/benchmarks.md).
 constexpr int kDecodeCols = 32;
 constexpr int kDecodeRowGroups = 8;
 constexpr int kDecodeThreads = kDecodeCols * kDecodeRowGroups;

@@ -1,18 +1,33 @@
 // Launchers of the Lightning Attention kernels: map the runtime dtype, Dxy and slice widths onto
-// template instances, size the grids and shared memory, and report the launch status.
+// template instances, size the grids and shared memory, and report the launch status. This file
+// is the op's one dispatch: every kernel a product path runs is chosen here, as follows.
 //
-// State pass: one CTA per (sequence, head, 64 state rows, W state columns). The pass is a
-// sequential walk over chunks, so its time is chunks x per-chunk time, over as many waves as its
-// CTAs need. 64 x 64 blocks (8 x 2048 x 16 heads x 128 x 128: 512 CTAs, one wave), with
-// segments where sequences x heads are too few (1 x 16384: 10 segments): on mma.sync for
-// bfloat16 / float16 (lightning_attention_mma.cuh), on WMMA 4 warps x 4 tiles for TF32. 64 x 16
-// WMMA blocks of one tile per warp only for packed sequences too few to fill the GPU (no
-// segments there). Float32 FMA: W = 32 when that gives two CTAs per SM, else W = 16.
+// What runs (Dxy, Dz in {64, 128}, C = 64 positions per chunk; other head dims and float64 take
+// the chunked ATen path of lightning_attention.cpp). Kernel names drop "lightning_":
+//
+//   q, k, v        state pass                                    output pass
+//   bf16 / f16     64 x 64 blocks, mma.sync (state_kernel_mma);  output_kernel_mma (mma.sync)
+//                  packed and too few to fill the GPU: 64 x 16
+//                  blocks, WMMA (state_kernel_tc, W = 16)
+//   float32, tf32  64 x 64 blocks, WMMA TF32 (state_kernel_tc);  output_kernel, TC (WMMA TF32)
+//                  packed and too few: 64 x 16 (W = 16)
+//   float32 exact  64 x 32 blocks, FMA loops (state_kernel_fma)  output_kernel, !TC (FMA loops)
+//                  when they give two CTAs per SM, else 64 x 16
+//   decode         T = 1, no gradients, not packed, any Dk and Dv: decode_kernel alone, one
+//                  step per (sequence, head, 32 value columns).
+//
+// State pass: one CTA per (sequence or segment, head, 64 state rows, W state columns). The pass
+// is a sequential walk over chunks, so its time is chunks x per-chunk time, over as many waves as
+// its CTAs need. Segments (tensor-core paths, not packed): when sequences x heads are too few
+// for the 64 x 64 blocks to fill the GPU (1 x 16384 x 16 heads: 10 segments), each walk splits
+// into segments that run in parallel, then lightning_segment_combine_kernel joins them. Packed
+// sequences (cu_seqlens: the ragged steps of the inference cache, hypenet/hybrid_cache.h) walk
+// unsegmented; there the 64 x 16 block gives four times the CTAs of the 64 x 64 one.
 // Output pass: WO = 64 columns per CTA, one CTA per (chunk, head, slice): 2048+ CTAs at the
-// benchmark shapes; mma.sync for 16-bit types, WMMA (TF32) or FMA loops for float32.
-// bf16 forward+backward, same build and H100 (2026-12-06, docs/benchmarks.md), mma.sync passes
-// against the WMMA ones: 1.13 / 1.32 / 4.45 ms against 1.66 / 1.80 / 6.84 ms at 8 x 2048 /
-// 1 x 16384 / 1 x 65536.
+// benchmark shapes.
+// bf16 forward+backward with these kernels, H100 (2026-12-06, docs/benchmarks.md, session 7):
+// 1.13 / 1.32 / 4.45 ms at 8 x 2048 / 1 x 16384 / 1 x 65536 (16 heads, D 128); the variants
+// measured against them (WMMA passes for 16-bit types, other block shapes) are recorded there.
 #include "ops/lightning_attention/lightning_attention_kernel.cuh"
 #include "ops/lightning_attention/lightning_attention_mma.cuh"
 
@@ -69,10 +84,8 @@ int num_sms() {
   return sms > 0 ? sms : 1;
 }
 
-// The narrow tensor-core block keeps one warp per 16 x 16 tile: with one tile per warp, fla's
-// split (64 x 64 blocks, 64 CTAs at 1 x 16384) measured slower (H100, 2026-11-28, ncu, 1 x 16384
-// bf16 forward): 720 us against 474 us for 64 x 16 blocks (256 CTAs). With 4 tiles per warp and
-// segments the wide block fills the GPU at every shape that is not packed.
+// Warps of a state-pass CTA. The narrow tensor-core block keeps one warp per 16 x 16 tile, the
+// wide one 4 warps x 4 tiles (with segments it fills the GPU at every shape that is not packed).
 // TC: tensor cores (16-bit T, or float as TF32), else the float32 FMA kernel.
 template <bool TC>
 constexpr int state_warps(int w) {

@@ -13,9 +13,9 @@
 //                                A operand of Pb Z directly (their layouts match, m16n8k16).
 // Why not WMMA: its fragments have no defined layout, so every elementwise step (decay weights,
 // the causal mask, conversion to the input dtype) went through shared memory between barriers.
-// At 8 x 2048 bf16, per forward, the WMMA state / output passes took 0.22 / 0.25 ms, these
-// 0.13 / 0.16 ms (fla's chunk_fwd_kernel_h / _o: 0.096 / 0.148 ms on the same kind of card;
-// H100, 2026-12-06, docs/benchmarks.md).
+// At 8 x 2048 bf16, per forward, these passes take 0.13 / 0.16 ms (fla's chunk_fwd_kernel_h /
+// _o: 0.096 / 0.148 ms on the same kind of card; H100, 2026-12-06; the WMMA passes they replaced
+// are measured beside them in docs/benchmarks.md).
 // Tiles in shared memory have no padding; rows are XOR-swizzled in 16-byte pieces so that
 // ldmatrix and the staging stores hit distinct banks.
 #pragma once

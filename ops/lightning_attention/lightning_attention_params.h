@@ -89,10 +89,10 @@ struct LightningSweepParams {
   const int64_t* cu_seqlens = nullptr;  // [N + 1] on the device, or nullptr (N == B)
   // Workspace: the state entering every chunk, [total_chunks, H, Dxy, Dz] (row-major blocks) in
   // the input dtype: the output pass multiplies it with x in that type (bfloat16 / float16 on
-  // tensor cores, float32 as TF32 or exact), so a float32 copy only doubled its traffic (268 MB
-  // written and read back per bf16 forward at 8 x 2048 x 16 heads; H100 ncu, 2026-12-06). The
-  // running state itself stays float32 in the state pass. Sequence n's chunk c is number
-  // chunk_offsets[n] + c, or n * ceil(T / C) + c when chunk_offsets == nullptr (no cu_seqlens).
+  // tensor cores, float32 as TF32 or exact), so a float32 copy would only double its traffic
+  // (docs/benchmarks.md, session 6). The running state itself stays float32 in the state pass.
+  // Sequence n's chunk c is number chunk_offsets[n] + c, or n * ceil(T / C) + c when
+  // chunk_offsets == nullptr (no cu_seqlens).
   void* chunk_states = nullptr;
   const int64_t* chunk_offsets = nullptr;  // [N + 1] on the device (with cu_seqlens)
   int64_t total_chunks = 0;
