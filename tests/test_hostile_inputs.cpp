@@ -295,3 +295,16 @@ TEST_CASE("hostile pipeline YAML: nesting beyond yaml-cpp's depth guard is refus
              }),
              Contains("--set run.seed="));
 }
+
+// Found by fuzz_pipeline_yaml (2026-12-07, reproducer pipeline_yaml-crash-2d8c30dd): a stage
+// entry that is a scalar made `--set stages.NAME.key=v` subscript it, and yaml-cpp threw
+// YAML::BadSubscript past the CLI's HaloError handling (terminate).
+TEST_CASE("hostile pipeline YAML: --set stages.NAME on a stage that is not a mapping",
+          "[hostile][config]") {
+  Scratch s;
+  const std::string path =
+      s.write("scalar-stage.yaml", "stages:\n  - 0\n  - name: b\n    kind: stage3\n");
+  const std::string error =
+      refusal([&] { halo::config::load_pipeline_config(path, {"stages.stage2.steps=3"}); });
+  CHECK_THAT(error, Contains("no stage is named \"stage2\""));
+}

@@ -39,7 +39,10 @@ std::string apply_override(YAML::Node root, const std::string& item) {
       HALO_CHECK(stages.IsSequence(), "--set ", path, ": the pipeline has no stages list");
       bool found = false;
       for (size_t s = 0; s < stages.size(); ++s) {
-        if (stages[s]["name"].IsScalar() && stages[s]["name"].Scalar() == keys[i + 1]) {
+        // A stage that is not a mapping has no name (load_pipeline_config reports it); its
+        // subscript would throw YAML::BadSubscript (found by fuzz_pipeline_yaml, 2026-12-07).
+        if (stages[s].IsMap() && stages[s]["name"].IsScalar() &&
+            stages[s]["name"].Scalar() == keys[i + 1]) {
           node.reset(stages[s]);
           key_path += str_cat(key_path.empty() ? "" : ".", "stages[", s, "]");
           found = true;
